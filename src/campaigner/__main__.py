@@ -1,0 +1,3 @@
+from campaigner.cli import main
+
+main()

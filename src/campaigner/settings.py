@@ -1,0 +1,67 @@
+"""Process-wide configuration, read once from the environment (and an optional `.env`).
+
+Without `RETELL_API_KEY` and `RETELL_BASE_URL`, campaigner talks to the local Retell simulator with
+its demo key; with `RETELL_API_KEY` set and no base-URL override, it talks to the real Retell API.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RETELL_PRODUCTION_URL = "https://api.retellai.com"
+SIMULATOR_DEFAULT_HOST = "127.0.0.1"
+SIMULATOR_DEFAULT_PORT = 8765
+SIMULATOR_DEFAULT_URL = f"http://{SIMULATOR_DEFAULT_HOST}:{SIMULATOR_DEFAULT_PORT}"
+# Not a secret: the simulator accepts it by default so the demo needs no configuration.
+SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Environment configuration. Field names map to the variables in the README."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    retell_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RETELL_API_KEY", "retell_api_key")
+    )
+    retell_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("RETELL_BASE_URL", "retell_base_url")
+    )
+    database_url: str = Field(
+        default="sqlite:///campaigner.db",
+        validation_alias=AliasChoices("CAMPAIGNER_DATABASE_URL", "database_url"),
+    )
+    inbox: Path = Field(
+        default=Path("inbox"), validation_alias=AliasChoices("CAMPAIGNER_INBOX", "inbox")
+    )
+    campaigns_dir: Path = Field(
+        default=Path("campaigns"),
+        validation_alias=AliasChoices("CAMPAIGNER_CAMPAIGNS_DIR", "campaigns_dir"),
+    )
+
+    @property
+    def uses_simulator(self) -> bool:
+        """True when no real key is configured and no explicit endpoint was chosen."""
+        return self.retell_api_key is None and self.retell_base_url is None
+
+    def resolved_base_url(self) -> str:
+        """The Retell endpoint to talk to: an override, else production with a key, else the simulator."""
+        if self.retell_base_url:
+            return self.retell_base_url.rstrip("/")
+        if self.retell_api_key is not None:
+            return RETELL_PRODUCTION_URL
+        return SIMULATOR_DEFAULT_URL
+
+    def resolved_api_key(self) -> SecretStr:
+        """The key to send: the configured one, else the simulator's demo key."""
+        return self.retell_api_key or SecretStr(SIMULATOR_DEMO_API_KEY)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read on first use."""
+    return Settings()
