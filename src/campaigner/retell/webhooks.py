@@ -1,0 +1,103 @@
+"""Retell webhook signatures (`x-retell-signature`) and payloads.
+
+The header is `v=<timestamp_ms>,d=<hex>` where hex is HMAC-SHA256, keyed with the API key, over the
+raw body followed by the timestamp's decimal digits. A signature is accepted only within five
+minutes of its timestamp and is compared in constant time -- exactly as Retell's SDK verifies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from campaigner.retell.errors import ResponseFormatError
+from campaigner.retell.models import Call
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "SIGNATURE_TOLERANCE_MS",
+    "WebhookEvent",
+    "parse_webhook_event",
+    "sign_webhook",
+    "verify_webhook",
+]
+
+SIGNATURE_HEADER = "x-retell-signature"
+SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
+_SIGNATURE = re.compile(r"v=(\d+),d=([0-9a-f]{64})")
+
+
+def _key_bytes(api_key: SecretStr | str) -> bytes:
+    raw = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+    return raw.encode()
+
+
+def _as_text(body: bytes | str) -> str:
+    return body.decode() if isinstance(body, bytes) else body
+
+
+def _digest(api_key: SecretStr | str, body: str, timestamp_ms: int) -> str:
+    message = (body + str(timestamp_ms)).encode()
+    return hmac.new(_key_bytes(api_key), message, hashlib.sha256).hexdigest()
+
+
+def sign_webhook(
+    body: bytes | str, api_key: SecretStr | str, *, timestamp_ms: int | None = None
+) -> str:
+    """The `x-retell-signature` value Retell would send with this body."""
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return f"v={stamp},d={_digest(api_key, _as_text(body), stamp)}"
+
+
+def verify_webhook(
+    body: bytes | str,
+    api_key: SecretStr | str,
+    signature: str | None,
+    *,
+    now_ms: int | None = None,
+    tolerance_ms: int = SIGNATURE_TOLERANCE_MS,
+) -> bool:
+    """True when `signature` was made with `api_key` over `body` less than five minutes ago."""
+    if not signature:
+        return False
+    match = _SIGNATURE.fullmatch(signature)
+    if match is None:
+        return False
+    stamp = int(match.group(1))
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now - stamp) > tolerance_ms:
+        return False
+    return hmac.compare_digest(_digest(api_key, _as_text(body), stamp), match.group(2))
+
+
+class WebhookEvent(BaseModel):
+    """A webhook delivery: `call_started`, `call_ended`, `call_analyzed`, ..."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: str
+    call: Call
+
+
+def parse_webhook_event(body: bytes | str) -> WebhookEvent:
+    """Parse a (verified) webhook body; Retell's older payloads used `data` instead of `call`."""
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        raise ResponseFormatError("webhook body is not JSON") from None
+    if isinstance(payload, dict) and "call" not in payload and "data" in payload:
+        payload = {**payload, "call": payload["data"]}
+    if isinstance(payload, dict) and "event" not in payload and "event_type" in payload:
+        payload = {**payload, "event": payload["event_type"]}
+    try:
+        return WebhookEvent.model_validate(payload)
+    except ValidationError as exc:
+        problems = exc.error_count()
+        message = f"webhook body is not a Retell event ({problems} problems)"
+        raise ResponseFormatError(message) from None
