@@ -1,0 +1,649 @@
+"""Campaign definitions: the `campaigns/*.yaml` files and the `CampaignConfig` model they load into.
+
+A campaign file says who calls (one agent or weighted A/B variants), from which numbers, how
+contact columns map to Retell dynamic variables, when recipients may be called (in their own local
+time), how each outcome is retried, and the caps that keep a campaign compliant and affordable.
+Every field is documented, with its default, in docs/campaign-file.md.
+
+    config = load_campaign(Path("campaigns/demo.yaml"))
+    config.agent_variants()  # [AgentVariant(name='A', weight=0.5, ...), ...B...]
+
+Any problem with a file raises `CampaignFileError`, whose message names the file, the field and
+what is wrong, e.g. `campaigns/x.yaml: window.start: '25:00' is not a time HH:MM`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import types
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import holidays
+import phonenumbers
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "FEDERAL_EARLIEST",
+    "FEDERAL_LATEST",
+    "FINAL_OUTCOMES",
+    "AgentRef",
+    "AgentVariant",
+    "BatchSettings",
+    "CallWindow",
+    "CampaignConfig",
+    "CampaignFileError",
+    "Caps",
+    "ColumnMapping",
+    "NumberRules",
+    "OutcomeClass",
+    "RetryPolicy",
+    "RetryRule",
+    "Weekday",
+    "format_duration",
+    "load_campaign",
+    "parse_campaign",
+    "parse_duration",
+]
+
+DEFAULT_VARIANT = "default"
+"""The variant name of a campaign that has a single `agent` instead of `variants`."""
+
+FEDERAL_EARLIEST = time(8, 0)
+FEDERAL_LATEST = time(21, 0)
+"""47 CFR 64.1200(c)(1): telemarketing calls only 08:00-21:00 at the called party's location."""
+
+
+class CampaignFileError(Exception):
+    """A campaign file is missing, is not valid YAML, or does not describe a valid campaign.
+
+    The message has one line per problem, each `<file>: <field path>: <what is wrong>`.
+    """
+
+
+class OutcomeClass(StrEnum):
+    """What an attempt's result means for the campaign; the retry policy is keyed by it.
+
+    The dialer maps Retell's `disconnection_reason` (and post-call analysis) to one of these.
+    """
+
+    SUCCESS = "success"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    DECLINED = "declined"
+    TRANSIENT_FAILURE = "transient_failure"
+    CAPACITY = "capacity"
+    CONNECTED_UNSUCCESSFUL = "connected_unsuccessful"
+    CALLBACK_REQUESTED = "callback_requested"
+    DNC_REQUEST = "dnc_request"
+    INVALID_NUMBER = "invalid_number"
+    PERMANENT_FAILURE = "permanent_failure"
+    ACCOUNT_ERROR = "account_error"
+
+    @property
+    def is_final(self) -> bool:
+        """True for outcomes that end a contact for good: never retried, not configurable."""
+        return self in FINAL_OUTCOMES
+
+
+FINAL_OUTCOMES = frozenset(
+    {
+        OutcomeClass.SUCCESS,
+        OutcomeClass.DNC_REQUEST,
+        OutcomeClass.INVALID_NUMBER,
+        OutcomeClass.PERMANENT_FAILURE,
+        OutcomeClass.ACCOUNT_ERROR,
+    }
+)
+
+
+class Weekday(StrEnum):
+    """Days of the week, in `datetime.weekday()` order."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @classmethod
+    def of(cls, day: date) -> Weekday:
+        """The weekday of a date."""
+        return list(cls)[day.weekday()]
+
+
+# --- scalar parsers (each written once, shared by the fields that need them) ---------------------
+
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse a duration such as `"30m"`, `"4h"`, `"1d"` or `"1h30m"` (units d, h, m, s)."""
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"{format_duration(-value)} before zero is not a duration")
+        return value
+    text = value.strip().lower().replace(" ", "") if isinstance(value, str) else ""
+    match = _DURATION_RE.fullmatch(text)
+    if not text or match is None:
+        raise ValueError(f"{value!r} is not a duration like '30m', '4h', '1d' or '1h30m'")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a duration the way campaign files do: `timedelta(hours=4)` -> `"4h"`."""
+    remaining = int(value.total_seconds())
+    parts = []
+    for unit, seconds in _DURATION_UNITS:
+        count, remaining = divmod(remaining, seconds)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+
+_CLOCK_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _parse_clock_time(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    match = _CLOCK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a time HH:MM")
+    return time(int(match[1]), int(match[2]))
+
+
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_parse_clock_time),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+]
+
+_AGENT_TAG_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _parse_agent_version(value: object) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, str) and _AGENT_TAG_RE.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError(f"{value!r} is not an agent version (a number, or a tag such as 'latest')")
+
+
+AgentVersion = Annotated[int | str, PlainValidator(_parse_agent_version)]
+
+
+def _parse_e164(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("+"):
+        raise ValueError(f"{value!r} is not an E.164 number like '+14155550100'")
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"{value!r} is not a phone number: {error}") from None
+    canonical = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    if canonical != value:
+        raise ValueError(f"{value!r} is not written in E.164: write '{canonical}'")
+    return canonical
+
+
+E164 = Annotated[str, BeforeValidator(_parse_e164)]
+
+
+def _parse_region(value: object) -> str:
+    region = value.strip().upper() if isinstance(value, str) else ""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 region code known to phonenumbers")
+    return region
+
+
+RegionCode = Annotated[str, BeforeValidator(_parse_region)]
+
+_NON_BLANK = Field(min_length=1, pattern=r"\S")
+
+
+# --- the campaign model ---------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    """Base of every part of a campaign file: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentRef(_Section):
+    """The single Retell agent of a campaign without A/B variants."""
+
+    agent_id: str = Field(min_length=1, pattern=r"^\S+$")
+    version: AgentVersion | None = None
+
+
+class AgentVariant(_Section):
+    """One arm of an A/B test: an agent (and version) and its share of the contacts."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    agent_id: str = Field(min_length=1, pattern=r"^\S+$")
+    version: AgentVersion | None = None
+    weight: float = Field(gt=0, allow_inf_nan=False)
+
+
+class BatchSettings(_Section):
+    """How contacts are grouped into Retell batch calls when `mode: batch`."""
+
+    size: int = Field(default=500, ge=1)
+    reserved_concurrency: int = Field(default=0, ge=0)
+
+
+class ColumnMapping(_Section):
+    """Which columns of a contacts file hold what (header names; matched ignoring case/spaces)."""
+
+    phone: str = _NON_BLANK
+    timezone: str | None = None
+    external_id: str | None = None
+    dynamic_variables: dict[str, str] = Field(default_factory=dict)
+    metadata: list[str] = Field(default_factory=list)
+
+    @field_validator("dynamic_variables")
+    @classmethod
+    def _variable_names_are_identifiers(cls, value: dict[str, str]) -> dict[str, str]:
+        for variable, header in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+                raise ValueError(f"{variable!r} is not a variable name (letters, digits and _)")
+            if not header.strip():
+                raise ValueError(f"variable {variable!r} maps to an empty column header")
+        return value
+
+
+class NumberRules(_Section):
+    """How contact numbers are read and which ones a campaign accepts."""
+
+    default_region: RegionCode = "US"
+    allowed_countries: list[RegionCode] | None = Field(default=None, min_length=1)
+    mobile_only: bool = False
+
+
+class CallWindow(_Section):
+    """When recipients may be called, always in each recipient's own local time.
+
+    The window is half-open: a call may start at `start` and must start before `end`.
+    """
+
+    days: list[Weekday] = Field(
+        default_factory=lambda: [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI],
+        min_length=1,
+    )
+    start: ClockTime = time(9, 0)
+    end: ClockTime = time(20, 0)
+    allow_outside_federal_hours: bool = False
+    holidays: list[date] = Field(default_factory=list)
+    holiday_calendar: str | None = None
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _day_names(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        days = [_parse_weekday(item) for item in value]
+        if len(set(days)) != len(days):
+            raise ValueError("a day is listed twice")
+        return days
+
+    @field_validator("holiday_calendar")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        country, _, subdivision = code.partition("-")
+        supported = holidays.list_supported_countries()
+        if country not in supported:
+            raise ValueError(f"{value!r} is not a country code the holidays package knows")
+        if subdivision and subdivision not in supported[country]:
+            raise ValueError(f"{value!r}: {subdivision!r} is not a subdivision of {country}")
+        return code
+
+    @model_validator(mode="after")
+    def _hours_are_sane(self) -> CallWindow:
+        if self.end <= self.start:
+            raise ValueError(f"window.end {self.end:%H:%M} must be after window.start")
+        outside = self.start < FEDERAL_EARLIEST or self.end > FEDERAL_LATEST
+        if outside and not self.allow_outside_federal_hours:
+            raise ValueError(
+                f"{self.start:%H:%M}-{self.end:%H:%M} goes outside the federal telemarketing hours "
+                f"{FEDERAL_EARLIEST:%H:%M}-{FEDERAL_LATEST:%H:%M}; narrow the window or set "
+                "allow_outside_federal_hours: true (for calls that are not telemarketing)"
+            )
+        return self
+
+    def is_holiday(self, day: date) -> bool:
+        """True when `day` is in `holidays` or in the `holiday_calendar`."""
+        if day in self.holidays:
+            return True
+        if self.holiday_calendar is None:
+            return False
+        return day in _holiday_calendar(self.holiday_calendar)
+
+    def allows(self, local: datetime) -> bool:
+        """True when a call may start at `local`, a wall-clock time in the recipient's timezone."""
+        return (
+            Weekday.of(local.date()) in self.days
+            and self.start <= local.time().replace(tzinfo=None) < self.end
+            and not self.is_holiday(local.date())
+        )
+
+
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {day.value: day for day in Weekday} | dict(zip(_FULL_DAY_NAMES, Weekday, strict=True))
+
+
+def _parse_weekday(value: object) -> Weekday:
+    day = _DAY_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if day is None:
+        raise ValueError(f"{value!r} is not a day (mon, tue, wed, thu, fri, sat, sun)")
+    return day
+
+
+@lru_cache(maxsize=16)
+def _holiday_calendar(code: str) -> holidays.HolidayBase:
+    country, _, subdivision = code.partition("-")
+    return holidays.country_holidays(country, subdiv=subdivision or None)
+
+
+class RetryRule(_Section):
+    """What to do after an attempt of one outcome class."""
+
+    retry: bool = True
+    delay: Duration
+    max_attempts: int | None = Field(default=None, ge=1)
+    counts_as_attempt: bool = True
+
+    @model_validator(mode="after")
+    def _retry_needs_a_delay(self) -> RetryRule:
+        if self.retry and self.delay <= timedelta(0):
+            raise ValueError("delay must be longer than zero when retry is true")
+        return self
+
+
+_NEVER_RETRY = RetryRule(retry=False, delay=timedelta(0))
+
+
+class RetryPolicy(_Section):
+    """Retry rules per retryable outcome class.
+
+    A class given in the file overrides only the keys it sets; the others keep their defaults.
+    Final outcomes (`FINAL_OUTCOMES`) are never retried and cannot be configured.
+    """
+
+    no_answer: RetryRule = RetryRule(delay=timedelta(hours=4))
+    busy: RetryRule = RetryRule(delay=timedelta(minutes=30))
+    voicemail: RetryRule = RetryRule(delay=timedelta(days=1))
+    declined: RetryRule = RetryRule(delay=timedelta(days=1))
+    transient_failure: RetryRule = RetryRule(delay=timedelta(minutes=10))
+    capacity: RetryRule = RetryRule(delay=timedelta(minutes=1), counts_as_attempt=False)
+    connected_unsuccessful: RetryRule = RetryRule(retry=False, delay=timedelta(days=1))
+    callback_requested: RetryRule = RetryRule(delay=timedelta(hours=4))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        merged: dict[str, object] = {}
+        for key, value in data.items():
+            if key in {outcome.value for outcome in FINAL_OUTCOMES}:
+                raise ValueError(f"{key!r} is a final outcome: it is never retried")
+            default = cls.model_fields[key].default if key in cls.model_fields else None
+            if isinstance(default, RetryRule) and isinstance(value, dict):
+                value = {**default.model_dump(), **value}
+            merged[key] = value
+        return merged
+
+    def rule_for(self, outcome: OutcomeClass) -> RetryRule:
+        """The rule for an outcome class; final outcomes get a rule that never retries."""
+        if outcome.is_final:
+            return _NEVER_RETRY
+        rule: RetryRule = getattr(self, outcome.value)
+        return rule
+
+
+class Caps(_Section):
+    """Limits on attempts, calls per number, concurrency and dialing rate."""
+
+    max_attempts_per_contact: int = Field(default=3, ge=1)
+    max_calls_per_number_per_24h: int = Field(default=3, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    calls_per_second: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+
+
+class CampaignConfig(_Section):
+    """A whole campaign file. Exactly one of `agent` and `variants` is given."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    description: str = ""
+    agent: AgentRef | None = None
+    variants: list[AgentVariant] | None = Field(default=None, min_length=1)
+    from_numbers: list[E164] = Field(min_length=1)
+    mode: Literal["direct", "batch"] = "direct"
+    batch: BatchSettings = BatchSettings()
+    columns: ColumnMapping
+    numbers: NumberRules = NumberRules()
+    window: CallWindow = CallWindow()
+    retry: RetryPolicy = RetryPolicy()
+    caps: Caps = Caps()
+    budget_cents: int | None = Field(default=None, ge=1)
+    fetch_transcripts: bool = False
+    mask_numbers_in_exports: bool = False
+    analysis_timeout: Duration = timedelta(minutes=10)
+
+    @field_validator("from_numbers")
+    @classmethod
+    def _distinct_numbers(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a number is listed twice")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct_variant_names(cls, value: list[AgentVariant] | None) -> list[AgentVariant] | None:
+        names = [variant.name for variant in value or []]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"variant names must be unique: {', '.join(duplicates)} repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _one_agent_source(self) -> CampaignConfig:
+        if (self.agent is None) == (self.variants is None):
+            raise ValueError("give exactly one of `agent` (one agent) or `variants` (A/B test)")
+        return self
+
+    def agent_variants(self) -> list[AgentVariant]:
+        """The variants with weights normalised to sum to 1; a single agent is variant "default"."""
+        if self.agent is not None:
+            return [
+                AgentVariant(
+                    name=DEFAULT_VARIANT,
+                    agent_id=self.agent.agent_id,
+                    version=self.agent.version,
+                    weight=1.0,
+                )
+            ]
+        variants = self.variants or []
+        total = sum(variant.weight for variant in variants)
+        return [
+            variant.model_copy(update={"weight": variant.weight / total}) for variant in variants
+        ]
+
+    def variant_named(self, name: str) -> AgentVariant:
+        """The variant with this name; KeyError when the campaign has none such."""
+        for variant in self.agent_variants():
+            if variant.name == name:
+                return variant
+        raise KeyError(f"campaign {self.name!r} has no variant {name!r}")
+
+    def config_sha256(self) -> str:
+        """A fingerprint of the configuration's meaning (not of the file's comments or layout)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- reading files --------------------------------------------------------------------------------
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 scalars, so `no` (Norway) stays a string and `9:30` is not 570.
+
+    PyYAML follows YAML 1.1, where `yes/no/on/off` are booleans and `H:MM` is a base-60 number;
+    both would turn campaign values into something else without a word. Duplicate keys are errors.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_YAML11_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML11_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+
+def load_campaign(path: Path) -> CampaignConfig:
+    """Read and validate a campaign file; raise `CampaignFileError` saying what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CampaignFileError(f"{path}: no such campaign file") from None
+    except IsADirectoryError:
+        raise CampaignFileError(f"{path}: is a directory, not a campaign file") from None
+    except UnicodeDecodeError:
+        raise CampaignFileError(f"{path}: is not UTF-8 text") from None
+    except OSError as error:
+        raise CampaignFileError(f"{path}: cannot be read ({error.strerror})") from None
+    return parse_campaign(text, source=str(path))
+
+
+def parse_campaign(text: str, *, source: str = "<campaign>") -> CampaignConfig:
+    """Validate campaign YAML text; `source` names it in error messages."""
+    try:
+        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 -- a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise CampaignFileError(f"{source}: {where}{error.problem or error}") from None
+    except yaml.YAMLError as error:
+        raise CampaignFileError(f"{source}: not valid YAML ({error})") from None
+    if data is None:
+        raise CampaignFileError(f"{source}: the file is empty")
+    if not isinstance(data, dict):
+        raise CampaignFileError(
+            f"{source}: must be a mapping of campaign fields, not a {type(data).__name__}"
+        )
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [_describe_error(detail) for detail in error.errors()]
+        raise CampaignFileError("\n".join(f"{source}: {problem}" for problem in problems)) from None
+
+
+def _describe_error(detail: ErrorDetails) -> str:
+    location = _format_location(detail["loc"])
+    prefix = f"{location}: " if location else ""
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return f"{prefix}unknown key{_key_hint(detail['loc'])}"
+    if kind == "missing":
+        return f"{prefix}is required"
+    if kind == "value_error":
+        return f"{prefix}{detail.get('ctx', {}).get('error', detail['msg'])}"
+    value = detail["input"]
+    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    return f"{prefix}{detail['msg'][:1].lower()}{detail['msg'][1:]}{shown}"
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _key_hint(location: tuple[int | str, ...]) -> str:
+    known = _field_names_at(location[:-1])
+    if not known:
+        return ""
+    close = difflib.get_close_matches(str(location[-1]), known, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (expected one of: {', '.join(known)})"
+
+
+def _field_names_at(location: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] | None = CampaignConfig
+    for part in location:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        model = _model_inside(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _model_inside(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in {list, Union, types.UnionType, Annotated}:
+        for argument in get_args(annotation):
+            found = _model_inside(argument)
+            if found:
+                return found
+    return None
