@@ -1,0 +1,109 @@
+"""Engines, sessions and schema migrations for SQLite and PostgreSQL.
+
+    engine = make_engine("sqlite:///campaigner.db")     # or "postgresql://user@host/db"
+    upgrade_database(engine)                             # Alembic, to the newest revision
+    with session_factory(engine)() as session:
+        ...
+
+The schema only ever changes through the Alembic migrations in `campaigner/store/migrations`
+(shipped inside the package, so an installed campaigner can migrate its own database).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from campaigner.store.errors import StoreError
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "alembic_config",
+    "make_engine",
+    "session_factory",
+    "upgrade_database",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another process's write to finish before failing."""
+
+_MIGRATION_LOCK_ID = 0x63616D70  # "camp": one PostgreSQL advisory lock id for schema upgrades
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a `sqlite:///path` or `postgresql://...` URL, set up for concurrent workers.
+
+    SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout and
+    `synchronous=NORMAL` (durable across a killed process; a power cut may lose the last commits).
+    `postgresql://` and `postgres://` URLs use psycopg 3.
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(
+            "CAMPAIGNER_DATABASE_URL is not a database URL (use sqlite:///file.db or postgresql://...)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        sa.event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    if backend in {"postgresql", "postgres"}:
+        psycopg_url = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(psycopg_url, pool_pre_ping=True)
+    shown = parsed.render_as_string(hide_password=True)
+    raise StoreError(f"unsupported database {shown!r}: use sqlite:///file.db or postgresql://...")
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; objects stay readable after commit (`expire_on_commit=False`)."""
+    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration for the packaged migrations, running on `engine`."""
+    config = Config()
+    config.set_main_option("script_location", "campaigner.store:migrations")
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (default: the newest). Safe to call on every start.
+
+    On PostgreSQL an advisory lock makes concurrent workers upgrade one at a time.
+    """
+    config = alembic_config(engine)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(config, revision)
+        return
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        connection.commit()
+        try:
+            command.upgrade(config, revision)
+        finally:
+            connection.execute(
+                sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+            )
+            connection.commit()

@@ -1,0 +1,866 @@
+"""Every read and write of the outcome store: plain functions with keyword-only arguments.
+
+Nothing outside `campaigner.store` writes SQL. Transactions belong to the caller, with one rule:
+
+- The dial path commits, because its effect must be durable before the caller acts on it:
+  `claim_due_contacts` (a lease before dialing), `create_attempt` (the attempt row and its
+  idempotency key before the create request), `mark_attempt_sent` and `mark_attempt_send_failed`.
+- Everything else only flushes: the caller commits (`session.commit()` or `with session.begin():`),
+  so that, for example, a whole file's import is all-or-nothing.
+
+Timestamps passed in must be timezone-aware; `now` defaults to the current UTC time. Bulk writes
+use Core inserts in batches with ON CONFLICT DO NOTHING on both SQLite and PostgreSQL, so repeating
+one is harmless; large IN lists are split into chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict, TypeVar
+from uuid import uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
+from campaigner.store.models import (
+    LIVE_ATTEMPT_STATES,
+    AttemptState,
+    CallAttempt,
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    RejectedRow,
+    SourceFile,
+    Suppression,
+)
+from campaigner.store.types import utcnow
+
+__all__ = [
+    "INSERT_BATCH_SIZE",
+    "CampaignCounts",
+    "add_suppressions",
+    "attempts_without_call_id",
+    "calls_to_number_since",
+    "campaign_counts",
+    "claim_due_contacts",
+    "claimable_timezone_sets",
+    "create_attempt",
+    "create_source_file",
+    "existing_contact_numbers",
+    "find_source_file",
+    "get_campaign_by_name",
+    "insert_contacts",
+    "insert_rejected_rows",
+    "list_suppressions",
+    "mark_attempt_send_failed",
+    "mark_attempt_sent",
+    "record_call_result",
+    "release_contacts",
+    "remove_suppression",
+    "set_campaign_status",
+    "settle_contact",
+    "suppressed_numbers",
+    "timezone_key",
+    "update_source_file_counts",
+    "upsert_campaign",
+]
+
+INSERT_BATCH_SIZE = 5_000
+"""Rows per Core insert statement group (measured fastest here; see bench/store_insert.py)."""
+
+_IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
+_CLAIMABLE = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT in the session's dialect, so ON CONFLICT DO NOTHING can be added."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"unsupported database dialect {dialect!r}")
+
+
+def _saved_id(row: Contact | Campaign) -> int:
+    if row.id is None:
+        raise StoreError(f"this {type(row).__name__} has not been saved yet")
+    return row.id
+
+
+def _table(model: type[Any]) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+
+def get_campaign_by_name(*, session: Session, name: str) -> Campaign | None:
+    """The campaign with this name, or None."""
+    return session.exec(select(Campaign).where(Campaign.name == name)).first()
+
+
+def upsert_campaign(
+    *, session: Session, config: CampaignConfig, now: datetime | None = None
+) -> Campaign:
+    """Create the campaign named by `config`, or update its stored configuration. Flushes only.
+
+    Safe when two processes register the same new campaign at once (ON CONFLICT on the name).
+    """
+    now = now or utcnow()
+    stored = config.model_dump(mode="json")
+    sha = config.config_sha256()
+    session.exec(
+        _insert(session, _table(Campaign))
+        .values(
+            name=config.name,
+            config=stored,
+            config_sha256=sha,
+            status=CampaignStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    campaign = session.exec(
+        select(Campaign)
+        .where(Campaign.name == config.name)
+        .execution_options(populate_existing=True)
+    ).one()
+    if campaign.config_sha256 != sha:
+        campaign.config = stored
+        campaign.config_sha256 = sha
+        campaign.updated_at = now
+        session.add(campaign)
+        session.flush()
+    return campaign
+
+
+_ALLOWED_STATUS_CHANGES = {
+    CampaignStatus.ACTIVE: {
+        CampaignStatus.PAUSED,
+        CampaignStatus.CANCELLED,
+        CampaignStatus.COMPLETED,
+    },
+    CampaignStatus.PAUSED: {CampaignStatus.ACTIVE, CampaignStatus.CANCELLED},
+    CampaignStatus.COMPLETED: {CampaignStatus.ACTIVE, CampaignStatus.CANCELLED},
+    CampaignStatus.CANCELLED: set(),
+}
+
+
+def set_campaign_status(
+    *,
+    session: Session,
+    name: str,
+    status: CampaignStatus,
+    reason: str | None,
+    now: datetime | None = None,
+) -> Campaign:
+    """Pause, resume, complete or cancel a campaign. Flushes only; commit to make it visible.
+
+    Setting the status it already has only updates the reason. Cancelling also cancels the
+    contacts still waiting to be dialed; contacts in a call finish it. A cancelled campaign stays
+    cancelled (`StatusChangeError`); an unknown name raises `CampaignNotFound`.
+    """
+    now = now or utcnow()
+    campaign = get_campaign_by_name(session=session, name=name)
+    if campaign is None:
+        raise CampaignNotFound(f"no campaign named {name!r}")
+    if status != campaign.status and status not in _ALLOWED_STATUS_CHANGES[campaign.status]:
+        raise StatusChangeError(
+            f"campaign {name!r} is {campaign.status.value}; it cannot become {status.value}"
+        )
+    campaign.status = status
+    campaign.status_reason = reason
+    campaign.updated_at = now
+    session.add(campaign)
+    if status == CampaignStatus.CANCELLED:
+        session.exec(
+            sa.update(Contact)
+            .where(col(Contact.campaign_id) == campaign.id, col(Contact.status).in_(_CLAIMABLE))
+            .values(status=ContactStatus.CANCELLED, updated_at=now)
+        )
+    session.flush()
+    return campaign
+
+
+class CampaignCounts(TypedDict):
+    """Progress of one campaign, as counted by `campaign_counts`."""
+
+    contacts: int
+    contacts_by_status: dict[str, int]
+    final_outcomes: dict[str, int]
+    attempts: int
+    attempts_by_state: dict[str, int]
+    attempts_by_outcome: dict[str, int]
+    cost_cents: float
+
+
+def campaign_counts(*, session: Session, campaign_id: int) -> CampaignCounts:
+    """Contacts by status and final outcome, attempts by state and outcome, and total cost."""
+    contacts = session.exec(
+        select(col(Contact.status), col(Contact.final_outcome), sa.func.count())
+        .where(col(Contact.campaign_id) == campaign_id)
+        .group_by(col(Contact.status), col(Contact.final_outcome))
+    ).all()
+    attempts = session.exec(
+        select(
+            col(CallAttempt.state),
+            col(CallAttempt.outcome_class),
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(col(CallAttempt.cost_cents)), 0.0),
+        )
+        .where(col(CallAttempt.campaign_id) == campaign_id)
+        .group_by(col(CallAttempt.state), col(CallAttempt.outcome_class))
+    ).all()
+    counts = CampaignCounts(
+        contacts=0,
+        contacts_by_status={},
+        final_outcomes={},
+        attempts=0,
+        attempts_by_state={},
+        attempts_by_outcome={},
+        cost_cents=0.0,
+    )
+    for status, outcome, count in contacts:
+        counts["contacts"] += count
+        _add(counts["contacts_by_status"], status, count)
+        _add(counts["final_outcomes"], outcome, count)
+    for state, outcome, count, cost in attempts:
+        counts["attempts"] += count
+        counts["cost_cents"] += cost or 0.0
+        _add(counts["attempts_by_state"], state, count)
+        _add(counts["attempts_by_outcome"], outcome, count)
+    return counts
+
+
+def _add(totals: dict[str, int], key: str | None, count: int) -> None:
+    if key is not None:
+        totals[str(key)] = totals.get(str(key), 0) + count
+
+
+# --- ingest: source files, contacts, rejected rows ------------------------------------------------
+
+
+def find_source_file(*, session: Session, campaign_id: int, sha256: str) -> SourceFile | None:
+    """The import of a file with these bytes into this campaign, if there was one."""
+    return session.exec(
+        select(SourceFile).where(SourceFile.campaign_id == campaign_id, SourceFile.sha256 == sha256)
+    ).first()
+
+
+def create_source_file(
+    *, session: Session, campaign_id: int, path: str, sha256: str, now: datetime | None = None
+) -> SourceFile:
+    """Record a file being imported (counts come later). Flushes only, so the id is known."""
+    source = SourceFile(
+        campaign_id=campaign_id, path=path, sha256=sha256, created_at=now or utcnow()
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def update_source_file_counts(
+    *,
+    session: Session,
+    source_file_id: int,
+    rows_read: int,
+    accepted: int,
+    rejected: int,
+    duplicates: int,
+    suppressed: int,
+) -> None:
+    """Store how a file's rows were accounted for. Flushes only."""
+    session.exec(
+        sa.update(SourceFile)
+        .where(col(SourceFile.id) == source_file_id)
+        .values(
+            rows_read=rows_read,
+            accepted=accepted,
+            rejected=rejected,
+            duplicates=duplicates,
+            suppressed=suppressed,
+        )
+    )
+
+
+def timezone_key(timezones: Collection[str]) -> str:
+    """The canonical text of a set of candidate timezones (sorted, `|`-joined), stored per contact.
+
+    Contacts with the same candidate zones share a key, so the dialer can evaluate the calling
+    window once per key and claim only contacts whose every zone is inside it.
+    """
+    return "|".join(sorted(set(timezones)))
+
+
+_CONTACT_REQUIRED = frozenset(
+    {"campaign_id", "source_file_id", "row_number", "phone_e164", "timezones"}
+)
+_CONTACT_DEFAULTS: Mapping[str, Any] = {
+    "country": None,
+    "number_type": None,
+    "external_id": None,
+    "dynamic_variables": {},
+    "extra_metadata": {},
+    "original": {},
+    "variant": None,
+    "status": ContactStatus.PENDING,
+}
+
+
+def _contact_values(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    missing = _CONTACT_REQUIRED - row.keys()
+    unknown = row.keys() - _CONTACT_REQUIRED - _CONTACT_DEFAULTS.keys()
+    if missing or unknown:
+        raise ValueError(
+            f"contact row {row.get('row_number')}: "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+    values = {**_CONTACT_DEFAULTS, **row}
+    values["timezone_key"] = timezone_key(values["timezones"])
+    values["attempts_made"] = 0
+    values["created_at"] = now
+    values["updated_at"] = now
+    return values
+
+
+def insert_contacts(
+    *, session: Session, rows: Sequence[Mapping[str, Any]], now: datetime | None = None
+) -> int:
+    """Insert contacts in batches; a number already in the campaign is skipped. Flushes only.
+
+    Each row has campaign_id, source_file_id, row_number, phone_e164 and timezones (list of IANA
+    names), and may have country, number_type, external_id, dynamic_variables, extra_metadata,
+    original, variant and status ("pending", the default, or "suppressed"). Returns the number of
+    rows inserted.
+    """
+    now = now or utcnow()
+    table = _table(Contact)
+    statement = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "phone_e164"])
+        .returning(table.c.id)
+    )
+    inserted = 0
+    for batch in _chunks(rows, INSERT_BATCH_SIZE):
+        values = [_contact_values(row, now) for row in batch]
+        inserted += len(session.exec(statement, params=values).all())
+    return inserted
+
+
+_REJECTED_FIELDS = frozenset(
+    {"campaign_id", "source_file_id", "row_number", "reason", "detail", "raw"}
+)
+
+
+def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rejected input rows (campaign_id, source_file_id, row_number, reason, detail, raw).
+
+    A row already recorded for the same file and row number is skipped. Flushes only; returns the
+    number inserted.
+    """
+    table = _table(RejectedRow)
+    statement = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["source_file_id", "row_number"])
+        .returning(table.c.id)
+    )
+    inserted = 0
+    for batch in _chunks(rows, INSERT_BATCH_SIZE):
+        for row in batch:
+            if row.keys() != _REJECTED_FIELDS:
+                expected = ", ".join(sorted(_REJECTED_FIELDS))
+                raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
+        inserted += len(session.exec(statement, params=list(batch)).all())
+    return inserted
+
+
+def existing_contact_numbers(
+    *, session: Session, campaign_id: int, numbers: Collection[str]
+) -> set[str]:
+    """Which of `numbers` (E.164) are already contacts of the campaign."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+        found.update(
+            session.exec(
+                select(Contact.phone_e164).where(
+                    Contact.campaign_id == campaign_id, col(Contact.phone_e164).in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+# --- suppression (the do-not-call list) -----------------------------------------------------------
+
+
+def suppressed_numbers(*, session: Session, numbers: Collection[str]) -> dict[str, str]:
+    """Which of `numbers` (E.164) are on the do-not-call list, with the reason for each."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+        found.update(
+            session.exec(
+                select(Suppression.phone_e164, Suppression.reason).where(
+                    col(Suppression.phone_e164).in_(chunk)
+                )
+            ).all()
+        )
+    return found
+
+
+def add_suppressions(
+    *,
+    session: Session,
+    entries: Sequence[tuple[str, str, str]],
+    campaign_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Add (number, reason, source) entries to the do-not-call list. Flushes only.
+
+    A number already on the list keeps its first entry. Returns how many numbers were added.
+    """
+    now = now or utcnow()
+    table = _table(Suppression)
+    statement = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["phone_e164"])
+        .returning(table.c.phone_e164)
+    )
+    added = 0
+    for batch in _chunks(entries, INSERT_BATCH_SIZE):
+        values = [
+            {
+                "phone_e164": number,
+                "reason": reason,
+                "source": source,
+                "campaign_id": campaign_id,
+                "created_at": now,
+            }
+            for number, reason, source in batch
+        ]
+        added += len(session.exec(statement, params=values).all())
+    return added
+
+
+def list_suppressions(
+    *, session: Session, limit: int | None = None, offset: int = 0
+) -> list[Suppression]:
+    """The do-not-call list, oldest entries first."""
+    statement = (
+        select(Suppression)
+        .order_by(col(Suppression.created_at), col(Suppression.phone_e164))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def remove_suppression(*, session: Session, number: str) -> bool:
+    """Take a number off the do-not-call list. True if it was on it. Flushes only."""
+    result = session.exec(sa.delete(Suppression).where(col(Suppression.phone_e164) == number))
+    return result.rowcount > 0
+
+
+# --- dialing: claims, attempts, results -----------------------------------------------------------
+
+
+def claimable_timezone_sets(*, session: Session, campaign_id: int) -> list[tuple[str, ...]]:
+    """The distinct candidate-timezone sets of the campaign's contacts that could still be dialed.
+
+    The dialer checks its calling window once per set and passes the open ones to
+    `claim_due_contacts(timezones=...)`.
+    """
+    keys = session.exec(
+        select(Contact.timezone_key)
+        .where(Contact.campaign_id == campaign_id, col(Contact.status).in_(_CLAIMABLE))
+        .distinct()
+    )
+    return sorted(tuple(key.split("|")) if key else () for key in keys)
+
+
+def claim_due_contacts(
+    *,
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    limit: int,
+    lease_owner: str,
+    lease_seconds: float,
+    timezones: Collection[Collection[str]] | None = None,
+) -> list[Contact]:
+    """Lease up to `limit` contacts that are due to be dialed, atomically. Commits.
+
+    A contact is due when its campaign is active, it is pending or waiting for a retry whose time
+    has come, its number is not suppressed and not in a live call (in any campaign), and nobody
+    holds an unexpired lease on it. With `timezones`, only contacts whose candidate-zone set is one
+    of those given are claimed. Retries that are due come first, then new contacts in file order.
+
+    Two claimers never get the same contact: on PostgreSQL the rows are locked with
+    FOR UPDATE SKIP LOCKED; on SQLite the single UPDATE ... RETURNING runs under the write lock.
+    """
+    if timezones is not None and any(isinstance(zones, str) for zones in timezones):
+        raise TypeError("timezones is a collection of zone sets, e.g. [('America/New_York',)]")
+    if limit <= 0 or (timezones is not None and not timezones):
+        return []
+    suppressed = sa.exists().where(col(Suppression.phone_e164) == col(Contact.phone_e164))
+    in_live_call = sa.exists().where(
+        col(CallAttempt.to_number) == col(Contact.phone_e164),
+        col(CallAttempt.state).in_(LIVE_ATTEMPT_STATES),
+    )
+    campaign_active = sa.exists().where(
+        col(Campaign.id) == col(Contact.campaign_id),
+        col(Campaign.status) == CampaignStatus.ACTIVE,
+    )
+    due = (
+        sa.select(col(Contact.id))
+        .where(
+            col(Contact.campaign_id) == campaign_id,
+            col(Contact.status).in_(_CLAIMABLE),
+            sa.or_(col(Contact.next_attempt_at).is_(None), col(Contact.next_attempt_at) <= now),
+            sa.or_(col(Contact.lease_expires_at).is_(None), col(Contact.lease_expires_at) <= now),
+            ~suppressed,
+            ~in_live_call,
+            campaign_active,
+        )
+        .order_by(col(Contact.next_attempt_at).asc().nulls_last(), col(Contact.id))
+        .limit(limit)
+    )
+    if timezones is not None:
+        due = due.where(col(Contact.timezone_key).in_({timezone_key(z) for z in timezones}))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(Contact)
+        .where(col(Contact.id).in_(due.scalar_subquery()))
+        .values(
+            lease_owner=lease_owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            updated_at=now,
+        )
+        .returning(Contact)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    claimed = list(session.exec(claim).scalars())
+    session.commit()
+    return sorted(claimed, key=_claim_order)
+
+
+def _claim_order(contact: Contact) -> tuple[bool, datetime, int]:
+    due = contact.next_attempt_at
+    return (due is None, due or datetime.min.replace(tzinfo=UTC), contact.id or 0)
+
+
+def release_contacts(
+    *,
+    session: Session,
+    contact_ids: Collection[int],
+    lease_owner: str,
+    next_attempt_at: datetime | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Give back leases this owner holds without dialing (e.g. a cap was reached). Flushes only.
+
+    With `next_attempt_at`, the contacts are not due again before then. Returns how many were
+    released.
+    """
+    now = now or utcnow()
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    released = 0
+    for chunk in _chunks(sorted(contact_ids), _IN_LIST_CHUNK):
+        result = session.exec(
+            sa.update(Contact)
+            .where(col(Contact.id).in_(chunk), col(Contact.lease_owner) == lease_owner)
+            .values(**values)
+        )
+        released += result.rowcount
+    return released
+
+
+def create_attempt(
+    *,
+    session: Session,
+    contact: Contact,
+    lease_owner: str,
+    agent_id: str,
+    agent_version: int | None,
+    from_number: str,
+    variant: str | None = None,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+) -> CallAttempt:
+    """Write the next attempt for a leased contact, with a fresh idempotency key. Commits.
+
+    Must be committed before the create request is sent: after a crash the row (and its key) is
+    how the call is found again. The contact becomes `dialing` and its lease is released. If the
+    lease is no longer `lease_owner`'s (it expired and another worker claimed the contact), nothing
+    is written and `LeaseLost` is raised: that worker dials, this one must not.
+    """
+    now = now or utcnow()
+    contact_id = _saved_id(contact)
+    taken = session.exec(
+        sa.update(Contact)
+        .where(
+            col(Contact.id) == contact_id,
+            col(Contact.lease_owner) == lease_owner,
+            col(Contact.status).in_(_CLAIMABLE),
+        )
+        .values(
+            status=ContactStatus.DIALING,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    if taken.rowcount != 1:
+        session.rollback()
+        raise LeaseLost(f"contact {contact_id} is no longer leased by {lease_owner!r}")
+    previous = session.exec(
+        select(sa.func.max(CallAttempt.attempt_number)).where(CallAttempt.contact_id == contact_id)
+    ).one()
+    attempt = CallAttempt(
+        campaign_id=contact.campaign_id,
+        contact_id=contact_id,
+        attempt_number=(previous or 0) + 1,
+        idempotency_key=f"campaigner-{uuid4().hex}",
+        batch_id=batch_id,
+        variant=variant,
+        agent_id=agent_id,
+        agent_version=agent_version,
+        from_number=from_number,
+        to_number=contact.phone_e164,
+        created_at=now,
+    )
+    session.add(attempt)
+    session.commit()
+    if contact in session:
+        session.refresh(contact)
+    return attempt
+
+
+def mark_attempt_sent(
+    *, session: Session, attempt_id: int, retell_call_id: str, sent_at: datetime | None = None
+) -> None:
+    """Record the call_id Retell gave for an attempt's create request. Commits."""
+    session.exec(
+        sa.update(CallAttempt)
+        .where(
+            col(CallAttempt.id) == attempt_id,
+            col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
+        )
+        .values(retell_call_id=retell_call_id, state=AttemptState.SENT, sent_at=sent_at or utcnow())
+    )
+    session.commit()
+
+
+def mark_attempt_send_failed(
+    *,
+    session: Session,
+    attempt_id: int,
+    ambiguous: bool,
+    detail: str,
+    outcome_class: OutcomeClass | None = None,
+) -> None:
+    """Record a create request that failed. Commits.
+
+    `ambiguous=True`: the request may have placed a call (timeout, lost connection): the attempt
+    must be reconciled before the contact is dialed again. `ambiguous=False`: Retell refused it and
+    no call exists (state `error`, with the outcome class the dialer chose).
+    """
+    session.exec(
+        sa.update(CallAttempt)
+        .where(
+            col(CallAttempt.id) == attempt_id,
+            col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
+        )
+        .values(
+            state=AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR,
+            error_detail=detail,
+            outcome_class=outcome_class,
+        )
+    )
+    session.commit()
+
+
+def attempts_without_call_id(*, session: Session, campaign_id: int) -> list[CallAttempt]:
+    """Attempts whose create request may or may not have placed a call: reconcile these first."""
+    return list(
+        session.exec(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.retell_call_id).is_(None),
+                col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
+            )
+            .order_by(col(CallAttempt.id))
+        )
+    )
+
+
+_STATE_RANK = {
+    AttemptState.PENDING_SEND: 0,
+    AttemptState.AMBIGUOUS: 0,
+    AttemptState.SENT: 1,
+    AttemptState.REGISTERED: 2,
+    AttemptState.ONGOING: 3,
+    AttemptState.ENDED: 4,
+    AttemptState.NOT_CONNECTED: 4,
+    AttemptState.ERROR: 4,
+}
+
+
+def record_call_result(
+    *,
+    session: Session,
+    call: Mapping[str, Any],
+    outcome_class: OutcomeClass | None = None,
+    finalize: bool = False,
+    now: datetime | None = None,
+) -> CallAttempt | None:
+    """Merge what Retell says about a call (a call object as a dict) into its attempt. Flushes only.
+
+    The attempt is found by `call_id`, else by the `attempt` id in the call's metadata (a call
+    whose create answer was lost). Returns None for a call that is not one of ours. Updates never
+    go backwards: a status earlier than the stored one is ignored, and fields missing from this
+    view of the call (list-calls has no transcript; `call_ended` has no analysis) keep their value.
+    """
+    now = now or utcnow()
+    attempt = _attempt_for_call(session, call)
+    if attempt is None:
+        return None
+    attempt.retell_call_id = call["call_id"]
+    status = call.get("call_status")
+    if status in _STATE_RANK and _STATE_RANK[AttemptState(status)] >= _STATE_RANK[attempt.state]:
+        attempt.state = AttemptState(status)
+    analysis = call.get("call_analysis") or {}
+    latency = (call.get("latency") or {}).get("e2e") or {}
+    updates = {
+        "agent_version": call.get("agent_version"),
+        "disconnection_reason": call.get("disconnection_reason"),
+        "start_timestamp": _from_epoch_ms(call.get("start_timestamp")),
+        "end_timestamp": _from_epoch_ms(call.get("end_timestamp")),
+        "duration_ms": call.get("duration_ms"),
+        "cost_cents": (call.get("call_cost") or {}).get("combined_cost"),
+        "latency_e2e_p50_ms": latency.get("p50"),
+        "latency_e2e_p90_ms": latency.get("p90"),
+        "call_successful": analysis.get("call_successful"),
+        "user_sentiment": analysis.get("user_sentiment"),
+        "in_voicemail": analysis.get("in_voicemail"),
+        "call_summary": analysis.get("call_summary"),
+        "custom_analysis": analysis.get("custom_analysis_data"),
+        "recording_url": call.get("recording_url"),
+        "public_log_url": call.get("public_log_url"),
+        "transcript": call.get("transcript"),
+        "outcome_class": outcome_class,
+    }
+    for field, value in updates.items():
+        if value is not None:
+            setattr(attempt, field, value)
+    if analysis and attempt.analysis_at is None:
+        attempt.analysis_at = now
+    if finalize:
+        attempt.finalized = True
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def _attempt_for_call(session: Session, call: Mapping[str, Any]) -> CallAttempt | None:
+    attempt = session.exec(
+        select(CallAttempt).where(CallAttempt.retell_call_id == call["call_id"])
+    ).first()
+    if attempt is not None:
+        return attempt
+    metadata = call.get("metadata")
+    attempt_id = metadata.get("attempt") if isinstance(metadata, Mapping) else None
+    if attempt_id is None or not str(attempt_id).isdigit():
+        return None
+    candidate = session.get(CallAttempt, int(attempt_id))
+    if candidate is None or candidate.retell_call_id is not None:
+        return None
+    return candidate
+
+
+def _from_epoch_ms(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float):
+        raise StoreError(f"expected an epoch-milliseconds timestamp, got {value!r}")
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def settle_contact(
+    *,
+    session: Session,
+    contact_id: int,
+    outcome: OutcomeClass,
+    counted: bool,
+    next_attempt_at: datetime | None,
+    now: datetime | None = None,
+) -> Contact:
+    """Close a contact's attempt: schedule its retry, or finish it with a final outcome. Flushes.
+
+    With `next_attempt_at` the contact waits for a retry (or becomes `cancelled` if its campaign
+    was cancelled meanwhile); without, it is `done` with `outcome` as its final outcome. `counted`
+    adds one to `attempts_made` (capacity errors, which never rang, are not counted).
+    """
+    now = now or utcnow()
+    contact = session.get(Contact, contact_id, populate_existing=True)
+    if contact is None:
+        raise StoreError(f"no contact with id {contact_id}")
+    campaign = session.get(Campaign, contact.campaign_id, populate_existing=True)
+    if counted:
+        contact.attempts_made += 1
+    if next_attempt_at is None:
+        contact.status = ContactStatus.DONE
+        contact.final_outcome = outcome
+    elif campaign is not None and campaign.status == CampaignStatus.CANCELLED:
+        contact.status = ContactStatus.CANCELLED
+    else:
+        contact.status = ContactStatus.WAITING_RETRY
+        contact.next_attempt_at = next_attempt_at
+    contact.updated_at = now
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def calls_to_number_since(
+    *, session: Session, numbers: Collection[str], since: datetime
+) -> dict[str, int]:
+    """Attempts to each number since `since`, across ALL campaigns (for per-number caps).
+
+    Attempts that failed for lack of capacity never rang and are not counted. Numbers without
+    attempts are absent from the result.
+    """
+    counts: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+        rows = session.exec(
+            select(col(CallAttempt.to_number), sa.func.count())
+            .where(
+                col(CallAttempt.to_number).in_(chunk),
+                col(CallAttempt.created_at) >= since,
+                sa.or_(
+                    col(CallAttempt.outcome_class).is_(None),
+                    col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
+                ),
+            )
+            .group_by(col(CallAttempt.to_number))
+        ).all()
+        counts.update(dict(rows))
+    return counts

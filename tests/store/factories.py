@@ -1,0 +1,77 @@
+"""Small builders for store tests: a campaign, a source file, contacts with sensible defaults."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from campaigner.campaign import CampaignConfig
+from campaigner.store import Campaign, create_source_file, insert_contacts, upsert_campaign
+
+NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+NEW_YORK = ("America/New_York",)
+
+
+def campaign_config(name: str = "spring-recall", **changes: Any) -> CampaignConfig:
+    return CampaignConfig.model_validate(
+        {
+            "name": name,
+            "agent": {"agent_id": "agent_abc"},
+            "from_numbers": ["+14155550100"],
+            "columns": {"phone": "Phone"},
+            **changes,
+        }
+    )
+
+
+def make_campaign(session: Session, name: str = "spring-recall") -> Campaign:
+    campaign = upsert_campaign(session=session, config=campaign_config(name), now=NOW)
+    session.commit()
+    return campaign
+
+
+def number(index: int) -> str:
+    """Distinct E.164-shaped numbers in the fictional 555-01xx range (the store does not check)."""
+    area, line = divmod(index, 100)
+    return f"+1{212 + area:03d}55501{line:02d}"
+
+
+def contact_row(
+    campaign_id: int, source_file_id: int, index: int, **changes: Any
+) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "source_file_id": source_file_id,
+        "row_number": index + 2,
+        "phone_e164": number(index),
+        "timezones": list(NEW_YORK),
+        "country": "US",
+        "number_type": "FIXED_LINE_OR_MOBILE",
+        "external_id": f"C{index:05d}",
+        "dynamic_variables": {"first_name": f"Pat {index}"},
+        "extra_metadata": {"Customer ID": f"C{index:05d}"},
+        "original": {"Phone": number(index), "First Name": f"Pat {index}"},
+        "variant": "default",
+        **changes,
+    }
+
+
+def add_contacts(
+    session: Session, campaign: Campaign, count: int, *, start: int = 0, **changes: Any
+) -> int:
+    """Insert `count` contacts (numbers start..start+count) from a new source file; commits."""
+    assert campaign.id is not None
+    source = create_source_file(
+        session=session,
+        campaign_id=campaign.id,
+        path=f"contacts-{start}.csv",
+        sha256=uuid.uuid4().hex * 2,
+    )
+    assert source.id is not None
+    rows = [contact_row(campaign.id, source.id, i, **changes) for i in range(start, start + count)]
+    inserted = insert_contacts(session=session, rows=rows, now=NOW)
+    session.commit()
+    return inserted

@@ -1,0 +1,120 @@
+"""Engines, migrations and timestamps on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from campaigner.store import (
+    Campaign,
+    StoreError,
+    get_campaign_by_name,
+    make_engine,
+    upgrade_database,
+)
+from tests.store.factories import make_campaign
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_a_model_change_without_a_migration_is_detected(engine: Engine) -> None:
+    drifted = sa.MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        table.to_metadata(drifted)
+    sa.Table("contact", drifted, sa.Column("nickname", sa.Text()), extend_existing=True)
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, drifted)
+
+    assert [(kind, column.name) for kind, *_, column in differences] == [("add_column", "nickname")]
+
+
+def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
+    upgrade_database(engine)
+
+    with engine.connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001"
+
+
+def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+
+    with engine.connect() as connection:
+        pragmas = {
+            name: connection.execute(sa.text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
+    engine.dispose()
+
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+        "synchronous": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://u@db.example/x", "postgres://u@db.example/x", "postgresql+psycopg2://u@h/x"],
+)
+def test_postgresql_urls_use_psycopg_3(url: str) -> None:
+    engine = make_engine(url)
+
+    assert engine.url.drivername == "postgresql+psycopg"
+    assert engine.dialect.driver == "psycopg"
+
+
+def test_unsupported_or_malformed_urls_are_clear_errors_without_the_password() -> None:
+    with pytest.raises(StoreError) as unsupported:
+        make_engine("mysql://admin:hunter2@db.example/crm")
+    with pytest.raises(StoreError) as malformed:
+        make_engine("not a url :hunter2")
+
+    assert str(unsupported.value) == (
+        "unsupported database 'mysql://admin:***@db.example/crm': "
+        "use sqlite:///file.db or postgresql://..."
+    )
+    assert "hunter2" not in str(malformed.value)
+    assert "is not a database URL" in str(malformed.value)
+
+
+def test_timestamps_are_stored_in_utc_and_read_back_aware(session: Session) -> None:
+    campaign = make_campaign(session)
+    paris = timezone(timedelta(hours=1))
+    campaign.updated_at = datetime(2026, 3, 3, 16, 30, tzinfo=paris)
+    session.add(campaign)
+    session.commit()
+    session.expire_all()
+
+    stored = get_campaign_by_name(session=session, name=campaign.name)
+
+    assert stored is not None
+    assert stored.updated_at == datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
+    assert stored.updated_at.tzinfo == UTC
+    later = session.exec(
+        select(Campaign).where(Campaign.updated_at > datetime(2026, 3, 3, 15, 29, tzinfo=UTC))
+    ).all()
+    assert [c.name for c in later] == [campaign.name]
+
+
+def test_naive_timestamps_are_refused(session: Session) -> None:
+    campaign = make_campaign(session)
+    campaign.updated_at = datetime(2026, 3, 3, 16, 30)
+    session.add(campaign)
+
+    with pytest.raises(sa.exc.StatementError, match="naive datetime 2026-03-03T16:30:00"):
+        session.commit()
