@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
-    """A monotonic clock that moves only when someone sleeps on it."""
+    """Wall and monotonic time that move only when someone sleeps (or a test advances them)."""
 
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
+    def __init__(self, start: datetime | None = None) -> None:
+        self.wall = start or datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
+        self.mono = 1000.0
         self.sleeps: list[float] = []
 
+    def now(self) -> datetime:
+        return self.wall
+
     def monotonic(self) -> float:
-        return self.now
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall += timedelta(seconds=seconds)
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
+        self.advance(max(0.0, seconds))
         await asyncio.sleep(0)

@@ -9,28 +9,10 @@ under whatever rate the account really has. Waiters are served in arrival order.
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "TokenBucket"]
+from campaigner.dialer.clock import Clock, SystemClock
 
-
-class Clock(Protocol):
-    """Monotonic time and sleeping, injectable so tests run on a fake clock."""
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+__all__ = ["TokenBucket"]
 
 
 class TokenBucket:
