@@ -111,6 +111,7 @@ def _enum_column(enum: type[StrEnum]) -> sa.Enum:
         enum,
         native_enum=False,
         create_constraint=False,
+        validate_strings=True,
         length=32,
         values_callable=lambda members: [member.value for member in members],
     )

@@ -15,6 +15,7 @@ one is harmless; large IN lists are split into chunks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
@@ -22,6 +23,7 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, col, select
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
@@ -92,6 +94,52 @@ def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Ins
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise StoreError(f"unsupported database dialect {dialect!r}")
+
+
+def _bulk_insert(
+    session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
+) -> int:
+    """Insert rows (all with the same keys) in batches, skipping conflicts; return rows inserted."""
+    inserted = 0
+    for batch in _chunks(rows, INSERT_BATCH_SIZE):
+        statement: sqlite.Insert | postgresql.Insert
+        params: Mapping[str, list[Any]] | Sequence[Mapping[str, Any]]
+        if session.get_bind().dialect.name == "postgresql":
+            statement, params = _unnest_insert(table, batch)
+        else:
+            statement, params = sqlite.insert(table), batch
+        skipping_conflicts = statement.on_conflict_do_nothing(index_elements=conflict)
+        counted: UpdateBase = skipping_conflicts.returning(sa.literal_column("1"))
+        inserted += len(session.exec(counted, params=params).all())
+    return inserted
+
+
+def _unnest_insert(
+    table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> tuple[postgresql.Insert, dict[str, list[Any]]]:
+    """INSERT ... SELECT FROM unnest(one array per column): one short statement per batch.
+
+    A multi-row VALUES statement costs psycopg more time to prepare than PostgreSQL takes to run
+    it (measured ~4x slower per row here); arrays keep the SQL text a few hundred bytes long.
+    JSON values travel as text arrays (an array of JSON lists would be read as a 2-D array).
+    """
+    names = list(rows[0])
+    params: dict[str, list[Any]] = {}
+    arrays = []
+    for name in names:
+        column_type = table.c[name].type
+        is_json = isinstance(column_type, sa.JSON)
+        params[name] = [json.dumps(row[name]) if is_json else row[name] for row in rows]
+        item_type = sa.Text() if is_json else column_type
+        arrays.append(sa.bindparam(name, type_=postgresql.ARRAY(item_type)))
+    unnested = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    columns = [
+        sa.cast(unnested.c[name], table.c[name].type)
+        if isinstance(table.c[name].type, sa.JSON)
+        else unnested.c[name]
+        for name in names
+    ]
+    return postgresql.insert(table).from_select(names, sa.select(*columns)), params
 
 
 def _saved_id(row: Contact | Campaign) -> int:
@@ -349,17 +397,8 @@ def insert_contacts(
     rows inserted.
     """
     now = now or utcnow()
-    table = _table(Contact)
-    statement = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "phone_e164"])
-        .returning(table.c.id)
-    )
-    inserted = 0
-    for batch in _chunks(rows, INSERT_BATCH_SIZE):
-        values = [_contact_values(row, now) for row in batch]
-        inserted += len(session.exec(statement, params=values).all())
-    return inserted
+    values = [_contact_values(row, now) for row in rows]
+    return _bulk_insert(session, _table(Contact), values, ["campaign_id", "phone_e164"])
 
 
 _REJECTED_FIELDS = frozenset(
@@ -373,20 +412,11 @@ def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]])
     A row already recorded for the same file and row number is skipped. Flushes only; returns the
     number inserted.
     """
-    table = _table(RejectedRow)
-    statement = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=["source_file_id", "row_number"])
-        .returning(table.c.id)
-    )
-    inserted = 0
-    for batch in _chunks(rows, INSERT_BATCH_SIZE):
-        for row in batch:
-            if row.keys() != _REJECTED_FIELDS:
-                expected = ", ".join(sorted(_REJECTED_FIELDS))
-                raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
-        inserted += len(session.exec(statement, params=list(batch)).all())
-    return inserted
+    for row in rows:
+        if row.keys() != _REJECTED_FIELDS:
+            expected = ", ".join(sorted(_REJECTED_FIELDS))
+            raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
+    return _bulk_insert(session, _table(RejectedRow), rows, ["source_file_id", "row_number"])
 
 
 def existing_contact_numbers(
@@ -434,26 +464,17 @@ def add_suppressions(
     A number already on the list keeps its first entry. Returns how many numbers were added.
     """
     now = now or utcnow()
-    table = _table(Suppression)
-    statement = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=["phone_e164"])
-        .returning(table.c.phone_e164)
-    )
-    added = 0
-    for batch in _chunks(entries, INSERT_BATCH_SIZE):
-        values = [
-            {
-                "phone_e164": number,
-                "reason": reason,
-                "source": source,
-                "campaign_id": campaign_id,
-                "created_at": now,
-            }
-            for number, reason, source in batch
-        ]
-        added += len(session.exec(statement, params=values).all())
-    return added
+    values = [
+        {
+            "phone_e164": number,
+            "reason": reason,
+            "source": source,
+            "campaign_id": campaign_id,
+            "created_at": now,
+        }
+        for number, reason, source in entries
+    ]
+    return _bulk_insert(session, _table(Suppression), values, ["phone_e164"])
 
 
 def list_suppressions(

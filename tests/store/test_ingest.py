@@ -1,0 +1,215 @@
+"""What the ingest helper calls: source files, bulk inserts of contacts and rejected rows, DNC."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from campaigner.store import (
+    INSERT_BATCH_SIZE,
+    Contact,
+    ContactStatus,
+    RejectedRow,
+    SourceFile,
+    add_suppressions,
+    create_source_file,
+    existing_contact_numbers,
+    find_source_file,
+    insert_contacts,
+    insert_rejected_rows,
+    list_suppressions,
+    remove_suppression,
+    suppressed_numbers,
+    update_source_file_counts,
+)
+from tests.store.factories import NOW, add_contacts, contact_row, make_campaign, number
+
+SHA = "ab" * 32
+
+
+def test_a_file_is_recorded_once_per_campaign(session: Session) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    assert campaign.id is not None
+    assert other.id is not None
+
+    source = create_source_file(session=session, campaign_id=campaign.id, path="a.csv", sha256=SHA)
+    update_source_file_counts(
+        session=session,
+        source_file_id=source.id or 0,
+        rows_read=10,
+        accepted=6,
+        rejected=4,
+        duplicates=2,
+        suppressed=1,
+    )
+    create_source_file(session=session, campaign_id=other.id, path="a.csv", sha256=SHA)
+    session.commit()
+    session.expire_all()
+
+    found = find_source_file(session=session, campaign_id=campaign.id, sha256=SHA)
+    assert found is not None
+    assert (found.path, found.rows_read, found.accepted, found.rejected) == ("a.csv", 10, 6, 4)
+    assert (found.duplicates, found.suppressed) == (2, 1)
+    assert find_source_file(session=session, campaign_id=campaign.id, sha256="cd" * 32) is None
+    with pytest.raises(sa.exc.IntegrityError):
+        create_source_file(session=session, campaign_id=campaign.id, path="b.csv", sha256=SHA)
+
+
+def test_contacts_are_inserted_in_batches_and_reinserting_is_a_no_op(session: Session) -> None:
+    campaign = make_campaign(session)
+    count = INSERT_BATCH_SIZE + 1_234
+
+    first = add_contacts(session, campaign, count)
+    again = add_contacts(session, campaign, count)
+    overlapping = add_contacts(session, campaign, 10, start=count - 5)
+
+    assert (first, again, overlapping) == (count, 0, 5)
+    stored = session.exec(select(sa.func.count()).select_from(Contact)).one()
+    assert stored == count + 5
+
+
+def test_contact_rows_keep_every_field(session: Session) -> None:
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    row = contact_row(
+        campaign.id or 0,
+        source.id or 0,
+        7,
+        timezones=["America/Chicago", "America/Denver"],
+        status="suppressed",
+        original={"Phone": "(212) 555-0107", "Note": "=1+1", "Ünïcode": "çé"},
+    )
+    insert_contacts(session=session, rows=[row], now=NOW)
+    session.commit()
+    session.expire_all()
+
+    contact = session.exec(select(Contact)).one()
+    assert contact.phone_e164 == number(7)
+    assert contact.timezones == ["America/Chicago", "America/Denver"]
+    assert contact.timezone_key == "America/Chicago|America/Denver"
+    assert contact.status == ContactStatus.SUPPRESSED
+    assert contact.original == {"Phone": "(212) 555-0107", "Note": "=1+1", "Ünïcode": "çé"}
+    assert contact.dynamic_variables == {"first_name": "Pat 7"}
+    assert contact.extra_metadata == {"Customer ID": "C00007"}
+    assert (contact.external_id, contact.variant, contact.country) == ("C00007", "default", "US")
+    assert (contact.attempts_made, contact.next_attempt_at, contact.created_at) == (0, None, NOW)
+
+
+def test_contact_rows_with_missing_or_unknown_keys_are_refused(session: Session) -> None:
+    campaign = make_campaign(session)
+    row = contact_row(campaign.id or 0, 1, 0)
+    del row["timezones"]
+    row["phone"] = "+12125550100"
+
+    with pytest.raises(ValueError, match=r"missing \['timezones'\], unknown \['phone'\]"):
+        insert_contacts(session=session, rows=[row])
+
+
+def test_a_bad_status_is_refused(session: Session) -> None:
+    campaign = make_campaign(session)
+
+    with pytest.raises(sa.exc.StatementError, match="'maybe' is not among the defined enum"):
+        add_contacts(session, campaign, 1, status="maybe")
+
+
+def test_existing_contact_numbers_looks_up_large_lists_within_one_campaign(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    add_contacts(session, campaign, 3_000)
+    add_contacts(session, other, 10, start=5_000)
+    asked = [number(i) for i in range(2_500, 5_010)]
+
+    found = existing_contact_numbers(session=session, campaign_id=campaign.id or 0, numbers=asked)
+
+    assert found == {number(i) for i in range(2_500, 3_000)}
+
+
+def test_rejected_rows_are_kept_once_per_file_row(session: Session) -> None:
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    rows = [
+        {
+            "campaign_id": campaign.id,
+            "source_file_id": source.id,
+            "row_number": n,
+            "reason": "invalid_number",
+            "detail": "too short",
+            "raw": {"Phone": "555"},
+        }
+        for n in range(2, 2 + INSERT_BATCH_SIZE + 3)
+    ]
+
+    assert insert_rejected_rows(session=session, rows=rows) == len(rows)
+    assert insert_rejected_rows(session=session, rows=rows[:10]) == 0
+    session.commit()
+    stored = session.exec(select(RejectedRow).where(RejectedRow.row_number == 2)).one()
+    assert (stored.reason, stored.detail, stored.raw) == (
+        "invalid_number",
+        "too short",
+        {"Phone": "555"},
+    )
+
+
+def test_rejected_rows_need_every_field(session: Session) -> None:
+    with pytest.raises(ValueError, match="rejected row 2: expected keys campaign_id, detail"):
+        insert_rejected_rows(session=session, rows=[{"row_number": 2, "reason": "x"}])
+
+
+def test_suppression_is_idempotent_listed_and_removable(session: Session) -> None:
+    campaign = make_campaign(session)
+    entries = [
+        (number(1), "customer asked", "dnc.csv"),
+        (number(2), "user_requested_dnc", "call"),
+        (number(1), "again", "dnc.csv"),
+    ]
+
+    added = add_suppressions(session=session, entries=entries, campaign_id=campaign.id, now=NOW)
+    added_again = add_suppressions(
+        session=session, entries=entries[:1], now=NOW + timedelta(minutes=1)
+    )
+    session.commit()
+
+    assert (added, added_again) == (2, 0)
+    assert suppressed_numbers(session=session, numbers=[number(1), number(2), number(3)]) == {
+        number(1): "customer asked",
+        number(2): "user_requested_dnc",
+    }
+    listed = list_suppressions(session=session)
+    assert [(s.phone_e164, s.source, s.campaign_id) for s in listed] == [
+        (number(1), "dnc.csv", campaign.id),
+        (number(2), "call", campaign.id),
+    ]
+    assert [s.phone_e164 for s in list_suppressions(session=session, limit=1, offset=1)] == [
+        number(2)
+    ]
+    assert remove_suppression(session=session, number=number(1)) is True
+    assert remove_suppression(session=session, number=number(1)) is False
+    assert suppressed_numbers(session=session, numbers=[number(1)]) == {}
+
+
+def test_suppressed_numbers_handles_large_lists(session: Session) -> None:
+    entries = [(number(i), "dnc", "list") for i in range(0, 6_000, 2)]
+    add_suppressions(session=session, entries=entries)
+
+    found = suppressed_numbers(session=session, numbers=[number(i) for i in range(6_000)])
+
+    assert len(found) == 3_000
+
+
+def test_source_file_counts_default_to_zero(session: Session) -> None:
+    campaign = make_campaign(session)
+    create_source_file(session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA)
+    session.commit()
+
+    source = session.exec(select(SourceFile)).one()
+    assert (source.rows_read, source.accepted, source.rejected) == (0, 0, 0)
