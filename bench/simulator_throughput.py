@@ -4,8 +4,9 @@ Two runs, each against a fresh simulator served by uvicorn in its own process:
 
 1. Sustained request rate: a fixed number of requests, mixed evenly over create-phone-call,
    get-call, list-calls (metadata filter) and get-concurrency, sent over keep-alive connections.
-2. Capacity: a workspace with a concurrency limit of 6,000 and long calls; 6,000 creates as fast as
-   the server takes them, then the peak number of simultaneous virtual calls and the scheduler's lag.
+2. Capacity: a workspace with a concurrency limit of 6,000 and long calls; 6,000 creates as fast
+   as the server takes them, then the peak number of simultaneous virtual calls and the scheduler's
+   lag.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams: on this 2-core
 machine httpx's async connection pool spends more CPU per request than the server does, so it
@@ -218,6 +219,11 @@ async def _burst_creates(
     return sum(counts), time.perf_counter() - started
 
 
+def _print_lag(stats: dict[str, Any]) -> None:
+    worst, mean = stats["scheduler_lag_ms_max"], stats["scheduler_lag_ms_mean"]
+    print(f"  scheduler lag       max {worst:.1f} ms, mean {mean:.2f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -236,9 +242,7 @@ async def main() -> None:
     print("mixed load (create / get-call / list-calls / get-concurrency, 1:1:1:1)")
     print(f"  requests            {done} in {elapsed:.2f} s, {errors} non-2xx")
     print(f"  sustained rate      {done / elapsed:,.0f} requests/s")
-    print(
-        f"  scheduler lag       max {stats['scheduler_lag_ms_max']:.1f} ms, mean {stats['scheduler_lag_ms_mean']:.2f} ms"
-    )
+    _print_lag(stats)
 
     async with Server(_config(limit=args.calls, seed=2)) as server:
         created, elapsed = await _burst_creates(
@@ -251,9 +255,7 @@ async def main() -> None:
     print(f"  creates accepted    {created} in {elapsed:.2f} s ({created / elapsed:,.0f}/s)")
     print(f"  peak concurrency    {stats['peak_concurrency']} (now {stats['current_concurrency']})")
     print(f"  calls ongoing       {stats['calls_by_status'].get('ongoing', 0)}")
-    print(
-        f"  scheduler lag       max {stats['scheduler_lag_ms_max']:.1f} ms, mean {stats['scheduler_lag_ms_mean']:.2f} ms"
-    )
+    _print_lag(stats)
     print(f"  pending events      {stats['scheduler_pending']}")
 
 
