@@ -1,0 +1,16 @@
+"""The one error contact files raise.
+
+    ContactFileError        the file cannot be used at all: unreadable, empty, header only,
+                            unknown format, a mapped column missing or ambiguous
+
+Row-level problems are never exceptions: each bad row is rejected with a `RejectReason` and the
+rest of the file is accepted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ContactFileError"]
+
+
+class ContactFileError(Exception):
+    """A contacts (or do-not-call) file cannot be used; the message says why in one line."""

@@ -1,0 +1,328 @@
+"""Reading contact files (CSV in any common encoding and delimiter, or XLSX) as tables of strings.
+
+Rules (docs/ingest.md explains them to campaign managers):
+
+- Text files: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), else
+  Windows-1252. The delimiter is sniffed among `,` `;` tab `|` from the header line. Quoted cells
+  may hold delimiters, quotes and line breaks.
+- XLSX: the first sheet, through calamine. Cells become the text a person sees: whole numbers
+  without `.0`, dates as `YYYY-MM-DD` (with the time when it is not midnight), TRUE/FALSE.
+- Every cell is a string; nothing is turned into a number, so leading zeros and long ids survive.
+- The header is the first non-blank row. A row whose cells are all empty (a blank line, or only
+  delimiters) is not a contact row: it is skipped and counted in `blank_rows`, but it still takes
+  its row number, so row numbers are the ones a person sees in a spreadsheet (header = row 1 when
+  the file starts with it; a quoted line break does not start a new row).
+- A header cell that is empty gets the name `column_<n>` (n = its 1-based position); columns with
+  an empty header and no value at all (trailing delimiters) are dropped. A row with more cells
+  than the header gets `column_<n>` columns too, so no cell is lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from python_calamine import CalamineError
+
+from campaigner.contacts.errors import ContactFileError
+
+__all__ = [
+    "DELIMITERS",
+    "TEXT_SUFFIXES",
+    "XLSX_SUFFIXES",
+    "ContactTable",
+    "normalise_header",
+    "read_contact_table",
+    "read_file_bytes",
+    "sniff_delimiter",
+]
+
+DELIMITERS = (",", ";", "\t", "|")
+TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+XLSX_SUFFIXES = frozenset({".xlsx"})
+_SNIFF_CHARS = 65_536
+_SNIFF_LINES = 20
+_FIELD_COUNT_ERROR = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTable:
+    """A contact file read as strings.
+
+    `rows` has one column per header (named by `headers`, unique) and one row per non-blank
+    input row, with a default RangeIndex; `row_numbers[i]` is the spreadsheet row number of
+    `rows.iloc[i]`. `header_cells` are the header cells as written (before naming empty ones).
+    """
+
+    path: Path
+    headers: tuple[str, ...]
+    header_cells: tuple[str, ...]
+    rows: pd.DataFrame
+    row_numbers: npt.NDArray[np.int64]
+    blank_rows: int
+    encoding: str | None
+    delimiter: str | None
+
+    def column_for(self, wanted: str) -> str | None:
+        """The header matching `wanted` ignoring case and whitespace, or None when there is none.
+
+        Raises `ContactFileError` when two header cells match, since the choice would be a guess.
+        """
+        key = normalise_header(wanted)
+        matches = [
+            header
+            for header, cell in zip(self.headers, self.header_cells, strict=True)
+            if normalise_header(cell) == key
+        ]
+        if len(matches) > 1:
+            raise ContactFileError(
+                f"{self.path.name}: column {wanted!r} is ambiguous: "
+                f"{len(matches)} header cells match it"
+            )
+        return matches[0] if matches else None
+
+    def require_columns(self, wanted: Iterable[str]) -> dict[str, str]:
+        """Map each wanted column name to its header; one error naming every missing column."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for name in wanted:
+            header = self.column_for(name)
+            if header is None:
+                missing.append(name)
+            else:
+                found[name] = header
+        if missing:
+            listed = ", ".join(repr(name) for name in missing)
+            present = ", ".join(repr(cell) for cell in self.header_cells)
+            raise ContactFileError(
+                f"{self.path.name}: column{'s' if len(missing) > 1 else ''} {listed} not found; "
+                f"the file has {present}"
+            )
+        return found
+
+
+def normalise_header(text: str) -> str:
+    """A header for matching: case-folded, inner whitespace collapsed, outer whitespace removed."""
+    return " ".join(text.split()).casefold()
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """A file's bytes; `ContactFileError` for a missing, unreadable or directory path."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ContactFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ContactFileError(f"{path}: is a directory, not a contacts file") from None
+    except OSError as error:
+        raise ContactFileError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def read_contact_table(path: Path, data: bytes | None = None) -> ContactTable:
+    """Read a contact file as strings; raise `ContactFileError` when it cannot be used.
+
+    `data` is the file's content when the caller has already read it (to hash it, say).
+    """
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES | XLSX_SUFFIXES:
+        known = ", ".join(sorted(TEXT_SUFFIXES | XLSX_SUFFIXES))
+        kind = f"unknown file type {suffix!r}" if suffix else "no file extension"
+        raise ContactFileError(f"{path.name}: {kind}; use {known}")
+    if data is None:
+        data = read_file_bytes(path)
+    if suffix in TEXT_SUFFIXES:
+        text, encoding = _decode(path, data)
+        delimiter = sniff_delimiter(text)
+        grid = _parse_text(path, text, delimiter)
+        return _table_from_grid(path, grid, encoding=encoding, delimiter=delimiter)
+    return _table_from_grid(path, _read_xlsx(path, data), encoding=None, delimiter=None)
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    """The file's text and the encoding it was read with."""
+    if data.startswith(codecs.BOM_UTF8):
+        encodings: Sequence[str] = ("utf-8-sig",)
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ("utf-16",)
+    else:
+        encodings = ("utf-8", "cp1252")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            raise ContactFileError(
+                f"{path.name}: contains NUL characters; it is not a text file "
+                "(or UTF-16 without a byte-order mark: save it as CSV UTF-8)"
+            )
+        return text, encoding
+    raise ContactFileError(
+        f"{path.name}: is neither UTF-8, UTF-16 nor Windows-1252 text; save it as CSV UTF-8"
+    )
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter among `DELIMITERS` that the header line uses (`,` for a single column).
+
+    When the header holds several candidates, the one whose count is the same on most sample
+    lines wins; when it holds none, the candidate least used in the sample (a single column).
+    """
+    lines = [line for line in text[:_SNIFF_CHARS].splitlines() if line.strip()][:_SNIFF_LINES]
+    if not lines:
+        return DELIMITERS[0]
+    header_counts = {delimiter: _count_unquoted(lines[0], delimiter) for delimiter in DELIMITERS}
+    in_header = [delimiter for delimiter in DELIMITERS if header_counts[delimiter]]
+    if not in_header:
+        return min(
+            DELIMITERS,
+            key=lambda delimiter: sum(_count_unquoted(line, delimiter) for line in lines),
+        )
+
+    def consistency(delimiter: str) -> tuple[int, int]:
+        same = sum(_count_unquoted(line, delimiter) == header_counts[delimiter] for line in lines)
+        return same, header_counts[delimiter]
+
+    return max(in_header, key=consistency)
+
+
+def _count_unquoted(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def _parse_text(path: Path, text: str, delimiter: str) -> pd.DataFrame:
+    """All records as a grid of strings, blank lines included (as rows of empty cells)."""
+    if not text.strip():
+        raise ContactFileError(f"{path.name}: the file is empty")
+    first_line = next(line for line in text[:_SNIFF_CHARS].splitlines() if line.strip())
+    try:
+        return _read_csv(text, delimiter, width=_count_unquoted(first_line, delimiter) + 1)
+    except pd.errors.ParserError as error:
+        if not _FIELD_COUNT_ERROR.search(str(error)):
+            raise ContactFileError(f"{path.name}: cannot be read as CSV ({error})") from None
+    # Some row has more cells than the header: read again with room for every cell.
+    widest = max(line.count(delimiter) for line in text.splitlines()) + 1
+    try:
+        return _read_csv(text, delimiter, width=widest)
+    except pd.errors.ParserError as error:
+        raise ContactFileError(f"{path.name}: cannot be read as CSV ({error})") from None
+
+
+def _read_csv(text: str, delimiter: str, width: int) -> pd.DataFrame:
+    return pd.read_csv(
+        io.StringIO(text),
+        sep=delimiter,
+        header=None,
+        names=list(range(width)),
+        index_col=False,
+        dtype=str,
+        na_filter=False,
+        skip_blank_lines=False,
+        quotechar='"',
+        doublequote=True,
+        engine="c",
+    )
+
+
+def _read_xlsx(path: Path, data: bytes) -> pd.DataFrame:
+    try:
+        grid = pd.read_excel(
+            io.BytesIO(data),
+            sheet_name=0,
+            header=None,
+            dtype=object,
+            engine="calamine",
+            na_filter=False,
+        )
+    except (CalamineError, ValueError) as error:
+        raise ContactFileError(f"{path.name}: cannot be read as an XLSX file ({error})") from None
+    return grid.map(_xlsx_cell_text).astype("str")
+
+
+def _xlsx_cell_text(value: object) -> str:
+    """The text a spreadsheet shows for a cell value calamine returns."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _table_from_grid(
+    path: Path, grid: pd.DataFrame, *, encoding: str | None, delimiter: str | None
+) -> ContactTable:
+    """Split a grid of strings into header and rows, numbering rows as a spreadsheet does."""
+    grid = grid.reset_index(drop=True)
+    grid.columns = pd.RangeIndex(grid.shape[1])
+    blank = _blank_rows(grid)
+    filled = np.flatnonzero(~blank)
+    if not len(filled):
+        raise ContactFileError(f"{path.name}: the file is empty")
+    header_position = int(filled[0])
+    data_positions = filled[1:]
+    if not len(data_positions):
+        raise ContactFileError(f"{path.name}: has a header row but no contact rows")
+    header_cells = [cell.strip() for cell in grid.iloc[header_position]]
+    rows = grid.iloc[data_positions].reset_index(drop=True)
+    keep = [
+        index
+        for index, cell in enumerate(header_cells)
+        if cell or not (rows[index].str.strip() == "").all()
+    ]
+    headers = _unique_headers([header_cells[index] or f"column_{index + 1}" for index in keep])
+    rows = rows[keep]
+    rows.columns = pd.Index(headers)
+    return ContactTable(
+        path=path,
+        headers=tuple(headers),
+        header_cells=tuple(header_cells[index] for index in keep),
+        rows=rows,
+        row_numbers=(data_positions + 1).astype(np.int64),
+        blank_rows=int(blank.sum()),
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+def _blank_rows(grid: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    blank = np.ones(len(grid), dtype=bool)
+    for column in grid.columns:
+        cells = grid[column]
+        maybe = blank & (cells != "").to_numpy(dtype=bool)
+        if maybe.any():
+            positions = np.flatnonzero(maybe)
+            stripped_empty = (cells.iloc[positions].str.strip() == "").to_numpy(dtype=bool)
+            blank[positions[~stripped_empty]] = False
+    return blank
+
+
+def _unique_headers(names: list[str]) -> list[str]:
+    """Names made unique by suffixing repeats: `Phone`, `Phone (2)`."""
+    taken: set[str] = set()
+    unique: list[str] = []
+    for name in names:
+        candidate, count = name, 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{name} ({count})"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
