@@ -1,0 +1,518 @@
+"""The dialer's queries: claims, attempts written before the request, call results, caps."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from campaigner.campaign import OutcomeClass
+from campaigner.store import (
+    AttemptState,
+    CallAttempt,
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    LeaseLost,
+    add_suppressions,
+    attempts_without_call_id,
+    calls_to_number_since,
+    claim_due_contacts,
+    claimable_timezone_sets,
+    create_attempt,
+    mark_attempt_send_failed,
+    mark_attempt_sent,
+    record_call_result,
+    release_contacts,
+    settle_contact,
+)
+from tests.store.factories import NOW, add_contacts, make_campaign, number
+
+
+def claim(
+    session: Session,
+    campaign: Campaign,
+    *,
+    limit: int = 100,
+    owner: str = "w1",
+    now: datetime = NOW,
+    timezones: Collection[Collection[str]] | None = None,
+) -> list[Contact]:
+    return claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id or 0,
+        now=now,
+        limit=limit,
+        lease_owner=owner,
+        lease_seconds=60,
+        timezones=timezones,
+    )
+
+
+def dial(session: Session, contact: Contact, owner: str = "w1") -> CallAttempt:
+    return create_attempt(
+        session=session,
+        contact=contact,
+        lease_owner=owner,
+        agent_id="agent_abc",
+        agent_version=None,
+        from_number="+14155550100",
+        variant="default",
+        now=NOW,
+    )
+
+
+def phones(contacts: list[Contact]) -> list[str]:
+    return [contact.phone_e164 for contact in contacts]
+
+
+# --- claiming -------------------------------------------------------------------------------------
+
+
+def test_claim_takes_due_contacts_in_order_and_leases_them(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 5)
+
+    claimed = claim(session, campaign, limit=3)
+
+    assert phones(claimed) == [number(0), number(1), number(2)]
+    assert all(c.lease_owner == "w1" for c in claimed)
+    assert all(c.lease_expires_at == NOW + timedelta(seconds=60) for c in claimed)
+    assert phones(claim(session, campaign, owner="w2")) == [number(3), number(4)]
+    assert claim(session, campaign, owner="w3") == []
+
+
+def test_a_lease_that_expired_can_be_claimed_again(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    claim(session, campaign)
+
+    again = claim(session, campaign, owner="w2", now=NOW + timedelta(seconds=61))
+
+    assert [c.lease_owner for c in again] == ["w2"]
+
+
+def test_claim_skips_suppressed_numbers_future_retries_and_other_campaigns(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    add_contacts(session, campaign, 4)
+    add_contacts(session, other, 2, start=100)
+    add_suppressions(session=session, entries=[(number(1), "dnc", "test")])
+    session.exec(
+        sa.update(Contact)
+        .where(col(Contact.phone_e164) == number(2))
+        .values(status=ContactStatus.WAITING_RETRY, next_attempt_at=NOW + timedelta(hours=1))
+    )
+    session.exec(
+        sa.update(Contact)
+        .where(col(Contact.phone_e164) == number(3))
+        .values(status=ContactStatus.WAITING_RETRY, next_attempt_at=NOW - timedelta(minutes=1))
+    )
+    session.commit()
+
+    assert phones(claim(session, campaign)) == [number(3), number(0)]  # due retries first
+    # Two hours on, the retry is due and the first claim's leases have expired.
+    later = claim(session, campaign, now=NOW + timedelta(hours=2))
+    assert phones(later) == [number(3), number(2), number(0)]
+
+
+def test_claim_filters_by_candidate_timezone_sets(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2)
+    add_contacts(session, campaign, 2, start=10, timezones=["America/Denver", "America/Phoenix"])
+    add_contacts(session, campaign, 1, start=20, timezones=["America/Los_Angeles"])
+
+    sets = claimable_timezone_sets(session=session, campaign_id=campaign.id or 0)
+    mountain = claim(session, campaign, timezones=[("America/Phoenix", "America/Denver")])
+
+    assert sets == [
+        ("America/Denver", "America/Phoenix"),
+        ("America/Los_Angeles",),
+        ("America/New_York",),
+    ]
+    assert phones(mountain) == [number(10), number(11)]
+    assert claim(session, campaign, timezones=[]) == []
+    with pytest.raises(TypeError, match="collection of zone sets"):
+        claim(session, campaign, timezones=["America/New_York"])
+
+
+def test_claim_skips_numbers_in_a_live_call_in_any_campaign(session: Session) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    add_contacts(session, campaign, 2)
+    add_contacts(session, other, 1)  # number(0) again, in another campaign
+    (in_other,) = claim(session, other)
+    attempt = dial(session, in_other)
+    mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id="call_live")
+
+    assert phones(claim(session, campaign)) == [number(1)]
+
+
+def test_released_contacts_can_be_deferred(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2)
+    claimed = claim(session, campaign)
+    ids = [c.id or 0 for c in claimed]
+
+    wrong_owner = release_contacts(session=session, contact_ids=ids, lease_owner="w2")
+    released = release_contacts(
+        session=session,
+        contact_ids=ids[:1],
+        lease_owner="w1",
+        next_attempt_at=NOW + timedelta(hours=3),
+    )
+    session.commit()
+
+    assert (wrong_owner, released) == (0, 1)
+    assert phones(claim(session, campaign, owner="w2")) == []  # one deferred, one still leased
+    assert phones(claim(session, campaign, owner="w2", now=NOW + timedelta(hours=3))) == [
+        number(0),
+        number(1),
+    ]
+
+
+# --- attempts -------------------------------------------------------------------------------------
+
+
+def test_an_attempt_is_committed_before_the_request_with_a_fresh_key(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2)
+    first, second = claim(session, campaign)
+
+    attempt = dial(session, first)
+    other = dial(session, second)
+    session.rollback()  # a later failure cannot undo what create_attempt committed
+
+    stored = session.exec(select(CallAttempt).order_by(col(CallAttempt.id))).all()
+    assert [a.id for a in stored] == [attempt.id, other.id]
+    assert attempt.attempt_number == 1
+    assert attempt.state == AttemptState.PENDING_SEND
+    assert attempt.to_number == number(0)
+    assert attempt.idempotency_key.startswith("campaigner-")
+    assert attempt.idempotency_key != other.idempotency_key
+    assert first.status == ContactStatus.DIALING
+    assert first.lease_owner is None
+
+
+def test_attempt_numbers_count_up_per_contact(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    first = dial(session, contact)
+    mark_attempt_sent(session=session, attempt_id=first.id or 0, retell_call_id="call_1")
+    no_answer = {"call_id": "call_1", "call_status": "not_connected"}
+    record_call_result(session=session, call=no_answer, outcome_class=OutcomeClass.NO_ANSWER)
+    settle_contact(
+        session=session,
+        contact_id=contact.id or 0,
+        outcome=OutcomeClass.NO_ANSWER,
+        counted=True,
+        next_attempt_at=NOW + timedelta(hours=4),
+    )
+    session.commit()
+
+    (again,) = claim(session, campaign, now=NOW + timedelta(hours=4))
+    second = dial(session, again)
+
+    assert (first.attempt_number, second.attempt_number) == (1, 2)
+    assert again.attempts_made == 1
+
+
+def test_a_worker_whose_lease_passed_to_another_cannot_dial(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (stale,) = claim(session, campaign, owner="slow")
+    claim(session, campaign, owner="fast", now=NOW + timedelta(minutes=5))
+
+    with pytest.raises(LeaseLost, match="no longer leased by 'slow'"):
+        dial(session, stale, owner="slow")
+    assert session.exec(select(CallAttempt)).all() == []
+
+
+@pytest.mark.parametrize(
+    "clash",
+    [
+        {"attempt_number": 1},
+        {"idempotency_key": "same-key"},
+        {"retell_call_id": "call_same"},
+    ],
+)
+def test_the_database_refuses_duplicate_attempts(
+    session: Session, clash: dict[str, object]
+) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    attempt = dial(session, contact)
+    attempt.idempotency_key = "same-key"
+    attempt.retell_call_id = "call_same"
+    session.add(attempt)
+    session.commit()
+    fields = {
+        "campaign_id": campaign.id,
+        "contact_id": contact.id,
+        "attempt_number": 2,
+        "idempotency_key": "other-key",
+        "retell_call_id": None,
+        "agent_id": "agent_abc",
+        "from_number": "+14155550100",
+        "to_number": contact.phone_e164,
+        **clash,
+    }
+    session.add(CallAttempt.model_validate(fields))
+
+    with pytest.raises(sa.exc.IntegrityError):
+        session.commit()
+
+
+def test_sent_ambiguous_and_refused_attempts(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    sent_contact, lost_contact, refused_contact = claim(session, campaign)
+    sent, lost, refused = (dial(session, c) for c in (sent_contact, lost_contact, refused_contact))
+
+    mark_attempt_sent(
+        session=session, attempt_id=sent.id or 0, retell_call_id="call_1", sent_at=NOW
+    )
+    mark_attempt_send_failed(
+        session=session, attempt_id=lost.id or 0, ambiguous=True, detail="read timeout"
+    )
+    mark_attempt_send_failed(
+        session=session,
+        attempt_id=refused.id or 0,
+        ambiguous=False,
+        detail="400: invalid to_number",
+        outcome_class=OutcomeClass.INVALID_NUMBER,
+    )
+    session.expire_all()
+
+    assert [
+        a.id for a in attempts_without_call_id(session=session, campaign_id=campaign.id or 0)
+    ] == [lost.id]
+    stored = {a.id: a for a in session.exec(select(CallAttempt)).all()}
+    assert (stored[sent.id].state, stored[sent.id].retell_call_id) == (AttemptState.SENT, "call_1")
+    assert stored[sent.id].sent_at == NOW
+    assert (stored[lost.id].state, stored[lost.id].error_detail) == (
+        AttemptState.AMBIGUOUS,
+        "read timeout",
+    )
+    assert stored[refused.id].state == AttemptState.ERROR
+    assert stored[refused.id].outcome_class == OutcomeClass.INVALID_NUMBER
+
+
+# --- results --------------------------------------------------------------------------------------
+
+ENDED_CALL = {
+    "call_id": "call_1",
+    "call_type": "phone_call",
+    "agent_id": "agent_abc",
+    "agent_version": 7,
+    "call_status": "ended",
+    "from_number": "+14155550100",
+    "to_number": "+12125550100",
+    "direction": "outbound",
+    "disconnection_reason": "user_hangup",
+    "start_timestamp": 1_772_550_000_000,
+    "end_timestamp": 1_772_550_093_500,
+    "duration_ms": 93_500,
+    "call_cost": {"combined_cost": 31.25, "product_costs": [], "total_duration_seconds": 94},
+    "latency": {"e2e": {"p50": 812.0, "p90": 1430.5}},
+    "recording_url": "https://example.invalid/rec.wav",
+    "public_log_url": "https://example.invalid/log.txt",
+}
+ANALYSIS = {
+    "call_summary": "Confirmed the appointment.",
+    "call_successful": True,
+    "user_sentiment": "Positive",
+    "in_voicemail": False,
+    "custom_analysis_data": {"confirmed": True},
+}
+
+
+def sent_attempt(session: Session) -> CallAttempt:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    attempt = dial(session, contact)
+    mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id="call_1")
+    return attempt
+
+
+def test_a_call_object_fills_in_its_attempt(session: Session) -> None:
+    attempt = sent_attempt(session)
+    analyzed_at = NOW + timedelta(minutes=3)
+
+    recorded = record_call_result(
+        session=session,
+        call={**ENDED_CALL, "call_analysis": ANALYSIS, "transcript": "Agent: Hi..."},
+        outcome_class=OutcomeClass.SUCCESS,
+        finalize=True,
+        now=analyzed_at,
+    )
+    session.commit()
+    session.expire_all()
+
+    stored = session.get(CallAttempt, attempt.id)
+    assert recorded is not None
+    assert stored is not None
+    assert stored.state == AttemptState.ENDED
+    assert stored.agent_version == 7
+    assert stored.disconnection_reason == "user_hangup"
+    assert stored.start_timestamp == datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    assert stored.end_timestamp == datetime(2026, 3, 3, 15, 1, 33, 500_000, tzinfo=UTC)
+    assert (stored.duration_ms, stored.cost_cents) == (93_500, 31.25)
+    assert (stored.latency_e2e_p50_ms, stored.latency_e2e_p90_ms) == (812.0, 1430.5)
+    assert stored.call_summary == "Confirmed the appointment."
+    assert (stored.call_successful, stored.user_sentiment, stored.in_voicemail) == (
+        True,
+        "Positive",
+        False,
+    )
+    assert stored.custom_analysis == {"confirmed": True}
+    assert stored.recording_url == "https://example.invalid/rec.wav"
+    assert stored.public_log_url == "https://example.invalid/log.txt"
+    assert stored.transcript == "Agent: Hi..."
+    assert stored.analysis_at == analyzed_at
+    assert stored.outcome_class == OutcomeClass.SUCCESS
+    assert stored.finalized is True
+
+
+def test_results_never_go_backwards(session: Session) -> None:
+    attempt = sent_attempt(session)
+    record_call_result(session=session, call={**ENDED_CALL, "call_analysis": ANALYSIS}, now=NOW)
+
+    stale = {
+        "call_id": "call_1",
+        "call_status": "ongoing",
+        "start_timestamp": ENDED_CALL["start_timestamp"],
+    }
+    record_call_result(session=session, call=stale, now=NOW + timedelta(minutes=5))
+    session.commit()
+
+    assert attempt.state == AttemptState.ENDED
+    assert attempt.call_summary == "Confirmed the appointment."
+    assert attempt.analysis_at == NOW
+
+
+def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    attempt = dial(session, contact)
+    mark_attempt_send_failed(
+        session=session, attempt_id=attempt.id or 0, ambiguous=True, detail="timeout"
+    )
+    metadata = {"campaign": campaign.name, "contact": str(contact.id), "attempt": str(attempt.id)}
+
+    recorded = record_call_result(
+        session=session,
+        call={"call_id": "call_9", "call_status": "registered", "metadata": metadata},
+    )
+    session.commit()
+
+    assert recorded is not None
+    assert (recorded.id, recorded.retell_call_id) == (attempt.id, "call_9")
+    assert recorded.state == AttemptState.REGISTERED
+    assert attempts_without_call_id(session=session, campaign_id=campaign.id or 0) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"call_id": "call_stranger", "call_status": "ended"},
+        {"call_id": "call_stranger", "metadata": {"attempt": "not-a-number"}},
+        {"call_id": "call_stranger", "metadata": {"attempt": "999999"}},
+        {"call_id": "call_stranger", "metadata": "free text"},
+    ],
+)
+def test_calls_that_are_not_ours_are_ignored(session: Session, call: dict[str, object]) -> None:
+    sent_attempt(session)
+
+    assert record_call_result(session=session, call=call) is None
+
+
+def test_a_known_attempt_is_not_taken_over_by_another_call_id(session: Session) -> None:
+    attempt = sent_attempt(session)
+    impostor = {"call_id": "call_other", "metadata": {"attempt": str(attempt.id)}}
+
+    assert record_call_result(session=session, call=impostor) is None
+
+
+# --- settling contacts and caps -------------------------------------------------------------------
+
+
+def test_settling_retries_finishes_or_cancels(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    retry, finish, cancel = claim(session, campaign)
+    for contact in (retry, finish, cancel):
+        dial(session, contact)
+
+    settle_contact(
+        session=session,
+        contact_id=retry.id or 0,
+        outcome=OutcomeClass.CAPACITY,
+        counted=False,
+        next_attempt_at=NOW + timedelta(minutes=1),
+    )
+    settle_contact(
+        session=session,
+        contact_id=finish.id or 0,
+        outcome=OutcomeClass.DNC_REQUEST,
+        counted=True,
+        next_attempt_at=None,
+    )
+    campaign.status = CampaignStatus.CANCELLED
+    session.add(campaign)
+    session.flush()
+    cancelled = settle_contact(
+        session=session,
+        contact_id=cancel.id or 0,
+        outcome=OutcomeClass.BUSY,
+        counted=True,
+        next_attempt_at=NOW + timedelta(minutes=30),
+    )
+    session.commit()
+
+    assert (retry.status, retry.attempts_made, retry.next_attempt_at) == (
+        ContactStatus.WAITING_RETRY,
+        0,
+        NOW + timedelta(minutes=1),
+    )
+    assert (finish.status, finish.final_outcome, finish.attempts_made) == (
+        ContactStatus.DONE,
+        OutcomeClass.DNC_REQUEST,
+        1,
+    )
+    assert cancelled.status == ContactStatus.CANCELLED
+
+
+def test_calls_to_a_number_are_counted_across_campaigns(session: Session) -> None:
+    first = make_campaign(session)
+    second = make_campaign(session, "second")
+    add_contacts(session, first, 2)
+    add_contacts(session, second, 1)
+    a, b = claim(session, first)
+    (c,) = claim(session, second)
+    for contact in (a, b, c):
+        dial(session, contact)
+    no_capacity = session.exec(select(CallAttempt).where(CallAttempt.contact_id == b.id)).one()
+    no_capacity.outcome_class = OutcomeClass.CAPACITY
+    session.add(no_capacity)
+    session.commit()
+
+    counts = calls_to_number_since(
+        session=session, numbers=[number(0), number(1), number(5)], since=NOW - timedelta(hours=24)
+    )
+    later = calls_to_number_since(
+        session=session, numbers=[number(0)], since=NOW + timedelta(seconds=1)
+    )
+
+    assert counts == {number(0): 2}  # both campaigns; number(1) only had a capacity error
+    assert later == {}
