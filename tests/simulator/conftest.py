@@ -1,0 +1,62 @@
+"""Fixtures for the simulator's tests, and helpers other packages' tests may reuse.
+
+``make_simulator(**config)`` serves a fresh simulator (manual clock unless told otherwise) for the
+test; ``sim`` is a default one, ``client`` the official SDK pointed at it, ``http`` a plain httpx
+client with the key, ``webhook_sink`` a real HTTP server that records what it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from campaigner.simulator import SimulatorConfig, SimulatorHandle, run_simulator
+from retell import Retell
+from tests.simulator.helpers import WebhookSink, api_client
+
+TEST_KEY = "key_simulator_tests"
+MakeSimulator = Callable[..., SimulatorHandle]
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[MakeSimulator]:
+    """Start simulators with config overrides (default: manual clock, test key); all stop at
+    the end of the test."""
+    with ExitStack() as stack:
+
+        def make(**overrides: Any) -> SimulatorHandle:
+            config = SimulatorConfig(**{"speed": 0, "api_key": TEST_KEY, **overrides})
+            return stack.enter_context(run_simulator(config))
+
+        yield make
+
+
+@pytest.fixture
+def sim(make_simulator: MakeSimulator) -> SimulatorHandle:
+    """A simulator with the demo workspace, a manual clock and a generous CPS."""
+    return make_simulator(cps=1000)
+
+
+@pytest.fixture
+def client(sim: SimulatorHandle) -> Iterator[Retell]:
+    """The official SDK, pointed at ``sim``, without automatic retries."""
+    with Retell(api_key=sim.api_key, base_url=sim.base_url, max_retries=0) as retell:
+        yield retell
+
+
+@pytest.fixture
+def http(sim: SimulatorHandle) -> Iterator[httpx.Client]:
+    """A plain HTTP client for ``sim`` carrying the API key."""
+    with api_client(sim) as client:
+        yield client
+
+
+@pytest.fixture
+def webhook_sink() -> Iterator[WebhookSink]:
+    """A running `WebhookSink`."""
+    with WebhookSink() as sink:
+        yield sink
