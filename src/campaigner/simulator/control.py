@@ -31,6 +31,11 @@ class _Dnc(BaseModel):
     number: str
 
 
+class _Reset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workspace: bool = False
+
+
 class _Faults(BaseModel):
     model_config = ConfigDict(extra="forbid")
     spec: str
@@ -52,8 +57,9 @@ def control_routes(sim: Simulator) -> list[Route]:
         return json_response(sim.stats_snapshot())
 
     async def reset(request: Request) -> Response:
-        sim.reset()
-        return json_response({"status": "reset"})
+        body = validate_body(_Reset, await read_json(request))
+        sim.reset(workspace=body.workspace)
+        return json_response({"status": "reset", "workspace_restored": body.workspace})
 
     async def clock(request: Request) -> Response:
         return json_response(clock_state())

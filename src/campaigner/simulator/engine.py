@@ -148,9 +148,7 @@ class Simulator:
         self.api_key = config.api_key.get_secret_value()
         self.clock = VirtualClock(speed=config.speed, start_ms=config.start_ms)
         self.scheduler = Scheduler(self.clock)
-        self.workspace = Workspace(
-            self.clock, not_found_status=config.not_found_status, seed=config.seed
-        )
+        self.workspace = self._initial_workspace()
         self.calls = CallStore()
         self.pool = ConcurrencyPool(
             self.clock,
@@ -181,8 +179,15 @@ class Simulator:
         self._next_seq = 1
         self._success_rates = dict(config.outcomes.success_rate_by_agent)
         if not config.empty:
-            seed_demo_workspace(self.workspace)
             self._success_rates = {**DEMO_SUCCESS_RATES, **self._success_rates}
+
+    def _initial_workspace(self) -> Workspace:
+        workspace = Workspace(
+            self.clock, not_found_status=self.config.not_found_status, seed=self.config.seed
+        )
+        if not self.config.empty:
+            seed_demo_workspace(workspace)
+        return workspace
 
     # Running
 
@@ -197,9 +202,14 @@ class Simulator:
         await self.scheduler.stop()
         await self.webhooks.stop()
 
-    def reset(self) -> None:
-        """Forget every call, batch, idempotency key, forced outcome, DNC entry and counter; keep
-        the workspace (LLMs, agents, numbers) and the configuration."""
+    def reset(self, *, workspace: bool = False) -> None:
+        """Forget every call, batch, idempotency key, forced outcome, DNC entry and counter, and
+        put the fault spec back to the configured one. The workspace (LLMs, agents, numbers) is
+        kept unless ``workspace`` asks for the one the simulator started with."""
+        if workspace:
+            self.workspace = self._initial_workspace()
+        self.faults.set_spec(parse_faults(self.config.faults))
+        self.rate_limiter.clear()
         self.scheduler.clear()
         self.calls.clear()
         self.pool.reset()

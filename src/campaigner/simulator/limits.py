@@ -142,6 +142,10 @@ class RateLimiter:
         self._monotonic = monotonic
         self._buckets: dict[str, tuple[float, float]] = {}
 
+    def clear(self) -> None:
+        """Refill every bucket."""
+        self._buckets.clear()
+
     def check(self, key: str) -> float:
         """Take a token for ``key`` or return the seconds until one is available."""
         if self.rate is None:
