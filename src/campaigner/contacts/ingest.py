@@ -1,0 +1,353 @@
+"""Importing a contacts file into a campaign: read, classify, check the store, store, report.
+
+    summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
+
+Every input row ends accepted (a contact) or rejected (a rejected row with a reason), and the
+summary says how many of each: `rows_read == accepted + rejected_total`, checked on every import.
+Blank rows are not input rows (see `campaigner.contacts.reading`); they are counted apart.
+
+The import is all-or-nothing: nothing is written to the store before the file has been read and
+every mapped column found, and the store's changes are committed once, after the rejected-rows
+file and the summary have been written. The same bytes imported again into the same campaign
+(under any file name) change nothing and say so (`already_ingested`).
+
+Files written to `out_dir` (the CLI's default is `out/<campaign>/imports/`):
+
+- `<file stem>-<sha8>.rejected.csv`: the rejected rows with their original columns, then
+  `row_number`, `reason` and `detail`; cells are spreadsheet-safe (`campaigner.csvsafe`).
+- `<file stem>-<sha8>.summary.json`: the `IngestSummary`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, model_validator
+from sqlmodel import Session
+
+from campaigner.campaign import CampaignConfig
+from campaigner.contacts.classify import (
+    MappedColumns,
+    classify_rows,
+    map_columns,
+    open_rows,
+    reject_listed_numbers,
+)
+from campaigner.contacts.reading import ContactTable, read_contact_table, read_file_bytes
+from campaigner.contacts.reasons import RejectReason
+from campaigner.contacts.variants import assign_variants
+from campaigner.csvsafe import neutralise_cell
+from campaigner.store import (
+    SourceFile,
+    create_source_file,
+    existing_contact_numbers,
+    find_source_file,
+    get_campaign_by_name,
+    insert_contacts,
+    insert_rejected_rows,
+    suppressed_numbers,
+    update_source_file_counts,
+    upsert_campaign,
+)
+
+__all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
+
+DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
+# Rows per chunk handed to the store: bounds the memory of the row dictionaries.
+_STORE_CHUNK = 50_000
+
+
+class IngestConflict(Exception):
+    """Another import added some of the same numbers to the campaign at the same moment."""
+
+
+class IngestSummary(BaseModel):
+    """What one import did. `rejected` maps reason codes to counts (reasons with no rows left out).
+
+    `duplicates` counts rows rejected as duplicate in the file or in the campaign, `suppressed`
+    rows rejected as on the do-not-call list; both are included in `rejected`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign: str
+    file: str
+    sha256: str
+    rows_read: int
+    accepted: int
+    rejected: dict[str, int]
+    duplicates: int
+    suppressed: int
+    blank_rows: int
+    rejected_file: str | None
+    summary_file: str | None
+    already_ingested: bool
+    first_ingested_at: datetime | None = None
+    """For a repeated import: when the same bytes were imported, and under which `file` name."""
+    first_ingested_as: str | None = None
+
+    @property
+    def rejected_total(self) -> int:
+        """All rejected rows, whatever the reason."""
+        return sum(self.rejected.values())
+
+    @model_validator(mode="after")
+    def _every_row_is_accounted_for(self) -> IngestSummary:
+        if self.rows_read != self.accepted + self.rejected_total:
+            raise ValueError(
+                f"rows_read {self.rows_read} != accepted {self.accepted} + "
+                f"rejected {self.rejected_total}"
+            )
+        return self
+
+
+def ingest_contacts_file(
+    *,
+    session: Session,
+    config: CampaignConfig,
+    path: Path,
+    out_dir: Path,
+    now: datetime | None = None,
+) -> IngestSummary:
+    """Import a contacts file into the campaign `config` describes, and commit.
+
+    Raises `ContactFileError` (nothing written) when the file cannot be used, `IngestConflict`
+    (nothing written) when a concurrent import raced this one.
+    """
+    data = read_file_bytes(path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    previous = _previous_import(session, config.name, sha256)
+    if previous is not None:
+        return _repeat_summary(config, path, sha256, previous)
+    table = read_contact_table(path, data)
+    columns = map_columns(table, config.columns)
+    outcomes = classify_rows(table, columns, config.numbers)
+
+    campaign = upsert_campaign(session=session, config=config, now=now)
+    assert campaign.id is not None  # upsert_campaign flushes
+    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)]
+    known = existing_contact_numbers(session=session, campaign_id=campaign.id, numbers=candidates)
+    reject_listed_numbers(
+        outcomes,
+        dict.fromkeys(known, f"already a contact of campaign {config.name}"),
+        RejectReason.DUPLICATE_IN_CAMPAIGN,
+    )
+    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)]
+    on_dnc = suppressed_numbers(session=session, numbers=candidates)
+    reject_listed_numbers(
+        outcomes,
+        {number: f"on the do-not-call list: {reason}" for number, reason in on_dnc.items()},
+        RejectReason.SUPPRESSED,
+    )
+
+    source = create_source_file(
+        session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
+    )
+    assert source.id is not None  # create_source_file flushes
+    accepted = open_rows(outcomes)
+    variants = assign_variants(
+        config.name,
+        outcomes["e164"].to_numpy()[accepted].tolist(),
+        [(variant.name, variant.weight) for variant in config.agent_variants()],
+    )
+    inserted = 0
+    for rows in _contact_rows(table, columns, outcomes, variants, campaign.id, source.id):
+        inserted += insert_contacts(session=session, rows=rows, now=now)
+    if inserted != int(accepted.sum()):
+        raise IngestConflict(
+            f"{path.name}: another import added some of these numbers to campaign "
+            f"{config.name!r} at the same time; nothing was imported, run the import again"
+        )
+    for rows in _rejected_rows(table, outcomes, campaign.id, source.id):
+        insert_rejected_rows(session=session, rows=rows)
+
+    stem = f"{path.stem}-{sha256[:8]}"
+    rejected_file = out_dir / f"{stem}.rejected.csv"
+    summary_file = out_dir / f"{stem}.summary.json"
+    summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
+    update_source_file_counts(
+        session=session,
+        source_file_id=source.id,
+        rows_read=summary.rows_read,
+        accepted=summary.accepted,
+        rejected=summary.rejected_total,
+        duplicates=summary.duplicates,
+        suppressed=summary.suppressed,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_rejected_file(rejected_file, table, outcomes)
+    summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    session.commit()
+    return summary
+
+
+def rejected_rows_columns(table: ContactTable) -> list[str]:
+    """The header of a rejected-rows file: the input's columns, then row_number, reason, detail."""
+    return [*table.headers, "row_number", "reason", "detail"]
+
+
+def _previous_import(session: Session, campaign: str, sha256: str) -> SourceFile | None:
+    stored = get_campaign_by_name(session=session, name=campaign)
+    if stored is None or stored.id is None:
+        return None
+    return find_source_file(session=session, campaign_id=stored.id, sha256=sha256)
+
+
+def _repeat_summary(
+    config: CampaignConfig, path: Path, sha256: str, previous: SourceFile
+) -> IngestSummary:
+    return IngestSummary(
+        campaign=config.name,
+        file=str(path),
+        sha256=sha256,
+        rows_read=0,
+        accepted=0,
+        rejected={},
+        duplicates=0,
+        suppressed=0,
+        blank_rows=0,
+        rejected_file=None,
+        summary_file=None,
+        already_ingested=True,
+        first_ingested_at=previous.created_at,
+        first_ingested_as=previous.path,
+    )
+
+
+def _contact_rows(
+    table: ContactTable,
+    columns: MappedColumns,
+    outcomes: pd.DataFrame,
+    variants: npt.NDArray[np.object_],
+    campaign_id: int,
+    source_file_id: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """The accepted rows as the store's contact rows, in chunks."""
+    accepted = open_rows(outcomes)
+    rows = table.rows[accepted]
+    kept = outcomes[accepted]
+    zone_lists: dict[tuple[str, ...], list[str]] = {}
+    constant = {"campaign_id": campaign_id, "source_file_id": source_file_id, "status": "pending"}
+    for start in range(0, len(rows), _STORE_CHUNK):
+        chunk = slice(start, start + _STORE_CHUNK)
+        cells = {header: rows[header].iloc[chunk].tolist() for header in table.headers}
+        part = kept.iloc[chunk]
+        fields: dict[str, list[Any]] = {
+            "row_number": part["row_number"].tolist(),
+            "phone_e164": part["e164"].tolist(),
+            "country": part["region"].tolist(),
+            "timezones": [zone_lists.setdefault(zones, list(zones)) for zones in part["timezones"]],
+            "number_type": part["number_type"].tolist(),
+            "external_id": (
+                [cell or None for cell in cells[columns.external_id]]
+                if columns.external_id
+                else [None] * len(part)
+            ),
+            "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, len(part)),
+            "extra_metadata": _cell_dicts(cells, columns.metadata, len(part)),
+            "original": _cell_dicts(cells, {header: header for header in table.headers}, len(part)),
+            "variant": variants[chunk].tolist(),
+        }
+        names = list(fields)
+        yield [
+            {**constant, **dict(zip(names, values, strict=True))}
+            for values in zip(*fields.values(), strict=True)
+        ]
+
+
+def _cell_dicts(
+    cells: dict[str, list[str]], names: dict[str, str], count: int
+) -> list[dict[str, str]]:
+    """Per row, {name: the cell under its mapped header}; an empty cell stays "" (not None)."""
+    if not names:
+        return [{} for _ in range(count)]
+    keys = list(names)
+    mapped = (cells[header] for header in names.values())
+    return [dict(zip(keys, values, strict=True)) for values in zip(*mapped, strict=True)]
+
+
+def _rejected_rows(
+    table: ContactTable, outcomes: pd.DataFrame, campaign_id: int, source_file_id: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The rejected rows as the store's rejected-row records, in chunks."""
+    rejected = ~open_rows(outcomes)
+    rows = table.rows[rejected]
+    kept = outcomes[rejected]
+    for start in range(0, len(rows), _STORE_CHUNK):
+        chunk = slice(start, start + _STORE_CHUNK)
+        part = kept.iloc[chunk]
+        yield [
+            {
+                "campaign_id": campaign_id,
+                "source_file_id": source_file_id,
+                "row_number": int(row_number),
+                "reason": str(reason),
+                "detail": detail,
+                "raw": raw,
+            }
+            for row_number, reason, detail, raw in zip(
+                part["row_number"].tolist(),
+                part["reason"].tolist(),
+                part["detail"].tolist(),
+                rows.iloc[chunk].to_dict(orient="records"),
+                strict=True,
+            )
+        ]
+
+
+def _summary(
+    config: CampaignConfig,
+    path: Path,
+    sha256: str,
+    table: ContactTable,
+    outcomes: pd.DataFrame,
+    rejected_file: Path,
+    summary_file: Path,
+) -> IngestSummary:
+    counts = outcomes["reason"].value_counts()
+    rejected = {str(reason): int(counts[reason]) for reason in RejectReason if reason in counts}
+    return IngestSummary(
+        campaign=config.name,
+        file=str(path),
+        sha256=sha256,
+        rows_read=len(outcomes),
+        accepted=int(open_rows(outcomes).sum()),
+        rejected=rejected,
+        duplicates=sum(rejected.get(reason, 0) for reason in DUPLICATE_REASONS),
+        suppressed=rejected.get(RejectReason.SUPPRESSED, 0),
+        blank_rows=table.blank_rows,
+        rejected_file=str(rejected_file),
+        summary_file=str(summary_file),
+        already_ingested=False,
+    )
+
+
+def _write_rejected_file(target: Path, table: ContactTable, outcomes: pd.DataFrame) -> None:
+    """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents)."""
+    rejected = ~open_rows(outcomes)
+    cells = [table.rows[header].to_numpy()[rejected] for header in table.headers]
+    row_numbers = outcomes["row_number"].to_numpy()[rejected]
+    reasons = outcomes["reason"].to_numpy()[rejected]
+    details = outcomes["detail"].to_numpy()[rejected]
+    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([neutralise_cell(name) for name in rejected_rows_columns(table)])
+        for *values, row_number, reason, detail in zip(
+            *cells, row_numbers, reasons, details, strict=True
+        ):
+            writer.writerow(
+                [
+                    *(neutralise_cell(value) for value in values),
+                    row_number,
+                    reason,
+                    neutralise_cell(detail),
+                ]
+            )

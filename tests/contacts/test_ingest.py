@@ -1,0 +1,262 @@
+"""Importing files into a campaign: every row accounted for, store contents, files, no-ops."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, func, select
+
+from campaigner.campaign import CampaignConfig
+from campaigner.contacts import ingest as ingest_module
+from campaigner.contacts.errors import ContactFileError
+from campaigner.contacts.ingest import IngestConflict, IngestSummary, ingest_contacts_file
+from campaigner.contacts.phones import normalise_number
+from campaigner.contacts.variants import assign_variant
+from campaigner.store import (
+    Campaign,
+    Contact,
+    RejectedRow,
+    SourceFile,
+    add_suppressions,
+)
+from tests.contacts.conftest import SAMPLE_DATA
+
+MESSY_VARIANTS = ["contacts_messy.csv", "contacts_messy_utf16.txt", "contacts_messy.xlsx"]
+
+# sample_data/README.md documents these figures; the generator is seeded, so they are stable.
+CLEAN_INTO_DEMO = {"suppressed": 4}
+MESSY_INTO_DEMO = {
+    "missing_number": 2,
+    "unparseable": 2,
+    "invalid_number": 3,
+    "invalid_timezone": 1,
+    "unknown_timezone": 1,
+    "duplicate_in_file": 1,
+    "duplicate_in_campaign": 2,
+    "suppressed": 1,
+}
+CLEAN_INTO_STRICT = {"country_not_allowed": 10, "suppressed": 4}
+MESSY_INTO_STRICT = {
+    "missing_number": 2,
+    "unparseable": 2,
+    "invalid_number": 3,
+    "country_not_allowed": 2,
+    "not_mobile": 1,
+    "invalid_timezone": 1,
+    "duplicate_in_file": 1,
+    "duplicate_in_campaign": 2,
+    "suppressed": 1,
+}
+
+
+def load_sample_dnc(session: Session) -> None:
+    with (SAMPLE_DATA / "dnc.csv").open(encoding="utf-8") as handle:
+        numbers = [
+            normalise_number(row["Phone Number"], "US").e164 for row in csv.DictReader(handle)
+        ]
+    add_suppressions(
+        session=session,
+        entries=[(number, "asked not to be called", "dnc.csv") for number in numbers if number],
+    )
+    session.commit()
+
+
+def ingest(session: Session, config: CampaignConfig, path: Path, out_dir: Path) -> IngestSummary:
+    summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
+    assert summary.rows_read == summary.accepted + summary.rejected_total
+    return summary
+
+
+def stored_rows(session: Session, summary: IngestSummary) -> tuple[int, int]:
+    source = session.exec(select(SourceFile).where(SourceFile.sha256 == summary.sha256)).one()
+    contacts = session.exec(
+        select(func.count()).select_from(Contact).where(Contact.source_file_id == source.id)
+    ).one()
+    rejected = session.exec(
+        select(func.count()).select_from(RejectedRow).where(RejectedRow.source_file_id == source.id)
+    ).one()
+    assert (source.rows_read, source.accepted, source.rejected) == (
+        summary.rows_read,
+        summary.accepted,
+        summary.rejected_total,
+    )
+    return contacts, rejected
+
+
+@pytest.mark.parametrize("messy", MESSY_VARIANTS)
+def test_sample_files_into_the_demo_campaign(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path, messy: str
+) -> None:
+    load_sample_dnc(session)
+    clean = ingest(session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
+    assert (clean.rows_read, clean.accepted, clean.rejected) == (400, 396, CLEAN_INTO_DEMO)
+    assert stored_rows(session, clean) == (396, 4)
+
+    summary = ingest(session, demo_campaign, SAMPLE_DATA / messy, tmp_path)
+    assert (summary.rows_read, summary.accepted, summary.blank_rows) == (23, 10, 2)
+    assert summary.rejected == MESSY_INTO_DEMO
+    assert (summary.duplicates, summary.suppressed) == (3, 1)
+    assert stored_rows(session, summary) == (10, 13)
+
+
+def test_sample_files_into_the_strict_campaign(
+    session: Session, strict_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    load_sample_dnc(session)
+    clean = ingest(session, strict_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
+    assert (clean.accepted, clean.rejected) == (386, CLEAN_INTO_STRICT)
+    summary = ingest(session, strict_campaign, SAMPLE_DATA / "contacts_messy.csv", tmp_path)
+    assert (summary.rows_read, summary.accepted) == (23, 8)
+    assert summary.rejected == MESSY_INTO_STRICT
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+HEADER = (
+    "First Name,Last Name,Phone,Email,Appointment Date,Appointment Time,Clinic,"
+    "Customer ID,Time Zone\n"
+)
+
+
+def test_contacts_are_stored_with_strings_zones_variant_and_original(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "one.csv",
+        HEADER + "Zoë,Lee,(907) 555-0150,z@example.com,2026-03-02,,=Main,007,\n"
+        "Ann,Ray,212-555-0199,a@example.com,2026-03-03,09:30,North,,America/Denver\n",
+    )
+    summary = ingest(session, demo_campaign, path, tmp_path / "out")
+    assert summary.accepted == 2
+    alaska, denver = session.exec(select(Contact).order_by(col(Contact.row_number))).all()
+    assert (alaska.phone_e164, alaska.row_number, alaska.country) == ("+19075550150", 2, "US")
+    assert alaska.timezones == ["America/Adak", "America/Anchorage"]
+    assert alaska.number_type == "fixed_line_or_mobile"
+    assert alaska.external_id == "007"
+    # Retell dynamic variables are strings; an empty cell stays "".
+    assert alaska.dynamic_variables == {
+        "first_name": "Zoë",
+        "appointment_date": "2026-03-02",
+        "appointment_time": "",
+        "clinic": "=Main",  # kept as data in the store; neutralised only in files written
+    }
+    assert alaska.extra_metadata == {"Customer ID": "007"}
+    assert alaska.original["Phone"] == "(907) 555-0150"
+    assert set(alaska.original) == set(HEADER.strip().split(","))
+    assert alaska.status == "pending"
+    variants = [(variant.name, variant.weight) for variant in demo_campaign.agent_variants()]
+    assert alaska.variant == assign_variant("demo", "+19075550150", variants)
+    # An explicit time zone replaces the one derived from the number; no id -> None.
+    assert (denver.timezones, denver.external_id) == (["America/Denver"], None)
+
+
+def test_rejected_file_and_summary_file(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "Spring List.csv",
+        HEADER + '"=HYPERLINK(""http://x"")",Lee,,z@example.com,,,Main,1,\n'
+        "Ann,Ray,+1 212 555 0199,a@example.com,,,North,-12.5,\n"
+        "Ann,Ray,212.555.0199,a@example.com,,,@North,2,\n",
+    )
+    summary = ingest(session, demo_campaign, path, tmp_path / "out")
+    stem = f"Spring List-{summary.sha256[:8]}"
+    assert summary.rejected_file == str(tmp_path / "out" / f"{stem}.rejected.csv")
+    with Path(summary.rejected_file).open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == [*HEADER.strip().split(","), "row_number", "reason", "detail"]
+    assert rows[1][0] == '\'=HYPERLINK("http://x")'
+    assert rows[1][-3:] == ["2", "missing_number", "the phone cell is empty"]
+    assert rows[2][2] == "212.555.0199"
+    assert rows[2][6] == "'@North"
+    assert rows[2][-3:] == ["4", "duplicate_in_file", "same number as row 3"]
+    assert len(rows) == 3
+    assert summary.summary_file is not None
+    written = json.loads(Path(summary.summary_file).read_text(encoding="utf-8"))
+    assert IngestSummary.model_validate(written) == summary
+
+
+def test_reingesting_the_same_bytes_under_any_name_is_a_noop(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    first = ingest(session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path / "out")
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes((SAMPLE_DATA / "contacts.csv").read_bytes())
+    again = ingest(session, demo_campaign, copy, tmp_path / "out2")
+    assert again.already_ingested
+    assert (again.rows_read, again.accepted, again.rejected) == (0, 0, {})
+    assert again.first_ingested_as == str(SAMPLE_DATA / "contacts.csv")
+    assert again.first_ingested_at == first_source(session).created_at
+    assert not (tmp_path / "out2").exists()
+    assert session.exec(select(func.count()).select_from(Contact)).one() == first.accepted
+
+
+def first_source(session: Session) -> SourceFile:
+    return session.exec(select(SourceFile).order_by(col(SourceFile.id))).first() or pytest.fail(
+        "no source file stored"
+    )
+
+
+def test_appending_a_file_adds_only_new_contacts(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    ingest(
+        session,
+        demo_campaign,
+        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
+        tmp_path,
+    )
+    appended = ingest(
+        session,
+        demo_campaign,
+        write(tmp_path / "b.csv", HEADER + "A,,+1 212 555 0101,,,,,,\nB,,212-555-0102,,,,,,\n"),
+        tmp_path,
+    )
+    assert (appended.accepted, appended.rejected) == (1, {"duplicate_in_campaign": 1})
+    numbers = session.exec(select(Contact.phone_e164).order_by(col(Contact.id))).all()
+    assert numbers == ["+12125550101", "+12125550102"]
+
+
+def test_a_missing_column_fails_before_anything_is_written(
+    session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "c.csv", "First Name,Mobile\nAnn,212-555-0101\n")
+    with pytest.raises(ContactFileError) as error:
+        ingest_contacts_file(
+            session=session, config=demo_campaign, path=path, out_dir=tmp_path / "out"
+        )
+    assert str(error.value) == (
+        "c.csv: columns 'Phone', 'Time Zone', 'Customer ID', 'Appointment Date', "
+        "'Appointment Time', 'Clinic' not found; the file has 'First Name', 'Mobile'"
+    )
+    session.rollback()
+    assert session.exec(select(func.count()).select_from(Campaign)).one() == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_concurrent_import_of_the_same_numbers_rolls_back(
+    session: Session,
+    demo_campaign: CampaignConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingest(
+        session,
+        demo_campaign,
+        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
+        tmp_path,
+    )
+    # Pretend the campaign check ran before another import inserted the same number.
+    monkeypatch.setattr(ingest_module, "existing_contact_numbers", lambda **_: set())
+    path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
+    with pytest.raises(IngestConflict, match="run the import again"):
+        ingest_contacts_file(session=session, config=demo_campaign, path=path, out_dir=tmp_path)
+    session.rollback()
+    assert session.exec(select(func.count()).select_from(SourceFile)).one() == 1
+    assert session.exec(select(func.count()).select_from(Contact)).one() == 1
