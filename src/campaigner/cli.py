@@ -6,9 +6,19 @@ never pays for another's dependencies.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
 import typer
 
 from campaigner import __version__
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from campaigner.contacts import IngestSummary
 
 app = typer.Typer(
     name="campaigner",
@@ -27,6 +37,222 @@ def _root() -> None:
 def version() -> None:
     """Print campaigner's version."""
     typer.echo(__version__)
+
+
+def _fail(message: object) -> NoReturn:
+    """One clear message on stderr, exit code 2, no traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _store_session() -> Iterator[Session]:
+    """A session on the store at CAMPAIGNER_DATABASE_URL, migrated to the newest schema."""
+    from campaigner.settings import get_settings
+    from campaigner.store import make_engine, session_factory, upgrade_database
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        upgrade_database(engine)
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def ingest(
+    campaign_file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")],
+    contacts_file: Annotated[
+        Path, typer.Argument(help="Contacts: .csv, .tsv or .txt (any common encoding) or .xlsx.")
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the rejected rows and summary go [default: out/<campaign>/imports]."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Import a contacts file into a campaign: every row is accepted or rejected with a reason."""
+    import sqlalchemy.exc
+
+    from campaigner.campaign import CampaignFileError, load_campaign
+    from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
+    from campaigner.store import StoreError
+
+    try:
+        config = load_campaign(campaign_file)
+        with _store_session() as session:
+            summary = ingest_contacts_file(
+                session=session,
+                config=config,
+                path=contacts_file,
+                out_dir=out_dir or Path("out") / config.name / "imports",
+            )
+    except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
+        _fail(error)
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+    except OSError as error:
+        _fail(f"{error.filename}: {error.strerror}")
+    if as_json:
+        typer.echo(summary.model_dump_json())
+    else:
+        _print_ingest_summary(summary)
+
+
+def _print_ingest_summary(summary: IngestSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    name = Path(summary.file).name
+    if summary.already_ingested:
+        typer.echo(
+            f"{name} was already imported into {summary.campaign} "
+            f"(as {summary.first_ingested_as}, {summary.first_ingested_at:%Y-%m-%d %H:%M} UTC): "
+            "nothing changed."
+        )
+        return
+    typer.echo(f"{name} -> campaign {summary.campaign}")
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_row("rows read", str(summary.rows_read))
+    table.add_row("accepted", str(summary.accepted), style="green")
+    table.add_row("rejected", str(summary.rejected_total), style="red" if summary.rejected else "")
+    for reason, count in summary.rejected.items():
+        table.add_row(f"  {reason}", str(count))
+    if summary.blank_rows:
+        table.add_row("blank rows skipped", str(summary.blank_rows))
+    console.print(table)
+    if summary.rejected:
+        typer.echo(f"Rejected rows, with the reason for each: {summary.rejected_file}")
+
+
+dnc_app = typer.Typer(
+    help="The do-not-call list: numbers no campaign ever dials.", no_args_is_help=True
+)
+app.add_typer(dnc_app, name="dnc")
+
+_REGION_OPTION = typer.Option(help="Region of numbers written without +country code.")
+_REASON_OPTION = typer.Option(help="Why the numbers are on the list (kept with each entry).")
+
+
+@dnc_app.command("import")
+def dnc_import(
+    file: Annotated[Path, typer.Argument(help="A .csv/.tsv/.txt or .xlsx file with a header row.")],
+    reason: Annotated[str, _REASON_OPTION] = "do-not-call request",
+    column: Annotated[
+        str | None, typer.Option(help="The phone column [default: phone, phone number or number].")
+    ] = None,
+    region: Annotated[str, _REGION_OPTION] = "US",
+) -> None:
+    """Add every number of a file to the do-not-call list (exit 1 if some entries were invalid)."""
+    from campaigner.contacts import ContactFileError
+    from campaigner.contacts.dnc import read_dnc_file
+    from campaigner.store import add_suppressions
+
+    try:
+        entries = read_dnc_file(file, column=column, region=_region(region))
+    except ContactFileError as error:
+        _fail(error)
+    with _store_session() as session:
+        added = add_suppressions(
+            session=session,
+            entries=[(number, reason, f"file:{file.name}") for number in entries.numbers],
+        )
+        session.commit()
+    already = len(entries.numbers) - added
+    typer.echo(
+        f"{file.name} ({entries.column!r}): {added} numbers added to the do-not-call list, "
+        f"{already} already on it, {entries.repeated} repeated in the file, "
+        f"{len(entries.invalid)} invalid."
+    )
+    for entry in entries.invalid:
+        typer.echo(
+            f"  row {entry.row_number}: {entry.cell!r} is not a valid number "
+            f"({entry.reason}: {entry.detail})",
+            err=True,
+        )
+    if entries.invalid:
+        raise typer.Exit(1)
+
+
+@dnc_app.command("add")
+def dnc_add(
+    number: Annotated[str, typer.Argument(help="The number, in any common writing.")],
+    reason: Annotated[str, _REASON_OPTION] = "do-not-call request",
+    region: Annotated[str, _REGION_OPTION] = "US",
+) -> None:
+    """Add one number to the do-not-call list."""
+    from campaigner.store import add_suppressions
+
+    e164 = _e164(number, region)
+    with _store_session() as session:
+        added = add_suppressions(session=session, entries=[(e164, reason, "cli")])
+        session.commit()
+    typer.echo(f"{e164} added to the do-not-call list." if added else f"{e164} was already on it.")
+
+
+@dnc_app.command("list")
+def dnc_list() -> None:
+    """Show the do-not-call list, oldest entries first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from campaigner.store import list_suppressions
+
+    with _store_session() as session:
+        entries = list_suppressions(session=session)
+    if not entries:
+        typer.echo("The do-not-call list is empty.")
+        return
+    table = Table("number", "reason", "source", "added (UTC)")
+    for entry in entries:
+        table.add_row(
+            entry.phone_e164, entry.reason, entry.source, f"{entry.created_at:%Y-%m-%d %H:%M}"
+        )
+    Console().print(table)
+
+
+@dnc_app.command("remove")
+def dnc_remove(
+    number: Annotated[str, typer.Argument(help="The number, in any common writing.")],
+    region: Annotated[str, _REGION_OPTION] = "US",
+) -> None:
+    """Take a number off the do-not-call list (exit 1 if it was not on it)."""
+    from campaigner.store import remove_suppression
+
+    e164 = _e164(number, region)
+    with _store_session() as session:
+        removed = remove_suppression(session=session, number=e164)
+        session.commit()
+    if not removed:
+        typer.echo(f"{e164} was not on the do-not-call list.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{e164} removed from the do-not-call list.")
+
+
+def _region(text: str) -> str:
+    import phonenumbers
+
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        _fail(f"--region {text!r} is not a region code such as US, CA or GB")
+    return region
+
+
+def _e164(number: str, region: str) -> str:
+    from campaigner.contacts import normalise_number
+
+    result = normalise_number(number, _region(region))
+    if result.e164 is None:
+        _fail(f"{number!r} is not a valid phone number ({result.reason}: {result.detail})")
+    return result.e164
 
 
 def main() -> None:
