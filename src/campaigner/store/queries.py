@@ -15,7 +15,6 @@ one is harmless; large IN lists are split into chunks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
@@ -23,10 +22,10 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, col, select
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.store.bulk import bulk_insert
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
@@ -73,7 +72,7 @@ __all__ = [
 ]
 
 INSERT_BATCH_SIZE = 5_000
-"""Rows per Core insert statement group (measured fastest here; see bench/store_insert.py)."""
+"""Rows per bulk insert statement (see bench/store_throughput.py for the measured trade-off)."""
 
 _IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
 _CLAIMABLE = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
@@ -94,52 +93,6 @@ def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Ins
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise StoreError(f"unsupported database dialect {dialect!r}")
-
-
-def _bulk_insert(
-    session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
-) -> int:
-    """Insert rows (all with the same keys) in batches, skipping conflicts; return rows inserted."""
-    inserted = 0
-    for batch in _chunks(rows, INSERT_BATCH_SIZE):
-        statement: sqlite.Insert | postgresql.Insert
-        params: Mapping[str, list[Any]] | Sequence[Mapping[str, Any]]
-        if session.get_bind().dialect.name == "postgresql":
-            statement, params = _unnest_insert(table, batch)
-        else:
-            statement, params = sqlite.insert(table), batch
-        skipping_conflicts = statement.on_conflict_do_nothing(index_elements=conflict)
-        counted: UpdateBase = skipping_conflicts.returning(sa.literal_column("1"))
-        inserted += len(session.exec(counted, params=params).all())
-    return inserted
-
-
-def _unnest_insert(
-    table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> tuple[postgresql.Insert, dict[str, list[Any]]]:
-    """INSERT ... SELECT FROM unnest(one array per column): one short statement per batch.
-
-    A multi-row VALUES statement costs psycopg more time to prepare than PostgreSQL takes to run
-    it (measured ~4x slower per row here); arrays keep the SQL text a few hundred bytes long.
-    JSON values travel as text arrays (an array of JSON lists would be read as a 2-D array).
-    """
-    names = list(rows[0])
-    params: dict[str, list[Any]] = {}
-    arrays = []
-    for name in names:
-        column_type = table.c[name].type
-        is_json = isinstance(column_type, sa.JSON)
-        params[name] = [json.dumps(row[name]) if is_json else row[name] for row in rows]
-        item_type = sa.Text() if is_json else column_type
-        arrays.append(sa.bindparam(name, type_=postgresql.ARRAY(item_type)))
-    unnested = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-    columns = [
-        sa.cast(unnested.c[name], table.c[name].type)
-        if isinstance(table.c[name].type, sa.JSON)
-        else unnested.c[name]
-        for name in names
-    ]
-    return postgresql.insert(table).from_select(names, sa.select(*columns)), params
 
 
 def _saved_id(row: Contact | Campaign) -> int:
@@ -355,39 +308,77 @@ def timezone_key(timezones: Collection[str]) -> str:
     return "|".join(sorted(set(timezones)))
 
 
-_CONTACT_REQUIRED = frozenset(
-    {"campaign_id", "source_file_id", "row_number", "phone_e164", "timezones"}
+_CONTACT_COLUMNS = (
+    "campaign_id",
+    "source_file_id",
+    "row_number",
+    "phone_e164",
+    "timezones",
+    "country",
+    "number_type",
+    "external_id",
+    "dynamic_variables",
+    "extra_metadata",
+    "original",
+    "variant",
+    "status",
+    "timezone_key",
+    "attempts_made",
+    "created_at",
+    "updated_at",
 )
-_CONTACT_DEFAULTS: Mapping[str, Any] = {
-    "country": None,
-    "number_type": None,
-    "external_id": None,
-    "dynamic_variables": {},
-    "extra_metadata": {},
-    "original": {},
-    "variant": None,
-    "status": ContactStatus.PENDING,
-}
+_CONTACT_REQUIRED_KEYS = frozenset(_CONTACT_COLUMNS[:5])
+_CONTACT_KEYS = frozenset(_CONTACT_COLUMNS[:13])
 
 
-def _contact_values(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    missing = _CONTACT_REQUIRED - row.keys()
-    unknown = row.keys() - _CONTACT_REQUIRED - _CONTACT_DEFAULTS.keys()
-    if missing or unknown:
-        raise ValueError(
-            f"contact row {row.get('row_number')}: "
-            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+def _contact_tuples(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
+    """Rows as tuples in `_CONTACT_COLUMNS` order, with defaults and the derived timezone key."""
+    keys_by_zones: dict[tuple[str, ...], str] = {}
+    tuples = []
+    for row in rows:
+        keys = row.keys()
+        if not (keys <= _CONTACT_KEYS and keys >= _CONTACT_REQUIRED_KEYS):
+            missing = sorted(_CONTACT_REQUIRED_KEYS - keys)
+            unknown = sorted(keys - _CONTACT_KEYS)
+            raise ValueError(
+                f"contact row {row.get('row_number')}: missing {missing}, unknown {unknown}"
+            )
+        zones = tuple(row["timezones"])
+        key = keys_by_zones.get(zones)
+        if key is None:
+            key = keys_by_zones[zones] = timezone_key(zones)
+        get = row.get
+        # Spelled out (in _CONTACT_COLUMNS order): this loop runs once per imported row.
+        tuples.append(
+            (
+                row["campaign_id"],
+                row["source_file_id"],
+                row["row_number"],
+                row["phone_e164"],
+                row["timezones"],
+                get("country"),
+                get("number_type"),
+                get("external_id"),
+                get("dynamic_variables") or {},
+                get("extra_metadata") or {},
+                get("original") or {},
+                get("variant"),
+                ContactStatus(get("status", ContactStatus.PENDING)),
+                key,
+                0,
+                now,
+                now,
+            )
         )
-    values = {**_CONTACT_DEFAULTS, **row}
-    values["timezone_key"] = timezone_key(values["timezones"])
-    values["attempts_made"] = 0
-    values["created_at"] = now
-    values["updated_at"] = now
-    return values
+    return tuples
 
 
 def insert_contacts(
-    *, session: Session, rows: Sequence[Mapping[str, Any]], now: datetime | None = None
+    *,
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+    batch_size: int = INSERT_BATCH_SIZE,
 ) -> int:
     """Insert contacts in batches; a number already in the campaign is skipped. Flushes only.
 
@@ -396,14 +387,17 @@ def insert_contacts(
     original, variant and status ("pending", the default, or "suppressed"). Returns the number of
     rows inserted.
     """
-    now = now or utcnow()
-    values = [_contact_values(row, now) for row in rows]
-    return _bulk_insert(session, _table(Contact), values, ["campaign_id", "phone_e164"])
+    return bulk_insert(
+        session,
+        _table(Contact),
+        _CONTACT_COLUMNS,
+        _contact_tuples(rows, now or utcnow()),
+        conflict=("campaign_id", "phone_e164"),
+        batch_size=batch_size,
+    )
 
 
-_REJECTED_FIELDS = frozenset(
-    {"campaign_id", "source_file_id", "row_number", "reason", "detail", "raw"}
-)
+_REJECTED_COLUMNS = ("campaign_id", "source_file_id", "row_number", "reason", "detail", "raw")
 
 
 def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -413,10 +407,17 @@ def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]])
     number inserted.
     """
     for row in rows:
-        if row.keys() != _REJECTED_FIELDS:
-            expected = ", ".join(sorted(_REJECTED_FIELDS))
+        if row.keys() != set(_REJECTED_COLUMNS):
+            expected = ", ".join(sorted(_REJECTED_COLUMNS))
             raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
-    return _bulk_insert(session, _table(RejectedRow), rows, ["source_file_id", "row_number"])
+    return bulk_insert(
+        session,
+        _table(RejectedRow),
+        _REJECTED_COLUMNS,
+        [tuple(row[name] for name in _REJECTED_COLUMNS) for row in rows],
+        conflict=("source_file_id", "row_number"),
+        batch_size=INSERT_BATCH_SIZE,
+    )
 
 
 def existing_contact_numbers(
@@ -464,17 +465,14 @@ def add_suppressions(
     A number already on the list keeps its first entry. Returns how many numbers were added.
     """
     now = now or utcnow()
-    values = [
-        {
-            "phone_e164": number,
-            "reason": reason,
-            "source": source,
-            "campaign_id": campaign_id,
-            "created_at": now,
-        }
-        for number, reason, source in entries
-    ]
-    return _bulk_insert(session, _table(Suppression), values, ["phone_e164"])
+    return bulk_insert(
+        session,
+        _table(Suppression),
+        ("phone_e164", "reason", "source", "campaign_id", "created_at"),
+        [(number, reason, source, campaign_id, now) for number, reason, source in entries],
+        conflict=("phone_e164",),
+        batch_size=INSERT_BATCH_SIZE,
+    )
 
 
 def list_suppressions(

@@ -1,0 +1,155 @@
+"""Bulk inserts that skip rows already present, fast on both backends.
+
+Ingest writes up to millions of rows, so this path avoids per-value work SQLAlchemy would repeat:
+
+- SQLite: one prepared `INSERT ... ON CONFLICT DO NOTHING` run with the driver's `executemany`;
+  values are converted by SQLAlchemy's own bind processors (so they read back exactly as ORM-written
+  values do), memoised per column because most repeat (timestamps, statuses), and JSON is encoded
+  with orjson. The driver sums the rows each statement inserted.
+- PostgreSQL: `INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO NOTHING
+  RETURNING 1`. A multi-row VALUES statement made psycopg spend more time preparing the SQL text
+  than the server spent inserting (about 190 us/row against 40 us/row here); arrays keep the
+  statement a few hundred bytes long whatever the batch size. JSON travels as a text array (an
+  array of JSON lists would be read as a 2-D array) and is cast back in the SELECT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlmodel import Session
+
+from campaigner.store.errors import StoreError
+
+__all__ = ["bulk_insert"]
+
+Encoder = Callable[[Any], Any]
+
+
+def bulk_insert(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: Sequence[str],
+    batch_size: int,
+) -> int:
+    """Insert `rows` (tuples in `columns` order) in batches, skipping rows that would violate the
+    unique `conflict` columns. Returns how many rows were inserted. Runs in the session's
+    transaction; the caller commits.
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        return _sqlite_insert(session, table, columns, rows, conflict, batch_size)
+    if dialect.name == "postgresql":
+        return _postgres_insert(session, table, columns, rows, conflict, batch_size)
+    raise StoreError(f"unsupported database dialect {dialect.name!r}")
+
+
+def _batches(rows: Sequence[Sequence[Any]], size: int) -> list[Sequence[Sequence[Any]]]:
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def _encode_json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _memoised(processor: Encoder) -> Encoder:
+    cache: dict[Any, Any] = {}
+
+    def encode(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            cache[value] = encoded = processor(value)
+            return encoded
+
+    return encode
+
+
+def _sqlite_encoders(
+    table: sa.Table, columns: Sequence[str], dialect: Dialect
+) -> dict[int, Encoder]:
+    """Converters for the columns whose values the driver cannot take as they are."""
+    encoders: dict[int, Encoder] = {}
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.JSON):
+            encoders[index] = _encode_json
+            continue
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            encoders[index] = _memoised(processor)
+    return encoders
+
+
+def _sqlite_insert(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: Sequence[str],
+    batch_size: int,
+) -> int:
+    connection = session.connection()
+    encoders = _sqlite_encoders(table, columns, connection.dialect)
+    quote = connection.dialect.identifier_preparer.quote
+    # Identifiers come from the table's own metadata and are quoted; values are bound.
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
+    )
+    inserted = 0
+    for batch in _batches(rows, batch_size):
+        # Column by column: the loops run in C (zip, map) rather than per value in Python.
+        values: list[Iterable[Any]] = list(zip(*batch, strict=True))
+        for index, encode in encoders.items():
+            values[index] = map(encode, values[index])
+        params = list(zip(*values, strict=True))
+        inserted += connection.exec_driver_sql(sql, params).rowcount
+    return inserted
+
+
+def _postgres_insert(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: Sequence[str],
+    batch_size: int,
+) -> int:
+    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+    arrays = [
+        sa.bindparam(
+            name,
+            type_=postgresql.ARRAY(sa.Text() if name in json_columns else table.c[name].type),
+        )
+        for name in columns
+    ]
+    unnested = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+    selected = [
+        sa.cast(unnested.c[name], table.c[name].type) if name in json_columns else unnested.c[name]
+        for name in columns
+    ]
+    statement: ReturningInsert[Any] = (
+        postgresql.insert(table)
+        .from_select(list(columns), sa.select(*selected))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(sa.literal_column("1"))
+    )
+    inserted = 0
+    for batch in _batches(rows, batch_size):
+        params = {
+            name: [_encode_json(v) for v in values] if name in json_columns else list(values)
+            for name, values in zip(columns, zip(*batch, strict=True), strict=True)
+        }
+        inserted += len(session.exec(statement, params=params).all())
+    return inserted
