@@ -86,11 +86,12 @@ class Delivery:
 
 
 class WebhookSink:
-    """A real HTTP server that records webhook deliveries and answers with scripted statuses."""
+    """A real HTTP server that records webhook deliveries; ``failures[event]`` answers that many
+    deliveries of ``event`` with 500 before accepting it."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
-        self.statuses: list[int] = []
+        self.failures: dict[str, int] = {}
         self._changed = threading.Condition()
         sink = self
 
@@ -98,11 +99,13 @@ class WebhookSink:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length).decode()
+                delivery = Delivery(body, self.headers.get("x-retell-signature", ""))
                 with sink._changed:
-                    status = sink.statuses.pop(0) if sink.statuses else 204
-                    sink.deliveries.append(
-                        Delivery(body, self.headers.get("x-retell-signature", ""))
-                    )
+                    event = delivery.payload.get("event", "")
+                    status = 500 if sink.failures.get(event, 0) > 0 else 204
+                    if status == 500:
+                        sink.failures[event] -= 1
+                    sink.deliveries.append(delivery)
                     sink._changed.notify_all()
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -113,7 +116,9 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> WebhookSink:
         self._thread.start()

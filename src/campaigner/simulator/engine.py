@@ -48,9 +48,9 @@ from campaigner.simulator.outcomes import (
     status_for_reason,
 )
 from campaigner.simulator.records import CallRecord
-from campaigner.simulator.scheduler import Scheduler
+from campaigner.simulator.scheduler import Scheduler, SchedulerLag
 from campaigner.simulator.stats import RequestStats
-from campaigner.simulator.webhooks import WebhookDispatcher
+from campaigner.simulator.webhooks import WebhookDispatcher, WebhookStats
 from campaigner.simulator.workspace import DEFAULT_WEBHOOK_EVENTS, Workspace, is_e164
 
 __all__ = ["CreatePhoneCallBody", "CreateWebCallBody", "Simulator", "UpdateCallBody"]
@@ -219,7 +219,8 @@ class Simulator:
         self.forced.clear()
         self.dnc.clear()
         self.stats = RequestStats()
-        self.scheduler.lag = type(self.scheduler.lag)()
+        self.webhooks.stats = WebhookStats()
+        self.scheduler.lag = SchedulerLag()
 
     # Calls: create
 
