@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from multiprocessing.synchronize import Barrier as BarrierType
 from pathlib import Path
 
 import pytest
@@ -19,6 +24,7 @@ from campaigner.store import (
     make_engine,
     upgrade_database,
 )
+from tests.store.conftest import POSTGRES_ADMIN_URL
 from tests.store.factories import make_campaign
 
 
@@ -118,3 +124,67 @@ def test_naive_timestamps_are_refused(session: Session) -> None:
 
     with pytest.raises(sa.exc.StatementError, match="naive datetime 2026-03-03T16:30:00"):
         session.commit()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails in CI) without a server
+    admin = make_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"campaigner_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _migrate_when_all_are_ready(url: str) -> None:
+    _START.wait()
+    engine = make_engine(url)
+    upgrade_database(engine)
+    engine.dispose()
+
+
+def _share_barrier(barrier: BarrierType) -> None:
+    global _START
+    _START = barrier
+
+
+_START: BarrierType
+
+
+@pytest.mark.slow
+def test_worker_processes_starting_together_migrate_once(empty_database_url: str) -> None:
+    workers = 3
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(workers)
+    with ProcessPoolExecutor(
+        workers, mp_context=spawn, initializer=_share_barrier, initargs=(start,)
+    ) as pool:
+        list(pool.map(_migrate_when_all_are_ready, [empty_database_url] * workers))
+
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        tables = sa.inspect(connection).get_table_names()
+    engine.dispose()
+    assert versions == [("0001",)]
+    assert set(tables) == {*SQLModel.metadata.tables, "alembic_version"}
+
+
+def test_threads_of_one_process_migrate_one_at_a_time(tmp_path: Path) -> None:
+    engines = [make_engine(f"sqlite:///{tmp_path / 'fresh.db'}") for _ in range(3)]
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(upgrade_database, engines))
+
+    with engines[0].connect() as connection:
+        versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    for engine in engines:
+        engine.dispose()
+    assert versions == [("0001",)]

@@ -11,6 +11,7 @@ The schema only ever changes through the Alembic migrations in `campaigner/store
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write to finish before failing."""
 
 _MIGRATION_LOCK_ID = 0x63616D70  # "camp": one PostgreSQL advisory lock id for schema upgrades
+_UPGRADE_LOCK = threading.Lock()
 
 
 def make_engine(url: str) -> Engine:
@@ -91,8 +93,15 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade_database(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision` (default: the newest). Safe to call on every start.
 
-    On PostgreSQL an advisory lock makes concurrent workers upgrade one at a time.
+    Workers that start together upgrade one at a time: across processes through the database
+    (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), and within a process through a
+    lock, because Alembic's command context is process-global.
     """
+    with _UPGRADE_LOCK:
+        _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     config = alembic_config(engine)
     if engine.dialect.name != "postgresql":
         command.upgrade(config, revision)

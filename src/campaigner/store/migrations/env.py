@@ -16,6 +16,10 @@ from campaigner.store.db import make_engine
 engine = context.config.attributes.get("engine") or make_engine(get_settings().database_url)
 
 with engine.connect() as connection:
+    if connection.dialect.name == "sqlite":
+        # One migrator at a time: a second process waits here (busy_timeout), then finds the
+        # schema current. PostgreSQL is serialised by upgrade_database's advisory lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
@@ -25,3 +29,4 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+    connection.commit()
