@@ -32,7 +32,12 @@ from campaigner.simulator.demo import (
 from campaigner.simulator.engine import Simulator
 from campaigner.simulator.faults import FAULT_PROFILES, FaultSpec, parse_faults
 from campaigner.simulator.outcomes import DISCONNECTION_REASONS, ForcedOutcome, status_for_reason
-from campaigner.simulator.server import SimulatorHandle, run_simulator, serve_simulator
+from campaigner.simulator.server import (
+    SimulatorHandle,
+    run_simulator,
+    serve_simulator,
+    serve_until_stopped,
+)
 from campaigner.simulator.webhooks import sign_webhook
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "resolve_api_key",
     "run_simulator",
     "serve_simulator",
+    "serve_until_stopped",
     "sign_webhook",
     "status_for_reason",
 ]

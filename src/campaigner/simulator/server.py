@@ -24,7 +24,7 @@ from campaigner.simulator.app import create_app
 from campaigner.simulator.config import SimulatorConfig
 from campaigner.simulator.engine import Simulator
 
-__all__ = ["SimulatorHandle", "run_simulator", "serve_simulator"]
+__all__ = ["SimulatorHandle", "run_simulator", "serve_simulator", "serve_until_stopped"]
 
 T = TypeVar("T")
 _STARTUP_TIMEOUT_S = 15.0
@@ -75,6 +75,8 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listen now, so clients told the URL queue up instead of being refused during startup.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -149,4 +151,23 @@ async def serve_simulator(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+        sock.close()
+
+
+def serve_until_stopped(
+    config: SimulatorConfig,
+    *,
+    host: str,
+    port: int,
+    announce: Callable[[str], None],
+    log_level: str = "warning",
+) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C); ``announce`` gets the base URL once the
+    socket is bound (so ``port=0`` reports the port actually chosen)."""
+    server, _ = _server(config, log_level)
+    sock = _bind(host, port)
+    announce(f"http://{host}:{sock.getsockname()[1]}")
+    try:
+        server.run(sockets=[sock])
+    finally:
         sock.close()

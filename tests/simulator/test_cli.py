@@ -1,0 +1,89 @@
+"""`campaigner sim`: serves until interrupted, reports where, never prints a key from the env."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from campaigner.simulator import DEFAULT_API_KEY
+
+
+@contextmanager
+def _sim_process(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    command = [sys.executable, "-m", "campaigner", "sim", "--port", "0", *args]
+    environment = {key: value for key, value in os.environ.items() if key != "RETELL_API_KEY"}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**environment, **(env or {})},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Retell simulator listening on "), first + (
+            process.stderr.read() if process.stderr else ""
+        )
+        yield process, first.rsplit(" ", 1)[1].strip()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def _ask(base_url: str, key: str) -> httpx.Response:
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as http:
+        return http.get("/get-concurrency")
+
+
+def test_sim_serves_with_the_demo_key_and_stops_on_ctrl_c() -> None:
+    with _sim_process("--speed", "0", "--concurrency", "7") as (process, base_url):
+        assert process.stdout is not None
+        assert DEFAULT_API_KEY in process.stdout.readline()
+        response = _ask(base_url, DEFAULT_API_KEY)
+        assert response.status_code == 200
+        assert response.json()["concurrency_limit"] == 7
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
+def test_sim_does_not_print_a_key_from_the_environment() -> None:
+    secret = "key_from_env_do_not_print"
+    with _sim_process(env={"RETELL_API_KEY": secret}) as (process, base_url):
+        assert _ask(base_url, secret).status_code == 200
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    assert secret not in out + err
+    assert "from $RETELL_API_KEY" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--faults", "boom=1"], "error: --faults: Value error, fault spec entry 'boom=1'"),
+        (["--cps-exceeded", "maybe"], "error: --cps-exceeded: Input should be '429' or 'queue'"),
+    ],
+)
+def test_sim_rejects_bad_options_in_one_line(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "campaigner", "sim", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr
