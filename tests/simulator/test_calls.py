@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from campaigner.simulator import OutcomeModel, SimulatorHandle
+from campaigner.simulator import OutcomeModel, SimulatorConfig, SimulatorHandle
 from campaigner.simulator.outcomes import draw_outcome
 from tests.simulator.conftest import MakeSimulator
 from tests.simulator.helpers import api_client, create_call, force
@@ -266,3 +266,83 @@ def test_same_seed_same_outcomes(make_simulator: MakeSimulator) -> None:
             return [_get(http, call_id)["disconnection_reason"] for call_id in ids]
 
     assert run() == run()
+
+
+def test_agents_are_picked_by_weight_and_override_works_without_bindings(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    split = [
+        {"agent_id": "agent_campaigner_demo", "weight": 0.5},
+        {"agent_id": "agent_campaigner_demo_b", "weight": 0.5},
+    ]
+    assert (
+        http.patch("/update-phone-number/+14155550101", json={"outbound_agents": split}).status_code
+        == 200
+    )
+    picked = Counter(
+        create_call(http, f"+1415556{n:04d}", from_number="+14155550101")["agent_id"]
+        for n in range(60)
+    )
+    assert set(picked) == {"agent_campaigner_demo", "agent_campaigner_demo_b"}
+    assert min(picked.values()) >= 15
+
+    assert (
+        http.post("/create-phone-number", json={"phone_number": "+14155550199"}).status_code == 201
+    )
+    bare = {"from_number": "+14155550199", "to_number": "+14155551234"}
+    assert http.post("/v2/create-phone-call", json=bare).status_code == 400
+    overridden = create_call(
+        http, from_number="+14155550199", override_agent_id="agent_campaigner_demo_b"
+    )
+    assert overridden["agent_id"] == "agent_campaigner_demo_b"
+
+
+def test_custom_analysis_has_a_value_of_each_declared_type(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    fields = [
+        {"type": "string", "name": "note", "description": "d"},
+        {"type": "enum", "name": "tier", "description": "d", "choices": ["gold", "silver"]},
+        {"type": "boolean", "name": "keen", "description": "d"},
+        {"type": "number", "name": "score", "description": "d"},
+    ]
+    agent = http.post(
+        "/create-agent",
+        json={
+            "response_engine": {"type": "retell-llm", "llm_id": "llm_campaigner_demo"},
+            "voice_id": "11labs-Myra",
+            "post_call_analysis_data": fields,
+        },
+    ).json()
+    force(http, "+14155553010", "agent_hangup", call_successful=True)
+    call = create_call(http, "+14155553010", override_agent_id=agent["agent_id"])
+    sim.advance(600)
+    data = _get(http, call["call_id"])["call_analysis"]["custom_analysis_data"]
+    assert isinstance(data["note"], str)
+    assert data["tier"] in ("gold", "silver")
+    assert isinstance(data["keen"], bool)
+    assert isinstance(data["score"], int)
+
+
+def test_data_storage_setting_only_tightens(http: httpx.Client) -> None:
+    call = create_call(http)
+    path = f"/v2/update-call/{call['call_id']}"
+    assert (
+        http.patch(path, json={"data_storage_setting": "basic_attributes_only"}).status_code == 200
+    )
+    loosened = http.patch(path, json={"data_storage_setting": "everything"})
+    assert loosened.status_code == 400
+    assert loosened.json()["message"].startswith(
+        "data_storage_setting: cannot go from basic_attributes_only"
+    )
+
+
+def test_empty_workspace_and_key_from_environment(
+    make_simulator: MakeSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETELL_API_KEY", "key_from_env")
+    sim = make_simulator(empty=True, api_key=SimulatorConfig().api_key)
+    assert sim.api_key == "key_from_env"
+    with api_client(sim) as http:
+        assert http.get("/list-agents").json() == []
+        assert http.get("/list-phone-numbers").json() == []

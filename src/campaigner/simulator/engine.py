@@ -60,6 +60,7 @@ WEB_CALL_JOIN_TIMEOUT_MS = 30_000
 _WEB_CALL_ABANDONED = Outcome(
     "error_user_not_joined", WEB_CALL_JOIN_TIMEOUT_MS, 0, False, "Unknown"
 )
+_STORAGE_STRICTNESS = ("everything", "everything_except_pii", "basic_attributes_only")
 _CONCURRENCY_ERROR = Outcome("concurrency_limit_reached", 0, 0, False, "Unknown")
 
 
@@ -233,7 +234,9 @@ class Simulator:
             if replay is not None:
                 return replay
         self._check_numbers(request.from_number, request.to_number, request.ignore_e164_validation)
-        number = self._outbound_number(request.from_number)
+        number = self._outbound_number(
+            request.from_number, need_agents=request.override_agent_id is None
+        )
         agent, version = self._pick_agent(
             number, request.override_agent_id, request.override_agent_version
         )
@@ -626,6 +629,15 @@ class Simulator:
                 raise ApiError(400, "metadata: larger than 50 kB")
             self.calls.replace_metadata(call, request.metadata)
         if request.data_storage_setting is not None:
+            current = call.data_storage_setting or "everything"
+            if _STORAGE_STRICTNESS.index(request.data_storage_setting) < _STORAGE_STRICTNESS.index(
+                current
+            ):
+                raise ApiError(
+                    400,
+                    f"data_storage_setting: cannot go from {current} back to "
+                    f"{request.data_storage_setting} (only more restrictive settings are allowed)",
+                )
             call.data_storage_setting = request.data_storage_setting
             call.touch()
         return call
