@@ -1,4 +1,4 @@
-"""Several workers claiming from one campaign at once never get the same contact."""
+"""Several workers at once: claims never overlap, an attempt is settled by one of them only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from campaigner.store import Contact, claim_due_contacts, create_attempt, session_factory
+from campaigner.campaign import OutcomeClass
+from campaigner.store import (
+    Contact,
+    claim_due_contacts,
+    create_attempt,
+    finalize_attempt,
+    session_factory,
+)
 from tests.store.factories import NOW, add_contacts, make_campaign
 
 WORKERS = 4
@@ -60,3 +67,41 @@ def test_concurrent_claimers_never_share_a_contact(engine: Engine) -> None:
     for worker, claimed in claims.items():
         leased_to_worker = [owners[contact_id] in {f"w{worker}", None} for contact_id in claimed]
         assert all(leased_to_worker)
+
+
+def test_only_one_of_several_syncers_finalizes_an_attempt(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as session:
+        campaign = make_campaign(session)
+        add_contacts(session, campaign, 1)
+        (contact,) = claim_due_contacts(
+            session=session,
+            campaign_id=campaign.id or 0,
+            now=NOW,
+            limit=1,
+            lease_owner="w",
+            lease_seconds=60,
+        )
+        attempt = create_attempt(
+            session=session,
+            contact=contact,
+            lease_owner="w",
+            agent_id="agent_abc",
+            agent_version=None,
+            from_number="+14155550100",
+        )
+    start = threading.Barrier(WORKERS)
+
+    def finalize(_: int) -> bool:
+        with sessions() as session:
+            start.wait()
+            won = finalize_attempt(
+                session=session, attempt_id=attempt.id or 0, outcome_class=OutcomeClass.SUCCESS
+            )
+            session.commit()
+            return won
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        winners = list(pool.map(finalize, range(WORKERS)))
+
+    assert sorted(winners) == [False] * (WORKERS - 1) + [True]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from campaigner.campaign import OutcomeClass
@@ -18,17 +19,26 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     LeaseLost,
+    StoreError,
     add_suppressions,
     attempts_without_call_id,
     calls_to_number_since,
+    campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
+    count_attempts_with_outcome,
     create_attempt,
+    finalize_attempt,
+    get_contact,
     mark_attempt_send_failed,
     mark_attempt_sent,
+    next_due_time,
     record_call_result,
     release_contacts,
+    session_factory,
+    set_campaign_status,
     settle_contact,
+    unfinished_attempts,
 )
 from tests.store.factories import NOW, add_contacts, make_campaign, number
 
@@ -352,7 +362,6 @@ def test_a_call_object_fills_in_its_attempt(session: Session) -> None:
         session=session,
         call={**ENDED_CALL, "call_analysis": ANALYSIS, "transcript": "Agent: Hi..."},
         outcome_class=OutcomeClass.SUCCESS,
-        finalize=True,
         now=analyzed_at,
     )
     session.commit()
@@ -380,7 +389,7 @@ def test_a_call_object_fills_in_its_attempt(session: Session) -> None:
     assert stored.transcript == "Agent: Hi..."
     assert stored.analysis_at == analyzed_at
     assert stored.outcome_class == OutcomeClass.SUCCESS
-    assert stored.finalized is True
+    assert stored.finalized is False  # final only through finalize_attempt
 
 
 def test_results_never_go_backwards(session: Session) -> None:
@@ -442,6 +451,111 @@ def test_a_known_attempt_is_not_taken_over_by_another_call_id(session: Session) 
     impostor = {"call_id": "call_other", "metadata": {"attempt": str(attempt.id)}}
 
     assert record_call_result(session=session, call=impostor) is None
+
+
+def test_an_attempt_is_finalized_once(session: Session) -> None:
+    attempt = sent_attempt(session)
+
+    first = finalize_attempt(
+        session=session, attempt_id=attempt.id or 0, outcome_class=OutcomeClass.NO_ANSWER
+    )
+    second = finalize_attempt(
+        session=session, attempt_id=attempt.id or 0, outcome_class=OutcomeClass.SUCCESS
+    )
+    session.commit()
+
+    assert (first, second) == (True, False)
+    assert attempt.finalized is True
+    assert attempt.outcome_class == OutcomeClass.NO_ANSWER
+
+
+def test_unfinished_attempts_are_those_with_a_call_not_yet_final(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    live, done, unsent = claim(session, campaign)
+    live_attempt, done_attempt = dial(session, live), dial(session, done)
+    dial(session, unsent)
+    for attempt, call_id in ((live_attempt, "call_live"), (done_attempt, "call_done")):
+        mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id=call_id)
+    finalize_attempt(
+        session=session, attempt_id=done_attempt.id or 0, outcome_class=OutcomeClass.SUCCESS
+    )
+    session.commit()
+
+    unfinished = unfinished_attempts(session=session, campaign_id=campaign.id or 0)
+
+    assert [a.retell_call_id for a in unfinished] == ["call_live"]
+
+
+def test_attempts_are_counted_by_outcome(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    attempt = dial(session, contact)
+    mark_attempt_send_failed(
+        session=session,
+        attempt_id=attempt.id or 0,
+        ambiguous=False,
+        detail="busy",
+        outcome_class=OutcomeClass.BUSY,
+    )
+    contact_id = contact.id or 0
+
+    busy = count_attempts_with_outcome(
+        session=session, contact_id=contact_id, outcome=OutcomeClass.BUSY
+    )
+    voicemail = count_attempts_with_outcome(
+        session=session, contact_id=contact_id, outcome=OutcomeClass.VOICEMAIL
+    )
+
+    assert (busy, voicemail) == (1, 0)
+
+
+def test_contact_and_campaign_state_are_read_fresh(engine: Engine) -> None:
+    sessions = session_factory(engine)
+    with sessions() as reader, sessions() as writer:
+        campaign = make_campaign(writer)
+        add_contacts(writer, campaign, 1)
+        (contact,) = claim(writer, campaign)
+        before = get_contact(session=reader, contact_id=contact.id or 0)
+        assert before.lease_owner == "w1"
+        assert campaign_status(session=reader, campaign_id=campaign.id or 0) == "active"
+
+        dial(writer, contact)
+        set_campaign_status(
+            session=writer, name=campaign.name, status=CampaignStatus.PAUSED, reason="test"
+        )
+        writer.commit()
+
+        assert get_contact(session=reader, contact_id=contact.id or 0).status == "dialing"
+        assert campaign_status(session=reader, campaign_id=campaign.id or 0) == "paused"
+        assert campaign_status(session=reader, campaign_id=999) is None
+        with pytest.raises(StoreError, match="no contact with id 999"):
+            get_contact(session=reader, contact_id=999)
+
+
+def test_next_due_time_is_the_earliest_claimable_contact(session: Session) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    assert next_due_time(session=session, campaign_id=campaign.id or 0) is None
+    add_contacts(session, campaign, 2)
+    add_contacts(session, other, 1, start=10)
+    first, second = claim(session, campaign)
+    for contact, delay in ((first, timedelta(hours=4)), (second, timedelta(minutes=30))):
+        dial(session, contact)
+        settle_contact(
+            session=session,
+            contact_id=contact.id or 0,
+            outcome=OutcomeClass.BUSY,
+            counted=True,
+            next_attempt_at=NOW + delay,
+        )
+    session.commit()
+
+    assert next_due_time(session=session, campaign_id=campaign.id or 0) == NOW + timedelta(
+        minutes=30
+    )
+    assert next_due_time(session=session, campaign_id=other.id or 0) == NOW  # imported at NOW
 
 
 # --- settling contacts and caps -------------------------------------------------------------------

@@ -48,18 +48,23 @@ __all__ = [
     "attempts_without_call_id",
     "calls_to_number_since",
     "campaign_counts",
+    "campaign_status",
     "claim_due_contacts",
     "claimable_timezone_sets",
+    "count_attempts_with_outcome",
     "create_attempt",
     "create_source_file",
     "existing_contact_numbers",
+    "finalize_attempt",
     "find_source_file",
     "get_campaign_by_name",
+    "get_contact",
     "insert_contacts",
     "insert_rejected_rows",
     "list_suppressions",
     "mark_attempt_send_failed",
     "mark_attempt_sent",
+    "next_due_time",
     "record_call_result",
     "release_contacts",
     "remove_suppression",
@@ -67,6 +72,7 @@ __all__ = [
     "settle_contact",
     "suppressed_numbers",
     "timezone_key",
+    "unfinished_attempts",
     "update_source_file_counts",
     "upsert_campaign",
 ]
@@ -112,6 +118,11 @@ def _table(model: type[Any]) -> sa.Table:
 def get_campaign_by_name(*, session: Session, name: str) -> Campaign | None:
     """The campaign with this name, or None."""
     return session.exec(select(Campaign).where(Campaign.name == name)).first()
+
+
+def campaign_status(*, session: Session, campaign_id: int) -> CampaignStatus | None:
+    """The campaign's status as stored now (another process may have just paused it), or None."""
+    return session.exec(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id)).first()
 
 
 def upsert_campaign(
@@ -497,6 +508,27 @@ def remove_suppression(*, session: Session, number: str) -> bool:
 # --- dialing: claims, attempts, results -----------------------------------------------------------
 
 
+def get_contact(*, session: Session, contact_id: int) -> Contact:
+    """The contact with this id, as stored now; `StoreError` when there is none."""
+    contact = session.get(Contact, contact_id, populate_existing=True)
+    if contact is None:
+        raise StoreError(f"no contact with id {contact_id}")
+    return contact
+
+
+def next_due_time(*, session: Session, campaign_id: int) -> datetime | None:
+    """When the campaign's next contact is due, ignoring calling windows; None if none can be.
+
+    A contact that has never been dialed counts as due since it was imported.
+    """
+    due = sa.func.coalesce(col(Contact.next_attempt_at), col(Contact.created_at))
+    return session.exec(
+        select(sa.func.min(due)).where(
+            col(Contact.campaign_id) == campaign_id, col(Contact.status).in_(_CLAIMABLE)
+        )
+    ).one()
+
+
 def claimable_timezone_sets(*, session: Session, campaign_id: int) -> list[tuple[str, ...]]:
     """The distinct candidate-timezone sets of the campaign's contacts that could still be dialed.
 
@@ -731,6 +763,45 @@ def attempts_without_call_id(*, session: Session, campaign_id: int) -> list[Call
     )
 
 
+def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttempt]:
+    """Attempts with a Retell call that are not final yet: the calls a dialer has to follow."""
+    return list(
+        session.exec(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.retell_call_id).is_not(None),
+                col(CallAttempt.finalized).is_(False),
+            )
+            .order_by(col(CallAttempt.id))
+        )
+    )
+
+
+def finalize_attempt(*, session: Session, attempt_id: int, outcome_class: OutcomeClass) -> bool:
+    """Mark an attempt final with its outcome class, once. Flushes only.
+
+    True for the caller that made it final; False when it already was (a second sync, webhook or
+    process got there first), so only one of them settles the contact. The flag is flipped by one
+    conditional UPDATE, which PostgreSQL and SQLite both serialise.
+    """
+    result = session.exec(
+        sa.update(CallAttempt)
+        .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.finalized).is_(False))
+        .values(finalized=True, outcome_class=outcome_class)
+    )
+    return result.rowcount == 1
+
+
+def count_attempts_with_outcome(*, session: Session, contact_id: int, outcome: OutcomeClass) -> int:
+    """How many of the contact's attempts ended with this outcome class."""
+    return session.exec(
+        select(sa.func.count()).where(
+            col(CallAttempt.contact_id) == contact_id, col(CallAttempt.outcome_class) == outcome
+        )
+    ).one()
+
+
 _STATE_RANK = {
     AttemptState.PENDING_SEND: 0,
     AttemptState.AMBIGUOUS: 0,
@@ -748,7 +819,6 @@ def record_call_result(
     session: Session,
     call: Mapping[str, Any],
     outcome_class: OutcomeClass | None = None,
-    finalize: bool = False,
     now: datetime | None = None,
 ) -> CallAttempt | None:
     """Merge what Retell says about a call (a call object as a dict) into its attempt. Flushes only.
@@ -792,8 +862,6 @@ def record_call_result(
             setattr(attempt, field, value)
     if analysis and attempt.analysis_at is None:
         attempt.analysis_at = now
-    if finalize:
-        attempt.finalized = True
     session.add(attempt)
     session.flush()
     return attempt
