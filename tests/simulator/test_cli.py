@@ -11,7 +11,9 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from campaigner.cli import app
 from campaigner.simulator import DEFAULT_API_KEY
 
 
@@ -74,16 +76,14 @@ def test_sim_does_not_print_a_key_from_the_environment() -> None:
     [
         (["--faults", "boom=1"], "error: --faults: Value error, fault spec entry 'boom=1'"),
         (["--cps-exceeded", "maybe"], "error: --cps-exceeded: Input should be '429' or 'queue'"),
+        (
+            ["--concurrency", "0"],
+            "error: --concurrency: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_sim_rejects_bad_options_in_one_line(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "campaigner", "sim", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
+    result = CliRunner().invoke(app, ["sim", *args])
+    assert result.exit_code == 2
     assert result.stderr.startswith(message)
-    assert "Traceback" not in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
