@@ -15,8 +15,8 @@ Ingest writes up to millions of rows, so this path avoids per-value work SQLAlch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -27,9 +27,10 @@ from sqlmodel import Session
 
 from campaigner.store.errors import StoreError
 
-__all__ = ["bulk_insert"]
+__all__ = ["bulk_insert", "chunks"]
 
 Encoder = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 def bulk_insert(
@@ -53,8 +54,10 @@ def bulk_insert(
     raise StoreError(f"unsupported database dialect {dialect.name!r}")
 
 
-def _batches(rows: Sequence[Sequence[Any]], size: int) -> list[Sequence[Sequence[Any]]]:
-    return [rows[start : start + size] for start in range(0, len(rows), size)]
+def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _encode_json(value: Any) -> str | None:
@@ -108,7 +111,7 @@ def _sqlite_insert(
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )
     inserted = 0
-    for batch in _batches(rows, batch_size):
+    for batch in chunks(rows, batch_size):
         # Column by column: the loops run in C (zip, map) rather than per value in Python.
         values: list[Iterable[Any]] = list(zip(*batch, strict=True))
         for index, encode in encoders.items():
@@ -146,7 +149,7 @@ def _postgres_insert(
         .returning(sa.literal_column("1"))
     )
     inserted = 0
-    for batch in _batches(rows, batch_size):
+    for batch in chunks(rows, batch_size):
         params = {
             name: [_encode_json(v) for v in values] if name in json_columns else list(values)
             for name, values in zip(columns, zip(*batch, strict=True), strict=True)

@@ -8,24 +8,23 @@ Nothing outside `campaigner.store` writes SQL. Transactions belong to the caller
 - Everything else only flushes: the caller commits (`session.commit()` or `with session.begin():`),
   so that, for example, a whole file's import is all-or-nothing.
 
-Timestamps passed in must be timezone-aware; `now` defaults to the current UTC time. Bulk writes
-use Core inserts in batches with ON CONFLICT DO NOTHING on both SQLite and PostgreSQL, so repeating
-one is harmless; large IN lists are split into chunks.
+Timestamps passed in must be timezone-aware; `now` defaults to the current UTC time. Inserts of
+rows that may already exist go through `campaigner.store.bulk` (batches, ON CONFLICT DO NOTHING on
+both backends), so repeating one is harmless; large IN lists are split into chunks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict
 from uuid import uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
-from campaigner.store.bulk import bulk_insert
+from campaigner.store.bulk import bulk_insert, chunks
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
@@ -83,23 +82,6 @@ INSERT_BATCH_SIZE = 5_000
 _IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
 _CLAIMABLE = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
 
-_T = TypeVar("_T")
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT in the session's dialect, so ON CONFLICT DO NOTHING can be added."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StoreError(f"unsupported database dialect {dialect!r}")
-
 
 def _saved_id(row: Contact | Campaign) -> int:
     if row.id is None:
@@ -135,17 +117,13 @@ def upsert_campaign(
     now = now or utcnow()
     stored = config.model_dump(mode="json")
     sha = config.config_sha256()
-    session.exec(
-        _insert(session, _table(Campaign))
-        .values(
-            name=config.name,
-            config=stored,
-            config_sha256=sha,
-            status=CampaignStatus.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["name"])
+    bulk_insert(
+        session,
+        _table(Campaign),
+        ("name", "config", "config_sha256", "status", "created_at", "updated_at"),
+        [(config.name, stored, sha, CampaignStatus.ACTIVE, now, now)],
+        conflict=("name",),
+        batch_size=1,
     )
     campaign = session.exec(
         select(Campaign)
@@ -436,7 +414,7 @@ def existing_contact_numbers(
 ) -> set[str]:
     """Which of `numbers` (E.164) are already contacts of the campaign."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
         found.update(
             session.exec(
                 select(Contact.phone_e164).where(
@@ -453,7 +431,7 @@ def existing_contact_numbers(
 def suppressed_numbers(*, session: Session, numbers: Collection[str]) -> dict[str, str]:
     """Which of `numbers` (E.164) are on the do-not-call list, with the reason for each."""
     found: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
         found.update(
             session.exec(
                 select(Suppression.phone_e164, Suppression.reason).where(
@@ -633,7 +611,7 @@ def release_contacts(
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
     released = 0
-    for chunk in _chunks(sorted(contact_ids), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(contact_ids), _IN_LIST_CHUNK):
         result = session.exec(
             sa.update(Contact)
             .where(col(Contact.id).in_(chunk), col(Contact.lease_owner) == lease_owner)
@@ -936,7 +914,7 @@ def calls_to_number_since(
     attempts are absent from the result.
     """
     counts: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
         rows = session.exec(
             select(col(CallAttempt.to_number), sa.func.count())
             .where(
