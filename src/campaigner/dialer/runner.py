@@ -1,0 +1,714 @@
+"""Running a campaign in direct mode: claim due contacts, dial them paced, bring results home.
+
+One `CampaignRunner` drives one campaign until it has nothing left to do now:
+
+1. **Catch up and reconcile.** Calls a previous run left in flight are synced; attempts whose
+   create request may or may not have placed a call (a crash, a lost answer) are looked up by
+   their metadata and, inside the calling window, replayed with their own idempotency key, which
+   returns the existing call rather than placing a second one.
+2. **Dial.** Free slots are `min(campaign cap, Retell's outbound capacity - other traffic) - our
+   calls in progress`; due contacts whose window is open in every candidate zone are leased, the
+   attempt row (with its idempotency key) is committed, the token bucket paces the create request.
+3. **Sync.** Our calls in progress are polled with one list-calls request per 1,000 of them; each
+   finished call goes through `apply_call`, which settles the contact (retry time or final outcome).
+
+Pause, resume and cancel are campaign statuses in the store, read on every loop, so they reach a
+runner in another process within a second. Budget and circuit-breaker trips pause the campaign with
+the reason. Everything per call is asyncio; nothing here imports Prefect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.dialer.clock import Clock, SystemClock
+from campaigner.dialer.pacing import TokenBucket
+from campaigner.dialer.results import apply_call, settle_attempt
+from campaigner.dialer.windows import is_callable_at, next_callable_at
+from campaigner.retell import (
+    FINISHED_CALL_STATUSES,
+    AmbiguousCreate,
+    AuthenticationFailed,
+    BadRequest,
+    Call,
+    NotFound,
+    PaymentRequired,
+    PermissionDenied,
+    RateLimited,
+    RetellClient,
+    RetellError,
+    UnprocessableEntity,
+    call_filter,
+)
+from campaigner.store import (
+    CampaignCounts,
+    CampaignStatus,
+    Contact,
+    LeaseLost,
+    attempts_without_call_id,
+    calls_to_number_since,
+    campaign_counts,
+    campaign_status,
+    claim_due_contacts,
+    claimable_timezone_sets,
+    create_attempt,
+    get_contact,
+    mark_attempt_send_failed,
+    mark_attempt_sent,
+    next_due_time,
+    release_contacts,
+    set_campaign_status,
+    unfinished_attempts,
+    upsert_campaign,
+)
+
+__all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
+
+log = logging.getLogger(__name__)
+
+MAX_IDS_PER_LIST = 1000
+# A 400 whose message says this is Retell refusing a number on its internal do-not-call list.
+_DNC_MARKERS = ("do not call", "do_not_call", "dnc")
+_ACCOUNT_ERRORS = (AuthenticationFailed, PaymentRequired, PermissionDenied)
+_CONFIG_ERRORS = (NotFound, UnprocessableEntity)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves (not what the campaign is: that is `CampaignConfig`)."""
+
+    poll_interval: float = 1.0
+    concurrency_refresh: float = 15.0
+    lease_seconds: float = 300.0
+    max_create_retries: int = 8
+    reconcile_interval: float = 2.0
+    max_reconcile_rounds: int = 5
+    stuck_call_after: float = 900.0
+    dial_failed_window: int = 20
+    dial_failed_trip: int = 10
+    deadline: datetime | None = None
+
+
+@dataclass
+class RunProgress:
+    """A snapshot for progress displays, refreshed as the run goes."""
+
+    campaign: str
+    calls_placed: int = 0
+    calls_finished: int = 0
+    in_progress: int = 0
+    slots: int = 0
+    counts: CampaignCounts | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did and where the campaign stands."""
+
+    campaign: str
+    status: str
+    stop_reason: str
+    calls_placed: int
+    calls_finished: int
+    counts: CampaignCounts
+    next_callable_at: datetime | None
+
+
+@dataclass
+class _LiveCall:
+    attempt_id: int
+    contact_id: int
+    sent_at: float
+    terminal_seen_at: datetime | None = None
+
+
+@dataclass
+class _Capacity:
+    outbound: int = 0
+    other_traffic: int = 0
+    refreshed_at: float = field(default=float("-inf"))
+
+
+class CampaignRunner:
+    """Drives one campaign in direct mode; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        config: CampaignConfig,
+        engine: Engine,
+        client: RetellClient,
+        clock: Clock | None = None,
+        options: RunOptions | None = None,
+        on_progress: Callable[[RunProgress], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.client = client
+        self.clock = clock or SystemClock()
+        self.options = options or RunOptions()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self._bucket = TokenBucket(config.caps.calls_per_second, clock=self.clock)
+        self._on_progress = on_progress
+        self._progress = RunProgress(campaign=config.name)
+        self._campaign_id = 0
+        self._live: dict[str, _LiveCall] = {}
+        self._sending = 0
+        self._ambiguous: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._capacity = _Capacity()
+        self._wake = asyncio.Event()
+        self._from_numbers = itertools.cycle(config.from_numbers)
+        self._recent_outcomes: deque[tuple[OutcomeClass, str | None]] = deque(
+            maxlen=self.options.dial_failed_window
+        )
+        self._cost_cents = 0.0
+        self._stop_reason = ""
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def run(self) -> RunSummary:
+        """Dial until nothing is left to do now (or the campaign is paused, cancelled, or out of
+        time), and return the summary."""
+        with self._session() as session:
+            campaign = upsert_campaign(session=session, config=self.config)
+            session.commit()
+            assert campaign.id is not None
+            self._campaign_id = campaign.id
+            self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
+                "cost_cents"
+            ]
+        await self._resume_unfinished_attempts()
+        await self._refresh_capacity(force=True)
+        try:
+            await self._loop()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        return self._summary()
+
+    async def _loop(self) -> None:
+        last_sync = last_reconcile = float("-inf")
+        reconcile_rounds = 0
+        while True:
+            status = self._campaign_status()
+            dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
+            now = self.clock.monotonic()
+            if self._live and now - last_sync >= self.options.poll_interval:
+                await self._sync_live_calls()
+                last_sync = now
+            if self._ambiguous and now - last_reconcile >= self.options.reconcile_interval:
+                await self._reconcile_ambiguous(replay=dialing)
+                last_reconcile = now
+                reconcile_rounds += 1
+            claimed = await self._dial_due_contacts() if dialing else 0
+            self._report_progress()
+            if not (self._live or self._sending or self._tasks or claimed):
+                if not self._ambiguous:
+                    self._stop_reason = self._stop_reason or self._idle_reason(status)
+                    return
+                if reconcile_rounds >= self.options.max_reconcile_rounds:
+                    self._stop_reason = (
+                        f"{len(self._ambiguous)} attempts could not be reconciled yet; "
+                        "the next run tries again"
+                    )
+                    return
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.options.poll_interval)
+
+    def _idle_reason(self, status: CampaignStatus | None) -> str:
+        if status is not CampaignStatus.ACTIVE:
+            return f"campaign is {status.value if status else 'missing'}"
+        if self._past_deadline():
+            return "deadline reached"
+        return "nothing is due now"
+
+    def _past_deadline(self) -> bool:
+        deadline = self.options.deadline
+        return deadline is not None and self.clock.now() >= deadline
+
+    # -- dialing -------------------------------------------------------------------------------
+
+    def _free_slots(self) -> int:
+        capacity = self._capacity.outbound - self._capacity.other_traffic
+        if self.config.caps.max_concurrency is not None:
+            capacity = min(capacity, self.config.caps.max_concurrency)
+        self._progress.slots = max(0, capacity)
+        # A create whose answer was lost may well be a call in progress: count it until known.
+        return capacity - len(self._live) - self._sending - len(self._ambiguous)
+
+    async def _dial_due_contacts(self) -> int:
+        await self._refresh_capacity()
+        free = self._free_slots()
+        if free <= 0:
+            return 0
+        now = self.clock.now()
+        with self._session() as session:
+            zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
+            open_sets = [
+                zones for zones in zone_sets if is_callable_at(self.config.window, zones, now)
+            ]
+            if not open_sets:
+                return 0
+            contacts = claim_due_contacts(
+                session=session,
+                campaign_id=self._campaign_id,
+                now=now,
+                limit=free,
+                lease_owner=self.owner,
+                lease_seconds=self.options.lease_seconds,
+                timezones=open_sets,
+            )
+            contacts = self._release_over_cap(session, contacts, now)
+        for contact in contacts:
+            self._sending += 1
+            self._spawn(self._dial(contact))
+        return len(contacts)
+
+    def _release_over_cap(
+        self, session: Session, contacts: list[Contact], now: datetime
+    ) -> list[Contact]:
+        """Give back contacts whose number had its day's share of calls (across campaigns)."""
+        if not contacts:
+            return contacts
+        cap = self.config.caps.max_calls_per_number_per_24h
+        recent = calls_to_number_since(
+            session=session,
+            numbers=[contact.phone_e164 for contact in contacts],
+            since=now - timedelta(hours=24),
+        )
+        over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
+        if over:
+            release_contacts(
+                session=session,
+                contact_ids=[contact.id for contact in over if contact.id is not None],
+                lease_owner=self.owner,
+                next_attempt_at=now + timedelta(hours=1),
+                now=now,
+            )
+            session.commit()
+        return [contact for contact in contacts if contact not in over]
+
+    async def _dial(self, contact: Contact) -> None:
+        """Place one attempt for a leased contact."""
+        try:
+            await self._bucket.acquire()
+            variant = self.config.variant_named(
+                contact.variant or self.config.agent_variants()[0].name
+            )
+            with self._session() as session:
+                try:
+                    attempt = create_attempt(
+                        session=session,
+                        contact=contact,
+                        lease_owner=self.owner,
+                        agent_id=variant.agent_id,
+                        agent_version=variant.version if isinstance(variant.version, int) else None,
+                        from_number=next(self._from_numbers),
+                        variant=variant.name,
+                        now=self.clock.now(),
+                    )
+                except LeaseLost:
+                    return
+            assert attempt.id is not None
+            assert contact.id is not None
+            await self._send_create(
+                attempt_id=attempt.id,
+                contact=contact,
+                idempotency_key=attempt.idempotency_key,
+                from_number=attempt.from_number,
+                agent_id=variant.agent_id,
+                agent_version=variant.version,
+                attempt_number=attempt.attempt_number,
+            )
+        finally:
+            self._sending -= 1
+            self._wake.set()
+
+    async def _send_create(
+        self,
+        *,
+        attempt_id: int,
+        contact: Contact,
+        idempotency_key: str,
+        from_number: str,
+        agent_id: str,
+        agent_version: int | str | None,
+        attempt_number: int,
+    ) -> None:
+        """Send (or re-send, same key) an attempt's create request and record the answer."""
+        assert contact.id is not None
+        metadata = {
+            **contact.extra_metadata,
+            "campaign": self.config.name,
+            "contact": str(contact.id),
+            "attempt": str(attempt_id),
+            "attempt_number": str(attempt_number),
+        }
+        for _ in range(self.options.max_create_retries):
+            try:
+                call = await self.client.create_phone_call(
+                    from_number=from_number,
+                    to_number=contact.phone_e164,
+                    idempotency_key=idempotency_key,
+                    override_agent_id=agent_id,
+                    override_agent_version=agent_version,
+                    metadata=metadata,
+                    dynamic_variables=contact.dynamic_variables,
+                )
+            except RateLimited as error:
+                self._bucket.throttled(error.retry_after)
+                await self._refresh_capacity(force=True)
+                await self._bucket.acquire()
+                continue
+            except AmbiguousCreate as error:
+                self._record_send_failure(attempt_id, ambiguous=True, detail=str(error))
+                self._ambiguous.add(attempt_id)
+                return
+            except RetellError as error:
+                self._handle_refused_create(attempt_id, contact, error)
+                return
+            self._bucket.succeeded()
+            with self._session() as session:
+                mark_attempt_sent(
+                    session=session, attempt_id=attempt_id, retell_call_id=call.call_id
+                )
+            self._ambiguous.discard(attempt_id)
+            self._live[call.call_id] = _LiveCall(attempt_id, contact.id, self.clock.monotonic())
+            self._progress.calls_placed += 1
+            return
+        self._settle_unsent(
+            attempt_id, contact.id, OutcomeClass.CAPACITY, "rate limited on every try"
+        )
+
+    def _handle_refused_create(self, attempt_id: int, contact: Contact, error: RetellError) -> None:
+        """Retell refused a create, so no call exists: decide what that means."""
+        assert contact.id is not None
+        detail = str(error)
+        if isinstance(error, _ACCOUNT_ERRORS):
+            self._pause(f"Retell refused the account: {detail}")
+            self._settle_unsent(
+                attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True
+            )
+        elif isinstance(error, _CONFIG_ERRORS):
+            self._pause(f"the campaign's agent or number is not usable: {detail}")
+            self._settle_unsent(
+                attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True
+            )
+        elif isinstance(error, BadRequest):
+            dnc = any(marker in error.message.lower() for marker in _DNC_MARKERS)
+            outcome = OutcomeClass.DNC_REQUEST if dnc else OutcomeClass.PERMANENT_FAILURE
+            self._settle_unsent(attempt_id, contact.id, outcome, detail)
+        else:
+            self._settle_unsent(
+                attempt_id, contact.id, OutcomeClass.TRANSIENT_FAILURE, detail, blameless=True
+            )
+
+    def _settle_unsent(
+        self,
+        attempt_id: int,
+        contact_id: int,
+        outcome: OutcomeClass,
+        detail: str,
+        *,
+        blameless: bool = False,
+    ) -> None:
+        """An attempt that placed no call: record why and put the contact where it belongs.
+
+        `blameless`: the failure says nothing about the contact (the account, the network), so the
+        attempt does not count and the contact is due again as soon as dialing goes on.
+        """
+        self._record_send_failure(attempt_id, ambiguous=False, detail=detail, outcome=outcome)
+        with self._session() as session:
+            settled, _ = settle_attempt(
+                session,
+                config=self.config,
+                attempt_id=attempt_id,
+                contact_id=contact_id,
+                outcome=outcome,
+                now=self.clock.now(),
+                blameless=blameless,
+            )
+            session.commit()
+        if settled and not blameless:
+            self._note_outcome(outcome, None)
+
+    def _record_send_failure(
+        self,
+        attempt_id: int,
+        *,
+        ambiguous: bool,
+        detail: str,
+        outcome: OutcomeClass | None = None,
+    ) -> None:
+        with self._session() as session:
+            mark_attempt_send_failed(
+                session=session,
+                attempt_id=attempt_id,
+                ambiguous=ambiguous,
+                detail=detail,
+                outcome_class=outcome,
+            )
+
+    # -- results -------------------------------------------------------------------------------
+
+    async def _sync_live_calls(self) -> None:
+        """Poll our calls in progress (and those awaiting analysis), 1,000 ids per request."""
+        ids = list(self._live)
+        for start in range(0, len(ids), MAX_IDS_PER_LIST):
+            chunk = ids[start : start + MAX_IDS_PER_LIST]
+            try:
+                page = await self.client.list_calls(
+                    filter_criteria=call_filter(
+                        call_ids=chunk, call_statuses=FINISHED_CALL_STATUSES
+                    ),
+                    limit=MAX_IDS_PER_LIST,
+                )
+            except RetellError as error:
+                log.warning("result sync failed, will retry: %s", error)
+                return
+            self._apply_calls(page.items)
+        await self._check_stuck_calls()
+
+    def _apply_calls(self, calls: list[Call]) -> None:
+        now = self.clock.now()
+        with self._session() as session:
+            for call in calls:
+                live = self._live.get(call.call_id)
+                if live is not None and call.is_terminal and live.terminal_seen_at is None:
+                    live.terminal_seen_at = now
+                timed_out = (
+                    live is not None
+                    and live.terminal_seen_at is not None
+                    and now - live.terminal_seen_at >= self.config.analysis_timeout
+                )
+                applied = apply_call(
+                    session, config=self.config, call=call, now=now, analysis_timed_out=timed_out
+                )
+                if applied is None:
+                    continue
+                if applied.outcome is not None:
+                    self._live.pop(call.call_id, None)
+                    self._progress.calls_finished += 1
+                    if applied.settled_now:
+                        self._cost_cents += applied.cost_cents
+                        self._note_outcome(applied.outcome, call.disconnection_reason)
+            session.commit()
+        self._check_budget()
+        self._wake.set()
+
+    async def _check_stuck_calls(self) -> None:
+        """Ask for calls that have been in flight far longer than any call lasts, one by one."""
+        limit = self.options.stuck_call_after
+        now = self.clock.monotonic()
+        stuck = [call_id for call_id, live in self._live.items() if now - live.sent_at > limit]
+        for call_id in stuck:
+            try:
+                call = await self.client.get_call(call_id)
+            except RetellError as error:
+                log.warning("could not look up stuck call %s: %s", call_id, error)
+                continue
+            self._live[call_id].sent_at = now
+            self._apply_calls([call])
+
+    def _note_outcome(self, outcome: OutcomeClass, reason: str | None) -> None:
+        """Trip the circuit breaker on account errors and on a spike of failed dials."""
+        if outcome is OutcomeClass.ACCOUNT_ERROR:
+            self._pause(f"a call ended with an account error ({reason or 'refused'})")
+            return
+        self._recent_outcomes.append((outcome, reason))
+        failed = sum(1 for _, why in self._recent_outcomes if why == "dial_failed")
+        if failed >= self.options.dial_failed_trip:
+            self._pause(
+                f"{failed} of the last {len(self._recent_outcomes)} calls failed to dial "
+                "(dial_failed): the caller ID may be flagged as spam"
+            )
+            self._recent_outcomes.clear()
+
+    def _check_budget(self) -> None:
+        budget = self.config.budget_cents
+        if budget is not None and self._cost_cents >= budget:
+            self._pause(f"budget reached: {self._cost_cents:.0f} of {budget} cents spent")
+
+    # -- crash recovery ------------------------------------------------------------------------
+
+    async def _resume_unfinished_attempts(self) -> None:
+        """Take over what a previous run left: calls in flight, and creates of unknown outcome."""
+        with self._session() as session:
+            unfinished = unfinished_attempts(session=session, campaign_id=self._campaign_id)
+            unsent = attempts_without_call_id(session=session, campaign_id=self._campaign_id)
+        for attempt in unfinished:
+            if attempt.retell_call_id and attempt.id is not None:
+                self._live[attempt.retell_call_id] = _LiveCall(
+                    attempt.id, attempt.contact_id, self.clock.monotonic()
+                )
+        self._ambiguous.update(attempt.id for attempt in unsent if attempt.id is not None)
+        if self._live:
+            await self._sync_live_calls()
+
+    async def _reconcile_ambiguous(self, *, replay: bool) -> None:
+        """Resolve attempts whose create may have placed a call, without ever placing a second.
+
+        First look the call up by the attempt's metadata; if Retell has it, adopt it. If not, and
+        (`replay`) the campaign is dialing and the contact may be called now, re-send the create
+        with the attempt's own idempotency key: Retell answers with the existing call if there is
+        one, or places the attempt's call once.
+        """
+        now = self.clock.now()
+        for attempt_id in sorted(self._ambiguous):
+            try:
+                page = await self.client.list_calls(
+                    filter_criteria=call_filter(
+                        metadata={"attempt": str(attempt_id), "campaign": self.config.name}
+                    ),
+                    limit=10,
+                )
+            except RetellError as error:
+                log.warning("reconcile lookup for attempt %s failed: %s", attempt_id, error)
+                continue
+            if page.items:
+                self._adopt(attempt_id, page.items[0])
+            elif replay:
+                await self._replay_if_callable(attempt_id, now)
+
+    def _adopt(self, attempt_id: int, call: Call) -> None:
+        with self._session() as session:
+            applied = apply_call(session, config=self.config, call=call, now=self.clock.now())
+            session.commit()
+        self._ambiguous.discard(attempt_id)
+        self._progress.calls_placed += 1
+        if applied is not None and applied.outcome is None:
+            self._live[call.call_id] = _LiveCall(
+                attempt_id, applied.contact_id, self.clock.monotonic()
+            )
+
+    async def _replay_if_callable(self, attempt_id: int, now: datetime) -> None:
+        with self._session() as session:
+            unsent = attempts_without_call_id(session=session, campaign_id=self._campaign_id)
+            attempt = next((a for a in unsent if a.id == attempt_id), None)
+            if attempt is None:
+                self._ambiguous.discard(attempt_id)
+                return
+            contact = get_contact(session=session, contact_id=attempt.contact_id)
+        if not is_callable_at(self.config.window, contact.timezones, now):
+            return
+        self._sending += 1
+        try:
+            await self._bucket.acquire()
+            await self._send_create(
+                attempt_id=attempt_id,
+                contact=contact,
+                idempotency_key=attempt.idempotency_key,
+                from_number=attempt.from_number,
+                agent_id=attempt.agent_id,
+                agent_version=attempt.agent_version,
+                attempt_number=attempt.attempt_number,
+            )
+        finally:
+            self._sending -= 1
+
+    # -- capacity, status, plumbing --------------------------------------------------------------
+
+    async def _refresh_capacity(self, *, force: bool = False) -> None:
+        """Re-read Retell's concurrency every so often; never per call."""
+        now = self.clock.monotonic()
+        if not force and now - self._capacity.refreshed_at < self.options.concurrency_refresh:
+            return
+        try:
+            concurrency = await self.client.get_concurrency()
+        except RetellError as error:
+            log.warning("could not read concurrency, keeping the last value: %s", error)
+            self._capacity.refreshed_at = now
+            return
+        ours = len(self._live)
+        self._capacity = _Capacity(
+            outbound=concurrency.outbound_capacity or 0,
+            other_traffic=max(0, (concurrency.current_concurrency or 0) - ours),
+            refreshed_at=now,
+        )
+
+    def _campaign_status(self) -> CampaignStatus | None:
+        with self._session() as session:
+            counts_needed = self._on_progress is not None
+            status = campaign_status(session=session, campaign_id=self._campaign_id)
+            if counts_needed:
+                self._progress.counts = campaign_counts(
+                    session=session, campaign_id=self._campaign_id
+                )
+        return status
+
+    def _pause(self, reason: str) -> None:
+        log.warning("pausing campaign %s: %s", self.config.name, reason)
+        with self._session() as session:
+            try:
+                set_campaign_status(
+                    session=session,
+                    name=self.config.name,
+                    status=CampaignStatus.PAUSED,
+                    reason=reason,
+                )
+                session.commit()
+            except Exception:  # a cancelled campaign stays cancelled; that already stops dialing
+                session.rollback()
+        self._stop_reason = reason
+
+    def _report_progress(self) -> None:
+        self._progress.in_progress = len(self._live) + self._sending
+        if self._on_progress is not None:
+            self._on_progress(self._progress)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dial task failed", exc_info=task.exception())
+        self._wake.set()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def _summary(self) -> RunSummary:
+        now = self.clock.now()
+        with self._session() as session:
+            counts = campaign_counts(session=session, campaign_id=self._campaign_id)
+            status = campaign_status(session=session, campaign_id=self._campaign_id)
+            zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
+            next_due = next_due_time(session=session, campaign_id=self._campaign_id)
+        earliest = max(now, next_due) if next_due else now
+        openings = [
+            moment
+            for zones in zone_sets
+            if (moment := next_callable_at(self.config.window, zones, earliest)) is not None
+        ]
+        return RunSummary(
+            campaign=self.config.name,
+            status=status.value if status else "missing",
+            stop_reason=self._stop_reason,
+            calls_placed=self._progress.calls_placed,
+            calls_finished=self._progress.calls_finished,
+            counts=counts,
+            next_callable_at=min(openings) if openings and zone_sets else None,
+        )

@@ -1,0 +1,143 @@
+"""The runner against the simulator over real HTTP, with a real SQLite store."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlmodel import Session, select
+
+from campaigner.campaign import OutcomeClass
+from campaigner.dialer.runner import CampaignRunner, RunOptions
+from campaigner.simulator import ForcedOutcome, SimulatorConfig
+from campaigner.store import (
+    CallAttempt,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+    set_campaign_status,
+    suppressed_numbers,
+)
+from tests.dialer.conftest import Rig, numbers
+
+FAST = RunOptions(poll_interval=0.05, concurrency_refresh=0.5, reconcile_interval=0.2)
+
+
+async def run(rig: Rig, config_extra: str = "", options: RunOptions = FAST, name: str = "t"):  # type: ignore[no-untyped-def]
+    config = rig.campaign(config_extra, name=name)
+    async with rig.client() as client:
+        runner = CampaignRunner(config=config, engine=rig.engine, client=client, options=options)
+        return await runner.run()
+
+
+def attempts(rig: Rig) -> list[CallAttempt]:
+    with Session(rig.engine) as session:
+        return list(session.exec(select(CallAttempt)))
+
+
+def contacts(rig: Rig) -> list[Contact]:
+    with Session(rig.engine) as session:
+        return list(session.exec(select(Contact)))
+
+
+def assert_exactly_once(rig: Rig) -> None:
+    """Every call the simulator placed belongs to exactly one attempt, and vice versa."""
+    placed = [a.retell_call_id for a in attempts(rig) if a.retell_call_id]
+    assert len(placed) == len(set(placed))
+    assert rig.sim.stats()["calls_created"] == len(placed)
+
+
+async def test_every_contact_is_dialed_once_and_settled(rig: Rig) -> None:
+    rig.ingest(rig.campaign(), numbers(40))
+    summary = await run(rig)
+    assert summary.stop_reason == "nothing is due now"
+    assert summary.calls_placed == 40
+    assert_exactly_once(rig)
+    statuses = Counter(c.status for c in contacts(rig))
+    assert set(statuses) <= {ContactStatus.DONE, ContactStatus.WAITING_RETRY}
+    assert all(a.finalized for a in attempts(rig))
+    assert summary.counts["contacts"] == 40
+    assert rig.sim.stats()["peak_concurrency"] <= 5
+
+
+async def test_concurrency_is_saturated_but_never_exceeded(rig: Rig) -> None:
+    rig.ingest(rig.campaign(), numbers(60))
+    await run(rig)
+    stats = rig.sim.stats()
+    assert stats["peak_concurrency"] == 5
+    errors = [a for a in attempts(rig) if a.disconnection_reason == "concurrency_limit_reached"]
+    assert errors == []
+
+
+async def test_outcomes_drive_retries_and_dnc_suppresses_everywhere(rig: Rig) -> None:
+    busy, dnc, success = numbers(3, area="646")
+    for number, reason, ok in (
+        (busy, "dial_busy", None),
+        (dnc, "user_requested_dnc", None),
+        (success, "agent_hangup", True),
+    ):
+        order = ForcedOutcome(to_number=number, disconnection_reason=reason, call_successful=ok)
+        rig.sim.call(lambda sim, order=order: sim.force(order))
+    rig.ingest(rig.campaign(), [busy, dnc, success])
+    await run(rig)
+    by_number = {c.phone_e164: c for c in contacts(rig)}
+    assert by_number[busy].status == ContactStatus.WAITING_RETRY
+    assert by_number[busy].attempts_made == 1
+    assert by_number[dnc].final_outcome == OutcomeClass.DNC_REQUEST
+    assert by_number[success].final_outcome == OutcomeClass.SUCCESS
+    with Session(rig.engine) as session:
+        assert dnc in suppressed_numbers(session=session, numbers=[dnc, busy])
+    # A second campaign with the same number never dials it.
+    second = rig.campaign(name="second")
+    rig.ingest(second, [numbers(1, area="917")[0]])
+    await run(rig, name="second")
+    assert all(a.to_number != dnc for a in attempts(rig) if a.campaign_id != 1)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [
+        SimulatorConfig(
+            speed=400,
+            concurrency_limit=5,
+            cps=100,
+            seed=5,
+            analysis_delay_s=2,
+            faults="lost_create=0.3,5xx=0.1,drop=0.05,429=0.1",
+        )
+    ],
+)
+async def test_faults_end_with_every_contact_settled_and_no_duplicate_call(rig: Rig) -> None:
+    rig.ingest(rig.campaign(), numbers(30))
+    summary = await run(rig)
+    assert summary.stop_reason == "nothing is due now"
+    assert summary.calls_placed == 30
+    assert_exactly_once(rig)
+    statuses = Counter(c.status for c in contacts(rig))
+    assert statuses[ContactStatus.DIALING] == 0
+    faults = rig.sim.stats()["faults_injected"]
+    assert isinstance(faults, dict)
+    assert faults.get("lost_create", 0) > 0
+
+
+async def test_paused_campaign_places_no_call(rig: Rig) -> None:
+    config = rig.campaign()
+    rig.ingest(config, numbers(5))
+    with Session(rig.engine) as session:
+        set_campaign_status(
+            session=session, name=config.name, status=CampaignStatus.PAUSED, reason="test"
+        )
+        session.commit()
+    summary = await run(rig)
+    assert summary.calls_placed == 0
+    assert summary.status == "paused"
+    assert rig.sim.stats()["calls_created"] == 0
+
+
+async def test_budget_pauses_the_campaign(rig: Rig) -> None:
+    rig.ingest(rig.campaign(), numbers(40))
+    summary = await run(rig, "budget_cents: 50")
+    assert summary.status == "paused"
+    assert summary.stop_reason.startswith("budget reached")
+    assert summary.calls_placed < 40
+    assert_exactly_once(rig)
