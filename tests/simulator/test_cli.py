@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -17,10 +18,23 @@ from campaigner.cli import app
 from campaigner.simulator import DEFAULT_API_KEY
 
 
+@dataclass
+class SimProcess:
+    """A running `campaigner sim` and what it printed on start."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    banner: str
+
+    def stop(self) -> str:
+        """Ctrl-C; returns everything else it wrote (stdout and stderr)."""
+        self.process.send_signal(signal.SIGINT)
+        out, err = self.process.communicate(timeout=15)
+        return out + err
+
+
 @contextmanager
-def _sim_process(
-    *args: str, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def _sim_process(*args: str, env: dict[str, str] | None = None) -> Iterator[SimProcess]:
     command = [sys.executable, "-m", "campaigner", "sim", "--port", "0", *args]
     environment = {key: value for key, value in os.environ.items() if key != "RETELL_API_KEY"}
     process = subprocess.Popen(
@@ -32,15 +46,15 @@ def _sim_process(
     )
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Retell simulator listening on "), first + (
-            process.stderr.read() if process.stderr else ""
-        )
-        yield process, first.rsplit(" ", 1)[1].strip()
+        # Read the whole banner through the same buffer: communicate() would bypass it.
+        banner = "".join(process.stdout.readline() for _ in range(3))
+        assert banner.startswith("Retell simulator listening on "), banner
+        base_url = banner.splitlines()[0].rsplit(" ", 1)[1]
+        yield SimProcess(process, base_url, banner)
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate(timeout=10)
+            process.communicate(timeout=10)
 
 
 def _ask(base_url: str, key: str) -> httpx.Response:
@@ -51,24 +65,23 @@ def _ask(base_url: str, key: str) -> httpx.Response:
 
 
 def test_sim_serves_with_the_demo_key_and_stops_on_ctrl_c() -> None:
-    with _sim_process("--speed", "0", "--concurrency", "7") as (process, base_url):
-        assert process.stdout is not None
-        assert DEFAULT_API_KEY in process.stdout.readline()
-        response = _ask(base_url, DEFAULT_API_KEY)
+    with _sim_process("--speed", "0", "--concurrency", "7") as sim:
+        assert f"API key: {DEFAULT_API_KEY}" in sim.banner
+        assert f"RETELL_BASE_URL={sim.base_url}" in sim.banner
+        response = _ask(sim.base_url, DEFAULT_API_KEY)
         assert response.status_code == 200
         assert response.json()["concurrency_limit"] == 7
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert "Retell simulator stopped." in sim.stop()
+        assert sim.process.returncode == 0
 
 
 def test_sim_does_not_print_a_key_from_the_environment() -> None:
     secret = "key_from_env_do_not_print"
-    with _sim_process(env={"RETELL_API_KEY": secret}) as (process, base_url):
-        assert _ask(base_url, secret).status_code == 200
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
-    assert secret not in out + err
-    assert "from $RETELL_API_KEY" in out
+    with _sim_process(env={"RETELL_API_KEY": secret}) as sim:
+        assert _ask(sim.base_url, secret).status_code == 200
+        rest = sim.stop()
+    assert "API key: from $RETELL_API_KEY" in sim.banner
+    assert secret not in sim.banner + rest
 
 
 @pytest.mark.parametrize(
