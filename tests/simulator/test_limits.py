@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -104,13 +105,15 @@ def test_cps_rejects_with_retry_after_in_virtual_time(make_simulator: MakeSimula
 
 
 def test_cps_retry_after_is_real_seconds_on_a_fast_clock(make_simulator: MakeSimulator) -> None:
-    sim = make_simulator(cps=1, speed=4)
+    # One dial per 10 virtual seconds at 4x speed: the next slot is at most 2.5 real seconds away.
+    sim = make_simulator(cps=0.1, speed=4)
     with api_client(sim) as http:
         create_call(http)
         refused = http.post(CREATE, json=_body(1))
     assert refused.status_code == 429
-    assert refused.headers["retry-after"] == "1"
-    assert 150 <= int(refused.headers["retry-after-ms"]) <= 250
+    wait_ms = int(refused.headers["retry-after-ms"])
+    assert 1500 <= wait_ms <= 2500
+    assert refused.headers["retry-after"] == str(math.ceil(wait_ms / 1000))
 
 
 def test_cps_allows_a_one_second_burst(make_simulator: MakeSimulator) -> None:
