@@ -131,7 +131,10 @@ class Weekday(StrEnum):
     @classmethod
     def of(cls, day: date) -> Weekday:
         """The weekday of a date."""
-        return list(cls)[day.weekday()]
+        return _WEEKDAYS[day.weekday()]
+
+
+_WEEKDAYS = tuple(Weekday)
 
 
 # --- scalar parsers (each written once, shared by the fields that need them) ---------------------
@@ -358,7 +361,7 @@ class CallWindow(_Section):
         """True when a call may start at `local`, a wall-clock time in the recipient's timezone."""
         return (
             Weekday.of(local.date()) in self.days
-            and self.start <= local.time().replace(tzinfo=None) < self.end
+            and self.start <= local.time() < self.end
             and not self.is_holiday(local.date())
         )
 

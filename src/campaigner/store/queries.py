@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from typing_extensions import TypedDict
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.store.bulk import bulk_insert, chunks
