@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def load_sample_dnc(session: Session) -> None:
 def ingest(session: Session, config: CampaignConfig, path: Path, out_dir: Path) -> IngestSummary:
     summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
     assert summary.rows_read == summary.accepted + summary.rejected_total
+    assert gc.isenabled()  # paused during the import only
     return summary
 
 
@@ -235,6 +237,7 @@ def test_a_missing_column_fails_before_anything_is_written(
         "c.csv: columns 'Phone', 'Time Zone', 'Customer ID', 'Appointment Date', "
         "'Appointment Time', 'Clinic' not found; the file has 'First Name', 'Mobile'"
     )
+    assert gc.isenabled()
     session.rollback()
     assert session.exec(select(func.count()).select_from(Campaign)).one() == 0
     assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaigner.contacts import reading
 from campaigner.contacts.errors import ContactFileError
 from campaigner.contacts.reading import (
     DELIMITERS,
@@ -265,3 +266,24 @@ def test_any_table_reads_back_identical(
     assert cells(read) == rows
     assert list(read.row_numbers) == list(range(2, len(rows) + 1))
     assert read.blank_rows == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(table=tables(), blank_lines=st.lists(st.integers(min_value=1, max_value=6), max_size=3))
+def test_the_fast_and_the_fallback_parser_read_the_same_grid(
+    table: tuple[list[list[str]], str, str], blank_lines: list[int]
+) -> None:
+    rows, delimiter, _ = table
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    lines = buffer.getvalue()
+    for line_break in sorted(blank_lines, reverse=True):
+        # Only between records: the blank line goes after the n-th record's terminator.
+        records = lines.split("\r\n")
+        if line_break < len(records) and not lines.count('"'):
+            lines = "\r\n".join([*records[:line_break], "", *records[line_break:]])
+    width = len(rows[0])
+    fast = reading._read_csv_arrow(lines.encode("utf-8"), delimiter, width)
+    assert fast is not None
+    slow = reading._read_csv(lines, delimiter, width=width)
+    assert fast.to_numpy().tolist() == slow.to_numpy().tolist()

@@ -21,9 +21,12 @@ Files written to `out_dir` (the CLI's default is `out/<campaign>/imports/`):
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +50,14 @@ from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell
 from campaigner.store import (
     SourceFile,
+    campaign_counts,
     create_source_file,
     existing_contact_numbers,
     find_source_file,
     get_campaign_by_name,
     insert_contacts,
     insert_rejected_rows,
+    list_suppressions,
     suppressed_numbers,
     update_source_file_counts,
     upsert_campaign,
@@ -63,6 +68,8 @@ __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_
 DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
 # Rows per chunk handed to the store: bounds the memory of the row dictionaries.
 _STORE_CHUNK = 50_000
+# Read the whole do-not-call list when it has at most 1/50 as many entries as numbers to check.
+_DNC_READ_WHOLE_RATIO = 50
 
 
 class IngestConflict(Exception):
@@ -127,31 +134,86 @@ def ingest_contacts_file(
     previous = _previous_import(session, config.name, sha256)
     if previous is not None:
         return _repeat_summary(config, path, sha256, previous)
-    table = read_contact_table(path, data)
-    columns = map_columns(table, config.columns)
-    outcomes = classify_rows(table, columns, config.numbers)
+    with _cyclic_gc_paused():
+        table = read_contact_table(path, data)
+        columns = map_columns(table, config.columns)
+        outcomes = classify_rows(table, columns, config.numbers)
+        campaign = upsert_campaign(session=session, config=config, now=now)
+        assert campaign.id is not None  # upsert_campaign flushes
+        _reject_known_numbers(session, config, campaign.id, outcomes)
+        source = create_source_file(
+            session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
+        )
+        assert source.id is not None  # create_source_file flushes
+        _store_rows(session, config, table, columns, outcomes, source, now)
+        stem = f"{path.stem}-{sha256[:8]}"
+        rejected_file = out_dir / f"{stem}.rejected.csv"
+        summary_file = out_dir / f"{stem}.summary.json"
+        summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
+        update_source_file_counts(
+            session=session,
+            source_file_id=source.id,
+            rows_read=summary.rows_read,
+            accepted=summary.accepted,
+            rejected=summary.rejected_total,
+            duplicates=summary.duplicates,
+            suppressed=summary.suppressed,
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_rejected_file(rejected_file, table, outcomes)
+        summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        session.commit()
+    return summary
 
-    campaign = upsert_campaign(session=session, config=config, now=now)
-    assert campaign.id is not None  # upsert_campaign flushes
-    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)]
-    known = existing_contact_numbers(session=session, campaign_id=campaign.id, numbers=candidates)
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the length of an import.
+
+    An import builds millions of small containers without cycles (row dictionaries here, parameter
+    tuples in the store); the collector would rescan them again and again as they pile up
+    (measured here: about a third of the import's CPU time). Reference counting still frees them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _reject_known_numbers(
+    session: Session, config: CampaignConfig, campaign_id: int, outcomes: pd.DataFrame
+) -> None:
+    """Reject open rows already in the campaign, then open rows on the do-not-call list."""
+    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)].tolist()
+    known = _campaign_numbers_among(session, campaign_id, candidates)
     reject_listed_numbers(
         outcomes,
         dict.fromkeys(known, f"already a contact of campaign {config.name}"),
         RejectReason.DUPLICATE_IN_CAMPAIGN,
     )
-    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)]
-    on_dnc = suppressed_numbers(session=session, numbers=candidates)
+    candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)].tolist()
+    on_dnc = _suppressed_among(session, candidates)
     reject_listed_numbers(
         outcomes,
         {number: f"on the do-not-call list: {reason}" for number, reason in on_dnc.items()},
         RejectReason.SUPPRESSED,
     )
 
-    source = create_source_file(
-        session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
-    )
-    assert source.id is not None  # create_source_file flushes
+
+def _store_rows(
+    session: Session,
+    config: CampaignConfig,
+    table: ContactTable,
+    columns: MappedColumns,
+    outcomes: pd.DataFrame,
+    source: SourceFile,
+    now: datetime | None,
+) -> None:
+    """Insert the accepted rows as contacts (with their variant) and the rejected rows."""
+    assert source.id is not None
     accepted = open_rows(outcomes)
     variants = assign_variants(
         config.name,
@@ -159,34 +221,37 @@ def ingest_contacts_file(
         [(variant.name, variant.weight) for variant in config.agent_variants()],
     )
     inserted = 0
-    for rows in _contact_rows(table, columns, outcomes, variants, campaign.id, source.id):
+    contact_rows = _contact_rows(table, columns, outcomes, variants, source.campaign_id, source.id)
+    for rows in contact_rows:
         inserted += insert_contacts(session=session, rows=rows, now=now)
     if inserted != int(accepted.sum()):
         raise IngestConflict(
-            f"{path.name}: another import added some of these numbers to campaign "
+            f"{Path(source.path).name}: another import added some of these numbers to campaign "
             f"{config.name!r} at the same time; nothing was imported, run the import again"
         )
-    for rows in _rejected_rows(table, outcomes, campaign.id, source.id):
+    for rows in _rejected_rows(table, outcomes, source.campaign_id, source.id):
         insert_rejected_rows(session=session, rows=rows)
 
-    stem = f"{path.stem}-{sha256[:8]}"
-    rejected_file = out_dir / f"{stem}.rejected.csv"
-    summary_file = out_dir / f"{stem}.summary.json"
-    summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
-    update_source_file_counts(
-        session=session,
-        source_file_id=source.id,
-        rows_read=summary.rows_read,
-        accepted=summary.accepted,
-        rejected=summary.rejected_total,
-        duplicates=summary.duplicates,
-        suppressed=summary.suppressed,
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_rejected_file(rejected_file, table, outcomes)
-    summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    session.commit()
-    return summary
+
+def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which `numbers` are already contacts of the campaign (no lookup for a new campaign)."""
+    if not campaign_counts(session=session, campaign_id=campaign_id)["contacts"]:
+        return set()
+    return existing_contact_numbers(session=session, campaign_id=campaign_id, numbers=numbers)
+
+
+def _suppressed_among(session: Session, numbers: Sequence[str]) -> dict[str, str]:
+    """Which `numbers` are on the do-not-call list, with the reason of each.
+
+    A list much shorter than the file is read whole and matched in memory; a long one is looked
+    up number by number (in chunks) by the store.
+    """
+    whole_list_limit = len(numbers) // _DNC_READ_WHOLE_RATIO
+    entries = list_suppressions(session=session, limit=whole_list_limit + 1)
+    if len(entries) <= whole_list_limit:
+        wanted = set(numbers)
+        return {entry.phone_e164: entry.reason for entry in entries if entry.phone_e164 in wanted}
+    return suppressed_numbers(session=session, numbers=numbers)
 
 
 def rejected_rows_columns(table: ContactTable) -> list[str]:
@@ -235,12 +300,14 @@ def _contact_rows(
     rows = table.rows[accepted]
     kept = outcomes[accepted]
     zone_lists: dict[tuple[str, ...], list[str]] = {}
-    constant = {"campaign_id": campaign_id, "source_file_id": source_file_id, "status": "pending"}
     for start in range(0, len(rows), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
         cells = {header: rows[header].iloc[chunk].tolist() for header in table.headers}
         part = kept.iloc[chunk]
-        fields: dict[str, list[Any]] = {
+        fields: dict[str, Iterable[Any]] = {
+            "campaign_id": repeat(campaign_id),
+            "source_file_id": repeat(source_file_id),
+            "status": repeat("pending"),
             "row_number": part["row_number"].tolist(),
             "phone_e164": part["e164"].tolist(),
             "country": part["region"].tolist(),
@@ -249,18 +316,16 @@ def _contact_rows(
             "external_id": (
                 [cell or None for cell in cells[columns.external_id]]
                 if columns.external_id
-                else [None] * len(part)
+                else repeat(None)
             ),
             "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, len(part)),
             "extra_metadata": _cell_dicts(cells, columns.metadata, len(part)),
             "original": _cell_dicts(cells, {header: header for header in table.headers}, len(part)),
             "variant": variants[chunk].tolist(),
         }
-        names = list(fields)
-        yield [
-            {**constant, **dict(zip(names, values, strict=True))}
-            for values in zip(*fields.values(), strict=True)
-        ]
+        names = tuple(fields)
+        # zip stops at the shortest column; the repeat() columns are endless.
+        yield [dict(zip(names, values)) for values in zip(*fields.values())]  # noqa: B905
 
 
 def _cell_dicts(
@@ -271,7 +336,7 @@ def _cell_dicts(
         return [{} for _ in range(count)]
     keys = list(names)
     mapped = (cells[header] for header in names.values())
-    return [dict(zip(keys, values, strict=True)) for values in zip(*mapped, strict=True)]
+    return [dict(zip(keys, values, strict=False)) for values in zip(*mapped, strict=False)]
 
 
 def _rejected_rows(

@@ -4,9 +4,9 @@ phonenumbers parses about 37,000 numbers a second on one core; a million-row fil
 distinct numbers needs better. Most contact files are NANP numbers (+1) written with digits and
 separators, and for those every step phonenumbers takes can be done on a whole column at once:
 
-1. shape: the cell (after campaigner's Excel repair) holds only ASCII digits, spaces, `-`, `.`,
-   brackets and at most one leading `+`; no letters, no extension marker, nothing phonenumbers
-   would read differently. Its digits are `1` + ten digits with a `+`, or (when the default region
+1. shape: the cell, after campaigner's Excel repair and extension rule, holds only ASCII digits,
+   spaces, `-`, `.`, brackets and at most one leading `+`: nothing phonenumbers would read
+   differently. Its digits are `1` + ten digits with a `+`, or (when the default region
    is itself NANP) ten digits optionally after a `1` trunk prefix. The ten-digit national number
    starts with 2-9, so neither an international prefix (011) nor a trunk prefix can be read into it.
 2. region: the NANP regions in phonenumbers' own order; a region with `leading_digits` claims the
@@ -25,6 +25,7 @@ The patterns are phonenumbers' metadata, matched with `pandas.Series.str.fullmat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -37,9 +38,12 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from campaigner.contacts.phones import (
+    EXCEL_SCIENTIFIC,
     EXCEL_ZERO_FRACTION,
     NUMBER_TYPE_NAMES,
     describe_invalid_number,
+    extension_suffix_pattern,
+    repair_excel_number,
 )
 from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.timezones import effective_zones
@@ -51,7 +55,9 @@ NATIONAL_LENGTH = 10
 # Long cells go to the reference path: phonenumbers refuses input over 250 characters.
 _LONGEST_FAST_CELL = 64
 _FAST_SHAPE = r" *\+?[0-9 ().\-]*"
-_WITH_PLUS = r" *\+.*"
+_PLUS_FIRST = r" *\+"
+_EXTENSION_SUFFIX_ASCII = "(?i)" + extension_suffix_pattern(" ")
+_EXTENSION_ASCII_RE = re.compile(extension_suffix_pattern(" "), re.IGNORECASE)
 _PLUS_DIGITS = r"1[2-9][0-9]{9}"
 _NATIONAL_DIGITS = r"1?[2-9][0-9]{9}"
 _SPECIAL_TYPES = (
@@ -126,16 +132,39 @@ def _ten_digit_possibility() -> int:
 
 def _national_numbers(cells: pd.Series, default_region: str) -> tuple[pd.Series, IntArray]:
     """The ten-digit national numbers of the cells that have the fast shape, and their positions."""
-    repaired_mask = cells.str.fullmatch(f" *{EXCEL_ZERO_FRACTION} *").to_numpy(dtype=bool)
-    repaired = cells.where(~repaired_mask, cells.str.replace(r"\.0+ *$", "", regex=True))
-    shaped = (repaired.str.len() <= _LONGEST_FAST_CELL) & repaired.str.fullmatch(_FAST_SHAPE)
-    digits = repaired.str.replace(r"[^0-9]", "", regex=True)
-    with_plus = repaired.str.fullmatch(_WITH_PLUS)
-    candidate = shaped & with_plus & digits.str.fullmatch(_PLUS_DIGITS)
+    cleaned = _apply_cleaning_rules(cells)
+    shaped = (cleaned.str.len() <= _LONGEST_FAST_CELL) & cleaned.str.fullmatch(_FAST_SHAPE)
+    shaped_positions = np.flatnonzero(shaped.to_numpy(dtype=bool))
+    shaped_cells = cleaned.iloc[shaped_positions]
+    digits = shaped_cells.str.replace(r"[^0-9]", "", regex=True)
+    with_plus = shaped_cells.str.match(_PLUS_FIRST).to_numpy(dtype=bool)
+    candidate = with_plus & digits.str.fullmatch(_PLUS_DIGITS).to_numpy(dtype=bool)
     if _reads_national_numbers_as_nanp(default_region):
-        candidate |= shaped & ~with_plus & digits.str.fullmatch(_NATIONAL_DIGITS)
-    positions = np.flatnonzero(candidate.to_numpy(dtype=bool))
-    return digits.iloc[positions].str.slice(-NATIONAL_LENGTH).reset_index(drop=True), positions
+        national = digits.str.fullmatch(_NATIONAL_DIGITS).to_numpy(dtype=bool)
+        candidate |= ~with_plus & national
+    chosen = np.flatnonzero(candidate)
+    national_numbers = digits.iloc[chosen].str.slice(-NATIONAL_LENGTH).reset_index(drop=True)
+    return national_numbers, shaped_positions[chosen]
+
+
+def _apply_cleaning_rules(cells: pd.Series) -> pd.Series:
+    """campaigner's Excel repair and extension rule, on the cells a vectorised pattern flags.
+
+    The patterns allow only the ASCII space as whitespace; a cell they miss keeps its text, fails
+    the fast shape and is left to the reference path.
+    """
+    excel = cells.str.fullmatch(f" *(?:{EXCEL_ZERO_FRACTION}|{EXCEL_SCIENTIFIC}) *")
+    extension = cells.str.contains(_EXTENSION_SUFFIX_ASCII, regex=True)
+    touched = np.flatnonzero((excel | extension).to_numpy(dtype=bool))
+    if not len(touched):
+        return cells
+    is_extension = extension.to_numpy(dtype=bool)[touched]
+    cleaned = cells.copy()
+    cleaned.iloc[touched] = [
+        _EXTENSION_ASCII_RE.sub("", cell) if extension_cell else repair_excel_number(cell.strip())
+        for cell, extension_cell in zip(cells.iloc[touched].tolist(), is_extension, strict=True)
+    ]
+    return cleaned
 
 
 @cache
@@ -222,7 +251,7 @@ def _time_zones(e164: ObjectArray, regions: ObjectArray, types: IntArray) -> Obj
     # Few distinct (prefix, region) pairs: apply campaigner's zone rule once per pair.
     key_codes, key_values = pd.factorize(keys)
     region_codes, region_values = pd.factorize(regions)
-    pairs, pair_of = np.unique(key_codes * len(region_values) + region_codes, return_inverse=True)
+    pair_of, pairs = pd.factorize(key_codes * len(region_values) + region_codes)
     pair_zones = np.empty(len(pairs), dtype=object)
     for index, pair in enumerate(pairs):
         key_code, region_code = divmod(int(pair), len(region_values))

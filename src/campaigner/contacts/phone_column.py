@@ -46,8 +46,9 @@ def normalise_numbers(cells: pd.Series, default_region: str) -> NormalisedNumber
         columns[name][decided.positions] = values
     undecided = np.ones(size, dtype=bool)
     undecided[decided.positions] = False
-    for position in np.flatnonzero(undecided):
-        result = normalise_number(str(distinct.iat[int(position)]), default_region)
+    positions = np.flatnonzero(undecided)
+    for position, cell in zip(positions, distinct.iloc[positions].tolist(), strict=True):
+        result = normalise_number(cell, default_region)
         for name in RESULT_COLUMNS:
             columns[name][position] = getattr(result, name)
     frame = pd.DataFrame(

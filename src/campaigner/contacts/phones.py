@@ -39,6 +39,7 @@ __all__ = [
     "NUMBER_TYPE_NAMES",
     "NumberResult",
     "describe_invalid_number",
+    "extension_suffix_pattern",
     "normalise_number",
     "number_type_name",
     "repair_excel_number",
@@ -48,9 +49,17 @@ EXCEL_ZERO_FRACTION = r"[0-9]+\.0+"
 EXCEL_SCIENTIFIC = r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]{1,2}"
 _EXCEL_ZERO_FRACTION_RE = re.compile(EXCEL_ZERO_FRACTION)
 _EXCEL_SCIENTIFIC_RE = re.compile(EXCEL_SCIENTIFIC)
-_EXTENSION_RE = re.compile(
-    r"\s*(?:[,;]\s*)?(?:extension|ext\.?|x|#)\s*[:=]?\s*[0-9]{1,7}\s*#?\s*$", re.IGNORECASE
-)
+
+
+def extension_suffix_pattern(space: str) -> str:
+    """The extension suffix campaigner drops (case-insensitive), `space` being its whitespace."""
+    return (
+        rf"{space}*(?:[,;]{space}*)?(?:extension|ext\.?|x|#){space}*[:=]?{space}*"
+        rf"[0-9]{{1,7}}{space}*#?{space}*$"
+    )
+
+
+_EXTENSION_RE = re.compile(extension_suffix_pattern(r"\s"), re.IGNORECASE)
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
 NUMBER_TYPE_NAMES: dict[int, str] = {
