@@ -39,6 +39,22 @@ MESSY_INTO_DEMO = {
     "duplicate_in_campaign": 2,
     "suppressed": 1,
 }
+# (row number, reason) of the rejected messy rows, as the table in sample_data/README.md lists them.
+MESSY_REJECTED_ROWS = [
+    ("3", "duplicate_in_file"),
+    ("4", "missing_number"),
+    ("5", "unparseable"),
+    ("6", "unparseable"),
+    ("7", "invalid_number"),
+    ("8", "invalid_number"),
+    ("9", "invalid_number"),
+    ("11", "unknown_timezone"),
+    ("15", "invalid_timezone"),
+    ("19", "missing_number"),
+    ("24", "duplicate_in_campaign"),
+    ("25", "duplicate_in_campaign"),
+    ("26", "suppressed"),
+]
 CLEAN_INTO_STRICT = {"country_not_allowed": 10, "suppressed": 4}
 MESSY_INTO_STRICT = {
     "missing_number": 2,
@@ -102,6 +118,10 @@ def test_sample_files_into_the_demo_campaign(
     assert summary.rejected == MESSY_INTO_DEMO
     assert (summary.duplicates, summary.suppressed) == (3, 1)
     assert stored_rows(session, summary) == (10, 13)
+    assert summary.rejected_file is not None
+    with Path(summary.rejected_file).open(encoding="utf-8-sig", newline="") as handle:
+        rejected = [(row["row_number"], row["reason"]) for row in csv.DictReader(handle)]
+    assert rejected == MESSY_REJECTED_ROWS
 
 
 def test_sample_files_into_the_strict_campaign(
