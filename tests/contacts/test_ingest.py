@@ -124,6 +124,20 @@ def test_sample_files_into_the_demo_campaign(
     assert rejected == MESSY_REJECTED_ROWS
 
 
+@pytest.mark.postgres
+def test_sample_files_into_the_demo_campaign_on_postgresql(
+    postgres_session: Session, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    load_sample_dnc(postgres_session)
+    clean = ingest(postgres_session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
+    assert (clean.accepted, clean.rejected) == (396, CLEAN_INTO_DEMO)
+    summary = ingest(postgres_session, demo_campaign, SAMPLE_DATA / "contacts_messy.csv", tmp_path)
+    assert (summary.rows_read, summary.accepted, summary.rejected) == (23, 10, MESSY_INTO_DEMO)
+    assert stored_rows(postgres_session, summary) == (10, 13)
+    again = ingest(postgres_session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
+    assert again.already_ingested
+
+
 def test_sample_files_into_the_strict_campaign(
     session: Session, strict_campaign: CampaignConfig, tmp_path: Path
 ) -> None:
