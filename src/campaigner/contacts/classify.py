@@ -104,7 +104,9 @@ def classify_rows(table: ContactTable, columns: MappedColumns, rules: NumberRule
         _apply_explicit_zones(outcomes, table.rows[columns.timezone])
     _reject(
         outcomes,
-        (outcomes["timezones"].map(len) == 0).to_numpy(dtype=bool),
+        np.fromiter(
+            (not zones for zones in outcomes["timezones"]), dtype=bool, count=len(outcomes)
+        ),
         RejectReason.UNKNOWN_TIMEZONE,
         lambda hit: [
             f"no time zone can be derived from {number}; give one in the time zone column"

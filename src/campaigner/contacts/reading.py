@@ -322,7 +322,9 @@ def _table_from_grid(
     if not len(data_positions):
         raise ContactFileError(f"{path.name}: has a header row but no contact rows")
     header_cells = [cell.strip() for cell in grid.iloc[header_position]]
-    rows = grid.iloc[data_positions].reset_index(drop=True)
+    contiguous = data_positions[-1] - data_positions[0] + 1 == len(data_positions)
+    selection = slice(data_positions[0], data_positions[-1] + 1) if contiguous else data_positions
+    rows = grid.iloc[selection].reset_index(drop=True)
     keep = [
         index
         for index, cell in enumerate(header_cells)
