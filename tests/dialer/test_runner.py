@@ -20,7 +20,10 @@ from campaigner.store import (
 )
 from tests.dialer.conftest import Rig, numbers
 
-FAST = RunOptions(poll_interval=0.05, concurrency_refresh=0.5, reconcile_interval=0.2)
+# Faults strike replays too; enough rounds that a run resolves every lost create by itself.
+FAST = RunOptions(
+    poll_interval=0.05, concurrency_refresh=0.5, reconcile_interval=0.1, max_reconcile_rounds=60
+)
 
 
 async def run(rig: Rig, config_extra: str = "", options: RunOptions = FAST, name: str = "t"):  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -97,10 +98,11 @@ class RunOptions:
     lease_seconds: float = 300.0
     max_create_retries: int = 8
     reconcile_interval: float = 2.0
-    max_reconcile_rounds: int = 5
+    max_reconcile_rounds: int = 10
     stuck_call_after: float = 900.0
     dial_failed_window: int = 20
     dial_failed_trip: int = 10
+    status_refresh: float = 1.0
     deadline: datetime | None = None
 
 
@@ -116,9 +118,8 @@ class RunProgress:
     counts: CampaignCounts | None = None
 
 
-@dataclass
-class RunSummary:
-    """What a run did and where the campaign stands."""
+class RunSummary(BaseModel):
+    """What a run did and where the campaign stands (`campaigner run --json` prints it)."""
 
     campaign: str
     status: str
@@ -179,6 +180,8 @@ class CampaignRunner:
         )
         self._cost_cents = 0.0
         self._stop_reason = ""
+        self._status: CampaignStatus | None = None
+        self._status_read_at = float("-inf")
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class CampaignRunner:
 
     async def _loop(self) -> None:
         last_sync = last_reconcile = float("-inf")
-        reconcile_rounds = 0
+        idle_reconcile_rounds = 0
         while True:
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
@@ -213,22 +216,24 @@ class CampaignRunner:
             if self._live and now - last_sync >= self.options.poll_interval:
                 await self._sync_live_calls()
                 last_sync = now
+            claimed = await self._dial_due_contacts() if dialing else 0
             if self._ambiguous and now - last_reconcile >= self.options.reconcile_interval:
+                was_idle = not (self._live or self._sending or self._tasks or claimed)
                 await self._reconcile_ambiguous(replay=dialing)
                 last_reconcile = now
-                reconcile_rounds += 1
-            claimed = await self._dial_due_contacts() if dialing else 0
+                idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
+            # Reconciling may have adopted calls in progress: judge idleness after it.
+            idle = not (self._live or self._sending or self._tasks or claimed)
             self._report_progress()
-            if not (self._live or self._sending or self._tasks or claimed):
-                if not self._ambiguous:
-                    self._stop_reason = self._stop_reason or self._idle_reason(status)
-                    return
-                if reconcile_rounds >= self.options.max_reconcile_rounds:
-                    self._stop_reason = (
-                        f"{len(self._ambiguous)} attempts could not be reconciled yet; "
-                        "the next run tries again"
-                    )
-                    return
+            if idle and not self._ambiguous:
+                self._stop_reason = self._stop_reason or self._idle_reason(status)
+                return
+            if idle and idle_reconcile_rounds >= self.options.max_reconcile_rounds:
+                self._stop_reason = (
+                    f"{len(self._ambiguous)} attempts could not be reconciled yet; "
+                    "the next run tries again"
+                )
+                return
             self._wake.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.options.poll_interval)
@@ -645,17 +650,22 @@ class CampaignRunner:
         )
 
     def _campaign_status(self) -> CampaignStatus | None:
-        with self._session() as session:
-            counts_needed = self._on_progress is not None
-            status = campaign_status(session=session, campaign_id=self._campaign_id)
-            if counts_needed:
-                self._progress.counts = campaign_counts(
-                    session=session, campaign_id=self._campaign_id
-                )
-        return status
+        """The campaign's status in the store, re-read at most every `status_refresh` seconds, so
+        a pause or cancel from another process lands within that time."""
+        now = self.clock.monotonic()
+        if now - self._status_read_at >= self.options.status_refresh:
+            with self._session() as session:
+                self._status = campaign_status(session=session, campaign_id=self._campaign_id)
+                if self._on_progress is not None:
+                    self._progress.counts = campaign_counts(
+                        session=session, campaign_id=self._campaign_id
+                    )
+            self._status_read_at = now
+        return self._status
 
     def _pause(self, reason: str) -> None:
         log.warning("pausing campaign %s: %s", self.config.name, reason)
+        self._status_read_at = float("-inf")
         with self._session() as session:
             try:
                 set_campaign_status(
