@@ -291,7 +291,11 @@ def _read_xlsx(path: Path, data: bytes) -> pd.DataFrame:
         )
     except (CalamineError, ValueError) as error:
         raise ContactFileError(f"{path.name}: cannot be read as an XLSX file ({error})") from None
-    return grid.map(_xlsx_cell_text).astype("str")
+    for column in grid.columns:
+        # Columns of text only (most of them) need no per-cell conversion.
+        if pd.api.types.infer_dtype(grid[column], skipna=False) != "string":
+            grid[column] = grid[column].map(_xlsx_cell_text)
+    return grid.astype("str")
 
 
 def _xlsx_cell_text(value: object) -> str:
