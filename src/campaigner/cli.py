@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from campaigner.contacts import IngestSummary
+    from campaigner.dialer.runner import RunSummary
+    from campaigner.store import CampaignStatus
 
 app = typer.Typer(
     name="campaigner",
@@ -336,6 +338,116 @@ def sim(
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it caught once it has shut down cleanly.
         typer.echo("Retell simulator stopped.")
+
+
+@app.command("run")
+def run_campaign(
+    campaign_file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")],
+    contacts: Annotated[
+        Path | None, typer.Option(help="Import this contacts file first (as `ingest` does).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the final summary as one JSON object.")
+    ] = False,
+) -> None:
+    """Dial the campaign until nothing is left to do now; show progress and a summary."""
+    import asyncio
+
+    import sqlalchemy.exc
+
+    from campaigner.campaign import CampaignFileError, load_campaign
+    from campaigner.console import ProgressDisplay, print_run_summary
+    from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
+    from campaigner.dialer.runner import CampaignRunner
+    from campaigner.retell import RetellClient, RetellError
+    from campaigner.settings import get_settings
+    from campaigner.store import StoreError, make_engine, session_factory, upgrade_database
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        config = load_campaign(campaign_file)
+        upgrade_database(engine)
+        if contacts is not None:
+            with session_factory(engine)() as session:
+                imported = ingest_contacts_file(
+                    session=session,
+                    config=config,
+                    path=contacts,
+                    out_dir=Path("out") / config.name / "imports",
+                )
+            if not as_json:
+                _print_ingest_summary(imported)
+
+        async def dial() -> RunSummary:
+            async with RetellClient.from_settings(settings) as client:
+                with ProgressDisplay() as display:
+                    runner = CampaignRunner(
+                        config=config,
+                        engine=engine,
+                        client=client,
+                        on_progress=None if as_json else display,
+                    )
+                    return await runner.run()
+
+        summary = asyncio.run(dial())
+    except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
+        _fail(error)
+    except RetellError as error:
+        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(summary.model_dump_json())
+    else:
+        print_run_summary(summary)
+
+
+def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
+    from campaigner.store import StoreError, set_campaign_status
+
+    try:
+        with _store_session() as session:
+            campaign = set_campaign_status(session=session, name=name, status=status, reason=reason)
+            session.commit()
+    except StoreError as error:
+        _fail(error)
+    typer.echo(f"campaign {campaign.name} is {campaign.status.value}.")
+
+
+_NAME_ARGUMENT = typer.Argument(help="The campaign's name (the `name:` in its file).")
+
+
+@app.command()
+def pause(
+    name: Annotated[str, _NAME_ARGUMENT],
+    reason: Annotated[str, typer.Option(help="Why, kept with the status.")] = "paused by hand",
+) -> None:
+    """Stop dialing a campaign; calls in progress finish and their results still come home."""
+    from campaigner.store import CampaignStatus
+
+    _set_status(name, CampaignStatus.PAUSED, reason)
+
+
+@app.command()
+def resume(name: Annotated[str, _NAME_ARGUMENT]) -> None:
+    """Let a paused (or completed) campaign dial again."""
+    from campaigner.store import CampaignStatus
+
+    _set_status(name, CampaignStatus.ACTIVE, None)
+
+
+@app.command()
+def cancel(
+    name: Annotated[str, _NAME_ARGUMENT],
+    reason: Annotated[str, typer.Option(help="Why, kept with the status.")] = "cancelled by hand",
+) -> None:
+    """End a campaign for good: contacts not yet dialed are cancelled."""
+    from campaigner.store import CampaignStatus
+
+    _set_status(name, CampaignStatus.CANCELLED, reason)
 
 
 def main() -> None:

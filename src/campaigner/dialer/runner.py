@@ -196,8 +196,10 @@ class CampaignRunner:
             self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
                 "cost_cents"
             ]
+        # The first read is not forgiven: a wrong key or an unreachable Retell must stop the run
+        # with its reason, not leave it idling with zero slots.
+        await self._refresh_capacity(force=True, required=True)
         await self._resume_unfinished_attempts()
-        await self._refresh_capacity(force=True)
         try:
             await self._loop()
         finally:
@@ -631,7 +633,7 @@ class CampaignRunner:
 
     # -- capacity, status, plumbing --------------------------------------------------------------
 
-    async def _refresh_capacity(self, *, force: bool = False) -> None:
+    async def _refresh_capacity(self, *, force: bool = False, required: bool = False) -> None:
         """Re-read Retell's concurrency every so often; never per call."""
         now = self.clock.monotonic()
         if not force and now - self._capacity.refreshed_at < self.options.concurrency_refresh:
@@ -639,6 +641,8 @@ class CampaignRunner:
         try:
             concurrency = await self.client.get_concurrency()
         except RetellError as error:
+            if required:
+                raise
             log.warning("could not read concurrency, keeping the last value: %s", error)
             self._capacity.refreshed_at = now
             return
