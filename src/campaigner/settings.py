@@ -17,7 +17,7 @@ SIMULATOR_DEFAULT_HOST = "127.0.0.1"
 SIMULATOR_DEFAULT_PORT = 8765
 SIMULATOR_DEFAULT_URL = f"http://{SIMULATOR_DEFAULT_HOST}:{SIMULATOR_DEFAULT_PORT}"
 # Not a secret: the simulator accepts it by default so the demo needs no configuration.
-SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"  # noqa: S105
+SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"
 
 
 class Settings(BaseSettings):
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         return self.retell_api_key is None and self.retell_base_url is None
 
     def resolved_base_url(self) -> str:
-        """The Retell endpoint to talk to: an override, else production with a key, else the simulator."""
+        """The Retell endpoint: an override, else production with a key, else the simulator."""
         if self.retell_base_url:
             return self.retell_base_url.rstrip("/")
         if self.retell_api_key is not None:
