@@ -1,0 +1,116 @@
+"""`campaigner run`, `pause`, `resume`, `cancel` through typer's runner, against the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from campaigner.cli import app
+from campaigner.settings import get_settings
+from campaigner.simulator import SimulatorConfig, SimulatorHandle, run_simulator
+
+REPO = Path(__file__).resolve().parents[2]
+CAMPAIGN = """
+name: cli
+agent: {agent_id: agent_campaigner_demo}
+from_numbers: ["+14155550100"]
+columns: {phone: phone}
+window: {days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59",
+         allow_outside_federal_hours: true}
+caps: {calls_per_second: 100}
+"""
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with run_simulator(SimulatorConfig(speed=500, cps=100, seed=2)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def runner(
+    sim: SimulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RETELL_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RETELL_API_KEY", sim.api_key)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli.yaml").write_text(CAMPAIGN)
+    phones = "".join(f"+121255501{n:02d}\n" for n in range(12))
+    (tmp_path / "contacts.csv").write_text("phone\n" + phones)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_run_imports_dials_and_prints_one_json_summary(
+    runner: CliRunner, sim: SimulatorHandle
+) -> None:
+    result = runner.invoke(app, ["run", "cli.yaml", "--contacts", "contacts.csv", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["campaign"] == "cli"
+    assert summary["calls_placed"] == 12
+    assert summary["counts"]["contacts"] == 12
+    assert summary["counts"]["attempts"] == 12
+    assert sim.stats()["calls_created"] == 12
+
+
+def test_run_prints_a_readable_summary(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["run", "cli.yaml", "--contacts", "contacts.csv"])
+    assert result.exit_code == 0, result.output
+    assert "calls placed this run" in result.stdout
+    assert "nothing is due now" in result.stdout
+
+
+def test_paused_campaign_is_not_dialed_until_resumed(
+    runner: CliRunner, sim: SimulatorHandle
+) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+    paused = runner.invoke(app, ["pause", "cli", "--reason", "client asked"])
+    assert paused.exit_code == 0
+    assert "campaign cli is paused." in paused.output
+    first = runner.invoke(app, ["run", "cli.yaml", "--json"])
+    assert json.loads(first.stdout)["calls_placed"] == 0
+    assert sim.stats()["calls_created"] == 0
+    assert runner.invoke(app, ["resume", "cli"]).exit_code == 0
+    second = runner.invoke(app, ["run", "cli.yaml", "--json"])
+    assert json.loads(second.stdout)["calls_placed"] == 12
+
+
+def test_cancel_is_final(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+    assert runner.invoke(app, ["cancel", "cli"]).exit_code == 0
+    again = runner.invoke(app, ["resume", "cli"])
+    assert again.exit_code == 2
+    assert "cancelled" in again.output
+    assert "Traceback" not in again.output
+
+
+def test_unknown_campaign_and_unreachable_retell_are_clear_errors(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = runner.invoke(app, ["pause", "nope"])
+    assert missing.exit_code == 2
+    assert "no campaign named 'nope'" in missing.output
+    monkeypatch.setenv("RETELL_BASE_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    down = runner.invoke(app, ["run", "cli.yaml"])
+    assert down.exit_code == 2
+    assert "Retell at http://127.0.0.1:9" in down.output
+    assert "Traceback" not in down.output
+
+
+def test_wrong_key_is_reported_without_the_key(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETELL_API_KEY", "key_wrong_secret_value")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["run", "cli.yaml", "--contacts", "contacts.csv"])
+    assert result.exit_code == 2
+    assert "401" in result.output
+    assert "key_wrong_secret_value" not in result.output
