@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -20,8 +21,11 @@ from sqlmodel import Session, SQLModel, select
 from campaigner.store import (
     Campaign,
     StoreError,
+    alembic_config,
     get_campaign_by_name,
     make_engine,
+    next_due_time,
+    session_factory,
     upgrade_database,
 )
 from tests.store.conftest import POSTGRES_ADMIN_URL
@@ -52,7 +56,7 @@ def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
 
     with engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
@@ -173,7 +177,7 @@ def test_worker_processes_starting_together_migrate_once(empty_database_url: str
         versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
         tables = sa.inspect(connection).get_table_names()
     engine.dispose()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
     assert set(tables) == {*SQLModel.metadata.tables, "alembic_version"}
 
 
@@ -187,4 +191,50 @@ def test_threads_of_one_process_migrate_one_at_a_time(tmp_path: Path) -> None:
         versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     for engine in engines:
         engine.dispose()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
+
+
+def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
+    empty_database_url: str,
+) -> None:
+    engine = make_engine(empty_database_url)
+    upgrade_database(engine, "0001")
+    created = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    # Written as UTCDateTime would: naive UTC text on SQLite, timestamptz on PostgreSQL.
+    at = created.replace(tzinfo=None) if engine.dialect.name == "sqlite" else created
+    with engine.begin() as connection:
+        campaign_id = connection.execute(
+            sa.text(
+                "INSERT INTO campaign (name, config, config_sha256, status, created_at, updated_at)"
+                " VALUES ('old', '{}', 'x', 'active', :at, :at) RETURNING id"
+            ),
+            {"at": at},
+        ).scalar_one()
+        source_id = connection.execute(
+            sa.text(
+                "INSERT INTO source_file (campaign_id, path, sha256, rows_read, accepted, rejected,"
+                " duplicates, suppressed, created_at) VALUES (:c, 'a.csv', 'y', 1, 1, 0, 0, 0, :at)"
+                " RETURNING id"
+            ),
+            {"c": campaign_id, "at": at},
+        ).scalar_one()
+        connection.execute(
+            sa.text(
+                "INSERT INTO contact (campaign_id, source_file_id, row_number, phone_e164,"
+                " timezones, timezone_key, dynamic_variables, extra_metadata, original, status,"
+                " attempts_made, created_at, updated_at) VALUES (:c, :s, 2, '+12125550100',"
+                " '[\"America/New_York\"]', 'America/New_York', '{}', '{}', '{}', 'pending', 0,"
+                " :at, :at)"
+            ),
+            {"c": campaign_id, "s": source_id, "at": at},
+        )
+
+    upgrade_database(engine)
+    with session_factory(engine)() as session:
+        assert next_due_time(session=session, campaign_id=campaign_id) == created
+    command.downgrade(alembic_config(engine), "0001")
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()

@@ -98,7 +98,7 @@ def test_contact_rows_keep_every_field(session: Session) -> None:
     assert contact.dynamic_variables == {"first_name": "Pat 7"}
     assert contact.extra_metadata == {"Customer ID": "C00007"}
     assert (contact.external_id, contact.variant, contact.country) == ("C00007", "default", "US")
-    assert (contact.attempts_made, contact.next_attempt_at, contact.created_at) == (0, None, NOW)
+    assert (contact.attempts_made, contact.next_attempt_at, contact.created_at) == (0, NOW, NOW)
 
 
 def test_a_contact_row_needs_only_the_required_keys(session: Session) -> None:

@@ -23,6 +23,7 @@ from campaigner.campaign import OutcomeClass
 from campaigner.store.types import UTCDateTime, utcnow
 
 __all__ = [
+    "CLAIMABLE_STATUSES",
     "LIVE_ATTEMPT_STATES",
     "AttemptState",
     "Batch",
@@ -65,6 +66,10 @@ class ContactStatus(StrEnum):
     DONE = "done"
     SUPPRESSED = "suppressed"
     CANCELLED = "cancelled"
+
+
+CLAIMABLE_STATUSES = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
+"""Statuses of contacts that may still be dialed."""
 
 
 class AttemptState(StrEnum):
@@ -164,14 +169,27 @@ class SourceFile(SQLModel, table=True):
     created_at: datetime = _created_at()
 
 
+_CLAIMABLE_CONDITION = sa.text(
+    "status IN ({})".format(", ".join(f"'{status.value}'" for status in CLAIMABLE_STATUSES))
+)
+
+
 class Contact(SQLModel, table=True):
     """One number to call in one campaign, with everything needed to call it and report on it."""
 
     __tablename__ = "contact"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "phone_e164"),
-        # claim_due_contacts: due contacts of a campaign in a claimable status.
-        sa.Index("ix_contact_claim", "campaign_id", "status", "next_attempt_at"),
+        # claim_due_contacts reads this in its own order (due retries, then new contacts by id)
+        # and stops after `limit` rows; only contacts that can still be dialed are in it.
+        sa.Index(
+            "ix_contact_due",
+            "campaign_id",
+            "next_attempt_at",
+            "id",
+            postgresql_where=_CLAIMABLE_CONDITION,
+            sqlite_where=_CLAIMABLE_CONDITION,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -191,7 +209,9 @@ class Contact(SQLModel, table=True):
         default=ContactStatus.PENDING, sa_type=_enum_column(ContactStatus), nullable=False
     )
     attempts_made: int = Field(default=0, nullable=False)
-    next_attempt_at: datetime | None = _optional_time()
+    # When the contact is due: its import, then each retry time. Never null, so claims can read
+    # ix_contact_due in order whatever the planner's statistics say.
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     final_outcome: OutcomeClass | None = Field(
         default=None, sa_type=_enum_column(OutcomeClass), nullable=True
     )

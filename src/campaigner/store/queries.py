@@ -28,6 +28,7 @@ from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.store.bulk import bulk_insert, chunks
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
+    CLAIMABLE_STATUSES,
     LIVE_ATTEMPT_STATES,
     AttemptState,
     CallAttempt,
@@ -81,7 +82,6 @@ INSERT_BATCH_SIZE = 5_000
 """Rows per bulk insert statement (see bench/store_throughput.py for the measured trade-off)."""
 
 _IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
-_CLAIMABLE = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
 
 
 def _saved_id(row: Contact | Campaign) -> int:
@@ -181,7 +181,9 @@ def set_campaign_status(
     if status == CampaignStatus.CANCELLED:
         session.exec(
             sa.update(Contact)
-            .where(col(Contact.campaign_id) == campaign.id, col(Contact.status).in_(_CLAIMABLE))
+            .where(
+                col(Contact.campaign_id) == campaign.id, col(Contact.status).in_(CLAIMABLE_STATUSES)
+            )
             .values(status=ContactStatus.CANCELLED, updated_at=now)
         )
     session.flush()
@@ -314,6 +316,7 @@ _CONTACT_COLUMNS = (
     "status",
     "timezone_key",
     "attempts_made",
+    "next_attempt_at",
     "created_at",
     "updated_at",
 )
@@ -356,6 +359,7 @@ def _contact_tuples(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[tu
                 ContactStatus(get("status", ContactStatus.PENDING)),
                 key,
                 0,
+                now,  # due from its import: claims take contacts in order of due time
                 now,
                 now,
             )
@@ -496,14 +500,10 @@ def get_contact(*, session: Session, contact_id: int) -> Contact:
 
 
 def next_due_time(*, session: Session, campaign_id: int) -> datetime | None:
-    """When the campaign's next contact is due, ignoring calling windows; None if none can be.
-
-    A contact that has never been dialed counts as due since it was imported.
-    """
-    due = sa.func.coalesce(col(Contact.next_attempt_at), col(Contact.created_at))
+    """When the campaign's next contact is due, ignoring calling windows; None if none can be."""
     return session.exec(
-        select(sa.func.min(due)).where(
-            col(Contact.campaign_id) == campaign_id, col(Contact.status).in_(_CLAIMABLE)
+        select(sa.func.min(col(Contact.next_attempt_at))).where(
+            col(Contact.campaign_id) == campaign_id, col(Contact.status).in_(CLAIMABLE_STATUSES)
         )
     ).one()
 
@@ -516,7 +516,7 @@ def claimable_timezone_sets(*, session: Session, campaign_id: int) -> list[tuple
     """
     keys = session.exec(
         select(Contact.timezone_key)
-        .where(Contact.campaign_id == campaign_id, col(Contact.status).in_(_CLAIMABLE))
+        .where(Contact.campaign_id == campaign_id, col(Contact.status).in_(CLAIMABLE_STATUSES))
         .distinct()
     )
     return sorted(tuple(key.split("|")) if key else () for key in keys)
@@ -534,10 +534,11 @@ def claim_due_contacts(
 ) -> list[Contact]:
     """Lease up to `limit` contacts that are due to be dialed, atomically. Commits.
 
-    A contact is due when its campaign is active, it is pending or waiting for a retry whose time
-    has come, its number is not suppressed and not in a live call (in any campaign), and nobody
-    holds an unexpired lease on it. With `timezones`, only contacts whose candidate-zone set is one
-    of those given are claimed. Retries that are due come first, then new contacts in file order.
+    A contact is due when its campaign is active, it is pending or waiting for a retry, its
+    `next_attempt_at` has come (a new contact is due from its import), its number is not
+    suppressed and not in a live call (in any campaign), and nobody holds an unexpired lease on it.
+    With `timezones`, only contacts whose candidate-zone set is one of those given are claimed.
+    The longest due come first, then by id (file order).
 
     Two claimers never get the same contact: on PostgreSQL the rows are locked with
     FOR UPDATE SKIP LOCKED; on SQLite the single UPDATE ... RETURNING runs under the write lock.
@@ -559,14 +560,17 @@ def claim_due_contacts(
         sa.select(col(Contact.id))
         .where(
             col(Contact.campaign_id) == campaign_id,
-            col(Contact.status).in_(_CLAIMABLE),
-            sa.or_(col(Contact.next_attempt_at).is_(None), col(Contact.next_attempt_at) <= now),
+            # Inline values, so the planners can match the partial index ix_contact_due.
+            col(Contact.status).in_(
+                sa.bindparam("claimable", CLAIMABLE_STATUSES, expanding=True, literal_execute=True)
+            ),
+            col(Contact.next_attempt_at) <= now,
             sa.or_(col(Contact.lease_expires_at).is_(None), col(Contact.lease_expires_at) <= now),
             ~suppressed,
             ~in_live_call,
             campaign_active,
         )
-        .order_by(col(Contact.next_attempt_at).asc().nulls_last(), col(Contact.id))
+        .order_by(col(Contact.next_attempt_at), col(Contact.id))
         .limit(limit)
     )
     if timezones is not None:
@@ -589,9 +593,8 @@ def claim_due_contacts(
     return sorted(claimed, key=_claim_order)
 
 
-def _claim_order(contact: Contact) -> tuple[bool, datetime, int]:
-    due = contact.next_attempt_at
-    return (due is None, due or datetime.min.replace(tzinfo=UTC), contact.id or 0)
+def _claim_order(contact: Contact) -> tuple[datetime, int]:
+    return (contact.next_attempt_at, contact.id or 0)
 
 
 def release_contacts(
@@ -648,7 +651,7 @@ def create_attempt(
         .where(
             col(Contact.id) == contact_id,
             col(Contact.lease_owner) == lease_owner,
-            col(Contact.status).in_(_CLAIMABLE),
+            col(Contact.status).in_(CLAIMABLE_STATUSES),
         )
         .values(
             status=ContactStatus.DIALING,
