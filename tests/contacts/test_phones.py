@@ -164,12 +164,16 @@ def nanp_writings(draw: st.DrawFn) -> str:
         st.sampled_from(["555", "200", "911"]) | st.from_regex(r"[0-9]{3}", fullmatch=True)
     )
     line = draw(st.from_regex(r"[0-9]{3,5}", fullmatch=True))
+    if draw(st.integers(min_value=0, max_value=9)) == 0:
+        # Excel's scientific display of the digits, sometimes with a digit lost.
+        digits = (area + exchange + line)[: draw(st.integers(min_value=9, max_value=11))]
+        return f"{digits[0]}.{digits[1:]}E{draw(st.sampled_from(['9', '+09', '+9', '10']))}"
     separator = draw(st.sampled_from(_SEPARATORS))
     if draw(st.booleans()):
         area = f"({area})"
     prefix = draw(st.sampled_from(["", "1", "1-", "+1", "+1 ", "+ 1 ", "011 1 ", "001 1 ", "+"]))
     text = f"{prefix}{area}{separator}{exchange}{separator}{line}"
-    suffix = draw(st.sampled_from(["", "", ".0", " x12", " ext 7", "#3", ")"]))
+    suffix = draw(st.sampled_from(["", "", ".0", ".00", " x12", " ext 7", "#3", ", 4", ")", "X"]))
     padding = draw(st.sampled_from(["", " ", "\t"]))
     return f"{padding}{text}{suffix}{padding}"
 
