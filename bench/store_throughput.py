@@ -4,7 +4,8 @@ Measures, for each backend:
 
 1. `insert_contacts` rows/s at several batch sizes (new rows), and again for a re-import of the
    same rows (every row a conflict, skipped);
-2. `existing_contact_numbers` and `suppressed_numbers` lookups/s over all the numbers;
+2. `existing_contact_numbers` and `suppressed_numbers` lookups/s over all the numbers, and the
+   time of one `claim_due_contacts` of 50 among all those pending contacts;
 3. dialing bookkeeping: `claim_due_contacts` (batches of 50) followed by `create_attempt` for each
    contact, in contacts/s, with one worker and with four threads.
 
@@ -131,8 +132,23 @@ def bench_lookups(engine: Engine, rows: int) -> None:
             )
         )
         suppressed = timed(lambda: suppressed_numbers(session=session, numbers=numbers))
+        claims = 20
+        claiming = timed(
+            lambda: [
+                claim_due_contacts(
+                    session=session,
+                    campaign_id=campaign_id,
+                    now=NOW,
+                    limit=50,
+                    lease_owner="bench",
+                    lease_seconds=300,
+                )
+                for _ in range(claims)
+            ]
+        )
     print(f"  existing_contact_numbers: {rows / existing:>9,.0f} numbers/s")
     print(f"  suppressed_numbers:       {rows / suppressed:>9,.0f} numbers/s")
+    print(f"  claim_due_contacts (50 of {rows:,} pending): {claiming / claims * 1e3:.1f} ms")
 
 
 def bench_dialing(engine: Engine, contacts: int, workers: int) -> None:
@@ -142,7 +158,7 @@ def bench_dialing(engine: Engine, contacts: int, workers: int) -> None:
         # Numbers of their own: a number with a live attempt elsewhere is never claimed.
         first = 1_000_000 * workers
         rows = contact_rows(campaign_id, source_id, contacts, first)
-        insert_contacts(session=session, rows=rows)
+        insert_contacts(session=session, rows=rows, now=NOW)
         session.commit()
     start = threading.Barrier(workers)
 
