@@ -40,6 +40,7 @@ from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.results import apply_call, settle_attempt
+from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.dialer.windows import is_callable_at, next_callable_at
 from campaigner.retell import (
     FINISHED_CALL_STATUSES,
@@ -94,6 +95,7 @@ class RunOptions:
     """How a run behaves (not what the campaign is: that is `CampaignConfig`)."""
 
     poll_interval: float = 1.0
+    webhook_poll_interval: float = 10.0
     concurrency_refresh: float = 15.0
     lease_seconds: float = 300.0
     max_create_retries: int = 8
@@ -157,6 +159,7 @@ class CampaignRunner:
         clock: Clock | None = None,
         options: RunOptions | None = None,
         on_progress: Callable[[RunProgress], None] | None = None,
+        webhooks: WebhookInbox | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -182,6 +185,13 @@ class CampaignRunner:
         self._stop_reason = ""
         self._status: CampaignStatus | None = None
         self._status_read_at = float("-inf")
+        self._webhooks = webhooks
+        if webhooks is not None:
+            webhooks.notify = self._wake.set
+        # With webhooks pushing results, polling is only the safety net.
+        self._poll_interval = (
+            self.options.poll_interval if webhooks is None else self.options.webhook_poll_interval
+        )
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -209,13 +219,15 @@ class CampaignRunner:
         return self._summary()
 
     async def _loop(self) -> None:
-        last_sync = last_reconcile = float("-inf")
+        last_sync = self.clock.monotonic()
+        last_reconcile = float("-inf")
         idle_reconcile_rounds = 0
         while True:
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
-            if self._live and now - last_sync >= self.options.poll_interval:
+            self._apply_pushed_calls()
+            if self._live and now - last_sync >= self._poll_interval:
                 await self._sync_live_calls()
                 last_sync = now
             claimed = await self._dial_due_contacts() if dialing else 0
@@ -259,7 +271,7 @@ class CampaignRunner:
             capacity = min(capacity, self.config.caps.max_concurrency)
         self._progress.slots = max(0, capacity)
         # A create whose answer was lost may well be a call in progress: count it until known.
-        return capacity - len(self._live) - self._sending - len(self._ambiguous)
+        return capacity - self._calls_in_progress() - self._sending - len(self._ambiguous)
 
     async def _dial_due_contacts(self) -> int:
         await self._refresh_capacity()
@@ -494,6 +506,18 @@ class CampaignRunner:
             self._apply_calls(page.items)
         await self._check_stuck_calls()
 
+    def _apply_pushed_calls(self) -> None:
+        """Apply what webhooks delivered since the last turn (only this campaign's calls)."""
+        if self._webhooks is None:
+            return
+        ours = [
+            call
+            for call in self._webhooks.drain()
+            if (call.metadata or {}).get("campaign") == self.config.name
+        ]
+        if ours:
+            self._apply_calls(ours)
+
     def _apply_calls(self, calls: list[Call]) -> None:
         now = self.clock.now()
         with self._session() as session:
@@ -512,8 +536,8 @@ class CampaignRunner:
                 if applied is None:
                     continue
                 if applied.outcome is not None:
-                    self._live.pop(call.call_id, None)
-                    self._progress.calls_finished += 1
+                    if self._live.pop(call.call_id, None) is not None:
+                        self._progress.calls_finished += 1
                     if applied.settled_now:
                         self._cost_cents += applied.cost_cents
                         self._note_outcome(applied.outcome, call.disconnection_reason)
@@ -646,7 +670,7 @@ class CampaignRunner:
             log.warning("could not read concurrency, keeping the last value: %s", error)
             self._capacity.refreshed_at = now
             return
-        ours = len(self._live)
+        ours = self._calls_in_progress()
         self._capacity = _Capacity(
             outbound=concurrency.outbound_capacity or 0,
             other_traffic=max(0, (concurrency.current_concurrency or 0) - ours),
@@ -683,8 +707,12 @@ class CampaignRunner:
                 session.rollback()
         self._stop_reason = reason
 
+    def _calls_in_progress(self) -> int:
+        """Our calls that hold a Retell slot: followed calls that have not ended yet."""
+        return sum(1 for live in self._live.values() if live.terminal_seen_at is None)
+
     def _report_progress(self) -> None:
-        self._progress.in_progress = len(self._live) + self._sending
+        self._progress.in_progress = self._calls_in_progress() + self._sending
         if self._on_progress is not None:
             self._on_progress(self._progress)
 

@@ -1,0 +1,81 @@
+"""Results pushed by the simulator's signed webhooks settle contacts without waiting for polls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from campaigner.dialer.runner import CampaignRunner, RunOptions
+from campaigner.dialer.webhook_inbox import serve_webhook_inbox
+from campaigner.retell import sign_webhook
+from campaigner.simulator import SimulatorConfig, run_simulator
+from campaigner.store import make_engine, upgrade_database
+from tests.dialer.conftest import Rig, numbers
+
+KEY = SecretStr("key_webhook_test")
+
+
+async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
+    async with serve_webhook_inbox(api_key=KEY) as inbox:
+        body = json.dumps(
+            {"event": "call_ended", "call": {"call_id": "c1", "call_status": "ended"}},
+            separators=(",", ":"),
+        )
+        async with httpx.AsyncClient() as http:
+            unsigned = await http.post(inbox.url, content=body)
+            forged = await http.post(
+                inbox.url, content=body, headers={"x-retell-signature": sign_webhook(body, "other")}
+            )
+            good = await http.post(
+                inbox.url, content=body, headers={"x-retell-signature": sign_webhook(body, KEY)}
+            )
+            started = json.dumps(
+                {"event": "call_started", "call": {"call_id": "c1", "call_status": "ongoing"}}
+            )
+            await http.post(
+                inbox.url,
+                content=started,
+                headers={"x-retell-signature": sign_webhook(started, KEY)},
+            )
+    assert (unsigned.status_code, forged.status_code, good.status_code) == (401, 401, 204)
+    assert [call.call_id for call in inbox.drain()] == ["c1"]
+    assert inbox.counters.rejected == 2
+    assert inbox.counters.received == 2
+
+
+async def test_runner_settles_calls_from_webhooks(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade_database(engine)
+    async with serve_webhook_inbox(api_key=SecretStr("key_campaigner_simulator")) as inbox:
+        config = SimulatorConfig(
+            speed=400,
+            concurrency_limit=5,
+            cps=100,
+            seed=4,
+            analysis_delay_s=2,
+            api_key=SecretStr("key_campaigner_simulator"),
+            account_webhook_url=inbox.url,
+        )
+        with run_simulator(config) as sim:
+            rig = Rig(engine=engine, sim=sim, tmp=tmp_path)
+            campaign = rig.campaign()
+            rig.ingest(campaign, numbers(20))
+            # Polling would be far too slow to finish in time: only the pushed results can.
+            options = RunOptions(poll_interval=60, webhook_poll_interval=60, reconcile_interval=0.1)
+            async with rig.client() as client:
+                runner = CampaignRunner(
+                    config=campaign, engine=engine, client=client, options=options, webhooks=inbox
+                )
+                summary = await runner.run()
+            stats = sim.stats()
+    engine.dispose()
+    assert summary.stop_reason == "nothing is due now"
+    assert summary.calls_finished == 20
+    assert inbox.counters.received > 0
+    assert inbox.counters.rejected == 0
+    requests = stats["requests_by_endpoint"]
+    assert isinstance(requests, dict)
+    assert not any("list-calls" in endpoint for endpoint in requests)
