@@ -265,6 +265,7 @@ _SIM_OPTIONS = {
     "cps_exceeded": "--cps-exceeded",
     "rate_limit": "--rate-limit",
     "faults": "--faults",
+    "account_webhook_url": "--webhook-url",
 }
 
 
@@ -295,6 +296,10 @@ def sim(
     rate_limit: Annotated[
         float | None, typer.Option(help="API requests per second per key (default: no limit).")
     ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Account-level webhook URL (agents without their own webhook_url)."),
+    ] = None,
 ) -> None:
     """Serve the Retell-compatible simulator (see docs/simulator.md) until Ctrl-C."""
     from pydantic import ValidationError
@@ -315,6 +320,7 @@ def sim(
                 "rate_limit": rate_limit,
                 "faults": faults,
                 "empty": empty,
+                "account_webhook_url": webhook_url,
             }
         )
     except ValidationError as error:

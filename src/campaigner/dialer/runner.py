@@ -193,6 +193,11 @@ class CampaignRunner:
             self.options.poll_interval if webhooks is None else self.options.webhook_poll_interval
         )
 
+    @property
+    def progress(self) -> RunProgress:
+        """The run's live counters (what `on_progress` receives)."""
+        return self._progress
+
     # -- the run -------------------------------------------------------------------------------
 
     async def run(self) -> RunSummary:
