@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.results import apply_call, settle_attempt
@@ -58,6 +58,7 @@ from campaigner.retell import (
     call_filter,
 )
 from campaigner.store import (
+    CallAttempt,
     CampaignCounts,
     CampaignStatus,
     Contact,
@@ -334,9 +335,7 @@ class CampaignRunner:
         """Place one attempt for a leased contact."""
         try:
             await self._bucket.acquire()
-            variant = self.config.variant_named(
-                contact.variant or self.config.agent_variants()[0].name
-            )
+            variant = self._variant(contact.variant)
             with self._session() as session:
                 try:
                     attempt = create_attempt(
@@ -351,49 +350,43 @@ class CampaignRunner:
                     )
                 except LeaseLost:
                     return
-            assert attempt.id is not None
-            assert contact.id is not None
-            await self._send_create(
-                attempt_id=attempt.id,
-                contact=contact,
-                idempotency_key=attempt.idempotency_key,
-                from_number=attempt.from_number,
-                agent_id=variant.agent_id,
-                agent_version=variant.version,
-                attempt_number=attempt.attempt_number,
-            )
+            await self._send_create(attempt, contact)
         finally:
             self._sending -= 1
             self._wake.set()
 
-    async def _send_create(
-        self,
-        *,
-        attempt_id: int,
-        contact: Contact,
-        idempotency_key: str,
-        from_number: str,
-        agent_id: str,
-        agent_version: int | str | None,
-        attempt_number: int,
-    ) -> None:
+    def _variant(self, name: str | None) -> AgentVariant:
+        """The campaign's variant of this name; the first one if the file no longer has it."""
+        variants = self.config.agent_variants()
+        for variant in variants:
+            if variant.name == name:
+                return variant
+        if name is not None:
+            log.warning("variant %r is not in campaign %s any more", name, self.config.name)
+        return variants[0]
+
+    async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:
         """Send (or re-send, same key) an attempt's create request and record the answer."""
+        assert attempt.id is not None
         assert contact.id is not None
+        attempt_id = attempt.id
+        # The attempt row keeps numeric versions only; a tag such as "latest" comes from the file.
+        variant = self._variant(attempt.variant)
         metadata = {
             **contact.extra_metadata,
             "campaign": self.config.name,
             "contact": str(contact.id),
             "attempt": str(attempt_id),
-            "attempt_number": str(attempt_number),
+            "attempt_number": str(attempt.attempt_number),
         }
         for _ in range(self.options.max_create_retries):
             try:
                 call = await self.client.create_phone_call(
-                    from_number=from_number,
+                    from_number=attempt.from_number,
                     to_number=contact.phone_e164,
-                    idempotency_key=idempotency_key,
-                    override_agent_id=agent_id,
-                    override_agent_version=agent_version,
+                    idempotency_key=attempt.idempotency_key,
+                    override_agent_id=attempt.agent_id,
+                    override_agent_version=variant.version,
                     metadata=metadata,
                     dynamic_variables=contact.dynamic_variables,
                 )
@@ -648,15 +641,7 @@ class CampaignRunner:
         self._sending += 1
         try:
             await self._bucket.acquire()
-            await self._send_create(
-                attempt_id=attempt_id,
-                contact=contact,
-                idempotency_key=attempt.idempotency_key,
-                from_number=attempt.from_number,
-                agent_id=attempt.agent_id,
-                agent_version=attempt.agent_version,
-                attempt_number=attempt.attempt_number,
-            )
+            await self._send_create(attempt, contact)
         finally:
             self._sending -= 1
 
