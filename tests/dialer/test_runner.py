@@ -144,3 +144,16 @@ async def test_budget_pauses_the_campaign(rig: Rig) -> None:
     assert summary.stop_reason.startswith("budget reached")
     assert summary.calls_placed < 40
     assert_exactly_once(rig)
+
+
+async def test_transcripts_are_fetched_only_when_the_campaign_asks(rig: Rig) -> None:
+    answered = numbers(2, area="718")
+    for number in answered:
+        order = ForcedOutcome(to_number=number, disconnection_reason="user_hangup")
+        rig.sim.call(lambda sim, order=order: sim.force(order))
+    rig.ingest(rig.campaign("fetch_transcripts: true"), answered)
+    await run(rig, "fetch_transcripts: true")
+    assert all(a.transcript for a in attempts(rig))
+    requests = rig.sim.stats()["requests_by_endpoint"]
+    assert isinstance(requests, dict)
+    assert sum(n for endpoint, n in requests.items() if "get-call" in endpoint) == 2

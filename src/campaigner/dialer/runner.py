@@ -74,6 +74,7 @@ from campaigner.store import (
     mark_attempt_send_failed,
     mark_attempt_sent,
     next_due_time,
+    record_call_result,
     release_contacts,
     set_campaign_status,
     unfinished_attempts,
@@ -518,6 +519,7 @@ class CampaignRunner:
 
     def _apply_calls(self, calls: list[Call]) -> None:
         now = self.clock.now()
+        want_transcripts: list[str] = []
         with self._session() as session:
             for call in calls:
                 live = self._live.get(call.call_id)
@@ -539,9 +541,29 @@ class CampaignRunner:
                     if applied.settled_now:
                         self._cost_cents += applied.cost_cents
                         self._note_outcome(applied.outcome, call.disconnection_reason)
+                        if self.config.fetch_transcripts and call.call_status == "ended":
+                            want_transcripts.append(call.call_id)
             session.commit()
+        if want_transcripts:
+            self._spawn(self._fetch_transcripts(want_transcripts))
         self._check_budget()
         self._wake.set()
+
+    async def _fetch_transcripts(self, call_ids: list[str]) -> None:
+        """list-calls leaves transcripts out: fetch them with get-call, for connected calls only."""
+        for call_id in call_ids:
+            try:
+                call = await self.client.get_call(call_id)
+            except RetellError as error:
+                log.warning("could not fetch the transcript of %s: %s", call_id, error)
+                continue
+            with self._session() as session:
+                record_call_result(
+                    session=session,
+                    call=call.model_dump(mode="json", exclude_none=True),
+                    now=self.clock.now(),
+                )
+                session.commit()
 
     async def _check_stuck_calls(self) -> None:
         """Ask for calls that have been in flight far longer than any call lasts, one by one."""
