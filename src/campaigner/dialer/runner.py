@@ -107,6 +107,8 @@ class RunOptions:
     dial_failed_window: int = 20
     dial_failed_trip: int = 10
     status_refresh: float = 1.0
+    idle_claim_interval: float = 1.0
+    zone_sets_refresh: float = 10.0
     deadline: datetime | None = None
 
 
@@ -186,6 +188,9 @@ class CampaignRunner:
         self._cost_cents = 0.0
         self._stop_reason = ""
         self._status: CampaignStatus | None = None
+        self._next_claim_at = float("-inf")
+        self._zone_sets_cache: list[tuple[str, ...]] = []
+        self._zone_sets_read_at = float("-inf")
         self._status_read_at = float("-inf")
         self._webhooks = webhooks
         if webhooks is not None:
@@ -283,30 +288,46 @@ class CampaignRunner:
     async def _dial_due_contacts(self) -> int:
         await self._refresh_capacity()
         free = self._free_slots()
-        if free <= 0:
+        now_mono = self.clock.monotonic()
+        if free <= 0 or now_mono < self._next_claim_at:
             return 0
         now = self.clock.now()
         with self._session() as session:
-            zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
             open_sets = [
-                zones for zones in zone_sets if is_callable_at(self.config.window, zones, now)
+                zones
+                for zones in self._zone_sets(session, now_mono)
+                if is_callable_at(self.config.window, zones, now)
             ]
-            if not open_sets:
-                return 0
-            contacts = claim_due_contacts(
-                session=session,
-                campaign_id=self._campaign_id,
-                now=now,
-                limit=free,
-                lease_owner=self.owner,
-                lease_seconds=self.options.lease_seconds,
-                timezones=open_sets,
+            contacts = (
+                claim_due_contacts(
+                    session=session,
+                    campaign_id=self._campaign_id,
+                    now=now,
+                    limit=free,
+                    lease_owner=self.owner,
+                    lease_seconds=self.options.lease_seconds,
+                    timezones=open_sets,
+                )
+                if open_sets
+                else []
             )
             contacts = self._release_over_cap(session, contacts, now)
+        if len(contacts) < free:
+            # Fewer were due than there was room for: more become due only as time passes.
+            self._next_claim_at = now_mono + self.options.idle_claim_interval
         for contact in contacts:
             self._sending += 1
             self._spawn(self._dial(contact))
         return len(contacts)
+
+    def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
+        """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
+        if now - self._zone_sets_read_at >= self.options.zone_sets_refresh:
+            self._zone_sets_cache = claimable_timezone_sets(
+                session=session, campaign_id=self._campaign_id
+            )
+            self._zone_sets_read_at = now
+        return self._zone_sets_cache
 
     def _release_over_cap(
         self, session: Session, contacts: list[Contact], now: datetime
