@@ -355,6 +355,16 @@ def run_campaign(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the final summary as one JSON object.")
     ] = False,
+    webhook_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Receive Retell's webhooks on this port (point the agent's webhook_url at "
+            "http://<this host>:<port>/retell/webhook); results then arrive without polling."
+        ),
+    ] = None,
+    webhook_host: Annotated[
+        str, typer.Option(help="Interface the webhook receiver listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Dial the campaign until nothing is left to do now; show progress and a summary."""
     import asyncio
@@ -365,6 +375,7 @@ def run_campaign(
     from campaigner.console import ProgressDisplay, print_run_summary
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
     from campaigner.dialer.runner import CampaignRunner
+    from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.retell import RetellClient, RetellError
     from campaigner.settings import get_settings
     from campaigner.store import StoreError, make_engine, session_factory, upgrade_database
@@ -385,7 +396,7 @@ def run_campaign(
             if not as_json:
                 _print_ingest_summary(imported)
 
-        async def dial() -> RunSummary:
+        async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
             async with RetellClient.from_settings(settings) as client:
                 with ProgressDisplay() as display:
                     runner = CampaignRunner(
@@ -393,16 +404,26 @@ def run_campaign(
                         engine=engine,
                         client=client,
                         on_progress=None if as_json else display,
+                        webhooks=webhooks,
                     )
                     return await runner.run()
 
-        summary = asyncio.run(dial())
+        async def dial_with_webhooks(port: int) -> RunSummary:
+            key = settings.resolved_api_key()
+            async with serve_webhook_inbox(api_key=key, host=webhook_host, port=port) as inbox:
+                if not as_json:
+                    typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
+                return await dial(inbox)
+
+        summary = asyncio.run(dial() if webhook_port is None else dial_with_webhooks(webhook_port))
     except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
         _fail(error)
     except RetellError as error:
         _fail(f"Retell at {settings.resolved_base_url()}: {error}")
     except sqlalchemy.exc.SQLAlchemyError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+    except OSError as error:
+        _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
     finally:
         engine.dispose()
     if as_json:

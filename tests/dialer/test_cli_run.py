@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,32 @@ def test_wrong_key_is_reported_without_the_key(
     assert result.exit_code == 2
     assert "401" in result.output
     assert "key_wrong_secret_value" not in result.output
+
+
+def test_run_with_a_webhook_port_receives_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = SimulatorConfig(
+        speed=500, cps=100, seed=2, account_webhook_url=f"http://127.0.0.1:{port}/retell/webhook"
+    )
+    with run_simulator(config) as sim:
+        monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+        monkeypatch.setenv("RETELL_BASE_URL", sim.base_url)
+        monkeypatch.setenv("RETELL_API_KEY", sim.api_key)
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "cli.yaml").write_text(CAMPAIGN)
+        (tmp_path / "contacts.csv").write_text("phone\n+12125550100\n+12125550101\n")
+        get_settings.cache_clear()
+        result = CliRunner().invoke(
+            app, ["run", "cli.yaml", "--contacts", "contacts.csv", "--webhook-port", str(port)]
+        )
+        get_settings.cache_clear()
+        stats = sim.stats()
+    assert result.exit_code == 0, result.output
+    assert f"Receiving Retell webhooks at http://127.0.0.1:{port}/retell/webhook" in result.output
+    assert stats["webhook_events"] > 0
+    assert stats["webhook_deliveries"] == stats["webhook_events"]
+    assert stats["webhook_failures"] == 0
