@@ -65,7 +65,13 @@ def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
     with engine.connect() as connection:
         pragmas = {
             name: connection.execute(sa.text(f"PRAGMA {name}")).scalar()
-            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            for name in (
+                "journal_mode",
+                "foreign_keys",
+                "busy_timeout",
+                "synchronous",
+                "cache_size",
+            )
         }
     engine.dispose()
 
@@ -74,6 +80,7 @@ def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
         "foreign_keys": 1,
         "busy_timeout": 30000,
         "synchronous": 1,
+        "cache_size": -65536,
     }
 
 

@@ -18,6 +18,7 @@ from campaigner.store import (
     create_source_file,
     existing_contact_numbers,
     find_source_file,
+    insert_contact_columns,
     insert_contacts,
     insert_rejected_rows,
     list_suppressions,
@@ -136,6 +137,58 @@ def test_a_bad_status_is_refused(session: Session) -> None:
 
     with pytest.raises(ValueError, match="'maybe' is not a valid ContactStatus"):
         add_contacts(session, campaign, 1, status="maybe")
+
+
+def test_contacts_given_column_by_column_get_defaults_and_skip_known_numbers(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    count = INSERT_BATCH_SIZE + 3
+    columns = {
+        "campaign_id": [campaign.id] * count,
+        "source_file_id": [source.id] * count,
+        "row_number": list(range(2, count + 2)),
+        "phone_e164": [number(i) for i in range(count)],
+        "timezones": [("America/New_York",), ("America/Denver", "America/Chicago")] * (count // 2)
+        + [("America/New_York",)],
+        "original": [{"Phone": number(i)} for i in range(count)],
+    }
+
+    assert insert_contact_columns(session=session, columns=columns, now=NOW) == count
+    assert insert_contact_columns(session=session, columns=columns, now=NOW) == 0
+    session.commit()
+    session.expire_all()
+
+    second = session.exec(select(Contact).where(Contact.row_number == 3)).one()
+    assert second.timezones == ["America/Denver", "America/Chicago"]
+    assert second.timezone_key == "America/Chicago|America/Denver"
+    assert second.original == {"Phone": number(1)}
+    assert (second.dynamic_variables, second.extra_metadata) == ({}, {})
+    assert (second.status, second.variant, second.external_id) == (
+        ContactStatus.PENDING,
+        None,
+        None,
+    )
+    assert (second.attempts_made, second.next_attempt_at, second.created_at) == (0, NOW, NOW)
+
+
+def test_contact_columns_of_unequal_length_or_unknown_names_are_refused(session: Session) -> None:
+    campaign = make_campaign(session)
+    columns = {
+        "campaign_id": [campaign.id, campaign.id],
+        "source_file_id": [1, 1],
+        "row_number": [2, 3],
+        "phone_e164": [number(0), number(1)],
+        "timezones": [["America/New_York"]],
+    }
+
+    with pytest.raises(ValueError, match="columns of unequal length"):
+        insert_contact_columns(session=session, columns=columns)
+    with pytest.raises(ValueError, match=r"missing \[\], unknown \['phone'\]"):
+        insert_contact_columns(session=session, columns={**columns, "phone": ["x", "y"]})
 
 
 def test_existing_contact_numbers_looks_up_large_lists_within_one_campaign(

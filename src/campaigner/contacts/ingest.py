@@ -23,10 +23,9 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ from campaigner.store import (
     existing_contact_numbers,
     find_source_file,
     get_campaign_by_name,
-    insert_contacts,
+    insert_contact_columns,
     insert_rejected_rows,
     list_suppressions,
     suppressed_numbers,
@@ -66,7 +65,7 @@ from campaigner.store import (
 __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
 
 DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
-# Rows per chunk handed to the store: bounds the memory of the row dictionaries.
+# Rows per chunk handed to the store: bounds the memory of the cell dictionaries.
 _STORE_CHUNK = 50_000
 # Read the whole do-not-call list when it has at most 1/50 as many entries as numbers to check.
 _DNC_READ_WHOLE_RATIO = 50
@@ -221,9 +220,9 @@ def _store_rows(
         [(variant.name, variant.weight) for variant in config.agent_variants()],
     )
     inserted = 0
-    contact_rows = _contact_rows(table, columns, outcomes, variants, source.campaign_id, source.id)
-    for rows in contact_rows:
-        inserted += insert_contacts(session=session, rows=rows, now=now)
+    chunks = _contact_columns(table, columns, outcomes, variants, source.campaign_id, source.id)
+    for chunk in chunks:
+        inserted += insert_contact_columns(session=session, columns=chunk, now=now)
     if inserted != int(accepted.sum()):
         raise IngestConflict(
             f"{Path(source.path).name}: another import added some of these numbers to campaign "
@@ -287,45 +286,41 @@ def _repeat_summary(
     )
 
 
-def _contact_rows(
+def _contact_columns(
     table: ContactTable,
     columns: MappedColumns,
     outcomes: pd.DataFrame,
     variants: npt.NDArray[np.object_],
     campaign_id: int,
     source_file_id: int,
-) -> Iterator[list[dict[str, Any]]]:
-    """The accepted rows as the store's contact rows, in chunks."""
+) -> Iterator[dict[str, Sequence[Any]]]:
+    """The accepted rows as the store's contact columns, in chunks."""
     accepted = open_rows(outcomes)
     rows = table.rows[accepted]
     kept = outcomes[accepted]
-    zone_lists: dict[tuple[str, ...], list[str]] = {}
     for start in range(0, len(rows), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
         cells = {header: rows[header].iloc[chunk].tolist() for header in table.headers}
         part = kept.iloc[chunk]
-        fields: dict[str, Iterable[Any]] = {
-            "campaign_id": repeat(campaign_id),
-            "source_file_id": repeat(source_file_id),
-            "status": repeat("pending"),
+        count = len(part)
+        yield {
+            "campaign_id": [campaign_id] * count,
+            "source_file_id": [source_file_id] * count,
             "row_number": part["row_number"].tolist(),
             "phone_e164": part["e164"].tolist(),
             "country": part["region"].tolist(),
-            "timezones": [zone_lists.setdefault(zones, list(zones)) for zones in part["timezones"]],
+            "timezones": part["timezones"].tolist(),
             "number_type": part["number_type"].tolist(),
             "external_id": (
                 [cell or None for cell in cells[columns.external_id]]
                 if columns.external_id
-                else repeat(None)
+                else [None] * count
             ),
-            "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, len(part)),
-            "extra_metadata": _cell_dicts(cells, columns.metadata, len(part)),
-            "original": _cell_dicts(cells, {header: header for header in table.headers}, len(part)),
+            "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, count),
+            "extra_metadata": _cell_dicts(cells, columns.metadata, count),
+            "original": _cell_dicts(cells, {header: header for header in table.headers}, count),
             "variant": variants[chunk].tolist(),
         }
-        names = tuple(fields)
-        # zip stops at the shortest column; the repeat() columns are endless.
-        yield [dict(zip(names, values)) for values in zip(*fields.values())]  # noqa: B905
 
 
 def _cell_dicts(

@@ -15,7 +15,8 @@ Ingest writes up to millions of rows, so this path avoids per-value work SQLAlch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Any, TypeVar
 
 import orjson
@@ -27,7 +28,7 @@ from sqlmodel import Session
 
 from campaigner.store.errors import StoreError
 
-__all__ = ["bulk_insert", "chunks"]
+__all__ = ["bulk_insert", "bulk_insert_columns", "chunks"]
 
 Encoder = Callable[[Any], Any]
 _T = TypeVar("_T")
@@ -46,11 +47,37 @@ def bulk_insert(
     unique `conflict` columns. Returns how many rows were inserted. Runs in the session's
     transaction; the caller commits.
     """
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return bulk_insert_columns(
+        session,
+        table,
+        dict(zip(columns, values, strict=True)),
+        conflict=conflict,
+        batch_size=batch_size,
+    )
+
+
+def bulk_insert_columns(
+    session: Session,
+    table: sa.Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    constants: Mapping[str, Any] | None = None,
+    conflict: Sequence[str],
+    batch_size: int,
+) -> int:
+    """Insert rows given column by column, like `bulk_insert`: `columns` maps each column name to
+    its values (one per row, all of the same length); `constants` are columns with one value for
+    every row, converted once.
+    """
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"bulk insert into {table.name}: columns of unequal length {lengths}")
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
-        return _sqlite_insert(session, table, columns, rows, conflict, batch_size)
+        return _sqlite_insert(session, table, columns, constants or {}, conflict, batch_size)
     if dialect.name == "postgresql":
-        return _postgres_insert(session, table, columns, rows, conflict, batch_size)
+        return _postgres_insert(session, table, columns, constants or {}, conflict, batch_size)
     raise StoreError(f"unsupported database dialect {dialect.name!r}")
 
 
@@ -77,46 +104,49 @@ def _memoised(processor: Encoder) -> Encoder:
     return encode
 
 
-def _sqlite_encoders(
-    table: sa.Table, columns: Sequence[str], dialect: Dialect
-) -> dict[int, Encoder]:
-    """Converters for the columns whose values the driver cannot take as they are."""
-    encoders: dict[int, Encoder] = {}
-    for index, name in enumerate(columns):
-        column_type = table.c[name].type
-        if isinstance(column_type, sa.JSON):
-            encoders[index] = _encode_json
-            continue
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            encoders[index] = _memoised(processor)
-    return encoders
+def _sqlite_encoder(table: sa.Table, name: str, dialect: Dialect) -> Encoder | None:
+    """The converter for a column whose values the driver cannot take as they are, if any."""
+    column_type = table.c[name].type
+    if isinstance(column_type, sa.JSON):
+        return _encode_json
+    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return None if processor is None else _memoised(processor)
 
 
 def _sqlite_insert(
     session: Session,
     table: sa.Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any],
     conflict: Sequence[str],
     batch_size: int,
 ) -> int:
     connection = session.connection()
-    encoders = _sqlite_encoders(table, columns, connection.dialect)
-    quote = connection.dialect.identifier_preparer.quote
+    dialect = connection.dialect
+    names = [*columns, *constants]
+    encoders = {name: _sqlite_encoder(table, name, dialect) for name in names}
+    fixed = [
+        repeat(value if (encode := encoders[name]) is None else encode(value))
+        for name, value in constants.items()
+    ]
+    quote = dialect.identifier_preparer.quote
     # Identifiers come from the table's own metadata and are quoted; values are bound.
     sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' for _ in columns)}) "
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' for _ in names)}) "
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )
     inserted = 0
-    for batch in chunks(rows, batch_size):
-        # Column by column: the loops run in C (zip, map) rather than per value in Python.
-        values: list[Iterable[Any]] = list(zip(*batch, strict=True))
-        for index, encode in encoders.items():
-            values[index] = map(encode, values[index])
-        params = list(zip(*values, strict=True))
+    count = len(next(iter(columns.values())))
+    for start in range(0, count, batch_size):
+        # Column by column: the loops run in C (slices, map, zip) rather than per value in Python.
+        batch: list[Iterable[Any]] = []
+        for name, values in columns.items():
+            part = values[start : start + batch_size]
+            encode = encoders[name]
+            batch.append(part if encode is None else map(encode, part))
+        # The constant columns are endless repeats: zip stops at the end of the batch.
+        params = list(zip(*batch, *fixed, strict=False))
         inserted += connection.exec_driver_sql(sql, params).rowcount
     return inserted
 
@@ -124,35 +154,41 @@ def _sqlite_insert(
 def _postgres_insert(
     session: Session,
     table: sa.Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any],
     conflict: Sequence[str],
     batch_size: int,
 ) -> int:
-    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+    names = [*columns, *constants]
+    json_columns = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
     arrays = [
         sa.bindparam(
             name,
             type_=postgresql.ARRAY(sa.Text() if name in json_columns else table.c[name].type),
         )
-        for name in columns
+        for name in names
     ]
-    unnested = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+    unnested = sa.func.unnest(*arrays).table_valued(*names).render_derived()
     selected = [
         sa.cast(unnested.c[name], table.c[name].type) if name in json_columns else unnested.c[name]
-        for name in columns
+        for name in names
     ]
     statement: ReturningInsert[Any] = (
         postgresql.insert(table)
-        .from_select(list(columns), sa.select(*selected))
+        .from_select(names, sa.select(*selected))
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(sa.literal_column("1"))
     )
     inserted = 0
-    for batch in chunks(rows, batch_size):
+    count = len(next(iter(columns.values())))
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
         params = {
             name: [_encode_json(v) for v in values] if name in json_columns else list(values)
-            for name, values in zip(columns, zip(*batch, strict=True), strict=True)
+            for name, values in [
+                *((name, values[start : start + size]) for name, values in columns.items()),
+                *((name, [value] * size) for name, value in constants.items()),
+            ]
         }
         inserted += len(session.exec(statement, params=params).all())
     return inserted

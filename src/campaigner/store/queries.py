@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from typing_extensions import TypedDict
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
-from campaigner.store.bulk import bulk_insert, chunks
+from campaigner.store.bulk import bulk_insert, bulk_insert_columns, chunks
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
@@ -60,6 +60,7 @@ __all__ = [
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
+    "insert_contact_columns",
     "insert_contacts",
     "insert_rejected_rows",
     "list_suppressions",
@@ -300,7 +301,8 @@ def timezone_key(timezones: Collection[str]) -> str:
     return "|".join(sorted(set(timezones)))
 
 
-_CONTACT_COLUMNS = (
+# The fields a caller gives for a contact; the first five are required, the rest have defaults.
+_CONTACT_FIELDS = (
     "campaign_id",
     "source_file_id",
     "row_number",
@@ -314,57 +316,10 @@ _CONTACT_COLUMNS = (
     "original",
     "variant",
     "status",
-    "timezone_key",
-    "attempts_made",
-    "next_attempt_at",
-    "created_at",
-    "updated_at",
 )
-_CONTACT_REQUIRED_KEYS = frozenset(_CONTACT_COLUMNS[:5])
-_CONTACT_KEYS = frozenset(_CONTACT_COLUMNS[:13])
-
-
-def _contact_tuples(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
-    """Rows as tuples in `_CONTACT_COLUMNS` order, with defaults and the derived timezone key."""
-    keys_by_zones: dict[tuple[str, ...], str] = {}
-    tuples = []
-    for row in rows:
-        keys = row.keys()
-        if not (keys <= _CONTACT_KEYS and keys >= _CONTACT_REQUIRED_KEYS):
-            missing = sorted(_CONTACT_REQUIRED_KEYS - keys)
-            unknown = sorted(keys - _CONTACT_KEYS)
-            raise ValueError(
-                f"contact row {row.get('row_number')}: missing {missing}, unknown {unknown}"
-            )
-        zones = tuple(row["timezones"])
-        key = keys_by_zones.get(zones)
-        if key is None:
-            key = keys_by_zones[zones] = timezone_key(zones)
-        get = row.get
-        # Spelled out (in _CONTACT_COLUMNS order): this loop runs once per imported row.
-        tuples.append(
-            (
-                row["campaign_id"],
-                row["source_file_id"],
-                row["row_number"],
-                row["phone_e164"],
-                row["timezones"],
-                get("country"),
-                get("number_type"),
-                get("external_id"),
-                get("dynamic_variables") or {},
-                get("extra_metadata") or {},
-                get("original") or {},
-                get("variant"),
-                ContactStatus(get("status", ContactStatus.PENDING)),
-                key,
-                0,
-                now,  # due from its import: claims take contacts in order of due time
-                now,
-                now,
-            )
-        )
-    return tuples
+_CONTACT_REQUIRED_KEYS = frozenset(_CONTACT_FIELDS[:5])
+_CONTACT_KEYS = frozenset(_CONTACT_FIELDS)
+_CONTACT_JSON_FIELDS = ("dynamic_variables", "extra_metadata", "original")
 
 
 def insert_contacts(
@@ -379,13 +334,66 @@ def insert_contacts(
     Each row has campaign_id, source_file_id, row_number, phone_e164 and timezones (list of IANA
     names), and may have country, number_type, external_id, dynamic_variables, extra_metadata,
     original, variant and status ("pending", the default, or "suppressed"). Returns the number of
-    rows inserted.
+    rows inserted. `insert_contact_columns` takes the same fields column by column, faster.
     """
-    return bulk_insert(
+    for row in rows:
+        keys = row.keys()
+        if not (keys <= _CONTACT_KEYS and keys >= _CONTACT_REQUIRED_KEYS):
+            missing = sorted(_CONTACT_REQUIRED_KEYS - keys)
+            unknown = sorted(keys - _CONTACT_KEYS)
+            raise ValueError(
+                f"contact row {row.get('row_number')}: missing {missing}, unknown {unknown}"
+            )
+    columns: dict[str, list[Any]] = {
+        name: [row.get(name) for row in rows] for name in _CONTACT_FIELDS
+    }
+    for name in _CONTACT_JSON_FIELDS:
+        columns[name] = [value or {} for value in columns[name]]
+    columns["status"] = [status or ContactStatus.PENDING for status in columns["status"]]
+    return insert_contact_columns(session=session, columns=columns, now=now, batch_size=batch_size)
+
+
+def insert_contact_columns(
+    *,
+    session: Session,
+    columns: Mapping[str, Sequence[Any]],
+    now: datetime | None = None,
+    batch_size: int = INSERT_BATCH_SIZE,
+) -> int:
+    """Insert contacts given column by column: `columns` maps the fields `insert_contacts` takes
+    to one value per contact (sequences of the same length). A field left out gets its default
+    (None; {} for dynamic_variables, extra_metadata and original; "pending" for status).
+    Returns the number inserted; a number already in the campaign is skipped. Flushes only.
+    """
+    keys = columns.keys()
+    if not (keys <= _CONTACT_KEYS and keys >= _CONTACT_REQUIRED_KEYS):
+        missing = sorted(_CONTACT_REQUIRED_KEYS - keys)
+        unknown = sorted(keys - _CONTACT_KEYS)
+        raise ValueError(f"contact columns: missing {missing}, unknown {unknown}")
+    given = dict(columns)
+    zones_by_key: dict[tuple[str, ...], str] = {}
+    given["timezone_key"] = [
+        zones_by_key.get(zones) or zones_by_key.setdefault(zones, timezone_key(zones))
+        for zones in map(tuple, columns["timezones"])
+    ]
+    if "status" in given:
+        statuses: dict[Any, ContactStatus] = {}
+        given["status"] = [
+            statuses.get(status) or statuses.setdefault(status, ContactStatus(status))
+            for status in given["status"]
+        ]
+    stamp = now or utcnow()
+    defaults: dict[str, Any] = {name: None for name in _CONTACT_FIELDS if name not in given}
+    defaults |= {name: {} for name in _CONTACT_JSON_FIELDS if name not in given}
+    if "status" not in given:
+        defaults["status"] = ContactStatus.PENDING
+    return bulk_insert_columns(
         session,
         _table(Contact),
-        _CONTACT_COLUMNS,
-        _contact_tuples(rows, now or utcnow()),
+        given,
+        # Due from its import: claims take contacts in order of due time.
+        constants=defaults
+        | {"attempts_made": 0, "next_attempt_at": stamp, "created_at": stamp, "updated_at": stamp},
         conflict=("campaign_id", "phone_e164"),
         batch_size=batch_size,
     )
