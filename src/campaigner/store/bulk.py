@@ -31,6 +31,7 @@ from campaigner.store.errors import StoreError
 __all__ = ["bulk_insert", "bulk_insert_columns", "chunks"]
 
 Encoder = Callable[[Any], Any]
+ColumnEncoder = Callable[[Sequence[Any]], Iterable[Any]]
 _T = TypeVar("_T")
 
 
@@ -87,8 +88,9 @@ def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-def _encode_json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+def _encode_json_column(values: Sequence[Any]) -> list[str | None]:
+    dumps = orjson.dumps
+    return [None if value is None else dumps(value).decode() for value in values]
 
 
 def _memoised(processor: Encoder) -> Encoder:
@@ -104,13 +106,16 @@ def _memoised(processor: Encoder) -> Encoder:
     return encode
 
 
-def _sqlite_encoder(table: sa.Table, name: str, dialect: Dialect) -> Encoder | None:
+def _sqlite_encoder(table: sa.Table, name: str, dialect: Dialect) -> ColumnEncoder | None:
     """The converter for a column whose values the driver cannot take as they are, if any."""
     column_type = table.c[name].type
     if isinstance(column_type, sa.JSON):
-        return _encode_json
+        return _encode_json_column
     processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-    return None if processor is None else _memoised(processor)
+    if processor is None:
+        return None
+    encode = _memoised(processor)
+    return lambda values: map(encode, values)
 
 
 def _sqlite_insert(
@@ -126,7 +131,7 @@ def _sqlite_insert(
     names = [*columns, *constants]
     encoders = {name: _sqlite_encoder(table, name, dialect) for name in names}
     fixed = [
-        repeat(value if (encode := encoders[name]) is None else encode(value))
+        repeat(value if (encode := encoders[name]) is None else next(iter(encode([value]))))
         for name, value in constants.items()
     ]
     quote = dialect.identifier_preparer.quote
@@ -136,6 +141,7 @@ def _sqlite_insert(
         f"VALUES ({', '.join('?' for _ in names)}) "
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )
+
     inserted = 0
     count = len(next(iter(columns.values())))
     for start in range(0, count, batch_size):
@@ -144,7 +150,7 @@ def _sqlite_insert(
         for name, values in columns.items():
             part = values[start : start + batch_size]
             encode = encoders[name]
-            batch.append(part if encode is None else map(encode, part))
+            batch.append(part if encode is None else encode(part))
         # The constant columns are endless repeats: zip stops at the end of the batch.
         params = list(zip(*batch, *fixed, strict=False))
         inserted += connection.exec_driver_sql(sql, params).rowcount
@@ -184,7 +190,7 @@ def _postgres_insert(
     for start in range(0, count, batch_size):
         size = min(batch_size, count - start)
         params = {
-            name: [_encode_json(v) for v in values] if name in json_columns else list(values)
+            name: _encode_json_column(values) if name in json_columns else list(values)
             for name, values in [
                 *((name, values[start : start + size]) for name, values in columns.items()),
                 *((name, [value] * size) for name, value in constants.items()),
