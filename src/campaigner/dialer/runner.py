@@ -218,10 +218,13 @@ class CampaignRunner:
             self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
                 "cost_cents"
             ]
-        # The first read is not forgiven: a wrong key or an unreachable Retell must stop the run
-        # with its reason, not leave it idling with zero slots.
+        # What a previous run left is ours before Retell's concurrency is read, so its calls
+        # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
+        # an unreachable Retell must stop the run with its reason, not leave it idling.
+        self._take_over_unfinished_attempts()
         await self._refresh_capacity(force=True, required=True)
-        await self._resume_unfinished_attempts()
+        if self._live:
+            await self._sync_live_calls()
         try:
             await self._loop()
         finally:
@@ -261,8 +264,10 @@ class CampaignRunner:
                 )
                 return
             self._wake.clear()
+            # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.options.poll_interval)
+                async with asyncio.timeout(self.options.poll_interval):
+                    await self._wake.wait()
 
     def _idle_reason(self, status: CampaignStatus | None) -> str:
         if status is not CampaignStatus.ACTIVE:
@@ -621,8 +626,8 @@ class CampaignRunner:
 
     # -- crash recovery ------------------------------------------------------------------------
 
-    async def _resume_unfinished_attempts(self) -> None:
-        """Take over what a previous run left: calls in flight, and creates of unknown outcome."""
+    def _take_over_unfinished_attempts(self) -> None:
+        """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
         with self._session() as session:
             unfinished = unfinished_attempts(session=session, campaign_id=self._campaign_id)
             unsent = attempts_without_call_id(session=session, campaign_id=self._campaign_id)
@@ -632,8 +637,6 @@ class CampaignRunner:
                     attempt.id, attempt.contact_id, self.clock.monotonic()
                 )
         self._ambiguous.update(attempt.id for attempt in unsent if attempt.id is not None)
-        if self._live:
-            await self._sync_live_calls()
 
     async def _reconcile_ambiguous(self, *, replay: bool) -> None:
         """Resolve attempts whose create may have placed a call, without ever placing a second.
@@ -703,7 +706,8 @@ class CampaignRunner:
             log.warning("could not read concurrency, keeping the last value: %s", error)
             self._capacity.refreshed_at = now
             return
-        ours = self._calls_in_progress()
+        # Lost creates may be calls Retell is counting: ours, not other traffic.
+        ours = self._calls_in_progress() + len(self._ambiguous)
         self._capacity = _Capacity(
             outbound=concurrency.outbound_capacity or 0,
             other_traffic=max(0, (concurrency.current_concurrency or 0) - ours),
