@@ -28,7 +28,7 @@ from campaigner.store import (
     session_factory,
     upgrade_database,
 )
-from tests.store.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.store.factories import make_campaign
 
 
