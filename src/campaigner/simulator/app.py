@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -86,6 +86,10 @@ def _gate(sim: Simulator, endpoint: Endpoint, handler: Handler) -> Handler:
             response = await handler(request)
         except ApiError as error:
             return error.response()
+        except ClientDisconnect:
+            # The client hung up before its body arrived: nobody reads this answer, and nothing
+            # was done. 499 is the conventional "client closed request".
+            return Response(status_code=499)
         if fault == "lost_create" and response.status_code < 300:
             sim.stats.faults_injected[fault] += 1
             if sim.faults.spec.lost_create_hang_seconds > 0:
