@@ -34,7 +34,7 @@ from pydantic import SecretStr
 from campaigner.campaign import parse_campaign
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
-from campaigner.retell import RetellClient
+from campaigner.retell import RateLimited, RetellClient
 from campaigner.simulator import DEFAULT_API_KEY
 from campaigner.store import make_engine, upgrade_database
 
@@ -151,9 +151,16 @@ async def run_naive(args: argparse.Namespace, port: int) -> int:
 
     async def one(client: RetellClient, index: int, number: str) -> None:
         async with slots:
-            call = await client.create_phone_call(
-                from_number="+14155550100", to_number=number, idempotency_key=f"naive-{index}"
-            )
+            while True:
+                try:
+                    call = await client.create_phone_call(
+                        from_number="+14155550100",
+                        to_number=number,
+                        idempotency_key=f"naive-{index}",
+                    )
+                    break
+                except RateLimited as error:  # even a naive script waits when told to
+                    await asyncio.sleep(error.retry_after or 1.0)
             while not call.is_terminal:
                 await asyncio.sleep(poll)
                 call = await client.get_call(call.call_id)
