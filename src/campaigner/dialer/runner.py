@@ -238,6 +238,8 @@ class CampaignRunner:
         last_reconcile = float("-inf")
         idle_reconcile_rounds = 0
         while True:
+            # Cleared before the turn's work, so a wake-up that lands during it is not lost.
+            self._wake.clear()
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
@@ -263,7 +265,6 @@ class CampaignRunner:
                     "the next run tries again"
                 )
                 return
-            self._wake.clear()
             # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.options.poll_interval):
