@@ -118,18 +118,7 @@ class Server:
 
 def _config(*, limit: int, seed: int) -> SimulatorConfig:
     # Every call is answered and talks for ~30 minutes, so created calls pile up as live calls.
-    long_calls = OutcomeModel(
-        invalid_destination_rate=0,
-        dial_failed_rate=0,
-        busy_rate=0,
-        declined_rate=0,
-        no_answer_rate=0,
-        voicemail_rate=0,
-        dnc_rate=0,
-        callback_rate=0,
-        conversation_median_s=1800,
-        conversation_sigma=0.1,
-    )
+    long_calls = OutcomeModel.everyone_answers(conversation_median_s=1800, conversation_sigma=0.1)
     return SimulatorConfig(
         api_key=API_KEY,
         speed=1,

@@ -14,18 +14,8 @@ import pydantic
 from campaigner.simulator import OutcomeModel, SimulatorHandle
 
 # Everyone answers at once and talks for a minute: slot times become exact.
-INSTANT = OutcomeModel(
-    invalid_destination_rate=0,
-    dial_failed_rate=0,
-    busy_rate=0,
-    declined_rate=0,
-    no_answer_rate=0,
-    voicemail_rate=0,
-    dnc_rate=0,
-    callback_rate=0,
-    ring_answer_s=(0.0, 0.0),
-    conversation_median_s=60,
-    conversation_sigma=0,
+INSTANT = OutcomeModel.everyone_answers(
+    ring_answer_s=(0.0, 0.0), conversation_median_s=60, conversation_sigma=0
 )
 
 

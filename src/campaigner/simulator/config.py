@@ -9,7 +9,7 @@ it is not part of the orchestrator.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -80,6 +80,22 @@ class OutcomeModel(BaseModel):
         if not 0 <= low <= high:
             raise ValueError("ring_answer_s must be (low, high) with 0 <= low <= high")
         return self
+
+    @classmethod
+    def everyone_answers(cls, **fields: Any) -> OutcomeModel:
+        """A model where every call is answered and becomes a conversation (for load and timing
+        tests); `fields` set the call lengths and anything else."""
+        unanswered = (
+            "invalid_destination_rate",
+            "dial_failed_rate",
+            "busy_rate",
+            "declined_rate",
+            "no_answer_rate",
+            "voicemail_rate",
+            "dnc_rate",
+            "callback_rate",
+        )
+        return cls.model_validate({**dict.fromkeys(unanswered, 0.0), **fields})
 
     @property
     def answer_rate(self) -> float:
