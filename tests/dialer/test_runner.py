@@ -157,3 +157,26 @@ async def test_transcripts_are_fetched_only_when_the_campaign_asks(rig: Rig) -> 
     requests = rig.sim.stats()["requests_by_endpoint"]
     assert isinstance(requests, dict)
     assert sum(n for endpoint, n in requests.items() if "get-call" in endpoint) == 2
+
+
+async def test_a_spike_of_failed_dials_pauses_the_campaign(rig: Rig) -> None:
+    failing = numbers(15, area="305")
+    for number in failing:
+        order = ForcedOutcome(to_number=number, disconnection_reason="dial_failed")
+        rig.sim.call(lambda sim, order=order: sim.force(order))
+    rig.ingest(rig.campaign(), failing)
+    summary = await run(rig)
+    assert summary.status == "paused"
+    assert "failed to dial (dial_failed)" in summary.stop_reason
+    assert summary.calls_placed < 15
+    assert_exactly_once(rig)
+
+
+async def test_an_account_error_on_a_call_pauses_the_campaign(rig: Rig) -> None:
+    (number,) = numbers(1, area="786")
+    order = ForcedOutcome(to_number=number, disconnection_reason="no_valid_payment")
+    rig.sim.call(lambda sim: sim.force(order))
+    rig.ingest(rig.campaign(), [number])
+    summary = await run(rig)
+    assert summary.status == "paused"
+    assert "account error (no_valid_payment)" in summary.stop_reason

@@ -63,6 +63,7 @@ from campaigner.store import (
     CampaignStatus,
     Contact,
     LeaseLost,
+    StatusChangeError,
     attempts_without_call_id,
     calls_to_number_since,
     campaign_counts,
@@ -547,6 +548,7 @@ class CampaignRunner:
     def _apply_calls(self, calls: list[Call]) -> None:
         now = self.clock.now()
         want_transcripts: list[str] = []
+        settled: list[tuple[OutcomeClass, str | None]] = []
         with self._session() as session:
             for call in calls:
                 live = self._live.get(call.call_id)
@@ -567,10 +569,14 @@ class CampaignRunner:
                         self._progress.calls_finished += 1
                     if applied.settled_now:
                         self._cost_cents += applied.cost_cents
-                        self._note_outcome(applied.outcome, call.disconnection_reason)
+                        settled.append((applied.outcome, call.disconnection_reason))
                         if self.config.fetch_transcripts and call.call_status == "ended":
                             want_transcripts.append(call.call_id)
             session.commit()
+        # After the commit: a pause writes in its own transaction, which SQLite would block
+        # behind this one.
+        for outcome, reason in settled:
+            self._note_outcome(outcome, reason)
         if want_transcripts:
             self._spawn(self._fetch_transcripts(want_transcripts))
         self._check_budget()
@@ -741,7 +747,8 @@ class CampaignRunner:
                     reason=reason,
                 )
                 session.commit()
-            except Exception:  # a cancelled campaign stays cancelled; that already stops dialing
+            except StatusChangeError:
+                # A cancelled campaign stays cancelled, which stops dialing all the same.
                 session.rollback()
         self._stop_reason = reason
 
