@@ -180,3 +180,16 @@ async def test_an_account_error_on_a_call_pauses_the_campaign(rig: Rig) -> None:
     summary = await run(rig)
     assert summary.status == "paused"
     assert "account error (no_valid_payment)" in summary.stop_reason
+
+
+async def test_retells_own_do_not_call_list_is_honoured_and_suppresses(rig: Rig) -> None:
+    listed, other = numbers(2, area="347")
+    rig.sim.call(lambda sim: sim.add_dnc(listed))
+    rig.ingest(rig.campaign(), [listed, other])
+    await run(rig)
+    by_number = {c.phone_e164: c for c in contacts(rig)}
+    assert by_number[listed].final_outcome == OutcomeClass.DNC_REQUEST
+    assert by_number[other].final_outcome != OutcomeClass.DNC_REQUEST
+    with Session(rig.engine) as session:
+        assert set(suppressed_numbers(session=session, numbers=[listed, other])) == {listed}
+    assert rig.sim.stats()["calls_created"] == 1

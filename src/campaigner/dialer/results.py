@@ -28,7 +28,7 @@ from campaigner.store import (
 
 __all__ = ["DNC_SOURCE", "AppliedCall", "apply_call", "settle_attempt"]
 
-DNC_SOURCE = "retell:user_requested_dnc"
+DNC_SOURCE = "retell:do-not-call"
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,6 @@ def apply_call(
             outcome=outcome,
             now=now,
         )
-        if settled_now and outcome is OutcomeClass.DNC_REQUEST:
-            add_suppressions(
-                session=session,
-                entries=[
-                    (attempt.to_number, f"asked not to be called ({call.call_id})", DNC_SOURCE)
-                ],
-            )
     return AppliedCall(
         attempt_id=attempt.id,
         contact_id=attempt.contact_id,
@@ -127,6 +120,12 @@ def settle_attempt(
             ),
             now=now,
         )
+        if outcome is OutcomeClass.DNC_REQUEST:
+            # Heard on a call or refused by Retell's own list: no campaign dials it again.
+            add_suppressions(
+                session=session,
+                entries=[(contact.phone_e164, f"do-not-call (attempt {attempt_id})", DNC_SOURCE)],
+            )
     settle_contact(
         session=session,
         contact_id=contact_id,

@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import socket
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
@@ -87,8 +88,9 @@ __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
 log = logging.getLogger(__name__)
 
 MAX_IDS_PER_LIST = 1000
-# A 400 whose message says this is Retell refusing a number on its internal do-not-call list.
-_DNC_MARKERS = ("do not call", "do_not_call", "dnc")
+# A 400 whose message says this is Retell refusing a number on its internal do-not-call list
+# (written "do-not-call", "do_not_call" or "do not call").
+_DNC_REFUSAL = re.compile(r"do[\s_-]not[\s_-]call", re.IGNORECASE)
 _ACCOUNT_ERRORS = (AuthenticationFailed, PaymentRequired, PermissionDenied)
 _CONFIG_ERRORS = (NotFound, UnprocessableEntity)
 
@@ -418,6 +420,8 @@ class CampaignRunner:
                     override_agent_version=variant.version,
                     metadata=metadata,
                     dynamic_variables=contact.dynamic_variables,
+                    # Retell's own do-not-call list is checked too, beside campaigner's.
+                    honor_internal_dnc=True,
                 )
             except RateLimited as error:
                 self._bucket.throttled(error.retry_after)
@@ -448,18 +452,14 @@ class CampaignRunner:
         """Retell refused a create, so no call exists: decide what that means."""
         assert contact.id is not None
         detail = str(error)
-        if isinstance(error, _ACCOUNT_ERRORS):
-            self._pause(f"Retell refused the account: {detail}")
-            self._settle_unsent(
-                attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True
-            )
-        elif isinstance(error, _CONFIG_ERRORS):
-            self._pause(f"the campaign's agent or number is not usable: {detail}")
+        if isinstance(error, _ACCOUNT_ERRORS + _CONFIG_ERRORS):
+            what = "the account" if isinstance(error, _ACCOUNT_ERRORS) else "the agent or number"
+            self._pause(f"Retell refused {what}: {detail}")
             self._settle_unsent(
                 attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True
             )
         elif isinstance(error, BadRequest):
-            dnc = any(marker in error.message.lower() for marker in _DNC_MARKERS)
+            dnc = _DNC_REFUSAL.search(error.message) is not None
             outcome = OutcomeClass.DNC_REQUEST if dnc else OutcomeClass.PERMANENT_FAILURE
             self._settle_unsent(attempt_id, contact.id, outcome, detail)
         else:
