@@ -432,6 +432,50 @@ def run_campaign(
         print_run_summary(summary)
 
 
+@app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(help="The campaign's name (the `name:` in its file).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for the files [default: reports/<campaign>].")
+    ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="csv, xlsx, parquet, html or json; repeat for several [default: all].",
+        ),
+    ] = None,
+) -> None:
+    """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
+    import sqlalchemy.exc
+
+    from campaigner.reports import ReportFormat, export_report
+    from campaigner.settings import get_settings
+    from campaigner.store import StoreError, make_engine, upgrade_database
+
+    known = [report_format.value for report_format in ReportFormat]
+    unknown = [given for given in formats or [] if given.lower() not in known]
+    if unknown:
+        _fail(f"--format {unknown[0]!r} is not one of {', '.join(known)}")
+    chosen = [ReportFormat(given.lower()) for given in formats or known]
+    out_dir = out or Path("reports") / name
+    engine = make_engine(get_settings().database_url)
+    try:
+        upgrade_database(engine)
+        exported = export_report(engine, name, out_dir, chosen)
+    except StoreError as error:
+        _fail(error)
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+    except OSError as error:
+        _fail(f"cannot write the report to {out_dir}: {error.strerror}")
+    finally:
+        engine.dispose()
+    typer.echo(f"Report of campaign {name} written to {exported.directory}:")
+    for path in exported.files:
+        typer.echo(f"  {path}")
+
+
 def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
     from campaigner.store import StoreError, set_campaign_status
 

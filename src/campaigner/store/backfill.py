@@ -1,0 +1,58 @@
+"""Call attempts written in bulk, already finished: histories brought in from elsewhere, and the
+stores that report benchmarks and tests build.
+
+The dialer never uses this: its attempts go through `create_attempt` (committed before the call)
+and `record_call_result`. Here every column is given, as `insert_contact_columns` takes contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlmodel import Session, SQLModel
+
+from campaigner.store.bulk import bulk_insert_columns
+from campaigner.store.models import CallAttempt
+from campaigner.store.queries import INSERT_BATCH_SIZE
+
+__all__ = ["insert_attempt_columns"]
+
+_REQUIRED = frozenset(
+    {
+        "campaign_id",
+        "contact_id",
+        "attempt_number",
+        "idempotency_key",
+        "agent_id",
+        "from_number",
+        "to_number",
+        "state",
+        "created_at",
+    }
+)
+
+
+def insert_attempt_columns(
+    *,
+    session: Session,
+    columns: Mapping[str, Sequence[Any]],
+    batch_size: int = INSERT_BATCH_SIZE,
+) -> int:
+    """Insert finished attempts given column by column (`CallAttempt` field names, one value per
+    attempt; fields left out are null, `finalized` is true). An attempt whose (contact,
+    attempt number) already exists is skipped. Flushes only; returns the number inserted.
+    """
+    known = set(CallAttempt.model_fields) - {"id"}
+    missing = sorted(_REQUIRED - columns.keys())
+    unknown = sorted(columns.keys() - known)
+    if missing or unknown:
+        raise ValueError(f"attempt columns: missing {missing}, unknown {unknown}")
+    return bulk_insert_columns(
+        session,
+        SQLModel.metadata.tables["call_attempt"],
+        columns,
+        constants={"finalized": True} if "finalized" not in columns else None,
+        conflict=("contact_id", "attempt_number"),
+        batch_size=batch_size,
+    )
