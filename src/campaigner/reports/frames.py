@@ -35,7 +35,7 @@ from campaigner.store.reading import (
     rejected_frames,
 )
 
-__all__ = ["CONNECTED_OUTCOMES", "CampaignData", "load_campaign_data"]
+__all__ = ["CONNECTED_OUTCOMES", "CampaignData", "load_campaign_data", "lookup"]
 
 CONNECTED_OUTCOMES = frozenset(
     {
@@ -96,6 +96,14 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
     )
 
 
+def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """`values` (indexed by unique keys) at each of `keys`, missing where absent, on the index of
+    `keys`. (`Series.map` fails on an empty series of timestamps.)"""
+    found = values.reindex(pd.Index(keys))
+    found.index = keys.index
+    return found
+
+
 def _variant_names(config: dict[str, Any]) -> tuple[str, ...]:
     variants = config.get("variants") or []
     return tuple(str(variant["name"]) for variant in variants) or (DEFAULT_VARIANT,)
@@ -120,7 +128,7 @@ def _typed_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
     for name in ("state", "outcome_class", "variant", "user_sentiment", "retell_call_id"):
         attempts[name] = _text(attempts[name])
     for name in ("created_at", "start_timestamp", "end_timestamp"):
-        attempts[name] = pd.to_datetime(attempts[name], utc=True)
+        attempts[name] = pd.to_datetime(attempts[name], utc=True).dt.as_unit("us")
     for name in ("duration_ms", "cost_cents", "latency_e2e_p50_ms", "latency_e2e_p90_ms"):
         attempts[name] = pd.to_numeric(attempts[name]).astype("float64")
     for name in ("call_successful", "in_voicemail"):
@@ -135,7 +143,7 @@ def _with_attempt_facts(attempts: pd.DataFrame, contacts: pd.DataFrame) -> pd.Da
     attempts["connected"] = outcome.isin(list(CONNECTED_OUTCOMES)).fillna(False).to_numpy()
     attempts["successful"] = (outcome == OutcomeClass.SUCCESS).fillna(False).to_numpy()
     zones = contacts.set_index("contact_id")["timezone_key"].str.split("|").str[0]
-    attempts["zone"] = attempts["contact_id"].map(zones).astype("string")
+    attempts["zone"] = lookup(attempts["contact_id"], zones).astype("string")
     attempts["local_hour"] = _local_hours(attempts)
     return attempts
 
@@ -168,12 +176,12 @@ def _with_contact_facts(contacts: pd.DataFrame, attempts: pd.DataFrame) -> pd.Da
     ids = contacts["contact_id"]
     contacts = contacts.copy()
     for name in ("attempts", "total_duration_ms", "cost_cents"):
-        contacts[name] = ids.map(totals[name]).fillna(0)
+        contacts[name] = lookup(ids, totals[name]).fillna(0)
     contacts["attempts"] = contacts["attempts"].astype("int64")
     for name in ("dialed", "connected", "successful"):
-        contacts[name] = ids.map(totals[name]).fillna(False).astype(bool)
-    contacts["deciding_attempt_id"] = ids.map(deciding).astype("Int64")
-    contacts["result"] = _results(contacts, ids.map(last["outcome_class"]).astype("string"))
+        contacts[name] = lookup(ids, totals[name]).fillna(False).astype(bool)
+    contacts["deciding_attempt_id"] = lookup(ids, deciding).astype("Int64")
+    contacts["result"] = _results(contacts, lookup(ids, last["outcome_class"]).astype("string"))
     return contacts
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
-from campaigner.reports.frames import CampaignData
+from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
 __all__ = ["ANALYSIS_PREFIX", "attempts_table", "contacts_table", "rejected_table"]
@@ -58,9 +58,11 @@ def contacts_table(data: CampaignData) -> pd.DataFrame:
             "result": contacts["result"],
             "final_outcome": contacts["final_outcome"],
             "attempts": contacts["attempts"],
-            "last_call_at": contacts["contact_id"].map(last["started_at"]),
-            "last_disconnection_reason": contacts["contact_id"].map(last["disconnection_reason"]),
-            **{name: deciding.map(by_id[column]) for name, column in _DECIDING_COLUMNS},
+            "last_call_at": lookup(contacts["contact_id"], last["started_at"]),
+            "last_disconnection_reason": lookup(
+                contacts["contact_id"], last["disconnection_reason"]
+            ),
+            **{name: lookup(deciding, by_id[column]) for name, column in _DECIDING_COLUMNS},
             "total_duration_s": contacts["total_duration_ms"] / 1000,
             "cost_cents": contacts["cost_cents"],
             "on_dnc_list": contacts["on_dnc_list"],
@@ -69,7 +71,7 @@ def contacts_table(data: CampaignData) -> pd.DataFrame:
     )
     analysis = by_id.filter(like=ANALYSIS_PREFIX, axis="columns")
     for name in analysis.columns:
-        ours[name] = deciding.map(analysis[name])
+        ours[name] = lookup(deciding, analysis[name])
     original = _input_columns(data, contacts["original"], reserved=set(ours.columns))
     return pd.concat([original, ours], axis="columns")
 
@@ -102,7 +104,7 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
         {
             "attempt_id": attempts["attempt_id"],
             "contact_id": attempts["contact_id"],
-            "external_id": attempts["contact_id"].map(external_ids),
+            "external_id": lookup(attempts["contact_id"], external_ids),
             "phone_e164": _numbers(data, attempts["to_number"]),
             "attempt_number": attempts["attempt_number"],
             "variant": attempts["variant"],
