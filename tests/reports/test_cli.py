@@ -1,0 +1,71 @@
+"""`campaigner report` through typer's runner, on the store of a campaign run on the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from campaigner.cli import app
+from campaigner.settings import get_settings
+from tests.reports.conftest import RunCampaign
+
+
+@pytest.fixture
+def runner(
+    campaign: RunCampaign, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", str(campaign.engine.url))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_report_writes_every_file_to_reports_campaign(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "report"])
+    assert result.exit_code == 0, result.output
+    out = Path("reports") / "report"
+    assert f"written to {out}" in result.stdout
+    written = sorted(path.name for path in (tmp_path / out).iterdir())
+    assert written == sorted(
+        [
+            "contacts.csv",
+            "attempts.csv",
+            "rejected.csv",
+            "report.xlsx",
+            "attempts.parquet",
+            "report.html",
+            "summary.json",
+        ]
+    )
+    assert all(f"{out / name}" in result.stdout for name in written)
+
+
+def test_report_writes_the_formats_asked_for(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["report", "report", "--out", "elsewhere", "--format", "html", "--format", "JSON"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in (tmp_path / "elsewhere").iterdir()) == [
+        "report.html",
+        "summary.json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["report", "nope"], "error: no campaign named 'nope'"),
+        (["report", "report", "--format", "pdf"], "error: --format 'pdf' is not one of csv"),
+    ],
+)
+def test_bad_requests_are_one_clear_line(
+    runner: CliRunner, arguments: list[str], message: str
+) -> None:
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
