@@ -3,7 +3,8 @@
 Sheets: Summary (every single figure, one per row), then the tables Contacts, Attempts and
 Rejected, then the breakdowns (A-B variants, A-B tests, By local hour, By timezone). Every sheet
 has a bold, frozen header row, column widths fitted to its content and number formats for costs,
-durations, rates and times (UTC). Text cells go through `campaigner.csvsafe` like the CSV files.
+durations, rates and times (UTC). The tables' cells are already spreadsheet-safe
+(`campaigner.reports.tables`); the figure sheets are made safe here.
 
 Written with rustpy-xlsxwriter (Rust) in constant memory: about 1.5 M cells/s here, where openpyxl
 managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
@@ -41,7 +42,12 @@ _NUMBER_FORMATS = {
 def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: dict[str, Any]) -> Path:
     """Write the Summary sheet of `figures`, one sheet per table, then one per list of figure
     rows; returns `path`."""
-    sheets = {"Summary": _summary_rows(figures), **tables, **_breakdowns(figures)}
+    figure_sheets = {"Summary": _summary_rows(figures), **_breakdowns(figures)}
+    sheets = {
+        "Summary": neutralise_frame(figure_sheets.pop("Summary")),
+        **tables,
+        **{name: neutralise_frame(sheet) for name, sheet in figure_sheets.items()},
+    }
     workbook = (
         FastExcel(path)
         .format(bold_headers=True, datetime_format="yyyy-mm-dd hh:mm:ss")
@@ -103,13 +109,14 @@ def _flat_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _cells(table: pd.DataFrame) -> pd.DataFrame:
-    """Spreadsheet-safe cells the writer takes: timestamps as naive UTC, missing values as None."""
-    safe = neutralise_frame(table)
-    for name in safe.columns:
-        if isinstance(safe[name].dtype, pd.DatetimeTZDtype):
-            safe[name] = safe[name].dt.tz_convert("UTC").dt.tz_localize(None)
-    cells = safe.astype(object)
-    return cells.where(safe.notna(), None)
+    """Cells the writer takes: timestamps as naive UTC, missing values as None."""
+    naive = {
+        name: table[name].dt.tz_convert("UTC").dt.tz_localize(None)
+        for name in table.columns
+        if isinstance(table[name].dtype, pd.DatetimeTZDtype)
+    }
+    cells = table.assign(**naive).astype(object) if naive else table.astype(object)
+    return cells.where(table.notna(), None)
 
 
 def _widths(cells: pd.DataFrame) -> dict[str, float]:

@@ -16,10 +16,13 @@ Which files each format writes:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
@@ -53,7 +56,25 @@ class ExportedReport(BaseModel):
     """The figures of summary.json (also returned when JSON was not asked for)."""
 
 
-Writer = Callable[[CampaignData, dict[str, Any], Path], list[Path]]
+@dataclass
+class _Report:
+    """A campaign's data and figures, and each exported table built once, when first needed."""
+
+    data: CampaignData
+    figures: dict[str, Any]
+    out_dir: Path
+
+    @cached_property
+    def contacts(self) -> pd.DataFrame:
+        return contacts_table(self.data)
+
+    @cached_property
+    def attempts(self) -> pd.DataFrame:
+        return attempts_table(self.data)
+
+    @cached_property
+    def rejected(self) -> pd.DataFrame:
+        return rejected_table(self.data)
 
 
 def export_report(
@@ -68,47 +89,43 @@ def export_report(
     store has no campaign of that name.
     """
     data = load_campaign_data(engine, campaign_name)
-    figures = headline(data)
+    report = _Report(data, headline(data), out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for report_format in ReportFormat:
         if report_format in formats:
-            files += _WRITERS[report_format](data, figures, out_dir)
-    return ExportedReport(directory=out_dir, files=files, headline=figures)
+            files += _WRITERS[report_format](report)
+    return ExportedReport(directory=out_dir, files=files, headline=report.figures)
 
 
-def _csv_files(data: CampaignData, _figures: dict[str, Any], out_dir: Path) -> list[Path]:
+def _csv_files(report: _Report) -> list[Path]:
     return [
-        write_csv(contacts_table(data), out_dir / "contacts.csv"),
-        write_csv(attempts_table(data), out_dir / "attempts.csv"),
-        write_csv(rejected_table(data), out_dir / "rejected.csv"),
+        write_csv(report.contacts, report.out_dir / "contacts.csv"),
+        write_csv(report.attempts, report.out_dir / "attempts.csv"),
+        write_csv(report.rejected, report.out_dir / "rejected.csv"),
     ]
 
 
-def _xlsx_files(data: CampaignData, figures: dict[str, Any], out_dir: Path) -> list[Path]:
-    tables = {
-        "Contacts": contacts_table(data),
-        "Attempts": attempts_table(data),
-        "Rejected": rejected_table(data),
-    }
-    return [write_workbook(out_dir / "report.xlsx", tables, figures)]
+def _xlsx_files(report: _Report) -> list[Path]:
+    tables = {"Contacts": report.contacts, "Attempts": report.attempts, "Rejected": report.rejected}
+    return [write_workbook(report.out_dir / "report.xlsx", tables, report.figures)]
 
 
-def _parquet_files(data: CampaignData, _figures: dict[str, Any], out_dir: Path) -> list[Path]:
-    return [write_parquet(attempts_table(data), out_dir / "attempts.parquet")]
+def _parquet_files(report: _Report) -> list[Path]:
+    return [write_parquet(report.attempts, report.out_dir / "attempts.parquet")]
 
 
-def _html_files(data: CampaignData, figures: dict[str, Any], out_dir: Path) -> list[Path]:
-    path = out_dir / "report.html"
-    path.write_text(render_report(data, figures), encoding="utf-8")
+def _html_files(report: _Report) -> list[Path]:
+    path = report.out_dir / "report.html"
+    path.write_text(render_report(report.data, report.figures), encoding="utf-8")
     return [path]
 
 
-def _json_files(_data: CampaignData, figures: dict[str, Any], out_dir: Path) -> list[Path]:
-    return [write_json(figures, out_dir / "summary.json")]
+def _json_files(report: _Report) -> list[Path]:
+    return [write_json(report.figures, report.out_dir / "summary.json")]
 
 
-_WRITERS: dict[ReportFormat, Writer] = {
+_WRITERS: dict[ReportFormat, Callable[[_Report], list[Path]]] = {
     ReportFormat.CSV: _csv_files,
     ReportFormat.XLSX: _xlsx_files,
     ReportFormat.PARQUET: _parquet_files,

@@ -2,7 +2,8 @@
 
 Columns are documented in docs/reports.md. Each custom post-call analysis field becomes its own
 column `analysis_<field>` (a nested value is written as JSON text); a contact's analysis columns
-come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. With
+come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Every text
+cell that a spreadsheet could run as a formula is already neutralised here, for every file. With
 `mask_numbers`, the E.164 numbers and the input's phone column are masked
 (`campaigner.reports.masking`).
 """
@@ -16,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
+from campaigner.csvsafe import neutralise_frame
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
@@ -73,12 +75,12 @@ def contacts_table(data: CampaignData) -> pd.DataFrame:
     for name in analysis.columns:
         ours[name] = lookup(deciding, analysis[name])
     original = _input_columns(data, contacts["original"], reserved=set(ours.columns))
-    return pd.concat([original, ours], axis="columns")
+    return _typed(pd.concat([original, ours], axis="columns"))
 
 
 def attempts_table(data: CampaignData) -> pd.DataFrame:
     """One row per call attempt."""
-    return _attempt_columns(data).drop(columns=["started_at"])
+    return _typed(_attempt_columns(data).drop(columns=["started_at"]))
 
 
 def rejected_table(data: CampaignData) -> pd.DataFrame:
@@ -94,7 +96,7 @@ def rejected_table(data: CampaignData) -> pd.DataFrame:
         index=rejected.index,
     )
     original = _input_columns(data, rejected["raw"], reserved=set(ours.columns))
-    return pd.concat([original, ours], axis="columns")
+    return _typed(pd.concat([original, ours], axis="columns"))
 
 
 def _attempt_columns(data: CampaignData) -> pd.DataFrame:
@@ -138,6 +140,20 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
     analysis = _flattened(attempts["custom_analysis"])
     analysis.columns = [f"{ANALYSIS_PREFIX}{name}" for name in analysis.columns]
     return pd.concat([table, analysis], axis="columns")
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its formulas neutralised (`campaigner.csvsafe`), and columns of Python
+    objects that hold only text (or only booleans) as pandas strings (or booleans), so that the
+    guard and the writers work on them column-wise."""
+    kinds = {"string": "string", "boolean": "boolean"}
+    changes = {}
+    for name in table.columns:
+        if table[name].dtype == object:
+            kind = kinds.get(pd.api.types.infer_dtype(table[name], skipna=True))
+            if kind:
+                changes[name] = kind
+    return neutralise_frame(table.astype(changes) if changes else table)
 
 
 def _flattened(values: pd.Series) -> pd.DataFrame:

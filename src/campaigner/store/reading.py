@@ -12,7 +12,9 @@ columns as Python objects (the columns' own types convert them).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,6 +33,8 @@ __all__ = [
     "input_row_count",
     "rejected_frames",
 ]
+
+_JSON_COLUMNS = ("original", "custom_analysis", "raw")
 
 READ_CHUNK_ROWS = 20_000
 """Rows per chunk read from the database."""
@@ -108,7 +112,7 @@ def contact_frames(
             col(Contact.status),
             col(Contact.final_outcome),
             col(Contact.attempts_made),
-            col(Contact.original),
+            _json_text(col(Contact.original)),
             on_dnc_list.label("on_dnc_list"),
         )
         .join(SourceFile, col(SourceFile.id) == col(Contact.source_file_id))
@@ -125,7 +129,9 @@ def attempt_frames(
     statement: Selectable = (
         sa.select(
             col(CallAttempt.id).label("attempt_id"),
-            *(getattr(CallAttempt, name) for name in ATTEMPT_COLUMNS[1:]),
+            *(getattr(CallAttempt, name) for name in ATTEMPT_COLUMNS[1:-3]),
+            _json_text(col(CallAttempt.custom_analysis)),
+            *(getattr(CallAttempt, name) for name in ATTEMPT_COLUMNS[-2:]),
         )
         .where(col(CallAttempt.campaign_id) == campaign_id)
         .order_by(col(CallAttempt.contact_id), col(CallAttempt.attempt_number))
@@ -143,7 +149,7 @@ def rejected_frames(
             col(RejectedRow.row_number),
             col(RejectedRow.reason),
             col(RejectedRow.detail),
-            col(RejectedRow.raw),
+            _json_text(col(RejectedRow.raw)),
         )
         .join(SourceFile, col(SourceFile.id) == col(RejectedRow.source_file_id))
         .where(col(RejectedRow.campaign_id) == campaign_id)
@@ -162,6 +168,13 @@ def input_row_count(*, connection: Connection, campaign_id: int) -> int:
     return int(total)
 
 
+def _json_text(column: Any) -> sa.ColumnElement[str]:
+    """A JSON column read as its text, for orjson to decode (5x faster than the stdlib's json,
+    which the JSON type would use once per value). A CAST in SQL, so that psycopg does not
+    decode PostgreSQL's json values itself."""
+    return sa.cast(column, sa.Text).label(column.key)
+
+
 def _frames(
     connection: Connection,
     statement: Selectable,
@@ -169,9 +182,12 @@ def _frames(
     chunk_rows: int,
 ) -> Iterator[pd.DataFrame]:
     chunks = pd.read_sql(statement, connection, chunksize=chunk_rows, coerce_float=False)
+    json_columns = [name for name in _JSON_COLUMNS if name in columns]
     empty = True
     for chunk in chunks:
         empty = False
+        for name in json_columns:
+            chunk[name] = [None if text is None else orjson.loads(text) for text in chunk[name]]
         yield chunk
     if empty:
         yield pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
