@@ -109,14 +109,17 @@ def _flat_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _cells(table: pd.DataFrame) -> pd.DataFrame:
-    """Cells the writer takes: timestamps as naive UTC, missing values as None."""
-    naive = {
+    """Columns the writer takes as they are (it reads nullable and Arrow-backed columns
+    directly), except timestamps, made naive UTC, and missing values in columns of Python
+    objects, made None."""
+    changed = {
         name: table[name].dt.tz_convert("UTC").dt.tz_localize(None)
-        for name in table.columns
         if isinstance(table[name].dtype, pd.DatetimeTZDtype)
+        else table[name].astype(object).where(table[name].notna(), None)
+        for name in table.columns
+        if isinstance(table[name].dtype, pd.DatetimeTZDtype) or table[name].dtype == object
     }
-    cells = table.assign(**naive).astype(object) if naive else table.astype(object)
-    return cells.where(table.notna(), None)
+    return table.assign(**changed) if changed else table
 
 
 def _widths(cells: pd.DataFrame) -> dict[str, float]:
@@ -124,7 +127,7 @@ def _widths(cells: pd.DataFrame) -> dict[str, float]:
     sample = cells.head(_WIDTH_SAMPLE_ROWS)
     widths: dict[str, float] = {}
     for name in cells.columns:
-        longest = sample[name].map(lambda value: len(str(value)) if value is not None else 0)
+        longest = sample[name].map(lambda value: 0 if pd.isna(value) else len(str(value)))
         content = int(longest.max()) if len(longest) else 0
         widths[str(name)] = float(min(_MAX_WIDTH, max(_MIN_WIDTH, len(str(name)) + 2, content)))
     return widths
