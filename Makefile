@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/simulator_throughput.py
 	$(BIN)/python bench/dialer_direct.py
 	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/report_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
