@@ -43,6 +43,16 @@ CONTACTS = 60
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 FORCED_NUMBER = "+12125550100"
 DNC_NUMBER = "+13125550199"
+REPORT_FILES = (
+    "contacts.csv",
+    "attempts.csv",
+    "rejected.csv",
+    "report.xlsx",
+    "attempts.parquet",
+    "report.html",
+    "summary.json",
+)
+"""Every file of a report, in the order `export_report` writes them."""
 ANALYSIS_FIELDS = (
     "appointment_confirmed",
     "reschedule_requested",

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from campaigner.cli import app
 from campaigner.settings import get_settings
-from tests.reports.conftest import RunCampaign
+from tests.reports.conftest import REPORT_FILES, RunCampaign
 
 
 @pytest.fixture
@@ -30,17 +30,7 @@ def test_report_writes_every_file_to_reports_campaign(runner: CliRunner, tmp_pat
     out = Path("reports") / "report"
     assert f"written to {out}" in result.stdout
     written = sorted(path.name for path in (tmp_path / out).iterdir())
-    assert written == sorted(
-        [
-            "contacts.csv",
-            "attempts.csv",
-            "rejected.csv",
-            "report.xlsx",
-            "attempts.parquet",
-            "report.html",
-            "summary.json",
-        ]
-    )
+    assert written == sorted(REPORT_FILES)
     assert all(f"{out / name}" in result.stdout for name in written)
 
 

@@ -20,6 +20,7 @@ from tests.reports.conftest import (
     CONTACTS,
     FORCED_NUMBER,
     FORMULA,
+    REPORT_FILES,
     RunCampaign,
     run_campaign,
 )
@@ -45,15 +46,7 @@ def store_rows(campaign: RunCampaign) -> tuple[list[Contact], list[CallAttempt],
 
 def test_every_format_writes_its_files(report: ExportedReport) -> None:
     names = [path.name for path in report.files]
-    assert names == [
-        "contacts.csv",
-        "attempts.csv",
-        "rejected.csv",
-        "report.xlsx",
-        "attempts.parquet",
-        "report.html",
-        "summary.json",
-    ]
+    assert names == list(REPORT_FILES)
     assert all(path.parent == report.directory and path.stat().st_size > 0 for path in report.files)
 
 

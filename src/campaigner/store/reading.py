@@ -129,9 +129,12 @@ def attempt_frames(
     statement: Selectable = (
         sa.select(
             col(CallAttempt.id).label("attempt_id"),
-            *(getattr(CallAttempt, name) for name in ATTEMPT_COLUMNS[1:-3]),
-            _json_text(col(CallAttempt.custom_analysis)),
-            *(getattr(CallAttempt, name) for name in ATTEMPT_COLUMNS[-2:]),
+            *(
+                _json_text(getattr(CallAttempt, name))
+                if name in _JSON_COLUMNS
+                else getattr(CallAttempt, name)
+                for name in ATTEMPT_COLUMNS[1:]
+            ),
         )
         .where(col(CallAttempt.campaign_id) == campaign_id)
         .order_by(col(CallAttempt.contact_id), col(CallAttempt.attempt_number))
