@@ -31,9 +31,7 @@ def write_csv(table: pd.DataFrame, path: Path) -> Path:
     """Write `table` as CSV; returns `path`."""
     arrow = _arrow_table(table)
     columns = [
-        pc.strftime(column, format=_CSV_TIME_FORMAT)
-        if pa.types.is_timestamp(column.type)
-        else column
+        _iso_seconds(column) if pa.types.is_timestamp(column.type) else column
         for column in arrow.columns
     ]
     names = [neutralise_cell(name) for name in arrow.column_names]
@@ -53,6 +51,12 @@ def write_json(figures: dict[str, Any], path: Path) -> Path:
     """Write figures as indented JSON; returns `path`."""
     path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def _iso_seconds(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as `2026-03-02T14:05:09Z` (whole seconds: %S would print the microseconds)."""
+    seconds = column.cast(pa.timestamp("s", tz=column.type.tz), safe=False)
+    return pc.strftime(seconds, format=_CSV_TIME_FORMAT)
 
 
 def _arrow_table(table: pd.DataFrame) -> pa.Table:
