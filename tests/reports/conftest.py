@@ -22,6 +22,10 @@ from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
 from campaigner.simulator import ForcedOutcome, SimulatorConfig, run_simulator
 from campaigner.store import add_suppressions, make_engine, upgrade_database
+from tests.store import conftest as store_fixtures
+
+engine = store_fixtures.engine
+"""A migrated, empty store on SQLite and on PostgreSQL (the store tests' fixture)."""
 
 CAMPAIGN_YAML = """
 name: {name}

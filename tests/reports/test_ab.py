@@ -10,7 +10,6 @@ Wilson 95 % of 20/40: centre 0.5, half 1.95996/1.096037 * sqrt(0.25/40 + 3.84146
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,11 @@ from campaigner.store import (
     Contact,
     create_source_file,
     insert_contact_columns,
-    make_engine,
     update_source_file_counts,
     upsert_campaign,
 )
 from campaigner.store.backfill import insert_attempt_columns
 from campaigner.store.types import utcnow
-
-
-@pytest.fixture
-def engine(sqlite_template: Path, tmp_path: Path) -> Engine:
-    shutil.copy(sqlite_template, tmp_path / "store.db")
-    return make_engine(f"sqlite:///{tmp_path / 'store.db'}")
 
 
 def build_campaign(
