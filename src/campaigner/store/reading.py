@@ -2,8 +2,9 @@
 
 Reports read whole campaigns (100,000 contacts and more), so these skip the ORM: each is one Core
 SELECT read with `pd.read_sql` in chunks of `READ_CHUNK_ROWS` rows, so the driver never holds a
-whole result set beside the frames being built. Timestamps come back timezone-aware UTC and JSON
-columns as Python objects (the columns' own types convert them).
+whole result set beside the frames being built. Values are converted column by column, not one by
+one: timestamps come back timezone-aware UTC, flags as nullable booleans, JSON columns as Python
+objects (decoded with orjson), statuses and outcomes as plain strings.
 
     with engine.connect() as connection:
         contacts = pd.concat(contact_frames(connection=connection, campaign_id=1))
@@ -19,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Selectable
+from sqlalchemy.types import NullType
 from sqlmodel import col
 
 from campaigner.store.models import CallAttempt, Contact, RejectedRow, SourceFile, Suppression
@@ -35,6 +37,8 @@ __all__ = [
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
+_TIME_COLUMNS = ("created_at", "start_timestamp", "end_timestamp")
+_BOOLEAN_COLUMNS = ("on_dnc_list", "call_successful", "in_voicemail")
 
 READ_CHUNK_ROWS = 20_000
 """Rows per chunk read from the database."""
@@ -100,20 +104,10 @@ def contact_frames(
     on_dnc_list = sa.exists().where(col(Suppression.phone_e164) == col(Contact.phone_e164))
     statement: Selectable = (
         sa.select(
-            col(Contact.id).label("contact_id"),
-            col(SourceFile.path).label("source_file"),
-            col(Contact.row_number),
-            col(Contact.phone_e164),
-            col(Contact.country),
-            col(Contact.number_type),
-            col(Contact.timezone_key),
-            col(Contact.external_id),
-            col(Contact.variant),
-            col(Contact.status),
-            col(Contact.final_outcome),
-            col(Contact.attempts_made),
-            _json_text(col(Contact.original)),
-            on_dnc_list.label("on_dnc_list"),
+            _raw(Contact.id, "contact_id"),
+            _raw(SourceFile.path, "source_file"),
+            *(_raw(getattr(Contact, name)) for name in CONTACT_COLUMNS[2:-1]),
+            _raw(on_dnc_list, "on_dnc_list"),
         )
         .join(SourceFile, col(SourceFile.id) == col(Contact.source_file_id))
         .where(col(Contact.campaign_id) == campaign_id)
@@ -128,13 +122,8 @@ def attempt_frames(
     """The campaign's call attempts, by contact and attempt number (transcripts left out)."""
     statement: Selectable = (
         sa.select(
-            col(CallAttempt.id).label("attempt_id"),
-            *(
-                _json_text(getattr(CallAttempt, name))
-                if name in _JSON_COLUMNS
-                else getattr(CallAttempt, name)
-                for name in ATTEMPT_COLUMNS[1:]
-            ),
+            _raw(CallAttempt.id, "attempt_id"),
+            *(_raw(getattr(CallAttempt, name)) for name in ATTEMPT_COLUMNS[1:]),
         )
         .where(col(CallAttempt.campaign_id) == campaign_id)
         .order_by(col(CallAttempt.contact_id), col(CallAttempt.attempt_number))
@@ -148,11 +137,8 @@ def rejected_frames(
     """The campaign's rejected input rows with their reason, by file and row number."""
     statement: Selectable = (
         sa.select(
-            col(SourceFile.path).label("source_file"),
-            col(RejectedRow.row_number),
-            col(RejectedRow.reason),
-            col(RejectedRow.detail),
-            _json_text(col(RejectedRow.raw)),
+            _raw(SourceFile.path, "source_file"),
+            *(_raw(getattr(RejectedRow, name)) for name in REJECTED_COLUMNS[1:]),
         )
         .join(SourceFile, col(SourceFile.id) == col(RejectedRow.source_file_id))
         .where(col(RejectedRow.campaign_id) == campaign_id)
@@ -171,11 +157,14 @@ def input_row_count(*, connection: Connection, campaign_id: int) -> int:
     return int(total)
 
 
-def _json_text(column: Any) -> sa.ColumnElement[str]:
-    """A JSON column read as its text, for orjson to decode (5x faster than the stdlib's json,
-    which the JSON type would use once per value). A CAST in SQL, so that psycopg does not
-    decode PostgreSQL's json values itself."""
-    return sa.cast(column, sa.Text).label(column.key)
+def _raw(column: Any, name: str | None = None) -> sa.Label[Any]:
+    """A selected column as the driver returns it, without SQLAlchemy's per-value conversion
+    (which took 3.5 of the 9.5 s a 150,000-attempt campaign took to read); `_frames` converts
+    whole columns instead. JSON is read as text (a CAST, so that psycopg does not decode it)."""
+    name = name or column.key
+    if name in _JSON_COLUMNS:
+        column = sa.cast(column, sa.Text)
+    return sa.type_coerce(column, NullType()).label(name)
 
 
 def _frames(
@@ -185,12 +174,16 @@ def _frames(
     chunk_rows: int,
 ) -> Iterator[pd.DataFrame]:
     chunks = pd.read_sql(statement, connection, chunksize=chunk_rows, coerce_float=False)
-    json_columns = [name for name in _JSON_COLUMNS if name in columns]
     empty = True
     for chunk in chunks:
         empty = False
-        for name in json_columns:
-            chunk[name] = [None if text is None else orjson.loads(text) for text in chunk[name]]
+        for name in columns:
+            if name in _JSON_COLUMNS:
+                chunk[name] = [None if text is None else orjson.loads(text) for text in chunk[name]]
+            elif name in _TIME_COLUMNS:
+                chunk[name] = pd.to_datetime(chunk[name], utc=True, format="ISO8601")
+            elif name in _BOOLEAN_COLUMNS:
+                chunk[name] = chunk[name].astype("boolean")
         yield chunk
     if empty:
         yield pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
