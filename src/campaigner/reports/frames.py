@@ -33,6 +33,7 @@ from campaigner.store.reading import (
     contact_frames,
     input_row_count,
     rejected_frames,
+    snapshot,
 )
 
 __all__ = ["CONNECTED_OUTCOMES", "CampaignData", "load_campaign_data", "lookup"]
@@ -75,7 +76,7 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
         campaign = get_campaign_by_name(session=session, name=campaign_name)
     if campaign is None or campaign.id is None:
         raise UnknownCampaign(f"no campaign named {campaign_name!r}")
-    with engine.connect() as connection:
+    with snapshot(engine) as connection:
         contacts = pd.concat(contact_frames(connection=connection, campaign_id=campaign.id))
         attempts = pd.concat(attempt_frames(connection=connection, campaign_id=campaign.id))
         rejected = pd.concat(rejected_frames(connection=connection, campaign_id=campaign.id))

@@ -6,19 +6,20 @@ whole result set beside the frames being built. Values are converted column by c
 one: timestamps come back timezone-aware UTC, flags as nullable booleans, JSON columns as Python
 objects (decoded with orjson), statuses and outcomes as plain strings.
 
-    with engine.connect() as connection:
+    with snapshot(engine) as connection:
         contacts = pd.concat(contact_frames(connection=connection, campaign_id=1))
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import Selectable
 from sqlalchemy.types import NullType
 from sqlmodel import col
@@ -34,6 +35,7 @@ __all__ = [
     "contact_frames",
     "input_row_count",
     "rejected_frames",
+    "snapshot",
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
@@ -94,6 +96,29 @@ ATTEMPT_COLUMNS = (
 
 REJECTED_COLUMNS = ("source_file", "row_number", "reason", "detail", "raw")
 """The columns of `rejected_frames`, in order."""
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the store as it was at the first one, so a report's
+    contacts, attempts and rejected rows agree while an import or a dialer commits beside it.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite (WAL): an explicit BEGIN, because the
+    driver itself only begins a transaction before a write.
+    """
+    if engine.dialect.name == "postgresql":
+        with (
+            engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection,
+            connection.begin(),
+        ):
+            yield connection
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def contact_frames(
