@@ -1,8 +1,9 @@
 """One campaign run on the simulator, reported on by every test of this package.
 
-The contacts file has what real files have: extra columns, a cell that is a spreadsheet formula, an
-invalid number, a duplicate and a number on the do-not-call list (both rejected). Two agent
-variants share the contacts; a forced outcome puts a formula into a custom analysis field.
+The contacts file has what real files have: extra columns (one whose header starts like a
+formula), a cell that is a spreadsheet formula, an invalid number, a duplicate and a number on the
+do-not-call list (both rejected). Two agent variants share the contacts; a forced outcome puts a
+formula into a custom analysis field.
 """
 
 from __future__ import annotations
@@ -79,15 +80,15 @@ class RunCampaign:
 def contact_lines() -> list[str]:
     """The contacts file: CONTACTS good rows in three area codes, then three rejected rows."""
     areas = ("212", "312", "415")
-    lines = ["Phone,First Name,Customer ID,Notes"]
+    lines = ["Phone,First Name,Customer ID,Notes,@Risk"]
     for n in range(CONTACTS):
         phone = f"+1{areas[n % 3]}55501{n // 3:02d}"
         notes = FORMULA if n == 1 else f"note {n}"
-        lines.append(f"{phone},Person{n},C{n:03d},{_quoted(notes)}")
+        lines.append(f"{phone},Person{n},C{n:03d},{_quoted(notes)},low")
     lines += [
-        "not a number,Nobody,C900,bad",
-        "+12125550100,Again,C901,duplicate of the first row",
-        f"{DNC_NUMBER},Blocked,C902,on the do-not-call list",
+        "not a number,Nobody,C900,bad,",
+        "+12125550100,Again,C901,duplicate of the first row,",
+        f"{DNC_NUMBER},Blocked,C902,on the do-not-call list,",
     ]
     return lines
 

@@ -120,6 +120,7 @@ def test_a_formula_stays_inert_in_csv(report: ExportedReport) -> None:
     contacts = read_csv(report.directory / "contacts.csv")
     assert f"'{FORMULA}" in contacts["Notes"].tolist()
     assert "'=1+2" in contacts["analysis_preferred_callback_time"].tolist()
+    assert "'@Risk" in contacts.columns
     for name in ("contacts.csv", "attempts.csv", "rejected.csv"):
         table = read_csv(report.directory / name)
         cells = [cell for column in table.columns for cell in table[column]]
@@ -139,6 +140,7 @@ def test_a_formula_stays_inert_in_xlsx(report: ExportedReport) -> None:
     assert formulas == []
     notes = [row[3].value for row in workbook["Contacts"].iter_rows(min_row=2)]
     assert f"'{FORMULA}" in notes
+    assert workbook["Contacts"]["E1"].value == "'@Risk"
 
 
 def test_workbook_has_every_sheet_with_frozen_headers_and_formats(

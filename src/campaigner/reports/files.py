@@ -2,7 +2,7 @@
 spreadsheet-safe (`campaigner.reports.tables`).
 
 CSV is UTF-8 with a byte-order mark (so Excel reads accents), timestamps ISO 8601 in UTC
-(`2026-03-02T14:05:09Z`), booleans `true`/`false`; header cells are made safe here. Both CSV and
+(`2026-03-02T14:05:09Z`), booleans `true`/`false`. Both CSV and
 Parquet go through Arrow (pandas' own CSV writer took 3.5 times as long). A column that mixes value
 types (a custom analysis field that is sometimes a number) is written as text in both.
 """
@@ -19,8 +19,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
 
-from campaigner.csvsafe import neutralise_cell
-
 __all__ = ["write_csv", "write_json", "write_parquet"]
 
 _CSV_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -34,10 +32,9 @@ def write_csv(table: pd.DataFrame, path: Path) -> Path:
         _iso_seconds(column) if pa.types.is_timestamp(column.type) else column
         for column in arrow.columns
     ]
-    names = [neutralise_cell(name) for name in arrow.column_names]
     with path.open("wb") as file:
         file.write(_UTF8_BOM)
-        pa_csv.write_csv(pa.table(columns, names=names), file)
+        pa_csv.write_csv(pa.table(columns, names=arrow.column_names), file)
     return path
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
-from campaigner.csvsafe import neutralise_frame
+from campaigner.csvsafe import neutralise_cell, neutralise_frame
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
@@ -143,9 +143,9 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with its formulas neutralised (`campaigner.csvsafe`), and columns of Python
-    objects that hold only text (or only booleans) as pandas strings (or booleans), so that the
-    guard and the writers work on them column-wise."""
+    """The table with its formulas neutralised (`campaigner.csvsafe`, headers too), and columns
+    of Python objects that hold only text (or only booleans) as pandas strings (or booleans), so
+    that the guard and the writers work on them column-wise."""
     kinds = {"string": "string", "boolean": "boolean"}
     changes = {}
     for name in table.columns:
@@ -153,7 +153,8 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             kind = kinds.get(pd.api.types.infer_dtype(table[name], skipna=True))
             if kind:
                 changes[name] = kind
-    return neutralise_frame(table.astype(changes) if changes else table)
+    safe = neutralise_frame(table.astype(changes) if changes else table)
+    return safe.rename(columns=lambda name: neutralise_cell(str(name)))
 
 
 def _flattened(values: pd.Series) -> pd.DataFrame:
