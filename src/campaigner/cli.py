@@ -449,7 +449,7 @@ def report(
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
     import sqlalchemy.exc
 
-    from campaigner.reports import ReportFormat, export_report
+    from campaigner.reports import ReportError, ReportFormat, export_report
     from campaigner.settings import get_settings
     from campaigner.store import StoreError, make_engine, upgrade_database
 
@@ -463,7 +463,7 @@ def report(
     try:
         upgrade_database(engine)
         exported = export_report(engine, name, out_dir, chosen)
-    except StoreError as error:
+    except (ReportError, StoreError) as error:
         _fail(error)
     except sqlalchemy.exc.SQLAlchemyError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from campaigner.cli import app
+from campaigner.reports import excel
 from campaigner.settings import get_settings
 from tests.reports.conftest import REPORT_FILES, RunCampaign
 
@@ -59,3 +60,14 @@ def test_bad_requests_are_one_clear_line(
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_campaign_too_long_for_excel_is_one_clear_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(excel, "EXCEL_MAX_ROWS", 10)
+    result = runner.invoke(app, ["report", "report", "--format", "xlsx"])
+    assert result.exit_code == 2
+    assert "the Contacts sheet would have 60 rows, more than Excel's 9" in result.stderr
+    assert "use the csv or parquet format" in result.stderr
+    assert not (Path("reports") / "report" / "report.xlsx").exists()

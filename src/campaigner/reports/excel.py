@@ -19,8 +19,12 @@ import pandas as pd
 from rustpy_xlsxwriter import FastExcel, Format
 
 from campaigner.csvsafe import neutralise_frame
+from campaigner.reports.errors import ReportError
 
-__all__ = ["write_workbook"]
+__all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
+
+EXCEL_MAX_ROWS = 1_048_576
+"""Rows in one Excel sheet, its header included."""
 
 _WIDTH_SAMPLE_ROWS = 500
 _MIN_WIDTH = 8
@@ -41,7 +45,14 @@ _NUMBER_FORMATS = {
 
 def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: dict[str, Any]) -> Path:
     """Write the Summary sheet of `figures`, one sheet per table, then one per list of figure
-    rows; returns `path`."""
+    rows; returns `path`. A table too long for one Excel sheet raises `ReportError` (nothing is
+    written): the CSV and Parquet files have no such limit."""
+    for name, table in tables.items():
+        if len(table) >= EXCEL_MAX_ROWS:
+            raise ReportError(
+                f"report.xlsx: the {name} sheet would have {len(table):,} rows, more than Excel's "
+                f"{EXCEL_MAX_ROWS - 1:,}; use the csv or parquet format for this campaign"
+            )
     figure_sheets = {"Summary": _summary_rows(figures), **_breakdowns(figures)}
     sheets = {
         "Summary": neutralise_frame(figure_sheets.pop("Summary")),

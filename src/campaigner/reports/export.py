@@ -86,7 +86,8 @@ def export_report(
     """Write the report of a campaign in the given formats into `out_dir` (created if needed).
 
     Raises `UnknownCampaign` (a `ReportError` and a `campaigner.store.CampaignNotFound`) when the
-    store has no campaign of that name.
+    store has no campaign of that name, and `ReportError` when the campaign has more rows than
+    one Excel sheet holds and XLSX is asked for.
     """
     data = load_campaign_data(engine, campaign_name)
     report = _Report(data, headline(data), out_dir)
