@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig
+from campaigner.contacts.cell_json import Cells, json_objects, string_column
 from campaigner.contacts.classify import (
     MappedColumns,
     classify_rows,
@@ -48,6 +50,7 @@ from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell
 from campaigner.store import (
+    JSONText,
     SourceFile,
     campaign_counts,
     create_source_file,
@@ -294,13 +297,14 @@ def _contact_columns(
     campaign_id: int,
     source_file_id: int,
 ) -> Iterator[dict[str, Sequence[Any]]]:
-    """The accepted rows as the store's contact columns, in chunks."""
-    accepted = open_rows(outcomes)
-    rows = table.rows[accepted]
-    kept = outcomes[accepted]
-    for start in range(0, len(rows), _STORE_CHUNK):
+    """The accepted rows as the store's contact columns, in chunks; JSON columns as text."""
+    accepted = np.flatnonzero(open_rows(outcomes))
+    kept = outcomes.iloc[accepted]
+    table_cells = {header: string_column(table.rows[header]) for header in table.headers}
+    for start in range(0, len(accepted), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
-        cells = {header: rows[header].iloc[chunk].tolist() for header in table.headers}
+        positions = pa.array(accepted[chunk])
+        cells = {header: column.take(positions) for header, column in table_cells.items()}
         part = kept.iloc[chunk]
         count = len(part)
         yield {
@@ -312,26 +316,20 @@ def _contact_columns(
             "timezones": part["timezones"].tolist(),
             "number_type": part["number_type"].tolist(),
             "external_id": (
-                [cell or None for cell in cells[columns.external_id]]
+                [cell or None for cell in cells[columns.external_id].to_pylist()]
                 if columns.external_id
                 else [None] * count
             ),
-            "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, count),
-            "extra_metadata": _cell_dicts(cells, columns.metadata, count),
-            "original": _cell_dicts(cells, {header: header for header in table.headers}, count),
+            "dynamic_variables": _cell_objects(cells, columns.dynamic_variables, count),
+            "extra_metadata": _cell_objects(cells, columns.metadata, count),
+            "original": _cell_objects(cells, {header: header for header in table.headers}, count),
             "variant": variants[chunk].tolist(),
         }
 
 
-def _cell_dicts(
-    cells: dict[str, list[str]], names: dict[str, str], count: int
-) -> list[dict[str, str]]:
-    """Per row, {name: the cell under its mapped header}; an empty cell stays "" (not None)."""
-    if not names:
-        return [{} for _ in range(count)]
-    keys = list(names)
-    mapped = (cells[header] for header in names.values())
-    return [dict(zip(keys, values, strict=False)) for values in zip(*mapped, strict=False)]
+def _cell_objects(cells: dict[str, Cells], names: dict[str, str], count: int) -> JSONText:
+    """Per row, {name: the cell under its mapped header}; an empty cell stays "" (not null)."""
+    return json_objects([(name, cells[header]) for name, header in names.items()], count)
 
 
 def _rejected_rows(

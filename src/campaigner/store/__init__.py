@@ -11,6 +11,7 @@ Only this package writes SQL; see `campaigner.store.queries` for who commits wha
 
 from __future__ import annotations
 
+from campaigner.store.bulk import JSONText, json_text
 from campaigner.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     alembic_config,
@@ -73,6 +74,7 @@ from campaigner.store.types import UTCDateTime, utcnow
 
 __all__ = [
     "INSERT_BATCH_SIZE",
+    "JSONText",
     "LIVE_ATTEMPT_STATES",
     "SQLITE_BUSY_TIMEOUT_MS",
     "AttemptState",
@@ -111,6 +113,7 @@ __all__ = [
     "insert_contact_columns",
     "insert_contacts",
     "insert_rejected_rows",
+    "json_text",
     "list_suppressions",
     "make_engine",
     "mark_attempt_send_failed",

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from typing_extensions import TypedDict
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
-from campaigner.store.bulk import bulk_insert, bulk_insert_columns, chunks
+from campaigner.store.bulk import JSONText, bulk_insert, bulk_insert_columns, chunks, json_text
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
@@ -363,6 +363,7 @@ def insert_contact_columns(
     """Insert contacts given column by column: `columns` maps the fields `insert_contacts` takes
     to one value per contact (sequences of the same length). A field left out gets its default
     (None; {} for dynamic_variables, extra_metadata and original; "pending" for status).
+    dynamic_variables, extra_metadata and original may be given as `JSONText` (encoded objects).
     Returns the number inserted; a number already in the campaign is skipped. Flushes only.
     """
     keys = columns.keys()
@@ -371,11 +372,15 @@ def insert_contact_columns(
         unknown = sorted(keys - _CONTACT_KEYS)
         raise ValueError(f"contact columns: missing {missing}, unknown {unknown}")
     given = dict(columns)
-    zones_by_key: dict[tuple[str, ...], str] = {}
-    given["timezone_key"] = [
-        zones_by_key.get(zones) or zones_by_key.setdefault(zones, timezone_key(zones))
-        for zones in map(tuple, columns["timezones"])
+    # Few distinct zone sets: encode each once (JSON text and key), not once per contact.
+    described: dict[tuple[str, ...], tuple[str, str]] = {}
+    zones = [
+        described.get(zone_set)
+        or described.setdefault(zone_set, (json_text(list(zone_set)), timezone_key(zone_set)))
+        for zone_set in map(tuple, columns["timezones"])
     ]
+    given["timezones"] = JSONText([text for text, _ in zones])
+    given["timezone_key"] = [key for _, key in zones]
     if "status" in given:
         statuses: dict[Any, ContactStatus] = {}
         given["status"] = [
