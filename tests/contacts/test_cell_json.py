@@ -26,7 +26,9 @@ def test_json_objects_write_what_json_text_writes_for_the_row_dicts(
 ) -> None:
     keys, values = drawn
     count = len(values[0]) if values else count_without_columns
-    fields = [(key, pa.array(cells, pa.large_string())) for key, cells in zip(keys, values)]
+    fields = [
+        (key, pa.array(cells, pa.large_string())) for key, cells in zip(keys, values, strict=True)
+    ]
 
     texts = json_objects(fields, count)
 

@@ -11,6 +11,7 @@ cells of whole columns at once, and only rows that need more than quotes and bac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,9 @@ from campaigner.store import JSONText, json_text
 
 __all__ = ["Cells", "json_objects", "string_column"]
 
-Cells = pa.Array | pa.ChunkedArray
-"""One column of cells (large_string)."""
+# pyarrow has no type hints (mypy sees Any).
+Cells: TypeAlias = Any
+"""One column of cells: a pyarrow Array or ChunkedArray of large_string."""
 
 # Characters JSON escapes inside a string: quote, backslash, and the control characters.
 _ESCAPED = r'["\\\x00-\x1f]'
@@ -31,7 +33,8 @@ _CONTROL = r"[\x00-\x1f]"
 
 def string_column(values: pd.Series) -> Cells:
     """A table column as pyarrow large strings (no copy for pyarrow-backed columns)."""
-    return pc.cast(pa.array(values), pa.large_string())
+    cells: Cells = pc.cast(pa.array(values), pa.large_string())
+    return cells
 
 
 def json_objects(fields: Sequence[tuple[str, Cells]], count: int) -> JSONText:
@@ -41,7 +44,7 @@ def json_objects(fields: Sequence[tuple[str, Cells]], count: int) -> JSONText:
     """
     if not fields:
         return JSONText(["{}"] * count)
-    pieces: list[Cells | pa.Scalar] = []
+    pieces: list[Any] = []
     by_orjson = np.zeros(count, dtype=bool)
     for index, (key, cells) in enumerate(fields):
         opening = "{" if index == 0 else '",'
@@ -59,7 +62,7 @@ def json_objects(fields: Sequence[tuple[str, Cells]], count: int) -> JSONText:
     return JSONText(texts)
 
 
-def _literal(text: str) -> pa.Scalar:
+def _literal(text: str) -> Any:
     return pa.scalar(text, pa.large_string())
 
 

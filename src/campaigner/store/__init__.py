@@ -52,6 +52,7 @@ from campaigner.store.queries import (
     find_source_file,
     get_campaign_by_name,
     get_contact,
+    insert_contact_column_chunks,
     insert_contact_columns,
     insert_contacts,
     insert_rejected_rows,
@@ -74,7 +75,6 @@ from campaigner.store.types import UTCDateTime, utcnow
 
 __all__ = [
     "INSERT_BATCH_SIZE",
-    "JSONText",
     "LIVE_ATTEMPT_STATES",
     "SQLITE_BUSY_TIMEOUT_MS",
     "AttemptState",
@@ -87,6 +87,7 @@ __all__ = [
     "CampaignStatus",
     "Contact",
     "ContactStatus",
+    "JSONText",
     "LeaseLost",
     "RejectedRow",
     "SourceFile",
@@ -110,6 +111,7 @@ __all__ = [
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
+    "insert_contact_column_chunks",
     "insert_contact_columns",
     "insert_contacts",
     "insert_rejected_rows",

@@ -19,7 +19,8 @@ millions of objects column by column (`campaigner.contacts.cell_json`), without 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import repeat
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain, repeat
 from typing import Any, TypeVar, overload
 
 import orjson
@@ -31,7 +32,14 @@ from sqlmodel import Session
 
 from campaigner.store.errors import StoreError
 
-__all__ = ["JSONText", "bulk_insert", "bulk_insert_columns", "chunks", "json_text"]
+__all__ = [
+    "JSONText",
+    "bulk_insert",
+    "bulk_insert_column_chunks",
+    "bulk_insert_columns",
+    "chunks",
+    "json_text",
+]
 
 Encoder = Callable[[Any], Any]
 ColumnEncoder = Callable[[Sequence[Any]], Iterable[Any]]
@@ -58,7 +66,7 @@ class JSONText(Sequence[str | None]):
     @overload
     def __getitem__(self, index: slice) -> JSONText: ...
 
-    def __getitem__(self, index: int | slice) -> str | None | JSONText:
+    def __getitem__(self, index: int | slice) -> str | JSONText | None:
         if isinstance(index, slice):
             return JSONText(self.texts[index])
         return self.texts[index]
@@ -105,15 +113,47 @@ def bulk_insert_columns(
     its values (one per row, all of the same length); `constants` are columns with one value for
     every row, converted once.
     """
+    return bulk_insert_column_chunks(
+        session, table, [columns], constants=constants, conflict=conflict, batch_size=batch_size
+    )
+
+
+def bulk_insert_column_chunks(
+    session: Session,
+    table: sa.Table,
+    column_chunks: Iterable[Mapping[str, Sequence[Any]]],
+    *,
+    constants: Mapping[str, Any] | None = None,
+    conflict: Sequence[str],
+    batch_size: int,
+) -> int:
+    """`bulk_insert_columns` for rows that arrive in chunks (each with the same columns), so the
+    caller can build the next chunk while the database inserts the last one.
+
+    On SQLite the statements run in a writer thread on the session's connection: sqlite3 releases
+    the GIL while SQLite inserts, so encoding the next batch (and building the next chunk, since
+    the chunks are consumed lazily) overlaps with the insert. Building a chunk must therefore not
+    use the session.
+    """
+    checked = (_checked_lengths(table, chunk) for chunk in column_chunks)
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        return _sqlite_insert(session, table, checked, constants or {}, conflict, batch_size)
+    if dialect.name == "postgresql":
+        return sum(
+            _postgres_insert(session, table, chunk, constants or {}, conflict, batch_size)
+            for chunk in checked
+        )
+    raise StoreError(f"unsupported database dialect {dialect.name!r}")
+
+
+def _checked_lengths(
+    table: sa.Table, columns: Mapping[str, Sequence[Any]]
+) -> Mapping[str, Sequence[Any]]:
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"bulk insert into {table.name}: columns of unequal length {lengths}")
-    dialect = session.get_bind().dialect
-    if dialect.name == "sqlite":
-        return _sqlite_insert(session, table, columns, constants or {}, conflict, batch_size)
-    if dialect.name == "postgresql":
-        return _postgres_insert(session, table, columns, constants or {}, conflict, batch_size)
-    raise StoreError(f"unsupported database dialect {dialect.name!r}")
+    return columns
 
 
 def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
@@ -157,14 +197,17 @@ def _sqlite_encoder(table: sa.Table, name: str, dialect: Dialect) -> ColumnEncod
 def _sqlite_insert(
     session: Session,
     table: sa.Table,
-    columns: Mapping[str, Sequence[Any]],
+    column_chunks: Iterator[Mapping[str, Sequence[Any]]],
     constants: Mapping[str, Any],
     conflict: Sequence[str],
     batch_size: int,
 ) -> int:
+    first = next(column_chunks, None)
+    if first is None:
+        return 0
     connection = session.connection()
     dialect = connection.dialect
-    names = [*columns, *constants]
+    names = [*first, *constants]
     encoders = {name: _sqlite_encoder(table, name, dialect) for name in names}
     fixed = [
         repeat(value if (encode := encoders[name]) is None else next(iter(encode([value]))))
@@ -178,18 +221,42 @@ def _sqlite_insert(
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )
 
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        for columns in chain([first], column_chunks):
+            if list(columns) != names[: len(first)]:
+                raise ValueError(f"bulk insert into {table.name}: chunks with other columns")
+            count = len(next(iter(columns.values())))
+            for start in range(0, count, batch_size):
+                # Column by column: the loops run in C (slices, map, zip), not per value in Python.
+                batch: list[Iterable[Any]] = []
+                for name, values in columns.items():
+                    part = values[start : start + batch_size]
+                    encode = encoders[name]
+                    batch.append(part if encode is None else encode(part))
+                # The constant columns are endless repeats: zip stops at the end of the batch.
+                yield list(zip(*batch, *fixed, strict=False))
+
+    # The driver's own cursor on the session's connection, so in the session's transaction.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     inserted = 0
-    count = len(next(iter(columns.values())))
-    for start in range(0, count, batch_size):
-        # Column by column: the loops run in C (slices, map, zip) rather than per value in Python.
-        batch: list[Iterable[Any]] = []
-        for name, values in columns.items():
-            part = values[start : start + batch_size]
-            encode = encoders[name]
-            batch.append(part if encode is None else encode(part))
-        # The constant columns are endless repeats: zip stops at the end of the batch.
-        params = list(zip(*batch, *fixed, strict=False))
-        inserted += connection.exec_driver_sql(sql, params).rowcount
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-insert") as writer:
+            running: Future[int] | None = None
+            for params in batches():
+                if running is not None:
+                    inserted += running.result()
+                running = writer.submit(_execute_many, cursor, sql, params)
+            if running is not None:
+                inserted += running.result()
+    finally:
+        cursor.close()
+    return inserted
+
+
+def _execute_many(cursor: Any, sql: str, params: list[tuple[Any, ...]]) -> int:
+    """Run one statement for every row of `params`; how many rows it inserted."""
+    cursor.executemany(sql, params)
+    inserted: int = cursor.rowcount
     return inserted
 
 
