@@ -57,8 +57,8 @@ from campaigner.store import (
     existing_contact_numbers,
     find_source_file,
     get_campaign_by_name,
-    insert_contact_columns,
-    insert_rejected_rows,
+    insert_contact_column_chunks,
+    insert_rejected_row_columns,
     list_suppressions,
     suppressed_numbers,
     update_source_file_counts,
@@ -222,17 +222,18 @@ def _store_rows(
         outcomes["e164"].to_numpy()[accepted].tolist(),
         [(variant.name, variant.weight) for variant in config.agent_variants()],
     )
-    inserted = 0
-    chunks = _contact_columns(table, columns, outcomes, variants, source.campaign_id, source.id)
-    for chunk in chunks:
-        inserted += insert_contact_columns(session=session, columns=chunk, now=now)
+    table_cells = {header: string_column(table.rows[header]) for header in table.headers}
+    chunks = _contact_columns(
+        table_cells, columns, outcomes, variants, source.campaign_id, source.id
+    )
+    inserted = insert_contact_column_chunks(session=session, chunks=chunks, now=now)
     if inserted != int(accepted.sum()):
         raise IngestConflict(
             f"{Path(source.path).name}: another import added some of these numbers to campaign "
             f"{config.name!r} at the same time; nothing was imported, run the import again"
         )
-    for rows in _rejected_rows(table, outcomes, source.campaign_id, source.id):
-        insert_rejected_rows(session=session, rows=rows)
+    for rejected in _rejected_rows(table_cells, outcomes, source.campaign_id, source.id):
+        insert_rejected_row_columns(session=session, columns=rejected)
 
 
 def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequence[str]) -> set[str]:
@@ -290,7 +291,7 @@ def _repeat_summary(
 
 
 def _contact_columns(
-    table: ContactTable,
+    table_cells: dict[str, Cells],
     columns: MappedColumns,
     outcomes: pd.DataFrame,
     variants: npt.NDArray[np.object_],
@@ -300,7 +301,6 @@ def _contact_columns(
     """The accepted rows as the store's contact columns, in chunks; JSON columns as text."""
     accepted = np.flatnonzero(open_rows(outcomes))
     kept = outcomes.iloc[accepted]
-    table_cells = {header: string_column(table.rows[header]) for header in table.headers}
     for start in range(0, len(accepted), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
         positions = pa.array(accepted[chunk])
@@ -322,7 +322,7 @@ def _contact_columns(
             ),
             "dynamic_variables": _cell_objects(cells, columns.dynamic_variables, count),
             "extra_metadata": _cell_objects(cells, columns.metadata, count),
-            "original": _cell_objects(cells, {header: header for header in table.headers}, count),
+            "original": _cell_objects(cells, {header: header for header in cells}, count),
             "variant": variants[chunk].tolist(),
         }
 
@@ -333,32 +333,26 @@ def _cell_objects(cells: dict[str, Cells], names: dict[str, str], count: int) ->
 
 
 def _rejected_rows(
-    table: ContactTable, outcomes: pd.DataFrame, campaign_id: int, source_file_id: int
-) -> Iterator[list[dict[str, Any]]]:
-    """The rejected rows as the store's rejected-row records, in chunks."""
-    rejected = ~open_rows(outcomes)
-    rows = table.rows[rejected]
-    kept = outcomes[rejected]
-    for start in range(0, len(rows), _STORE_CHUNK):
+    table_cells: dict[str, Cells], outcomes: pd.DataFrame, campaign_id: int, source_file_id: int
+) -> Iterator[dict[str, Sequence[Any]]]:
+    """The rejected rows as the store's rejected-row columns, in chunks; `raw` as JSON text."""
+    rejected = np.flatnonzero(~open_rows(outcomes))
+    kept = outcomes.iloc[rejected]
+    for start in range(0, len(rejected), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
+        positions = pa.array(rejected[chunk])
         part = kept.iloc[chunk]
-        yield [
-            {
-                "campaign_id": campaign_id,
-                "source_file_id": source_file_id,
-                "row_number": int(row_number),
-                "reason": str(reason),
-                "detail": detail,
-                "raw": raw,
-            }
-            for row_number, reason, detail, raw in zip(
-                part["row_number"].tolist(),
-                part["reason"].tolist(),
-                part["detail"].tolist(),
-                rows.iloc[chunk].to_dict(orient="records"),
-                strict=True,
-            )
-        ]
+        count = len(part)
+        yield {
+            "campaign_id": [campaign_id] * count,
+            "source_file_id": [source_file_id] * count,
+            "row_number": part["row_number"].tolist(),
+            "reason": [str(reason) for reason in part["reason"].tolist()],
+            "detail": part["detail"].tolist(),
+            "raw": json_objects(
+                [(header, cells.take(positions)) for header, cells in table_cells.items()], count
+            ),
+        }
 
 
 def _summary(

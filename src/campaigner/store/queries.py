@@ -30,6 +30,7 @@ from campaigner.store.bulk import (
     JSONText,
     bulk_insert,
     bulk_insert_column_chunks,
+    bulk_insert_columns,
     chunks,
     json_text,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "insert_contact_column_chunks",
     "insert_contact_columns",
     "insert_contacts",
+    "insert_rejected_row_columns",
     "insert_rejected_rows",
     "list_suppressions",
     "mark_attempt_send_failed",
@@ -450,11 +452,20 @@ def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]])
         if row.keys() != set(_REJECTED_COLUMNS):
             expected = ", ".join(sorted(_REJECTED_COLUMNS))
             raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
-    return bulk_insert(
+    return insert_rejected_row_columns(
+        session=session, columns={name: [row[name] for row in rows] for name in _REJECTED_COLUMNS}
+    )
+
+
+def insert_rejected_row_columns(*, session: Session, columns: Mapping[str, Sequence[Any]]) -> int:
+    """`insert_rejected_rows` given column by column; `raw` may be `JSONText` (encoded objects)."""
+    if columns.keys() != set(_REJECTED_COLUMNS):
+        expected = ", ".join(sorted(_REJECTED_COLUMNS))
+        raise ValueError(f"rejected row columns: expected {expected}, got {sorted(columns)}")
+    return bulk_insert_columns(
         session,
         _table(RejectedRow),
-        _REJECTED_COLUMNS,
-        [tuple(row[name] for name in _REJECTED_COLUMNS) for row in rows],
+        columns,
         conflict=("source_file_id", "row_number"),
         batch_size=INSERT_BATCH_SIZE,
     )
