@@ -24,6 +24,7 @@ import csv
 import gc
 import hashlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -147,10 +148,21 @@ def ingest_contacts_file(
             session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
         )
         assert source.id is not None  # create_source_file flushes
-        _store_rows(session, config, table, columns, outcomes, source, now)
         stem = f"{path.stem}-{sha256[:8]}"
         rejected_file = out_dir / f"{stem}.rejected.csv"
         summary_file = out_dir / f"{stem}.summary.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # The file is written while the store inserts (SQLite works without the GIL); the
+        # outcomes are final here and only read from now on. A failed import leaves no file.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejected-file") as files:
+            written = files.submit(_write_rejected_file, rejected_file, table, outcomes)
+            try:
+                _store_rows(session, config, table, columns, outcomes, source, now)
+            except BaseException:
+                wait([written])
+                rejected_file.unlink(missing_ok=True)
+                raise
+            written.result()
         summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
         update_source_file_counts(
             session=session,
@@ -161,8 +173,6 @@ def ingest_contacts_file(
             duplicates=summary.duplicates,
             suppressed=summary.suppressed,
         )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_rejected_file(rejected_file, table, outcomes)
         summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
         session.commit()
     return summary
