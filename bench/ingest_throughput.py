@@ -6,7 +6,10 @@
 2. Runs `ingest_contacts_file` on it into a fresh temp SQLite store (read -> normalise -> validate
    -> time zones -> dedupe -> store -> rejected-rows file), in a child process so the peak RSS
    (`ru_maxrss`) is the import's alone; a second child times the stages without the store.
-3. Runs the plain approach, `df["Phone"].apply(...)` with phonenumbers per row (parse, validate,
+3. The floor SQLite sets: a third child copies the contact rows the import stored into a fresh
+   store with the driver's `executemany` in one transaction, nothing else timed (the rows are read
+   back beforehand), then commits: what inserting and committing these rows costs SQLite itself.
+4. Runs the plain approach, `df["Phone"].apply(...)` with phonenumbers per row (parse, validate,
    format E.164, time zones), on a sample of the same file, and extrapolates (printed as such).
 
 Targets (docs/ingest.md): >= 100,000 rows/s end to end and <= 1.5 GB peak RSS.
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -90,11 +94,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--plain-sample", type=int, default=50_000)
-    parser.add_argument("--child", choices=["ingest", "stages"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["ingest", "stages", "sqlite-floor"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        run_child(arguments.child, arguments.file)
+        run_child(arguments.child, arguments.file, arguments.database)
         return
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load} (other processes slow the wall times)")
@@ -107,10 +114,12 @@ def main() -> None:
             f"generated {arguments.rows:,} rows ({size_mb:.0f} MB) in "
             f"{time.perf_counter() - started:.1f} s: {path.name}"
         )
-        end_to_end = child(path, "ingest")
-        stages = child(path, "stages")
+        database = Path(folder) / "bench.db"
+        end_to_end = child(path, "ingest", database)
+        floor = child(path, "sqlite-floor", database)
+        stages = child(path, "stages", database)
         plain = plain_approach(path, arguments.plain_sample)
-    report(arguments.rows, end_to_end, stages, plain)
+    report(arguments.rows, end_to_end, floor, stages, plain)
 
 
 def generate(path: Path, rows: int) -> None:
@@ -200,10 +209,19 @@ def _format(pattern: str, numbers: pd.Series) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def child(path: Path, mode: str) -> dict[str, float]:
+def child(path: Path, mode: str, database: Path) -> dict[str, float]:
     """Run one measurement in a fresh interpreter; its peak RSS is its own."""
     output = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--file", str(path)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--file",
+            str(path),
+            "--database",
+            str(database),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -212,8 +230,9 @@ def child(path: Path, mode: str) -> dict[str, float]:
     return figures
 
 
-def run_child(mode: str, path: Path) -> None:
-    """Child process: the end-to-end import, or the stages without the store."""
+def run_child(mode: str, path: Path, database: Path) -> None:
+    """Child process: the end-to-end import (into `database`), the SQLite floor (from it), or the
+    stages without the store."""
     from campaigner.campaign import CampaignConfig
     from campaigner.contacts.classify import classify_rows, map_columns
     from campaigner.contacts.ingest import ingest_contacts_file
@@ -222,33 +241,79 @@ def run_child(mode: str, path: Path) -> None:
 
     config = CampaignConfig.model_validate(CAMPAIGN)
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="campaigner-bench-store-") as folder:
-        if mode == "ingest":
-            engine = make_engine(f"sqlite:///{folder}/bench.db")
-            upgrade_database(engine)
-            with session_factory(engine)() as session:
-                started, cpu_started = time.perf_counter(), time.process_time()
-                summary = ingest_contacts_file(
-                    session=session, config=config, path=path, out_dir=Path(folder) / "out"
-                )
-                figures["seconds"] = time.perf_counter() - started
-                figures["cpu_seconds"] = time.process_time() - cpu_started
-            engine.dispose()
-            figures |= {
-                "rows_read": summary.rows_read,
-                "accepted": summary.accepted,
-                "rejected": summary.rejected_total,
-            }
-            figures |= {f"rejected.{reason}": count for reason, count in summary.rejected.items()}
-        else:
-            started = time.perf_counter()
-            table = read_contact_table(path)
-            figures["read"] = time.perf_counter() - started
-            started = time.perf_counter()
-            classify_rows(table, map_columns(table, config.columns), config.numbers)
-            figures["classify"] = time.perf_counter() - started
+    if mode == "ingest":
+        engine = make_engine(f"sqlite:///{database}")
+        upgrade_database(engine)
+        with session_factory(engine)() as session:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            summary = ingest_contacts_file(
+                session=session, config=config, path=path, out_dir=database.parent / "out"
+            )
+            figures["seconds"] = time.perf_counter() - started
+            figures["cpu_seconds"] = time.process_time() - cpu_started
+        engine.dispose()
+        figures |= {
+            "rows_read": summary.rows_read,
+            "accepted": summary.accepted,
+            "rejected": summary.rejected_total,
+        }
+        figures |= {f"rejected.{reason}": count for reason, count in summary.rejected.items()}
+    elif mode == "sqlite-floor":
+        figures |= sqlite_floor(database)
+    else:
+        started = time.perf_counter()
+        table = read_contact_table(path)
+        figures["read"] = time.perf_counter() - started
+        started = time.perf_counter()
+        classify_rows(table, map_columns(table, config.columns), config.numbers)
+        figures["classify"] = time.perf_counter() - started
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
+
+
+def sqlite_floor(imported: Path) -> dict[str, float]:
+    """Insert the contacts stored in `imported` again into a fresh store through the driver's
+    executemany (5,000 rows per call, one transaction, the store's connection settings), and
+    commit: the time SQLite itself needs for these rows."""
+    from campaigner.store import make_engine, upgrade_database
+
+    source = sqlite3.connect(imported)
+    tables = {
+        name: source.execute(f"SELECT * FROM {name} ORDER BY id")  # noqa: S608 (fixed names)
+        for name in ("campaign", "source_file", "contact")
+    }
+    # Every column but the id, which the database assigns as it does on import.
+    columns = {name: [d[0] for d in cursor.description][1:] for name, cursor in tables.items()}
+    rows = {name: [row[1:] for row in cursor.fetchall()] for name, cursor in tables.items()}
+    source.close()
+    engine = make_engine(f"sqlite:///{imported.parent / 'floor.db'}")
+    upgrade_database(engine)
+    connection = engine.raw_connection()
+    cursor = connection.cursor()
+    statements = {
+        name: f"INSERT INTO {name} ({', '.join(names)}) "  # noqa: S608 (names from the schema)
+        f"VALUES ({', '.join('?' for _ in names)})"
+        for name, names in columns.items()
+    }
+    for name in ("campaign", "source_file"):
+        cursor.executemany(statements[name], rows[name])
+    contacts = rows["contact"]
+    started = time.perf_counter()
+    for start in range(0, len(contacts), 5_000):
+        cursor.executemany(
+            statements["contact"] + " ON CONFLICT (campaign_id, phone_e164) DO NOTHING",
+            contacts[start : start + 5_000],
+        )
+    inserted = time.perf_counter()
+    connection.commit()
+    committed = time.perf_counter()
+    connection.close()
+    engine.dispose()
+    return {
+        "contacts": len(contacts),
+        "executemany": inserted - started,
+        "commit": committed - inserted,
+    }
 
 
 def plain_approach(path: Path, sample: int) -> dict[str, float]:
@@ -272,7 +337,11 @@ def plain_approach(path: Path, sample: int) -> dict[str, float]:
 
 
 def report(
-    rows: int, end_to_end: dict[str, float], stages: dict[str, float], plain: dict[str, float]
+    rows: int,
+    end_to_end: dict[str, float],
+    floor: dict[str, float],
+    stages: dict[str, float],
+    plain: dict[str, float],
 ) -> None:
     """Print the figures."""
     seconds = end_to_end["seconds"]
@@ -297,6 +366,12 @@ def report(
         f"peak RSS {stages['peak_rss_mb']:,.0f} MB"
     )
     print(f"  the rest of the end-to-end time (store, files): about {store:.1f} s")
+    floor_seconds = floor["executemany"] + floor["commit"]
+    print(
+        f"SQLite alone, the {floor['contacts']:,.0f} stored contact rows again (executemany, one "
+        f"transaction, commit): {floor_seconds:.1f} s (executemany {floor['executemany']:.1f} s, "
+        f"commit {floor['commit']:.1f} s)"
+    )
     plain_rate = plain["rows"] / plain["seconds"]
     print(
         f"plain df.apply + phonenumbers per row: measured on a sample of {plain['rows']:,.0f} rows "

@@ -135,7 +135,7 @@ def bulk_insert_column_chunks(
     the chunks are consumed lazily) overlaps with the insert. Building a chunk must therefore not
     use the session.
     """
-    checked = (_checked_lengths(table, chunk) for chunk in column_chunks)
+    checked = _checked_chunks(table, column_chunks)
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
         return _sqlite_insert(session, table, checked, constants or {}, conflict, batch_size)
@@ -147,13 +147,20 @@ def bulk_insert_column_chunks(
     raise StoreError(f"unsupported database dialect {dialect.name!r}")
 
 
-def _checked_lengths(
-    table: sa.Table, columns: Mapping[str, Sequence[Any]]
-) -> Mapping[str, Sequence[Any]]:
-    lengths = {name: len(values) for name, values in columns.items()}
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"bulk insert into {table.name}: columns of unequal length {lengths}")
-    return columns
+def _checked_chunks(
+    table: sa.Table, column_chunks: Iterable[Mapping[str, Sequence[Any]]]
+) -> Iterator[Mapping[str, Sequence[Any]]]:
+    """The chunks, each checked: columns of equal length, the same columns as the first chunk."""
+    names: list[str] | None = None
+    for columns in column_chunks:
+        lengths = {name: len(values) for name, values in columns.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"bulk insert into {table.name}: columns of unequal length {lengths}")
+        if names is None:
+            names = list(columns)
+        elif list(columns) != names:
+            raise ValueError(f"bulk insert into {table.name}: chunks with other columns")
+        yield columns
 
 
 def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
@@ -223,8 +230,6 @@ def _sqlite_insert(
 
     def batches() -> Iterator[list[tuple[Any, ...]]]:
         for columns in chain([first], column_chunks):
-            if list(columns) != names[: len(first)]:
-                raise ValueError(f"bulk insert into {table.name}: chunks with other columns")
             count = len(next(iter(columns.values())))
             for start in range(0, count, batch_size):
                 # Column by column: the loops run in C (slices, map, zip), not per value in Python.
