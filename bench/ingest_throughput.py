@@ -20,6 +20,7 @@ valid area codes), so this file, and only this file, uses the 555 exchange with 
 dialed.
 
     .venv/bin/python bench/ingest_throughput.py [--rows 1000000] [--plain-sample 50000]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -97,11 +98,17 @@ def main() -> None:
     parser.add_argument(
         "--child", choices=["ingest", "stages", "sqlite-floor"], help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="also import into a fresh PostgreSQL database created through this URL "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) and dropped afterwards",
+    )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        run_child(arguments.child, arguments.file, arguments.database)
+        run_child(arguments.child, arguments.file, arguments.database_url)
         return
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load} (other processes slow the wall times)")
@@ -114,12 +121,13 @@ def main() -> None:
             f"generated {arguments.rows:,} rows ({size_mb:.0f} MB) in "
             f"{time.perf_counter() - started:.1f} s: {path.name}"
         )
-        database = Path(folder) / "bench.db"
-        end_to_end = child(path, "ingest", database)
-        floor = child(path, "sqlite-floor", database)
-        stages = child(path, "stages", database)
+        sqlite_url = f"sqlite:///{folder}/bench.db"
+        end_to_end = child(path, "ingest", sqlite_url)
+        floor = child(path, "sqlite-floor", sqlite_url)
+        stages = child(path, "stages", sqlite_url)
+        postgres = postgres_import(path, arguments.postgres) if arguments.postgres else None
         plain = plain_approach(path, arguments.plain_sample)
-    report(arguments.rows, end_to_end, floor, stages, plain)
+    report(arguments.rows, end_to_end, floor, stages, postgres, plain)
 
 
 def generate(path: Path, rows: int) -> None:
@@ -209,7 +217,7 @@ def _format(pattern: str, numbers: pd.Series) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def child(path: Path, mode: str, database: Path) -> dict[str, float]:
+def child(path: Path, mode: str, database_url: str) -> dict[str, float]:
     """Run one measurement in a fresh interpreter; its peak RSS is its own."""
     output = subprocess.run(
         [
@@ -219,8 +227,8 @@ def child(path: Path, mode: str, database: Path) -> dict[str, float]:
             mode,
             "--file",
             str(path),
-            "--database",
-            str(database),
+            "--database-url",
+            database_url,
         ],
         check=True,
         capture_output=True,
@@ -230,9 +238,26 @@ def child(path: Path, mode: str, database: Path) -> dict[str, float]:
     return figures
 
 
-def run_child(mode: str, path: Path, database: Path) -> None:
-    """Child process: the end-to-end import (into `database`), the SQLite floor (from it), or the
-    stages without the store."""
+def postgres_import(path: Path, admin_url: str) -> dict[str, float]:
+    """The end-to-end import into a PostgreSQL database made for it (and dropped afterwards)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"campaigner_bench_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        return child(path, "ingest", url.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def run_child(mode: str, path: Path, database_url: str) -> None:
+    """Child process: the end-to-end import (into `database_url`), the SQLite floor (from the
+    SQLite database the import wrote), or the stages without the store."""
     from campaigner.campaign import CampaignConfig
     from campaigner.contacts.classify import classify_rows, map_columns
     from campaigner.contacts.ingest import ingest_contacts_file
@@ -242,12 +267,15 @@ def run_child(mode: str, path: Path, database: Path) -> None:
     config = CampaignConfig.model_validate(CAMPAIGN)
     figures: dict[str, float] = {}
     if mode == "ingest":
-        engine = make_engine(f"sqlite:///{database}")
+        engine = make_engine(database_url)
         upgrade_database(engine)
-        with session_factory(engine)() as session:
+        with (
+            session_factory(engine)() as session,
+            tempfile.TemporaryDirectory(prefix="campaigner-bench-out-") as out_dir,
+        ):
             started, cpu_started = time.perf_counter(), time.process_time()
             summary = ingest_contacts_file(
-                session=session, config=config, path=path, out_dir=database.parent / "out"
+                session=session, config=config, path=path, out_dir=Path(out_dir)
             )
             figures["seconds"] = time.perf_counter() - started
             figures["cpu_seconds"] = time.process_time() - cpu_started
@@ -259,7 +287,7 @@ def run_child(mode: str, path: Path, database: Path) -> None:
         }
         figures |= {f"rejected.{reason}": count for reason, count in summary.rejected.items()}
     elif mode == "sqlite-floor":
-        figures |= sqlite_floor(database)
+        figures |= sqlite_floor(Path(database_url.removeprefix("sqlite:///")))
     else:
         started = time.perf_counter()
         table = read_contact_table(path)
@@ -341,6 +369,7 @@ def report(
     end_to_end: dict[str, float],
     floor: dict[str, float],
     stages: dict[str, float],
+    postgres: dict[str, float] | None,
     plain: dict[str, float],
 ) -> None:
     """Print the figures."""
@@ -372,6 +401,12 @@ def report(
         f"transaction, commit): {floor_seconds:.1f} s (executemany {floor['executemany']:.1f} s, "
         f"commit {floor['commit']:.1f} s)"
     )
+    if postgres is not None:
+        print(
+            f"end to end into PostgreSQL: {postgres['seconds']:.1f} s = "
+            f"{rows / postgres['seconds']:,.0f} rows/s, CPU time {postgres['cpu_seconds']:.1f} s, "
+            f"peak RSS {postgres['peak_rss_mb']:,.0f} MB"
+        )
     plain_rate = plain["rows"] / plain["seconds"]
     print(
         f"plain df.apply + phonenumbers per row: measured on a sample of {plain['rows']:,.0f} rows "
