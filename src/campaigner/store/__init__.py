@@ -14,6 +14,7 @@ from __future__ import annotations
 from campaigner.store.bulk import JSONText, json_text
 from campaigner.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_PAGE_SIZE,
     alembic_config,
     make_engine,
     session_factory,
@@ -78,6 +79,7 @@ __all__ = [
     "INSERT_BATCH_SIZE",
     "LIVE_ATTEMPT_STATES",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_PAGE_SIZE",
     "AttemptState",
     "Batch",
     "BatchState",
