@@ -362,3 +362,19 @@ def test_contact_chunks_must_have_the_same_columns(session: Session) -> None:
             session=session,
             chunks=[{key: [value] for key, value in row.items()} for row in (first, second)],
         )
+
+
+def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session: Session) -> None:
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    session.exec(sa.text("CREATE TABLE bulk_contact (kept INTEGER)"))
+    session.exec(sa.text("INSERT INTO bulk_contact (kept) VALUES (1)"))
+    try:
+        rows = [contact_row(campaign.id or 0, source.id or 0, index) for index in range(3)]
+        assert insert_contacts(session=session, rows=rows, now=NOW) == 3
+        assert insert_contacts(session=session, rows=rows, now=NOW) == 0
+        assert session.exec(sa.text("SELECT kept FROM bulk_contact")).all() == [(1,)]
+    finally:
+        session.rollback()

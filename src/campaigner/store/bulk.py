@@ -291,7 +291,8 @@ def _postgres_insert(
     quote = connection.dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in [*first, *constants])
     target = quote(table.name)
-    staging = quote(f"bulk_{table.name}")
+    # Always named in the session's own temporary schema, never a table of the database.
+    staging = f"pg_temp.{quote(f'bulk_{table.name}')}"
     batches = _encoded_rows(
         table, connection.dialect, chain([first], column_chunks), constants, batch_size
     )
