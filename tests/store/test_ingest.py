@@ -378,3 +378,18 @@ def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session:
         assert session.exec(sa.text("SELECT kept FROM bulk_contact")).all() == [(1,)]
     finally:
         session.rollback()
+
+
+def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    rows = [contact_row(campaign.id or 0, source.id or 0, 1), contact_row(999, source.id or 0, 2)]
+
+    with pytest.raises(sa.exc.IntegrityError) as error:
+        insert_contacts(session=session, rows=rows, now=NOW)
+    assert number(2) not in str(error.value)
+    session.rollback()

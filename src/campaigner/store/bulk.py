@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import chain, repeat
 from typing import Any, TypeVar, overload
 
@@ -256,7 +257,10 @@ def _sqlite_insert(
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     inserted = 0
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-insert") as writer:
+        with (
+            _sqlalchemy_errors(connection.dialect, sql),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-insert") as writer,
+        ):
             running: Future[int] | None = None
             for params in batches:
                 if running is not None:
@@ -267,6 +271,17 @@ def _sqlite_insert(
     finally:
         cursor.close()
     return inserted
+
+
+@contextmanager
+def _sqlalchemy_errors(dialect: Dialect, statement: str) -> Iterator[None]:
+    """Driver errors raised as SQLAlchemy's (`IntegrityError`, `OperationalError`, ...), as its
+    own execute raises them: callers (the CLI among them) catch those. Parameters are left out."""
+    driver_error = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as error:
+        raise sa.exc.DBAPIError.instance(statement, None, error, driver_error) from error
 
 
 def _execute_many(cursor: Any, sql: str, params: list[tuple[Any, ...]]) -> int:
@@ -297,7 +312,10 @@ def _postgres_insert(
         table, connection.dialect, chain([first], column_chunks), constants, batch_size
     )
     # Identifiers come from the table's own metadata and are quoted; values are copied.
-    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+    with (
+        _sqlalchemy_errors(connection.dialect, f"COPY {staging} and INSERT INTO {target}"),
+        connection.connection.driver_connection.cursor() as cursor,  # type: ignore[union-attr]
+    ):
         # The target's column types without its constraints, and the rows' order, so ids are
         # given in input order.
         cursor.execute(f"DROP TABLE IF EXISTS {staging}")
