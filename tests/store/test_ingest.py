@@ -295,16 +295,13 @@ def test_source_file_counts_default_to_zero(session: Session) -> None:
 
 
 def test_contacts_and_rejected_rows_take_json_already_encoded(session: Session) -> None:
-    campaign = make_campaign(session)
-    source = create_source_file(
-        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
-    )
+    campaign_id, source_id = _imported_file(session)
     original = {"Phone": "(212) 555-0107", "Note": 'say "hi"\\n', "Ünïcode": "çé\n"}
 
     def chunk(first: int, count: int) -> dict[str, Sequence[Any]]:
         return {
-            "campaign_id": [campaign.id] * count,
-            "source_file_id": [source.id] * count,
+            "campaign_id": [campaign_id] * count,
+            "source_file_id": [source_id] * count,
             "row_number": [first + n for n in range(count)],
             "phone_e164": [number(first + n) for n in range(count)],
             "timezones": [("America/Chicago",)] * count,
@@ -320,8 +317,8 @@ def test_contacts_and_rejected_rows_take_json_already_encoded(session: Session) 
     inserted = insert_rejected_row_columns(
         session=session,
         columns={
-            "campaign_id": [campaign.id],
-            "source_file_id": [source.id],
+            "campaign_id": [campaign_id],
+            "source_file_id": [source_id],
             "row_number": [1],
             "reason": ["missing_number"],
             "detail": ["the phone cell is empty"],
@@ -346,14 +343,11 @@ def test_contacts_and_rejected_rows_take_json_already_encoded(session: Session) 
 
 
 def test_contact_chunks_must_have_the_same_columns(session: Session) -> None:
-    campaign = make_campaign(session)
-    source = create_source_file(
-        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
-    )
-    first = contact_row(campaign.id or 0, source.id or 0, 1)
+    campaign_id, source_id = _imported_file(session)
+    first = contact_row(campaign_id, source_id, 1)
     second = {
         key: value
-        for key, value in contact_row(campaign.id or 0, source.id or 0, 2).items()
+        for key, value in contact_row(campaign_id, source_id, 2).items()
         if key != "variant"
     }
 
@@ -365,14 +359,11 @@ def test_contact_chunks_must_have_the_same_columns(session: Session) -> None:
 
 
 def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session: Session) -> None:
-    campaign = make_campaign(session)
-    source = create_source_file(
-        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
-    )
+    campaign_id, source_id = _imported_file(session)
     session.exec(sa.text("CREATE TABLE bulk_contact (kept INTEGER)"))
     session.exec(sa.text("INSERT INTO bulk_contact (kept) VALUES (1)"))
     try:
-        rows = [contact_row(campaign.id or 0, source.id or 0, index) for index in range(3)]
+        rows = [contact_row(campaign_id, source_id, index) for index in range(3)]
         assert insert_contacts(session=session, rows=rows, now=NOW) == 3
         assert insert_contacts(session=session, rows=rows, now=NOW) == 0
         assert session.exec(sa.text("SELECT kept FROM bulk_contact")).all() == [(1,)]
@@ -383,13 +374,19 @@ def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session:
 def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
     session: Session,
 ) -> None:
-    campaign = make_campaign(session)
-    source = create_source_file(
-        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
-    )
-    rows = [contact_row(campaign.id or 0, source.id or 0, 1), contact_row(999, source.id or 0, 2)]
+    campaign_id, source_id = _imported_file(session)
+    rows = [contact_row(campaign_id, source_id, 1), contact_row(999, source_id, 2)]
 
     with pytest.raises(sa.exc.IntegrityError) as error:
         insert_contacts(session=session, rows=rows, now=NOW)
     assert number(2) not in str(error.value)
     session.rollback()
+
+
+def _imported_file(session: Session) -> tuple[int, int]:
+    """A campaign and a file imported into it: (campaign id, source file id)."""
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    return campaign.id or 0, source.id or 0
