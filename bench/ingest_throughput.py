@@ -6,7 +6,10 @@
 2. Runs `ingest_contacts_file` on it into a fresh temp SQLite store (read -> normalise -> validate
    -> time zones -> dedupe -> store -> rejected-rows file), in a child process so the peak RSS
    (`ru_maxrss`) is the import's alone; a second child times the stages without the store.
-3. Runs the plain approach, `df["Phone"].apply(...)` with phonenumbers per row (parse, validate,
+3. The floor SQLite sets: a third child copies the contact rows the import stored into a fresh
+   store with the driver's `executemany` in one transaction, nothing else timed (the rows are read
+   back beforehand), then commits: what inserting and committing these rows costs SQLite itself.
+4. Runs the plain approach, `df["Phone"].apply(...)` with phonenumbers per row (parse, validate,
    format E.164, time zones), on a sample of the same file, and extrapolates (printed as such).
 
 Targets (docs/ingest.md): >= 100,000 rows/s end to end and <= 1.5 GB peak RSS.
@@ -17,6 +20,7 @@ valid area codes), so this file, and only this file, uses the 555 exchange with 
 dialed.
 
     .venv/bin/python bench/ingest_throughput.py [--rows 1000000] [--plain-sample 50000]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -90,11 +95,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--plain-sample", type=int, default=50_000)
-    parser.add_argument("--child", choices=["ingest", "stages"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["ingest", "stages", "sqlite-floor"], help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="also import into a fresh PostgreSQL database created through this URL "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) and dropped afterwards",
+    )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        run_child(arguments.child, arguments.file)
+        run_child(arguments.child, arguments.file, arguments.database_url)
         return
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load} (other processes slow the wall times)")
@@ -107,10 +121,13 @@ def main() -> None:
             f"generated {arguments.rows:,} rows ({size_mb:.0f} MB) in "
             f"{time.perf_counter() - started:.1f} s: {path.name}"
         )
-        end_to_end = child(path, "ingest")
-        stages = child(path, "stages")
+        sqlite_url = f"sqlite:///{folder}/bench.db"
+        end_to_end = child(path, "ingest", sqlite_url)
+        floor = child(path, "sqlite-floor", sqlite_url)
+        stages = child(path, "stages", sqlite_url)
+        postgres = postgres_import(path, arguments.postgres) if arguments.postgres else None
         plain = plain_approach(path, arguments.plain_sample)
-    report(arguments.rows, end_to_end, stages, plain)
+    report(arguments.rows, end_to_end, floor, stages, postgres, plain)
 
 
 def generate(path: Path, rows: int) -> None:
@@ -200,10 +217,19 @@ def _format(pattern: str, numbers: pd.Series) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def child(path: Path, mode: str) -> dict[str, float]:
+def child(path: Path, mode: str, database_url: str) -> dict[str, float]:
     """Run one measurement in a fresh interpreter; its peak RSS is its own."""
     output = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--file", str(path)],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--file",
+            str(path),
+            "--database-url",
+            database_url,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -212,8 +238,26 @@ def child(path: Path, mode: str) -> dict[str, float]:
     return figures
 
 
-def run_child(mode: str, path: Path) -> None:
-    """Child process: the end-to-end import, or the stages without the store."""
+def postgres_import(path: Path, admin_url: str) -> dict[str, float]:
+    """The end-to-end import into a PostgreSQL database made for it (and dropped afterwards)."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(admin_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"campaigner_bench_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        return child(path, "ingest", url.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def run_child(mode: str, path: Path, database_url: str) -> None:
+    """Child process: the end-to-end import (into `database_url`), the SQLite floor (from the
+    SQLite database the import wrote), or the stages without the store."""
     from campaigner.campaign import CampaignConfig
     from campaigner.contacts.classify import classify_rows, map_columns
     from campaigner.contacts.ingest import ingest_contacts_file
@@ -222,33 +266,82 @@ def run_child(mode: str, path: Path) -> None:
 
     config = CampaignConfig.model_validate(CAMPAIGN)
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="campaigner-bench-store-") as folder:
-        if mode == "ingest":
-            engine = make_engine(f"sqlite:///{folder}/bench.db")
-            upgrade_database(engine)
-            with session_factory(engine)() as session:
-                started, cpu_started = time.perf_counter(), time.process_time()
-                summary = ingest_contacts_file(
-                    session=session, config=config, path=path, out_dir=Path(folder) / "out"
-                )
-                figures["seconds"] = time.perf_counter() - started
-                figures["cpu_seconds"] = time.process_time() - cpu_started
-            engine.dispose()
-            figures |= {
-                "rows_read": summary.rows_read,
-                "accepted": summary.accepted,
-                "rejected": summary.rejected_total,
-            }
-            figures |= {f"rejected.{reason}": count for reason, count in summary.rejected.items()}
-        else:
-            started = time.perf_counter()
-            table = read_contact_table(path)
-            figures["read"] = time.perf_counter() - started
-            started = time.perf_counter()
-            classify_rows(table, map_columns(table, config.columns), config.numbers)
-            figures["classify"] = time.perf_counter() - started
+    if mode == "ingest":
+        engine = make_engine(database_url)
+        upgrade_database(engine)
+        with (
+            session_factory(engine)() as session,
+            tempfile.TemporaryDirectory(prefix="campaigner-bench-out-") as out_dir,
+        ):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            summary = ingest_contacts_file(
+                session=session, config=config, path=path, out_dir=Path(out_dir)
+            )
+            figures["seconds"] = time.perf_counter() - started
+            figures["cpu_seconds"] = time.process_time() - cpu_started
+        engine.dispose()
+        figures |= {
+            "rows_read": summary.rows_read,
+            "accepted": summary.accepted,
+            "rejected": summary.rejected_total,
+        }
+        figures |= {f"rejected.{reason}": count for reason, count in summary.rejected.items()}
+    elif mode == "sqlite-floor":
+        figures |= sqlite_floor(Path(database_url.removeprefix("sqlite:///")))
+    else:
+        started = time.perf_counter()
+        table = read_contact_table(path)
+        figures["read"] = time.perf_counter() - started
+        started = time.perf_counter()
+        classify_rows(table, map_columns(table, config.columns), config.numbers)
+        figures["classify"] = time.perf_counter() - started
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(figures))
+
+
+def sqlite_floor(imported: Path) -> dict[str, float]:
+    """Insert the contacts stored in `imported` again into a fresh store through the driver's
+    executemany (5,000 rows per call, one transaction, the store's connection settings), and
+    commit: the time SQLite itself needs for these rows."""
+    from campaigner.store import make_engine, upgrade_database
+
+    source = sqlite3.connect(imported)
+    tables = {
+        name: source.execute(f"SELECT * FROM {name} ORDER BY id")  # noqa: S608 (fixed names)
+        for name in ("campaign", "source_file", "contact")
+    }
+    # Every column but the id, which the database assigns as it does on import.
+    columns = {name: [d[0] for d in cursor.description][1:] for name, cursor in tables.items()}
+    rows = {name: [row[1:] for row in cursor.fetchall()] for name, cursor in tables.items()}
+    source.close()
+    engine = make_engine(f"sqlite:///{imported.parent / 'floor.db'}")
+    upgrade_database(engine)
+    connection = engine.raw_connection()
+    cursor = connection.cursor()
+    statements = {
+        name: f"INSERT INTO {name} ({', '.join(names)}) "  # noqa: S608 (names from the schema)
+        f"VALUES ({', '.join('?' for _ in names)})"
+        for name, names in columns.items()
+    }
+    for name in ("campaign", "source_file"):
+        cursor.executemany(statements[name], rows[name])
+    contacts = rows["contact"]
+    started = time.perf_counter()
+    for start in range(0, len(contacts), 5_000):
+        cursor.executemany(
+            statements["contact"] + " ON CONFLICT (campaign_id, phone_e164) DO NOTHING",
+            contacts[start : start + 5_000],
+        )
+    inserted = time.perf_counter()
+    connection.commit()
+    committed = time.perf_counter()
+    connection.close()
+    engine.dispose()
+    return {
+        "contacts": len(contacts),
+        "executemany": inserted - started,
+        "commit": committed - inserted,
+    }
 
 
 def plain_approach(path: Path, sample: int) -> dict[str, float]:
@@ -272,7 +365,12 @@ def plain_approach(path: Path, sample: int) -> dict[str, float]:
 
 
 def report(
-    rows: int, end_to_end: dict[str, float], stages: dict[str, float], plain: dict[str, float]
+    rows: int,
+    end_to_end: dict[str, float],
+    floor: dict[str, float],
+    stages: dict[str, float],
+    postgres: dict[str, float] | None,
+    plain: dict[str, float],
 ) -> None:
     """Print the figures."""
     seconds = end_to_end["seconds"]
@@ -297,6 +395,18 @@ def report(
         f"peak RSS {stages['peak_rss_mb']:,.0f} MB"
     )
     print(f"  the rest of the end-to-end time (store, files): about {store:.1f} s")
+    floor_seconds = floor["executemany"] + floor["commit"]
+    print(
+        f"SQLite alone, the {floor['contacts']:,.0f} stored contact rows again (executemany, one "
+        f"transaction, commit): {floor_seconds:.1f} s (executemany {floor['executemany']:.1f} s, "
+        f"commit {floor['commit']:.1f} s)"
+    )
+    if postgres is not None:
+        print(
+            f"end to end into PostgreSQL: {postgres['seconds']:.1f} s = "
+            f"{rows / postgres['seconds']:,.0f} rows/s, CPU time {postgres['cpu_seconds']:.1f} s, "
+            f"peak RSS {postgres['peak_rss_mb']:,.0f} MB"
+        )
     plain_rate = plain["rows"] / plain["seconds"]
     print(
         f"plain df.apply + phonenumbers per row: measured on a sample of {plain['rows']:,.0f} rows "

@@ -297,3 +297,5 @@ def test_a_concurrent_import_of_the_same_numbers_rolls_back(
     session.rollback()
     assert session.exec(select(func.count()).select_from(SourceFile)).one() == 1
     assert session.exec(select(func.count()).select_from(Contact)).one() == 1
+    # The rejected-rows file is written while the store inserts; a failed import removes it.
+    assert not list(tmp_path.glob("b-*"))

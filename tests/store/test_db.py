@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from campaigner.store import (
+    SQLITE_PAGE_SIZE,
     Campaign,
     StoreError,
     alembic_config,
@@ -245,3 +247,20 @@ def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()
+
+
+def test_a_new_sqlite_store_gets_large_pages_and_an_existing_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    existing = tmp_path / "existing.db"
+    with sqlite3.connect(existing) as connection:
+        connection.execute("PRAGMA page_size=4096")
+        connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
+
+    for path, expected in ((tmp_path / "new.db", SQLITE_PAGE_SIZE), (existing, 4096)):
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade_database(engine)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA page_size").scalar() == expected
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()

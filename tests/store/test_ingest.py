@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,15 +14,19 @@ from campaigner.store import (
     INSERT_BATCH_SIZE,
     Contact,
     ContactStatus,
+    JSONText,
     RejectedRow,
     SourceFile,
     add_suppressions,
     create_source_file,
     existing_contact_numbers,
     find_source_file,
+    insert_contact_column_chunks,
     insert_contact_columns,
     insert_contacts,
+    insert_rejected_row_columns,
     insert_rejected_rows,
+    json_text,
     list_suppressions,
     remove_suppression,
     suppressed_numbers,
@@ -286,3 +292,101 @@ def test_source_file_counts_default_to_zero(session: Session) -> None:
 
     source = session.exec(select(SourceFile)).one()
     assert (source.rows_read, source.accepted, source.rejected) == (0, 0, 0)
+
+
+def test_contacts_and_rejected_rows_take_json_already_encoded(session: Session) -> None:
+    campaign_id, source_id = _imported_file(session)
+    original = {"Phone": "(212) 555-0107", "Note": 'say "hi"\\n', "Ünïcode": "çé\n"}
+
+    def chunk(first: int, count: int) -> dict[str, Sequence[Any]]:
+        return {
+            "campaign_id": [campaign_id] * count,
+            "source_file_id": [source_id] * count,
+            "row_number": [first + n for n in range(count)],
+            "phone_e164": [number(first + n) for n in range(count)],
+            "timezones": [("America/Chicago",)] * count,
+            "dynamic_variables": JSONText([json_text({"n": str(first + n)}) for n in range(count)]),
+            "original": JSONText([json_text(original)] * count),
+        }
+
+    chunks = [chunk(2, INSERT_BATCH_SIZE + 1), chunk(2 + INSERT_BATCH_SIZE + 1, 3)]
+    assert insert_contact_column_chunks(session=session, chunks=chunks, now=NOW) == (
+        INSERT_BATCH_SIZE + 4
+    )
+    assert insert_contact_column_chunks(session=session, chunks=[chunk(2, 10)], now=NOW) == 0
+    inserted = insert_rejected_row_columns(
+        session=session,
+        columns={
+            "campaign_id": [campaign_id],
+            "source_file_id": [source_id],
+            "row_number": [1],
+            "reason": ["missing_number"],
+            "detail": ["the phone cell is empty"],
+            "raw": JSONText([json_text({"Phone": "", "Note": None})]),
+        },
+    )
+    assert inserted == 1
+    session.commit()
+    session.expire_all()
+
+    last = session.exec(
+        select(Contact).where(Contact.row_number == 2 + INSERT_BATCH_SIZE + 3)
+    ).one()
+    assert (last.original, last.dynamic_variables, last.extra_metadata) == (
+        original,
+        {"n": str(2 + INSERT_BATCH_SIZE + 3)},
+        {},
+    )
+    assert (last.timezones, last.timezone_key) == (["America/Chicago"], "America/Chicago")
+    rejected = session.exec(select(RejectedRow)).one()
+    assert rejected.raw == {"Phone": "", "Note": None}
+
+
+def test_contact_chunks_must_have_the_same_columns(session: Session) -> None:
+    campaign_id, source_id = _imported_file(session)
+    first = contact_row(campaign_id, source_id, 1)
+    second = {
+        key: value
+        for key, value in contact_row(campaign_id, source_id, 2).items()
+        if key != "variant"
+    }
+
+    with pytest.raises(ValueError, match="chunks with other columns"):
+        insert_contact_column_chunks(
+            session=session,
+            chunks=[{key: [value] for key, value in row.items()} for row in (first, second)],
+        )
+
+
+def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session: Session) -> None:
+    campaign_id, source_id = _imported_file(session)
+    session.exec(sa.text("CREATE TABLE bulk_contact (kept INTEGER)"))
+    session.exec(sa.text("INSERT INTO bulk_contact (kept) VALUES (1)"))
+    try:
+        rows = [contact_row(campaign_id, source_id, index) for index in range(3)]
+        assert insert_contacts(session=session, rows=rows, now=NOW) == 3
+        assert insert_contacts(session=session, rows=rows, now=NOW) == 0
+        assert session.exec(sa.text("SELECT kept FROM bulk_contact")).all() == [(1,)]
+    finally:
+        session.rollback()
+
+
+def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
+    session: Session,
+) -> None:
+    campaign_id, source_id = _imported_file(session)
+    rows = [contact_row(campaign_id, source_id, 1), contact_row(999, source_id, 2)]
+
+    with pytest.raises(sa.exc.IntegrityError) as error:
+        insert_contacts(session=session, rows=rows, now=NOW)
+    assert number(2) not in str(error.value)
+    session.rollback()
+
+
+def _imported_file(session: Session) -> tuple[int, int]:
+    """A campaign and a file imported into it: (campaign id, source file id)."""
+    campaign = make_campaign(session)
+    source = create_source_file(
+        session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
+    )
+    return campaign.id or 0, source.id or 0

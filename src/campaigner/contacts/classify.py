@@ -178,9 +178,14 @@ def _reject_repeats_in_file(outcomes: pd.DataFrame) -> None:
     open_positions = np.flatnonzero(open_rows(outcomes))
     numbers = outcomes["e164"].iloc[open_positions]
     repeated = numbers.duplicated(keep="first").to_numpy(dtype=bool)
-    first_row_of = pd.Series(
-        outcomes["row_number"].iloc[open_positions[~repeated]].to_numpy(),
-        index=numbers.iloc[~repeated].to_numpy(),
+    # The first rows of the numbers that repeat, only (a dict: one lookup per repeat).
+    first = ~repeated & numbers.isin(numbers.iloc[repeated]).to_numpy(dtype=bool)
+    first_row_of = dict(
+        zip(
+            numbers.iloc[first].tolist(),
+            outcomes["row_number"].iloc[open_positions[first]].tolist(),
+            strict=True,
+        )
     )
     where = np.zeros(len(outcomes), dtype=bool)
     where[open_positions[repeated]] = True

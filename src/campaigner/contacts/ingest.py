@@ -24,6 +24,7 @@ import csv
 import gc
 import hashlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -32,10 +33,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig
+from campaigner.contacts.cell_json import Cells, json_objects, string_column
 from campaigner.contacts.classify import (
     MappedColumns,
     classify_rows,
@@ -48,14 +51,15 @@ from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell
 from campaigner.store import (
+    JSONText,
     SourceFile,
     campaign_counts,
     create_source_file,
     existing_contact_numbers,
     find_source_file,
     get_campaign_by_name,
-    insert_contact_columns,
-    insert_rejected_rows,
+    insert_contact_column_chunks,
+    insert_rejected_row_columns,
     list_suppressions,
     suppressed_numbers,
     update_source_file_counts,
@@ -144,10 +148,21 @@ def ingest_contacts_file(
             session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
         )
         assert source.id is not None  # create_source_file flushes
-        _store_rows(session, config, table, columns, outcomes, source, now)
         stem = f"{path.stem}-{sha256[:8]}"
         rejected_file = out_dir / f"{stem}.rejected.csv"
         summary_file = out_dir / f"{stem}.summary.json"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # The file is written while the store inserts (SQLite works without the GIL); the
+        # outcomes are final here and only read from now on. A failed import leaves no file.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejected-file") as files:
+            written = files.submit(_write_rejected_file, rejected_file, table, outcomes)
+            try:
+                _store_rows(session, config, table, columns, outcomes, source, now)
+            except BaseException:
+                wait([written])
+                rejected_file.unlink(missing_ok=True)
+                raise
+            written.result()
         summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
         update_source_file_counts(
             session=session,
@@ -158,8 +173,6 @@ def ingest_contacts_file(
             duplicates=summary.duplicates,
             suppressed=summary.suppressed,
         )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_rejected_file(rejected_file, table, outcomes)
         summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
         session.commit()
     return summary
@@ -219,17 +232,18 @@ def _store_rows(
         outcomes["e164"].to_numpy()[accepted].tolist(),
         [(variant.name, variant.weight) for variant in config.agent_variants()],
     )
-    inserted = 0
-    chunks = _contact_columns(table, columns, outcomes, variants, source.campaign_id, source.id)
-    for chunk in chunks:
-        inserted += insert_contact_columns(session=session, columns=chunk, now=now)
+    table_cells = {header: string_column(table.rows[header]) for header in table.headers}
+    chunks = _contact_columns(
+        table_cells, columns, outcomes, variants, source.campaign_id, source.id
+    )
+    inserted = insert_contact_column_chunks(session=session, chunks=chunks, now=now)
     if inserted != int(accepted.sum()):
         raise IngestConflict(
             f"{Path(source.path).name}: another import added some of these numbers to campaign "
             f"{config.name!r} at the same time; nothing was imported, run the import again"
         )
-    for rows in _rejected_rows(table, outcomes, source.campaign_id, source.id):
-        insert_rejected_rows(session=session, rows=rows)
+    for rejected in _rejected_rows(table_cells, outcomes, source.campaign_id, source.id):
+        insert_rejected_row_columns(session=session, columns=rejected)
 
 
 def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequence[str]) -> set[str]:
@@ -287,20 +301,20 @@ def _repeat_summary(
 
 
 def _contact_columns(
-    table: ContactTable,
+    table_cells: dict[str, Cells],
     columns: MappedColumns,
     outcomes: pd.DataFrame,
     variants: npt.NDArray[np.object_],
     campaign_id: int,
     source_file_id: int,
 ) -> Iterator[dict[str, Sequence[Any]]]:
-    """The accepted rows as the store's contact columns, in chunks."""
-    accepted = open_rows(outcomes)
-    rows = table.rows[accepted]
-    kept = outcomes[accepted]
-    for start in range(0, len(rows), _STORE_CHUNK):
+    """The accepted rows as the store's contact columns, in chunks; JSON columns as text."""
+    accepted = np.flatnonzero(open_rows(outcomes))
+    kept = outcomes.iloc[accepted]
+    for start in range(0, len(accepted), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
-        cells = {header: rows[header].iloc[chunk].tolist() for header in table.headers}
+        positions = pa.array(accepted[chunk])
+        cells = {header: column.take(positions) for header, column in table_cells.items()}
         part = kept.iloc[chunk]
         count = len(part)
         yield {
@@ -312,55 +326,43 @@ def _contact_columns(
             "timezones": part["timezones"].tolist(),
             "number_type": part["number_type"].tolist(),
             "external_id": (
-                [cell or None for cell in cells[columns.external_id]]
+                [cell or None for cell in cells[columns.external_id].to_pylist()]
                 if columns.external_id
                 else [None] * count
             ),
-            "dynamic_variables": _cell_dicts(cells, columns.dynamic_variables, count),
-            "extra_metadata": _cell_dicts(cells, columns.metadata, count),
-            "original": _cell_dicts(cells, {header: header for header in table.headers}, count),
+            "dynamic_variables": _cell_objects(cells, columns.dynamic_variables, count),
+            "extra_metadata": _cell_objects(cells, columns.metadata, count),
+            "original": _cell_objects(cells, {header: header for header in cells}, count),
             "variant": variants[chunk].tolist(),
         }
 
 
-def _cell_dicts(
-    cells: dict[str, list[str]], names: dict[str, str], count: int
-) -> list[dict[str, str]]:
-    """Per row, {name: the cell under its mapped header}; an empty cell stays "" (not None)."""
-    if not names:
-        return [{} for _ in range(count)]
-    keys = list(names)
-    mapped = (cells[header] for header in names.values())
-    return [dict(zip(keys, values, strict=False)) for values in zip(*mapped, strict=False)]
+def _cell_objects(cells: dict[str, Cells], names: dict[str, str], count: int) -> JSONText:
+    """Per row, {name: the cell under its mapped header}; an empty cell stays "" (not null)."""
+    return json_objects([(name, cells[header]) for name, header in names.items()], count)
 
 
 def _rejected_rows(
-    table: ContactTable, outcomes: pd.DataFrame, campaign_id: int, source_file_id: int
-) -> Iterator[list[dict[str, Any]]]:
-    """The rejected rows as the store's rejected-row records, in chunks."""
-    rejected = ~open_rows(outcomes)
-    rows = table.rows[rejected]
-    kept = outcomes[rejected]
-    for start in range(0, len(rows), _STORE_CHUNK):
+    table_cells: dict[str, Cells], outcomes: pd.DataFrame, campaign_id: int, source_file_id: int
+) -> Iterator[dict[str, Sequence[Any]]]:
+    """The rejected rows as the store's rejected-row columns, in chunks; `raw` as JSON text."""
+    rejected = np.flatnonzero(~open_rows(outcomes))
+    kept = outcomes.iloc[rejected]
+    for start in range(0, len(rejected), _STORE_CHUNK):
         chunk = slice(start, start + _STORE_CHUNK)
+        positions = pa.array(rejected[chunk])
         part = kept.iloc[chunk]
-        yield [
-            {
-                "campaign_id": campaign_id,
-                "source_file_id": source_file_id,
-                "row_number": int(row_number),
-                "reason": str(reason),
-                "detail": detail,
-                "raw": raw,
-            }
-            for row_number, reason, detail, raw in zip(
-                part["row_number"].tolist(),
-                part["reason"].tolist(),
-                part["detail"].tolist(),
-                rows.iloc[chunk].to_dict(orient="records"),
-                strict=True,
-            )
-        ]
+        count = len(part)
+        yield {
+            "campaign_id": [campaign_id] * count,
+            "source_file_id": [source_file_id] * count,
+            "row_number": part["row_number"].tolist(),
+            "reason": [str(reason) for reason in part["reason"].tolist()],
+            "detail": part["detail"].tolist(),
+            "raw": json_objects(
+                [(header, cells.take(positions)) for header, cells in table_cells.items()], count
+            ),
+        }
 
 
 def _summary(

@@ -11,8 +11,10 @@ Only this package writes SQL; see `campaigner.store.queries` for who commits wha
 
 from __future__ import annotations
 
+from campaigner.store.bulk import JSONText, json_text
 from campaigner.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_PAGE_SIZE,
     alembic_config,
     make_engine,
     session_factory,
@@ -51,8 +53,10 @@ from campaigner.store.queries import (
     find_source_file,
     get_campaign_by_name,
     get_contact,
+    insert_contact_column_chunks,
     insert_contact_columns,
     insert_contacts,
+    insert_rejected_row_columns,
     insert_rejected_rows,
     list_suppressions,
     mark_attempt_send_failed,
@@ -75,6 +79,7 @@ __all__ = [
     "INSERT_BATCH_SIZE",
     "LIVE_ATTEMPT_STATES",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_PAGE_SIZE",
     "AttemptState",
     "Batch",
     "BatchState",
@@ -85,6 +90,7 @@ __all__ = [
     "CampaignStatus",
     "Contact",
     "ContactStatus",
+    "JSONText",
     "LeaseLost",
     "RejectedRow",
     "SourceFile",
@@ -108,9 +114,12 @@ __all__ = [
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
+    "insert_contact_column_chunks",
     "insert_contact_columns",
     "insert_contacts",
+    "insert_rejected_row_columns",
     "insert_rejected_rows",
+    "json_text",
     "list_suppressions",
     "make_engine",
     "mark_attempt_send_failed",

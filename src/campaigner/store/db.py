@@ -25,6 +25,7 @@ from campaigner.store.errors import StoreError
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_PAGE_SIZE",
     "alembic_config",
     "make_engine",
     "session_factory",
@@ -34,6 +35,9 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write to finish before failing."""
 
+SQLITE_PAGE_SIZE = 16_384
+"""Page size of a SQLite database the store creates (bytes)."""
+
 _MIGRATION_LOCK_ID = 0x63616D70  # "camp": one PostgreSQL advisory lock id for schema upgrades
 _UPGRADE_LOCK = threading.Lock()
 
@@ -41,8 +45,9 @@ _UPGRADE_LOCK = threading.Lock()
 def make_engine(url: str) -> Engine:
     """An engine for a `sqlite:///path` or `postgresql://...` URL, set up for concurrent workers.
 
-    SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout and
-    `synchronous=NORMAL` (durable across a killed process; a power cut may lose the last commits).
+    SQLite gets WAL (readers never block the writer), 16 KB pages when the file is new, foreign
+    keys, a busy timeout and `synchronous=NORMAL` (durable across a killed process; a power cut
+    may lose the last commits).
     `postgresql://` and `postgres://` URLs use psycopg 3.
     """
     try:
@@ -69,6 +74,10 @@ def make_engine(url: str) -> Engine:
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # 16 KB pages for a new database (before WAL writes its first page; an existing file keeps
+        # its size): a contact row is about 700 bytes, and a million-contact import spent half
+        # its commit (the WAL checkpoint) and a fifth of its CPU on per-page work with 4 KB pages.
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -15,8 +15,9 @@ both backends), so repeating one is harmless; large IN lists are split into chun
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 from uuid import uuid4
 
@@ -25,7 +26,14 @@ from sqlmodel import Session, col, select
 from typing_extensions import TypedDict
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
-from campaigner.store.bulk import bulk_insert, bulk_insert_columns, chunks
+from campaigner.store.bulk import (
+    JSONText,
+    bulk_insert,
+    bulk_insert_column_chunks,
+    bulk_insert_columns,
+    chunks,
+    json_text,
+)
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
@@ -60,8 +68,10 @@ __all__ = [
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
+    "insert_contact_column_chunks",
     "insert_contact_columns",
     "insert_contacts",
+    "insert_rejected_row_columns",
     "insert_rejected_rows",
     "list_suppressions",
     "mark_attempt_send_failed",
@@ -363,34 +373,64 @@ def insert_contact_columns(
     """Insert contacts given column by column: `columns` maps the fields `insert_contacts` takes
     to one value per contact (sequences of the same length). A field left out gets its default
     (None; {} for dynamic_variables, extra_metadata and original; "pending" for status).
+    dynamic_variables, extra_metadata and original may be given as `JSONText` (encoded objects).
     Returns the number inserted; a number already in the campaign is skipped. Flushes only.
     """
-    keys = columns.keys()
+    return insert_contact_column_chunks(
+        session=session, chunks=[columns], now=now, batch_size=batch_size
+    )
+
+
+def insert_contact_column_chunks(
+    *,
+    session: Session,
+    chunks: Iterable[Mapping[str, Sequence[Any]]],
+    now: datetime | None = None,
+    batch_size: int = INSERT_BATCH_SIZE,
+) -> int:
+    """`insert_contact_columns` for contacts that arrive in chunks, each with the same fields.
+
+    The chunks are consumed lazily and, on SQLite, built while the previous ones are inserted
+    (see `bulk_insert_column_chunks`), so building one must not use the session.
+    """
+    pending = iter(chunks)
+    first = next(pending, None)
+    if first is None:
+        return 0
+    keys = first.keys()
     if not (keys <= _CONTACT_KEYS and keys >= _CONTACT_REQUIRED_KEYS):
         missing = sorted(_CONTACT_REQUIRED_KEYS - keys)
         unknown = sorted(keys - _CONTACT_KEYS)
         raise ValueError(f"contact columns: missing {missing}, unknown {unknown}")
-    given = dict(columns)
-    zones_by_key: dict[tuple[str, ...], str] = {}
-    given["timezone_key"] = [
-        zones_by_key.get(zones) or zones_by_key.setdefault(zones, timezone_key(zones))
-        for zones in map(tuple, columns["timezones"])
-    ]
-    if "status" in given:
-        statuses: dict[Any, ContactStatus] = {}
-        given["status"] = [
-            statuses.get(status) or statuses.setdefault(status, ContactStatus(status))
-            for status in given["status"]
-        ]
     stamp = now or utcnow()
-    defaults: dict[str, Any] = {name: None for name in _CONTACT_FIELDS if name not in given}
-    defaults |= {name: {} for name in _CONTACT_JSON_FIELDS if name not in given}
-    if "status" not in given:
+    defaults: dict[str, Any] = {name: None for name in _CONTACT_FIELDS if name not in keys}
+    defaults |= {name: {} for name in _CONTACT_JSON_FIELDS if name not in keys}
+    if "status" not in keys:
         defaults["status"] = ContactStatus.PENDING
-    return bulk_insert_columns(
+    # Few distinct zone sets and statuses: convert each once, not once per contact.
+    zone_sets: dict[tuple[str, ...], tuple[str, str]] = {}
+    statuses: dict[Any, ContactStatus] = {}
+
+    def converted(columns: Mapping[str, Sequence[Any]]) -> dict[str, Sequence[Any]]:
+        given = dict(columns)
+        zones = [
+            zone_sets.get(zone_set)
+            or zone_sets.setdefault(zone_set, (json_text(list(zone_set)), timezone_key(zone_set)))
+            for zone_set in map(tuple, columns["timezones"])
+        ]
+        given["timezones"] = JSONText([text for text, _ in zones])
+        given["timezone_key"] = [key for _, key in zones]
+        if "status" in given:
+            given["status"] = [
+                statuses.get(status) or statuses.setdefault(status, ContactStatus(status))
+                for status in given["status"]
+            ]
+        return given
+
+    return bulk_insert_column_chunks(
         session,
         _table(Contact),
-        given,
+        map(converted, chain([first], pending)),
         # Due from its import: claims take contacts in order of due time.
         constants=defaults
         | {"attempts_made": 0, "next_attempt_at": stamp, "created_at": stamp, "updated_at": stamp},
@@ -412,11 +452,20 @@ def insert_rejected_rows(*, session: Session, rows: Sequence[Mapping[str, Any]])
         if row.keys() != set(_REJECTED_COLUMNS):
             expected = ", ".join(sorted(_REJECTED_COLUMNS))
             raise ValueError(f"rejected row {row.get('row_number')}: expected keys {expected}")
-    return bulk_insert(
+    return insert_rejected_row_columns(
+        session=session, columns={name: [row[name] for row in rows] for name in _REJECTED_COLUMNS}
+    )
+
+
+def insert_rejected_row_columns(*, session: Session, columns: Mapping[str, Sequence[Any]]) -> int:
+    """`insert_rejected_rows` given column by column; `raw` may be `JSONText` (encoded objects)."""
+    if columns.keys() != set(_REJECTED_COLUMNS):
+        expected = ", ".join(sorted(_REJECTED_COLUMNS))
+        raise ValueError(f"rejected row columns: expected {expected}, got {sorted(columns)}")
+    return bulk_insert_columns(
         session,
         _table(RejectedRow),
-        _REJECTED_COLUMNS,
-        [tuple(row[name] for name in _REJECTED_COLUMNS) for row in rows],
+        columns,
         conflict=("source_file_id", "row_number"),
         batch_size=INSERT_BATCH_SIZE,
     )
