@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+from flows.campaign import run_campaign
+from flows.inbox import watch_inbox
 
 from campaigner.inbox import FileOutcome
 from campaigner.store import Contact, SourceFile
-from flows.campaign import run_campaign
-from flows.inbox import watch_inbox
 from tests.flows.conftest import Workspace, contacts_csv
 
 pytestmark = pytest.mark.prefect
@@ -33,3 +32,102 @@ async def test_a_dropped_file_ends_up_as_dialed_contacts(workspace: Workspace) -
     assert summary.calls_placed == 8
     assert summary.counts["attempts"] == 8
     assert workspace.sim.stats()["calls_created"] == 8
+
+
+def test_the_same_file_dropped_twice_also_under_another_name_is_imported_once(
+    workspace: Workspace,
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "list.csv", contacts_csv(5))
+    first = watch_inbox(quiet_seconds=0.1, start_runs=False)
+    workspace.drop("shop", "list.csv", contacts_csv(5))
+    workspace.drop("shop", "Copy of list.csv", contacts_csv(5))
+    again = watch_inbox(quiet_seconds=0.1, start_runs=False)
+    assert len(imported(first)) == 1
+    assert len(again) == 2
+    assert imported(again) == []
+    assert all(o.error is None and o.moved_to.parent.name == "archive" for o in again)
+    assert workspace.count(SourceFile) == 1
+    assert workspace.count(Contact) == 5
+
+
+def test_two_watchers_at_once_claim_each_file_once(workspace: Workspace) -> None:
+    workspace.add_campaign("shop")
+    workspace.add_campaign("pharmacy")
+    for n in range(6):
+        workspace.drop("shop", f"shop-{n}.csv", contacts_csv(3, first=3 * n))
+        workspace.drop("pharmacy", f"pharmacy-{n}.csv", contacts_csv(2, first=2 * n))
+    start = threading.Barrier(2)
+
+    def watcher() -> list[FileOutcome]:
+        start.wait()
+        return watch_inbox(quiet_seconds=0.2, start_runs=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [future.result() for future in [pool.submit(watcher), pool.submit(watcher)]]
+    taken = sorted(outcome.file for outcomes in results for outcome in outcomes)
+    assert taken == sorted(
+        [f"shop-{n}.csv" for n in range(6)] + [f"pharmacy-{n}.csv" for n in range(6)]
+    )
+    assert all(outcome.error is None for outcomes in results for outcome in outcomes)
+    assert workspace.count(SourceFile) == 12
+    assert workspace.count(Contact) == 6 * 3 + 6 * 2
+    assert list((workspace.inbox / "shop" / "processing").iterdir()) == []
+
+
+def test_a_file_still_being_written_is_left_alone_until_it_settles(workspace: Workspace) -> None:
+    workspace.add_campaign("shop")
+    path = workspace.inbox / "shop" / "big.csv"
+    path.write_text("phone\n")
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            with path.open("a") as handle:
+                handle.write(f"+121255501{n % 100:02d}\n")
+            n += 1
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert watch_inbox(quiet_seconds=0.5, start_runs=False) == []
+    finally:
+        stop.set()
+        thread.join()
+    assert path.exists()
+    assert workspace.count(SourceFile) == 0
+    time.sleep(0.6)
+    assert [o.file for o in watch_inbox(quiet_seconds=0.5, start_runs=False)] == ["big.csv"]
+
+
+def test_a_file_that_cannot_be_imported_lands_in_failed_with_a_readable_reason(
+    workspace: Workspace,
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "export.csv", "name,email\nAda,ada@example.com\n")
+    (workspace.inbox / "nosuchcampaign").mkdir()
+    workspace.drop("nosuchcampaign", "x.csv", contacts_csv(1))
+    outcomes = {o.file: o for o in watch_inbox(quiet_seconds=0.1, start_runs=False)}
+    assert set(outcomes) == {"export.csv", "x.csv"}
+    for outcome in outcomes.values():
+        assert outcome.moved_to.parent.name == "failed"
+        error_file = outcome.moved_to.with_name(outcome.moved_to.name + ".error.txt")
+        assert outcome.error is not None
+        assert outcome.error in error_file.read_text()
+        assert "Traceback" not in error_file.read_text()
+    assert "phone" in (outcomes["export.csv"].error or "")
+    assert "nosuchcampaign.yaml: no such campaign file" in (outcomes["x.csv"].error or "")
+    assert workspace.count(SourceFile) == 0
+
+
+def test_a_new_file_starts_no_run_without_a_deployment_but_says_so(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "a.csv", contacts_csv(2))
+    with caplog.at_level("WARNING"):
+        outcomes = watch_inbox(quiet_seconds=0.1)
+    assert len(imported(outcomes)) == 1
+    assert "no deployment run-campaign/shop" in caplog.text
