@@ -1,0 +1,14 @@
+"""Reports people read: CSV / XLSX / Parquet exports, a self-contained HTML report, summary.json.
+
+    report = export_report(engine, "spring-recall", Path("reports/spring-recall"),
+                           formats=[ReportFormat.CSV, ReportFormat.HTML])
+
+docs/reports.md documents every file, column and chart.
+"""
+
+from __future__ import annotations
+
+from campaigner.reports.errors import ReportError, UnknownCampaign
+from campaigner.reports.export import ExportedReport, ReportFormat, export_report
+
+__all__ = ["ExportedReport", "ReportError", "ReportFormat", "UnknownCampaign", "export_report"]

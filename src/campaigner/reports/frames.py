@@ -1,0 +1,189 @@
+"""A campaign's store data as pandas frames, with the per-contact and per-attempt facts reports use.
+
+    data = load_campaign_data(engine, "spring-recall")
+    data.contacts["result"].value_counts()
+
+Everything is read in bulk (`campaigner.store.reading`), then derived column by column:
+
+- attempts get `placed` (Retell has a call for it), `connected` (someone answered and the
+  conversation ran: success, connected without success, callback requested, do-not-call request),
+  `successful`, `local_hour` (hour of the call's start in the contact's time zone; the first zone
+  of an ambiguous number) and `zone` (that zone).
+- contacts get `attempts` (attempt rows), `dialed` / `connected` / `successful` (any attempt was),
+  `total_duration_ms`, `cost_cents` (sums over attempts), the `deciding_attempt_id` whose analysis
+  describes the contact (the last connected attempt, else the last attempt), and `result`: the
+  final outcome, else the latest attempt's outcome, else `suppressed` / `cancelled` / `not_dialed`
+  / `in_progress`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigner.campaign import DEFAULT_VARIANT, OutcomeClass
+from campaigner.reports.errors import UnknownCampaign
+from campaigner.store import ContactStatus, get_campaign_by_name
+from campaigner.store.reading import (
+    attempt_frames,
+    contact_frames,
+    input_row_count,
+    rejected_frames,
+)
+
+__all__ = ["CONNECTED_OUTCOMES", "CampaignData", "load_campaign_data"]
+
+CONNECTED_OUTCOMES = frozenset(
+    {
+        OutcomeClass.SUCCESS,
+        OutcomeClass.CONNECTED_UNSUCCESSFUL,
+        OutcomeClass.CALLBACK_REQUESTED,
+        OutcomeClass.DNC_REQUEST,
+    }
+)
+"""Outcomes of a call on which a person answered and spoke with the agent."""
+
+NOT_DIALED = "not_dialed"
+IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True)
+class CampaignData:
+    """Everything a report of one campaign is made from."""
+
+    name: str
+    config_sha256: str
+    variants: tuple[str, ...]
+    """Variant names in the campaign file's order (`default` for a single agent)."""
+    phone_header: str
+    """The contacts files' phone column, as the campaign file names it."""
+    mask_numbers: bool
+    input_rows: int
+    contacts: pd.DataFrame
+    attempts: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
+    """Read a campaign's contacts, attempts and rejected rows; `UnknownCampaign` if none has
+    that name."""
+    with Session(engine) as session:
+        campaign = get_campaign_by_name(session=session, name=campaign_name)
+    if campaign is None or campaign.id is None:
+        raise UnknownCampaign(f"no campaign named {campaign_name!r}")
+    with engine.connect() as connection:
+        contacts = pd.concat(contact_frames(connection=connection, campaign_id=campaign.id))
+        attempts = pd.concat(attempt_frames(connection=connection, campaign_id=campaign.id))
+        rejected = pd.concat(rejected_frames(connection=connection, campaign_id=campaign.id))
+        input_rows = input_row_count(connection=connection, campaign_id=campaign.id)
+    contacts = _typed_contacts(contacts)
+    attempts = _with_attempt_facts(_typed_attempts(attempts), contacts)
+    config = campaign.config
+    return CampaignData(
+        name=campaign.name,
+        config_sha256=campaign.config_sha256,
+        variants=_variant_names(config),
+        phone_header=str(config["columns"]["phone"]),
+        mask_numbers=bool(config.get("mask_numbers_in_exports", False)),
+        input_rows=input_rows,
+        contacts=_with_contact_facts(contacts, attempts),
+        attempts=attempts,
+        rejected=rejected.reset_index(drop=True),
+    )
+
+
+def _variant_names(config: dict[str, Any]) -> tuple[str, ...]:
+    variants = config.get("variants") or []
+    return tuple(str(variant["name"]) for variant in variants) or (DEFAULT_VARIANT,)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Store enums and text as pandas strings (missing values stay missing)."""
+    return values.astype("string")
+
+
+def _typed_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
+    contacts = contacts.reset_index(drop=True)
+    for name in ("status", "final_outcome", "variant", "timezone_key", "phone_e164"):
+        contacts[name] = _text(contacts[name])
+    contacts["on_dnc_list"] = contacts["on_dnc_list"].astype(bool)
+    contacts["contact_id"] = contacts["contact_id"].astype("int64")
+    return contacts
+
+
+def _typed_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
+    attempts = attempts.reset_index(drop=True)
+    for name in ("state", "outcome_class", "variant", "user_sentiment", "retell_call_id"):
+        attempts[name] = _text(attempts[name])
+    for name in ("created_at", "start_timestamp", "end_timestamp"):
+        attempts[name] = pd.to_datetime(attempts[name], utc=True)
+    for name in ("duration_ms", "cost_cents", "latency_e2e_p50_ms", "latency_e2e_p90_ms"):
+        attempts[name] = pd.to_numeric(attempts[name]).astype("float64")
+    for name in ("call_successful", "in_voicemail"):
+        attempts[name] = attempts[name].astype("boolean")
+    attempts["contact_id"] = attempts["contact_id"].astype("int64")
+    return attempts
+
+
+def _with_attempt_facts(attempts: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    outcome = attempts["outcome_class"]
+    attempts["placed"] = attempts["retell_call_id"].notna().to_numpy()
+    attempts["connected"] = outcome.isin(list(CONNECTED_OUTCOMES)).fillna(False).to_numpy()
+    attempts["successful"] = (outcome == OutcomeClass.SUCCESS).fillna(False).to_numpy()
+    zones = contacts.set_index("contact_id")["timezone_key"].str.split("|").str[0]
+    attempts["zone"] = attempts["contact_id"].map(zones).astype("string")
+    attempts["local_hour"] = _local_hours(attempts)
+    return attempts
+
+
+def _local_hours(attempts: pd.DataFrame) -> pd.Series:
+    """The hour (0-23) at which each call started, on the clock of the contact's zone."""
+    started = attempts["start_timestamp"].fillna(attempts["created_at"])
+    hours = pd.Series(pd.NA, index=attempts.index, dtype="Int64")
+    for zone, index in attempts.groupby("zone", dropna=True).groups.items():
+        hours[index] = started[index].dt.tz_convert(str(zone)).dt.hour
+    return hours
+
+
+def _with_contact_facts(contacts: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
+    by_contact = attempts.groupby("contact_id", sort=False)
+    totals = by_contact.agg(
+        attempts=("attempt_id", "size"),
+        dialed=("placed", "any"),
+        connected=("connected", "any"),
+        successful=("successful", "any"),
+        total_duration_ms=("duration_ms", "sum"),
+        cost_cents=("cost_cents", "sum"),
+    )
+    last = attempts.drop_duplicates("contact_id", keep="last").set_index("contact_id")
+    last_connected = (
+        attempts[attempts["connected"]].drop_duplicates("contact_id", keep="last")
+    ).set_index("contact_id")
+    deciding = last["attempt_id"].copy()
+    deciding.loc[last_connected.index] = last_connected["attempt_id"]
+    ids = contacts["contact_id"]
+    contacts = contacts.copy()
+    for name in ("attempts", "total_duration_ms", "cost_cents"):
+        contacts[name] = ids.map(totals[name]).fillna(0)
+    contacts["attempts"] = contacts["attempts"].astype("int64")
+    for name in ("dialed", "connected", "successful"):
+        contacts[name] = ids.map(totals[name]).fillna(False).astype(bool)
+    contacts["deciding_attempt_id"] = ids.map(deciding).astype("Int64")
+    contacts["result"] = _results(contacts, ids.map(last["outcome_class"]).astype("string"))
+    return contacts
+
+
+def _results(contacts: pd.DataFrame, latest_outcome: pd.Series) -> pd.Series:
+    """Each contact's result: what the funnel and the outcome charts count it as."""
+    status = contacts["status"]
+    fallback = pd.Series(NOT_DIALED, index=contacts.index, dtype="string")
+    fallback = fallback.mask(contacts["attempts"] > 0, IN_PROGRESS)
+    fallback = fallback.mask(status == ContactStatus.CANCELLED, ContactStatus.CANCELLED.value)
+    never_dialed = contacts["attempts"] == 0
+    suppressed = (status == ContactStatus.SUPPRESSED) | (never_dialed & contacts["on_dnc_list"])
+    fallback = fallback.mask(suppressed, ContactStatus.SUPPRESSED.value)
+    return contacts["final_outcome"].fillna(latest_outcome).fillna(fallback).astype("string")
