@@ -49,11 +49,12 @@ def ingest_contacts(campaign: CampaignName, file: Path) -> IngestSummary:
         )
     else:
         logger.info(
-            "%s: %d rows read, %d accepted, %d rejected (%s)",
+            "%s: %d rows read, %d accepted, %d rejected",
             file.name,
             summary.rows_read,
             summary.accepted,
             summary.rejected_total,
-            summary.rejected_file or "no rejected-rows file",
         )
+        if summary.rejected_total:
+            logger.info("rejected rows, each with its reason: %s", summary.rejected_file)
     return summary

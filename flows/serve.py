@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     inbox = args.inbox or settings.inbox
-    inbox.mkdir(parents=True, exist_ok=True)
     campaigns, problems = campaign_names(settings.campaigns_dir)
+    for campaign in campaigns:
+        (inbox / campaign).mkdir(parents=True, exist_ok=True)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
     print(

@@ -141,10 +141,10 @@ def _run_flows_serve(env: dict[str, str]) -> int:
     try:
         return child.wait()
     except KeyboardInterrupt:
-        # Ctrl-C at a terminal reached the child too; a SIGTERM reached only us: pass it on as
-        # the Ctrl-C the child knows how to stop on (its runs are cancelled, schedules paused).
+        # The Prefect runner shuts down gracefully on SIGTERM (its flow runs stopped, schedules
+        # paused); a Ctrl-C at a terminal reached it too, but may be ignored in a service.
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.terminate()
         try:
             return child.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
