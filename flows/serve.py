@@ -17,6 +17,7 @@ one is dialing is cancelled: the running one picks up new contacts itself).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -62,13 +63,15 @@ def _deployment(flow: Flow[..., Any], name: str, **options: Any) -> RunnerDeploy
     return cast(RunnerDeployment, deployment)
 
 
-def build_deployments(*, inbox: Path, campaigns: list[str]) -> list[RunnerDeployment]:
+def build_deployments(
+    *, inbox: Path, campaigns: list[str], watch_every: timedelta = WATCH_INBOX_EVERY
+) -> list[RunnerDeployment]:
     """The deployments `campaigner serve` serves, with their schedules and parameters."""
     deployments = [
         _deployment(
             watch_inbox,
             "inbox",
-            interval=WATCH_INBOX_EVERY,
+            interval=watch_every,
             parameters={"inbox": str(inbox.resolve())},
         ),
         _deployment(ingest_contacts, "by-hand"),
@@ -95,6 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the deployments until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__)
     parser.add_argument("--inbox", type=Path, help="the inbox folder [default: CAMPAIGNER_INBOX]")
+    parser.add_argument(
+        "--watch-every",
+        type=float,
+        default=WATCH_INBOX_EVERY.total_seconds(),
+        help="seconds between watch-inbox runs [default: 60]",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     inbox = args.inbox or settings.inbox
@@ -108,7 +117,11 @@ def main(argv: list[str] | None = None) -> None:
         f"(from {settings.campaigns_dir.resolve()})",
         flush=True,
     )
-    serve(*build_deployments(inbox=inbox, campaigns=campaigns))
+    watch_every = timedelta(seconds=args.watch_every)
+    # Ctrl-C stops serving, even when started by a process that ignores it (a shell's background
+    # job, a service manager): `campaigner serve` stops this process with it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    serve(*build_deployments(inbox=inbox, campaigns=campaigns, watch_every=watch_every))
 
 
 if __name__ == "__main__":

@@ -440,6 +440,9 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
+    watch_every: Annotated[
+        float, typer.Option(min=1, help="Seconds between watch-inbox runs.")
+    ] = 60,
 ) -> None:
     """Serve the Prefect deployments with their schedules (docs/flows.md) until Ctrl-C.
 
@@ -451,12 +454,13 @@ def serve(
     from campaigner.serving import ServeError, serve_deployments
 
     env = dict(os.environ)
+    args = ["--watch-every", str(watch_every)]
     if inbox is not None:
-        env["CAMPAIGNER_INBOX"] = str(inbox.resolve())
+        args += ["--inbox", str(inbox.resolve())]
     # The dialer's own warnings (a sync that failed, a breaker that tripped) in the flow run logs.
     env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "campaigner")
     try:
-        code = serve_deployments(env=env, host=host, port=port, say=typer.echo)
+        code = serve_deployments(env=env, args=args, host=host, port=port, say=typer.echo)
     except ServeError as error:
         _fail(error)
     raise typer.Exit(code)

@@ -117,21 +117,27 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def serve_deployments(
-    *, env: dict[str, str], host: str, port: int, say: Callable[[str], None]
+    *,
+    env: dict[str, str],
+    args: list[str],
+    host: str,
+    port: int,
+    say: Callable[[str], None],
 ) -> int:
-    """Serve the deployments (`python -m flows.serve`) until Ctrl-C or SIGTERM; the exit code.
+    """Serve the deployments (`python -m flows.serve ARGS`) until Ctrl-C or SIGTERM; the exit code.
 
     Starts a local Prefect server first when `env` has no PREFECT_API_URL.
     """
     if env.get("PREFECT_API_URL"):
         say(f"Serving against the Prefect server at {env['PREFECT_API_URL']}")
-        return _run_flows_serve(env)
+        return _run_flows_serve(env, args)
     with local_prefect_server(host=host, port=port, say=say) as api_url:
-        return _run_flows_serve({**env, "PREFECT_API_URL": api_url})
+        return _run_flows_serve({**env, "PREFECT_API_URL": api_url}, args)
 
 
-def _run_flows_serve(env: dict[str, str]) -> int:
-    child = subprocess.Popen([sys.executable, "-m", "flows.serve"], env=env)
+def _run_flows_serve(env: dict[str, str], args: list[str]) -> int:
+    command = [sys.executable, "-m", "flows.serve", *args]
+    child = subprocess.Popen(command, env=env)  # noqa: S603 -- our interpreter, our options
     previous = signal.getsignal(signal.SIGTERM)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -141,10 +147,10 @@ def _run_flows_serve(env: dict[str, str]) -> int:
     try:
         return child.wait()
     except KeyboardInterrupt:
-        # The Prefect runner shuts down gracefully on SIGTERM (its flow runs stopped, schedules
-        # paused); a Ctrl-C at a terminal reached it too, but may be ignored in a service.
+        # A Ctrl-C at a terminal reached the child too; a SIGTERM reached only us. Either way the
+        # child gets the Ctrl-C on which Prefect stops serving cleanly (schedules paused).
         if child.poll() is None:
-            child.terminate()
+            child.send_signal(signal.SIGINT)
         try:
             return child.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:

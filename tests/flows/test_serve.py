@@ -17,7 +17,7 @@ from tests.flows.conftest import CAMPAIGN, contacts_csv
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
-CAMPAIGNER = Path(sys.executable).parent / "campaigner"
+CAMPAIGNER = str(Path(sys.executable).parent / "campaigner")
 WAIT_FOR_PICKUP_S = 240
 
 
@@ -50,13 +50,14 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
         env |= {
             "PREFECT_HOME": str(tmp_path / "prefect-home"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
             "CAMPAIGNER_DATABASE_URL": f"sqlite:///{store}",
             "RETELL_BASE_URL": sim.base_url,
             "RETELL_API_KEY": sim.api_key,
         }
         log = (tmp_path / "serve.log").open("w")
         serve = subprocess.Popen(
-            [str(CAMPAIGNER), "serve", "--inbox", str(inbox), "--port", str(port)],
+            [CAMPAIGNER, "serve", "--inbox", str(inbox), "--port", str(port), "--watch-every", "5"],
             cwd=tmp_path,
             env=env,
             stdout=log,
