@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from campaigner.simulator import SimulatorConfig, run_simulator
@@ -73,6 +74,9 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
             while time.monotonic() < deadline and sim.stats()["calls_created"] < 3:
                 assert serve.poll() is None, (tmp_path / "serve.log").read_text()
                 time.sleep(1)
+            run_campaign = httpx.get(
+                f"http://127.0.0.1:{port}/api/deployments/name/run-campaign/shop"
+            ).json()
         finally:
             serve.terminate()
             code = serve.wait(timeout=60)
@@ -84,6 +88,10 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     assert "for flow 'watch-inbox'" in output
     assert "started run-campaign/shop" in output
     assert not dropped.exists()
+    # A campaign never has two dialing runs: a second one while one runs is cancelled.
+    assert run_campaign["global_concurrency_limit"]["limit"] == 1
+    assert run_campaign["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert run_campaign["parameters"] == {"campaign": "shop"}
     assert [
         path.name.endswith("-new-leads.csv") for path in (inbox / "shop" / "archive").iterdir()
     ] == [True]
