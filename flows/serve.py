@@ -1,6 +1,7 @@
 """`python -m flows.serve`: serve campaigner's deployments with their schedules.
 
 `campaigner serve` runs this (after starting a local Prefect server when PREFECT_API_URL is unset).
+With `--work-pool POOL` it registers the same deployments for that pool's workers and exits.
 
 | deployment | schedule | what |
 |---|---|---|
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         default=WATCH_INBOX_EVERY.total_seconds(),
         help="seconds between watch-inbox runs [default: 60]",
     )
+    parser.add_argument(
+        "--work-pool",
+        help="register the deployments for this work pool's workers and exit, instead of serving",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     inbox = args.inbox or settings.inbox
@@ -113,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
     print(
-        f"Serving campaigner: inbox {inbox.resolve()}, campaigns {', '.join(campaigns) or 'none'} "
+        f"campaigner deployments: inbox {inbox.resolve()}, "
+        f"campaigns {', '.join(campaigns) or 'none'} "
         f"(from {settings.campaigns_dir.resolve()})",
         flush=True,
     )
@@ -121,7 +127,16 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl-C stops serving, even when started by a process that ignores it (a shell's background
     # job, a service manager): `campaigner serve` stops this process with it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    serve(*build_deployments(inbox=inbox, campaigns=campaigns, watch_every=watch_every))
+    deployments = build_deployments(inbox=inbox, campaigns=campaigns, watch_every=watch_every)
+    if args.work_pool:
+        for deployment in deployments:
+            # campaigns/, inbox/ and out/ are relative: workers run the flows from this folder,
+            # which must be at the same path on every worker machine (a shared file system).
+            deployment.job_variables = {"working_dir": str(Path.cwd())}
+            deployment.apply(work_pool_name=args.work_pool)
+            print(f"registered {deployment.flow_name}/{deployment.name} for {args.work_pool}")
+        return
+    serve(*deployments)
 
 
 if __name__ == "__main__":
