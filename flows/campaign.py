@@ -36,10 +36,10 @@ from campaigner.inbox import load_named_campaign
 from campaigner.retell import RetellClient
 from campaigner.settings import get_settings
 from flows.resources import (
+    DIAL_TASK_RETRIES,
     CampaignName,
     artifact_key,
     retell_settings,
-    retry_if_transient,
     store_engine,
 )
 
@@ -117,12 +117,7 @@ async def _drive(campaign: str, deadline: datetime | None, progress_every: float
     return summary
 
 
-@task(
-    name="dial-campaign",
-    retries=3,
-    retry_delay_seconds=[10, 30, 60],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="dial-campaign", **DIAL_TASK_RETRIES)
 async def dial_campaign(
     campaign: str, deadline: datetime | None, progress_every: float
 ) -> RunSummary:
@@ -130,12 +125,7 @@ async def dial_campaign(
     return await _drive(campaign, deadline, progress_every)
 
 
-@task(
-    name="sync-campaign",
-    retries=3,
-    retry_delay_seconds=[10, 30, 60],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="sync-campaign", **DIAL_TASK_RETRIES)
 async def sync_campaign(campaign: str, progress_every: float) -> RunSummary:
     """Follow the calls in flight and settle them; a deadline already past dials nothing new."""
     return await _drive(campaign, datetime.now(UTC), progress_every)

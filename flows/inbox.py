@@ -30,7 +30,7 @@ from campaigner.inbox import (
     waiting_files,
 )
 from campaigner.settings import get_settings
-from flows.resources import imports_dir, retry_if_transient, store_engine
+from flows.resources import FILE_TASK_RETRIES, imports_dir, store_engine
 
 __all__ = ["claim_inbox_files", "import_inbox_file", "start_campaign_run", "watch_inbox"]
 
@@ -54,12 +54,7 @@ def claim_inbox_files(
     return claims
 
 
-@task(
-    name="import-inbox-file",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="import-inbox-file", **FILE_TASK_RETRIES)
 def import_inbox_file(claimed: ClaimedFile) -> FileOutcome:
     """Import a claimed file into its campaign, then archive it (or fail it, saying why)."""
     with store_engine() as engine:

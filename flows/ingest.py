@@ -10,17 +10,12 @@ from campaigner.contacts import IngestSummary, ingest_contacts_file
 from campaigner.inbox import load_named_campaign
 from campaigner.settings import get_settings
 from campaigner.store import session_factory
-from flows.resources import CampaignName, imports_dir, retry_if_transient, store_engine
+from flows.resources import FILE_TASK_RETRIES, CampaignName, imports_dir, store_engine
 
 __all__ = ["import_contacts_file", "ingest_contacts"]
 
 
-@task(
-    name="import-contacts-file",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="import-contacts-file", **FILE_TASK_RETRIES)
 def import_contacts_file(campaign: str, file: Path) -> IngestSummary:
     """Import the file; every row is accepted or rejected with a reason."""
     config = load_named_campaign(get_settings().campaigns_dir, campaign)

@@ -7,22 +7,17 @@ from prefect.artifacts import create_link_artifact
 
 from campaigner.reports import ExportedReport, ReportFormat, export_report
 from flows.resources import (
+    FILE_TASK_RETRIES,
     CampaignName,
     artifact_key,
     reports_dir,
-    retry_if_transient,
     store_engine,
 )
 
 __all__ = ["export_campaign_report", "export_report_flow"]
 
 
-@task(
-    name="write-report",
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_if_transient,
-)
+@task(name="write-report", **FILE_TASK_RETRIES)
 def export_campaign_report(campaign: str, formats: tuple[ReportFormat, ...]) -> ExportedReport:
     """Write the report files into out/<campaign>/reports/ (the newest report replaces the last)."""
     with store_engine() as engine:

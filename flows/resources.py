@@ -17,6 +17,8 @@ from campaigner.settings import Settings, get_settings
 from campaigner.store import make_engine, upgrade_database
 
 __all__ = [
+    "DIAL_TASK_RETRIES",
+    "FILE_TASK_RETRIES",
     "OUT_DIR",
     "RETELL_SECRET_BLOCK",
     "CampaignName",
@@ -92,3 +94,18 @@ async def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     except BaseException:  # anything else is not worth another try
         return False
     return False
+
+
+FILE_TASK_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 30],
+    "retry_condition_fn": retry_if_transient,
+}
+"""Task options for a file's import or a report: two more tries on transient failures."""
+
+DIAL_TASK_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [10, 30, 60],
+    "retry_condition_fn": retry_if_transient,
+}
+"""Task options for a dialing run: three more tries on transient failures, further apart."""

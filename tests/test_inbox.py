@@ -28,17 +28,9 @@ from campaigner.inbox import (
     waiting_files,
 )
 from campaigner.store import Contact, SourceFile, make_engine
+from tests.flows.conftest import CAMPAIGN, contacts_csv
 
-REPO = Path(__file__).resolve().parents[1]
-CAMPAIGN = """
-name: shop
-agent: {agent_id: agent_campaigner_demo}
-from_numbers: ["+14155550100"]
-columns: {phone: phone}
-window: {days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59",
-         allow_outside_federal_hours: true}
-"""
-CONTACTS = "phone\n" + "".join(f"+121255501{n:02d}\n" for n in range(5))
+CONTACTS = contacts_csv(5)
 
 
 class FakeFileClock:
@@ -70,7 +62,7 @@ def folder(tmp_path: Path) -> InboxFolder:
 def campaigns_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "campaigns"
     directory.mkdir()
-    (directory / "shop.yaml").write_text(CAMPAIGN)
+    (directory / "shop.yaml").write_text(CAMPAIGN.format(name="shop"))
     return directory
 
 
@@ -224,7 +216,7 @@ def test_a_stale_claim_keeps_its_claimed_name_when_its_own_is_taken(folder: Inbo
 
 def test_the_campaign_file_must_carry_the_folder_name(campaigns_dir: Path) -> None:
     assert load_named_campaign(campaigns_dir, "shop").name == "shop"
-    (campaigns_dir / "other.yaml").write_text(CAMPAIGN)
+    (campaigns_dir / "other.yaml").write_text(CAMPAIGN.format(name="shop"))
     with pytest.raises(Exception, match="names its campaign 'shop'"):
         load_named_campaign(campaigns_dir, "other")
 
