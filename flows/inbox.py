@@ -25,6 +25,7 @@ from campaigner.inbox import (
     campaign_folders,
     claim_file,
     process_claimed_file,
+    release_claim,
     release_stale_claims,
     settled_files,
     waiting_files,
@@ -135,7 +136,21 @@ def watch_inbox(
     logger = get_run_logger()
     root = Path(inbox) if inbox else get_settings().inbox
     claims = claim_inbox_files(root, quiet_seconds, timedelta(minutes=stale_after_minutes))
-    outcomes = [import_inbox_file(claimed) for claimed in claims]
+    outcomes = []
+    for claimed in claims:
+        state = import_inbox_file(claimed, return_state=True)
+        if state.is_completed():
+            outcomes.append(state.result())
+            continue
+        # Still failing after its retries (the store down, say): back into the inbox for the
+        # next run, rather than held in processing/ until the claim goes stale.
+        release_claim(claimed)
+        logger.warning(
+            "%s/%s put back into the inbox, its import failed: %s",
+            claimed.folder.campaign,
+            claimed.original_name,
+            state.message,
+        )
     for outcome in outcomes:
         logger.info(
             "%s", " | ".join(f"{key}: {value}" for key, value in _outcome_row(outcome).items())

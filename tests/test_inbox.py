@@ -23,6 +23,7 @@ from campaigner.inbox import (
     import_claimed_file,
     load_named_campaign,
     process_claimed_file,
+    release_claim,
     release_stale_claims,
     settled_files,
     waiting_files,
@@ -326,3 +327,11 @@ def test_a_folder_without_a_campaign_file_fails_its_files(
     assert outcome.error is not None
     assert "typo.yaml: no such campaign file" in outcome.error
     assert outcome.moved_to.parent == folder.failed
+
+
+def test_a_claim_released_goes_back_under_its_own_name(folder: InboxFolder) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    assert release_claim(claimed) == folder.root / "a.csv"
+    assert release_claim(claimed) is None
+    assert waiting_files(folder) == [folder.root / "a.csv"]

@@ -64,6 +64,7 @@ __all__ = [
     "import_claimed_file",
     "load_named_campaign",
     "process_claimed_file",
+    "release_claim",
     "release_stale_claims",
     "settled_files",
     "waiting_files",
@@ -255,14 +256,28 @@ def release_stale_claims(
         claimed_at = datetime.strptime(match["stamp"], _CLAIM_STAMP).replace(tzinfo=UTC)
         if claimed_at > cutoff:
             continue
-        original = folder.root / match["name"]
-        target = folder.root / path.name if original.exists() else original
-        try:
-            os.rename(path, target)
-        except FileNotFoundError:
+        target = _put_back(path, folder, match["name"])
+        if target is None:
             continue  # another watcher released it first
         released.append(target)
     return released
+
+
+def release_claim(claimed: ClaimedFile) -> Path | None:
+    """Put a claimed file back into the inbox (its import failed for now: the next watcher tries
+    again). Returns where it went, or None if it was no longer claimed."""
+    return _put_back(claimed.path, claimed.folder, claimed.original_name)
+
+
+def _put_back(path: Path, folder: InboxFolder, original_name: str) -> Path | None:
+    """Rename a claimed file back into the inbox: its own name, or its claimed one if taken."""
+    original = folder.root / original_name
+    target = folder.root / path.name if original.exists() else original
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None
+    return target
 
 
 def load_named_campaign(campaigns_dir: Path, name: str) -> CampaignConfig:

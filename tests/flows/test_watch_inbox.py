@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import flows.inbox
 import httpx
 import pytest
 from flows.campaign import run_campaign
-from flows.inbox import watch_inbox
+from flows.inbox import import_inbox_file, watch_inbox
 from flows.report import export_report_flow
 from prefect.settings import PREFECT_API_URL
 
 from campaigner.dialer.progress import percent_done
 from campaigner.inbox import FileOutcome
+from campaigner.settings import get_settings
 from campaigner.store import Contact, SourceFile
 from tests.flows.conftest import Workspace, contacts_csv
 
@@ -182,3 +185,21 @@ def test_a_new_file_starts_no_run_without_a_deployment_but_says_so(
         outcomes = watch_inbox(quiet_seconds=0.1)
     assert len(imported(outcomes)) == 1
     assert "no deployment run-campaign/shop" in caplog.text
+
+
+def test_a_file_whose_import_keeps_failing_goes_back_into_the_inbox(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "a.csv", contacts_csv(2))
+    monkeypatch.setattr(flows.inbox, "import_inbox_file", import_inbox_file.with_options(retries=0))
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{tmp_path}/no/such/dir/store.db")
+    get_settings.cache_clear()
+    assert watch_inbox(quiet_seconds=0.1, start_runs=False) == []
+    assert (workspace.inbox / "shop" / "a.csv").exists()
+    assert list((workspace.inbox / "shop" / "processing").iterdir()) == []
+
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{workspace.root / 'store.db'}")
+    get_settings.cache_clear()
+    os.utime(workspace.inbox / "shop" / "a.csv", (time.time() - 30, time.time() - 30))
+    assert [o.file for o in imported(watch_inbox(quiet_seconds=0.1, start_runs=False))] == ["a.csv"]
