@@ -76,9 +76,12 @@ class _ProgressArtifact:
         self._pending.add(pending)
         pending.add_done_callback(self._pending.discard)
 
-    async def finish(self, summary: RunSummary) -> None:
-        """Wait for the updates under way, then show where the campaign ended."""
+    async def drain(self) -> None:
+        """Wait for the updates under way (a failed update is not worth failing the run)."""
         await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def finish(self, summary: RunSummary) -> None:
+        """Show where the campaign ended."""
         await aupdate_progress_artifact(
             self._artifact_id,
             percent_done(summary.counts),
@@ -95,16 +98,19 @@ async def _drive(campaign: str, deadline: datetime | None, progress_every: float
         0.0, key=artifact_key(campaign, "progress"), description=f"{campaign}: starting"
     )
     publisher = _ProgressArtifact(artifact_id, logger)
-    with store_engine() as engine:
-        async with RetellClient.from_settings(settings) as client:
-            runner = CampaignRunner(
-                config=config,
-                engine=engine,
-                client=client,
-                options=RunOptions(deadline=deadline),
-                on_progress=ThrottledProgress(publisher, every=progress_every),
-            )
-            summary = await runner.run()
+    try:
+        with store_engine() as engine:
+            async with RetellClient.from_settings(settings) as client:
+                runner = CampaignRunner(
+                    config=config,
+                    engine=engine,
+                    client=client,
+                    options=RunOptions(deadline=deadline),
+                    on_progress=ThrottledProgress(publisher, every=progress_every),
+                )
+                summary = await runner.run()
+    finally:
+        await publisher.drain()
     await publisher.finish(summary)
     logger.info(
         "%s: %s (%s); %d calls placed, %d finished",
