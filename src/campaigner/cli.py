@@ -436,7 +436,7 @@ def run_campaign(
 def serve(
     inbox: Annotated[
         Path | None,
-        typer.Option(help="The inbox folder [default: $CAMPAIGNER_INBOX, else ./inbox]."),
+        typer.Option(help="The inbox folder (default: $CAMPAIGNER_INBOX, else ./inbox)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
