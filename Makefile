@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m campaigner.demo
+	$(BIN)/python -m flows.demo
 
 # Only the code folders that exist: flows/ arrives with the Prefect flows.
 CODE_DIRS := $(wildcard src tests flows bench)

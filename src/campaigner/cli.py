@@ -476,6 +476,40 @@ def report(
         typer.echo(f"  {path}")
 
 
+@app.command()
+def serve(
+    inbox: Annotated[
+        Path | None,
+        typer.Option(help="The inbox folder (default: $CAMPAIGNER_INBOX, else ./inbox)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
+    watch_every: Annotated[
+        float, typer.Option(min=1, help="Seconds between watch-inbox runs.")
+    ] = 60,
+) -> None:
+    """Serve the Prefect deployments with their schedules (docs/flows.md) until Ctrl-C.
+
+    watch-inbox every minute, run-campaign every 5 minutes per campaign file, export-report nightly.
+    Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit.
+    """
+    import os
+
+    from campaigner.serving import ServeError, serve_deployments
+
+    env = dict(os.environ)
+    args = ["--watch-every", str(watch_every)]
+    if inbox is not None:
+        args += ["--inbox", str(inbox.resolve())]
+    # The dialer's own warnings (a sync that failed, a breaker that tripped) in the flow run logs.
+    env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "campaigner")
+    try:
+        code = serve_deployments(env=env, args=args, host=host, port=port, say=typer.echo)
+    except ServeError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
 def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
     from campaigner.store import StoreError, set_campaign_status
 

@@ -17,12 +17,13 @@ from rich.table import Table
 
 from campaigner.dialer.runner import RunProgress, RunSummary
 
-__all__ = ["ProgressDisplay", "print_run_summary"]
+__all__ = ["ProgressDisplay", "print_run_summary", "progress_line"]
 
 PLAIN_LINE_EVERY_S = 5.0
 
 
-def _progress_line(progress: RunProgress) -> str:
+def progress_line(progress: RunProgress) -> str:
+    """One line for logs: calls placed, finished, in progress, contacts done."""
     counts = progress.counts
     done = counts["contacts_by_status"].get("done", 0) if counts else 0
     total = counts["contacts"] if counts else 0
@@ -77,7 +78,7 @@ class ProgressDisplay:
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_EVERY_S:
             self._last_line = now
-            self._console.print(_progress_line(progress), highlight=False)
+            self._console.print(progress_line(progress), highlight=False)
 
 
 def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:

@@ -22,7 +22,15 @@ from campaigner.retell import RetellClient
 from campaigner.simulator import SimulatorConfig, run_simulator
 from campaigner.store import make_engine, session_factory, upgrade_database
 
-__all__ = ["main", "run_demo"]
+__all__ = [
+    "CAMPAIGN_FILE",
+    "CONTACTS_FILE",
+    "DEMO_DIR",
+    "SIMULATOR",
+    "main",
+    "print_import",
+    "run_demo",
+]
 
 DEMO_DIR = Path(".demo")
 CAMPAIGN_FILE = Path("campaigns/demo.yaml")
@@ -43,7 +51,7 @@ def run_demo(workdir: Path = DEMO_DIR, console: Console | None = None) -> RunSum
             imported = ingest_contacts_file(
                 session=session, config=config, path=CONTACTS_FILE, out_dir=workdir / "imports"
             )
-        _print_import(console, imported)
+        print_import(console, imported)
         with run_simulator(SIMULATOR) as sim:
             console.print(f"Retell simulator running at {sim.base_url} (60x real time)")
 
@@ -63,7 +71,8 @@ def run_demo(workdir: Path = DEMO_DIR, console: Console | None = None) -> RunSum
     return summary
 
 
-def _print_import(console: Console, imported: IngestSummary) -> None:
+def print_import(console: Console, imported: IngestSummary) -> None:
+    """One line on the demo import, and where the rejected rows are."""
     console.print(
         f"Imported {CONTACTS_FILE}: {imported.rows_read} rows read, {imported.accepted} accepted, "
         f"{imported.rejected_total} rejected"

@@ -1,0 +1,111 @@
+"""What the flows share: the store, the Retell credentials, the output folders, transient errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import sqlalchemy.exc
+from prefect.blocks.system import Secret
+from pydantic import Field, SecretStr
+from sqlalchemy.engine import Engine
+
+from campaigner.retell import RateLimited, ServerError, TransportError
+from campaigner.settings import Settings, get_settings
+from campaigner.store import make_engine, upgrade_database
+
+__all__ = [
+    "DIAL_TASK_RETRIES",
+    "FILE_TASK_RETRIES",
+    "OUT_DIR",
+    "RETELL_SECRET_BLOCK",
+    "CampaignName",
+    "artifact_key",
+    "imports_dir",
+    "reports_dir",
+    "retell_settings",
+    "retry_if_transient",
+    "store_engine",
+]
+
+RETELL_SECRET_BLOCK = "retell-api-key"  # noqa: S105 -- the block's name, not a key
+"""The Prefect Secret block holding the Retell API key; without it the environment's key is used."""
+
+OUT_DIR = Path("out")
+"""Where import results and reports go, per campaign (as `campaigner ingest` does)."""
+
+CampaignName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="The campaign's name: campaigns/<name>.yaml and inbox/<name>/.",
+    ),
+]
+
+# Worth another try: Retell overloaded or unreachable, and the store's connection failing.
+# Not an API key Retell refuses, a billing stop or a bad campaign file: those fail at once.
+_TRANSIENT_ERRORS = (ServerError, TransportError, RateLimited, sqlalchemy.exc.OperationalError)
+
+
+def imports_dir(campaign: str) -> Path:
+    """Where the rejected rows and summaries of a campaign's imports go."""
+    return OUT_DIR / campaign / "imports"
+
+
+def reports_dir(campaign: str) -> Path:
+    """Where a campaign's report files go."""
+    return OUT_DIR / campaign / "reports"
+
+
+def artifact_key(campaign: str, what: str) -> str:
+    """An artifact key (lowercase letters, digits and dashes only) for a campaign."""
+    return f"campaign-{campaign.replace('_', '-')}-{what}"
+
+
+@contextmanager
+def store_engine() -> Iterator[Engine]:
+    """An engine on the store at CAMPAIGNER_DATABASE_URL, migrated to the newest schema."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        upgrade_database(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+async def retell_settings() -> Settings:
+    """The settings, with the API key of the `retell-api-key` Secret block when there is one."""
+    settings = get_settings()
+    try:
+        block = cast("Secret[str]", await Secret.aload(RETELL_SECRET_BLOCK))
+    except ValueError:  # no such block: the environment's key (or the simulator's) it is
+        return settings
+    return settings.model_copy(update={"retell_api_key": SecretStr(str(block.get()))})
+
+
+async def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """A task's `retry_condition_fn`: retry transient failures only."""
+    try:
+        await state.aresult()
+    except _TRANSIENT_ERRORS:
+        return True
+    except BaseException:  # anything else is not worth another try
+        return False
+    return False
+
+
+FILE_TASK_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 30],
+    "retry_condition_fn": retry_if_transient,
+}
+"""Task options for a file's import or a report: two more tries on transient failures."""
+
+DIAL_TASK_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [10, 30, 60],
+    "retry_condition_fn": retry_if_transient,
+}
+"""Task options for a dialing run: three more tries on transient failures, further apart."""

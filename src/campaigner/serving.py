@@ -1,0 +1,160 @@
+"""`campaigner serve`: the Prefect deployments with their schedules, and a server if there is none.
+
+Schedules need a Prefect server (the ephemeral one has no scheduler). With `PREFECT_API_URL` set,
+the deployments are served against that server; without it, a local `prefect server start` is
+started first as a child process, waited for, and stopped (with everything it started) on exit.
+The deployments themselves are served by `python -m flows.serve` in a child process, so this module
+never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+__all__ = ["ServeError", "local_prefect_server", "serve_deployments"]
+
+HEALTH_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+
+class ServeError(Exception):
+    """The local Prefect server could not be started (the message says why)."""
+
+
+@contextmanager
+def local_prefect_server(
+    *, host: str, port: int, say: Callable[[str], None], timeout: float = HEALTH_TIMEOUT_S
+) -> Iterator[str]:
+    """Start `prefect server start` on host:port, wait until it is healthy, yield its API URL,
+    and stop it (and the processes it started) on exit."""
+    if _port_taken(host, port):
+        raise ServeError(
+            f"{host}:{port} is taken: stop what listens there, choose --port, or point "
+            "PREFECT_API_URL at the Prefect server already running"
+        )
+    api_url = f"http://{host}:{port}/api"
+    log_path = Path(tempfile.gettempdir()) / f"campaigner-prefect-server-{port}.log"
+    say(f"PREFECT_API_URL is not set: starting a local Prefect server on {api_url}")
+    say(f"(its log: {log_path}; UI at http://{host}:{port})")
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603 -- our own interpreter and fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own process group, so it is stopped with its children, and a Ctrl-C meant for
+            # the flows does not take it down before they have finished.
+            start_new_session=True,
+        )
+    try:
+        _wait_until_healthy(server, api_url, log_path, timeout)
+        say("Prefect server is up.")
+        yield api_url
+    finally:
+        _stop_group(server)
+        say("Prefect server stopped.")
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex((host, port)) == 0
+
+
+def _wait_until_healthy(
+    server: subprocess.Popen[bytes], api_url: str, log_path: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServeError(
+                f"the Prefect server exited with code {server.returncode}; "
+                f"its log ends with:\n{_tail(log_path)}"
+            )
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    _stop_group(server)
+    raise ServeError(f"the Prefect server was not healthy after {timeout:.0f} s; see {log_path}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group a child leads, then SIGKILL whatever of it is left."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT_S)
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def serve_deployments(
+    *,
+    env: dict[str, str],
+    args: list[str],
+    host: str,
+    port: int,
+    say: Callable[[str], None],
+) -> int:
+    """Serve the deployments (`python -m flows.serve ARGS`) until Ctrl-C or SIGTERM; the exit code.
+
+    Starts a local Prefect server first when `env` has no PREFECT_API_URL.
+    """
+    if env.get("PREFECT_API_URL"):
+        say(f"Serving against the Prefect server at {env['PREFECT_API_URL']}")
+        return _run_flows_serve(env, args)
+    with local_prefect_server(host=host, port=port, say=say) as api_url:
+        return _run_flows_serve({**env, "PREFECT_API_URL": api_url}, args)
+
+
+def _run_flows_serve(env: dict[str, str], args: list[str]) -> int:
+    command = [sys.executable, "-m", "flows.serve", *args]
+    child = subprocess.Popen(command, env=env)  # noqa: S603 -- our interpreter, our options
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # A Ctrl-C at a terminal reached the child too; a SIGTERM reached only us. Either way the
+        # child gets the Ctrl-C on which Prefect stops serving cleanly (schedules paused).
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        try:
+            return child.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

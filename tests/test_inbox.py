@@ -1,0 +1,337 @@
+"""The inbox without Prefect: settled files, claims, archive and failed, stale claims, dedupe."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from campaigner.inbox import (
+    ClaimedFile,
+    InboxFolder,
+    campaign_folders,
+    claim_file,
+    fail_file,
+    import_claimed_file,
+    load_named_campaign,
+    process_claimed_file,
+    release_claim,
+    release_stale_claims,
+    settled_files,
+    waiting_files,
+)
+from campaigner.store import Contact, SourceFile, make_engine
+from tests.flows.conftest import CAMPAIGN, contacts_csv
+
+CONTACTS = contacts_csv(5)
+
+
+class FakeFileClock:
+    """Epoch time that moves only when slept; `during_sleep` runs while "asleep"."""
+
+    def __init__(self, during_sleep: Callable[[], None] | None = None) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+        self.during_sleep = during_sleep
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.during_sleep is not None:
+            self.during_sleep()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> InboxFolder:
+    root = tmp_path / "inbox" / "shop"
+    root.mkdir(parents=True)
+    return InboxFolder(root)
+
+
+@pytest.fixture
+def campaigns_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "campaigns"
+    directory.mkdir()
+    (directory / "shop.yaml").write_text(CAMPAIGN.format(name="shop"))
+    return directory
+
+
+@pytest.fixture
+def engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def drop(folder: InboxFolder, name: str, text: str = CONTACTS, age_s: float = 60) -> Path:
+    path = folder.root / name
+    path.write_text(text)
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+def test_campaign_folders_and_waiting_files_skip_what_is_not_a_dropped_file(
+    folder: InboxFolder,
+) -> None:
+    (folder.root.parent / ".hidden").mkdir()
+    for name in ["a.csv", ".a.csv.swp", "~$book.xlsx", "big.csv.part", "b.csv.crdownload"]:
+        drop(folder, name)
+    folder.processing.mkdir()
+    assert campaign_folders(folder.root.parent) == [folder]
+    assert waiting_files(folder) == [folder.root / "a.csv"]
+    assert campaign_folders(folder.root / "missing") == []
+
+
+def test_a_quiet_file_is_settled_after_one_look_and_one_sleep(folder: InboxFolder) -> None:
+    path = drop(folder, "a.csv", age_s=30)
+    clock = FakeFileClock()
+    assert settled_files([path], quiet_seconds=5, clock=clock) == [path]
+    assert clock.slept == [5]
+
+
+def test_a_file_still_being_written_is_left_alone(folder: InboxFolder) -> None:
+    growing = drop(folder, "growing.csv", age_s=30)
+    quiet = drop(folder, "quiet.csv", age_s=30)
+
+    def writer_appends() -> None:
+        with growing.open("a") as handle:
+            handle.write("+12125550199\n")
+        os.utime(growing, (time.time() - 30, time.time() - 30))  # even with an old mtime
+
+    clock = FakeFileClock(during_sleep=writer_appends)
+    assert settled_files([growing, quiet], quiet_seconds=5, clock=clock) == [quiet]
+
+
+def test_a_file_touched_just_now_is_not_settled_even_if_unchanged_since(
+    folder: InboxFolder,
+) -> None:
+    clock = FakeFileClock()
+    path = drop(folder, "fresh.csv", age_s=0)
+    os.utime(path, (clock.now, clock.now))
+    assert settled_files([path], quiet_seconds=5, clock=clock) == [path]
+    os.utime(path, (clock.now + 5 - 1, clock.now + 5 - 1))
+    assert settled_files([path], quiet_seconds=5, clock=FakeFileClock()) == []
+
+
+def test_a_file_taken_by_another_watcher_meanwhile_is_left_out(folder: InboxFolder) -> None:
+    path = drop(folder, "a.csv")
+    clock = FakeFileClock(during_sleep=path.unlink)
+    assert settled_files([path], quiet_seconds=1, clock=clock) == []
+
+
+def test_no_files_no_sleep() -> None:
+    clock = FakeFileClock()
+    assert settled_files([], quiet_seconds=5, clock=clock) == []
+    assert clock.slept == []
+
+
+def test_of_two_claims_of_one_file_exactly_one_wins(folder: InboxFolder) -> None:
+    path = drop(folder, "a.csv")
+    first = claim_file(folder, path)
+    second = claim_file(folder, path)
+    assert first is not None
+    assert second is None
+    assert first.path.parent == folder.processing
+    assert first.path.name.endswith("-a.csv")
+    assert first.original_name == "a.csv"
+    assert first.path.read_text() == CONTACTS
+    assert not path.exists()
+
+
+def test_many_threads_claim_each_file_once(folder: InboxFolder) -> None:
+    paths = [drop(folder, f"f{n}.csv") for n in range(20)]
+    wins: list[ClaimedFile] = []
+    start = threading.Barrier(4)
+
+    def watcher() -> None:
+        start.wait()
+        for path in paths:
+            claimed = claim_file(folder, path)
+            if claimed is not None:
+                wins.append(claimed)
+
+    threads = [threading.Thread(target=watcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed.original_name for claimed in wins) == sorted(p.name for p in paths)
+    assert len(list(folder.processing.iterdir())) == 20
+
+
+def test_the_same_name_dropped_again_while_claimed_gets_its_own_claim(folder: InboxFolder) -> None:
+    first = claim_file(folder, drop(folder, "a.csv"))
+    second = claim_file(folder, drop(folder, "a.csv", text="phone\n+12125550111\n"))
+    assert first is not None
+    assert second is not None
+    assert first.path != second.path
+    assert first.path.read_text() == CONTACTS
+
+
+def test_a_failed_file_lands_in_failed_beside_a_readable_reason(folder: InboxFolder) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"), now=datetime(2026, 5, 1, 9, 30, tzinfo=UTC))
+    assert claimed is not None
+    moved = fail_file(claimed, "no phone column: expected 'phone'")
+    assert moved.parent == folder.failed
+    error = (folder.failed / f"{moved.name}.error.txt").read_text()
+    assert "a.csv could not be imported into campaign shop" in error
+    assert "no phone column: expected 'phone'" in error
+    assert "2026-05-01 09:30:00 UTC" in error
+
+
+def test_stale_claims_go_back_to_the_inbox_and_fresh_ones_stay(folder: InboxFolder) -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    stale = claim_file(folder, drop(folder, "old.csv"), now=now - timedelta(hours=2))
+    fresh = claim_file(folder, drop(folder, "new.csv"), now=now - timedelta(minutes=5))
+    assert stale is not None
+    assert fresh is not None
+    released = release_stale_claims(folder, older_than=timedelta(hours=1), now=now)
+    assert released == [folder.root / "old.csv"]
+    assert fresh.path.exists()
+    assert waiting_files(folder) == [folder.root / "old.csv"]
+
+
+def test_a_stale_claim_keeps_its_claimed_name_when_its_own_is_taken(folder: InboxFolder) -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    stale = claim_file(folder, drop(folder, "a.csv"), now=now - timedelta(hours=2))
+    assert stale is not None
+    drop(folder, "a.csv", text="phone\n+12125550111\n")
+    released = release_stale_claims(folder, older_than=timedelta(hours=1), now=now)
+    assert released == [folder.root / stale.path.name]
+    assert (folder.root / "a.csv").read_text() == "phone\n+12125550111\n"
+
+
+def test_the_campaign_file_must_carry_the_folder_name(campaigns_dir: Path) -> None:
+    assert load_named_campaign(campaigns_dir, "shop").name == "shop"
+    (campaigns_dir / "other.yaml").write_text(CAMPAIGN.format(name="shop"))
+    with pytest.raises(Exception, match="names its campaign 'shop'"):
+        load_named_campaign(campaigns_dir, "other")
+
+
+def count(engine: Engine, table: type[Contact] | type[SourceFile]) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(table)).one()
+
+
+def test_a_file_is_imported_then_archived(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.error is None
+    assert outcome.summary is not None
+    assert outcome.summary.accepted == 5
+    assert outcome.moved_to.parent == folder.archive
+    assert outcome.moved_to.read_text() == CONTACTS
+    assert count(engine, Contact) == 5
+
+
+def test_the_same_bytes_under_another_name_are_imported_once(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    outcomes = []
+    for name in ["a.csv", "copy of a.csv"]:
+        claimed = claim_file(folder, drop(folder, name))
+        assert claimed is not None
+        outcomes.append(
+            process_claimed_file(
+                engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path
+            )
+        )
+    assert [o.summary.already_ingested for o in outcomes if o.summary] == [False, True]
+    assert all(outcome.moved_to.parent == folder.archive for outcome in outcomes)
+    assert count(engine, Contact) == 5
+    assert count(engine, SourceFile) == 1
+
+
+def test_two_imports_of_the_same_bytes_at_once_import_them_once(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    config = load_named_campaign(campaigns_dir, "shop")
+    claims = [claim_file(folder, drop(folder, name)) for name in ["a.csv", "b.csv"]]
+    start = threading.Barrier(2)
+    summaries = []
+
+    def importer(claimed: ClaimedFile | None) -> None:
+        assert claimed is not None
+        start.wait()
+        summaries.append(
+            import_claimed_file(engine=engine, config=config, claimed=claimed, out_dir=tmp_path)
+        )
+
+    threads = [threading.Thread(target=importer, args=(claimed,)) for claimed in claims]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(summary.already_ingested for summary in summaries) == [False, True]
+    assert count(engine, Contact) == 5
+    assert count(engine, SourceFile) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("notes.pdf", "%PDF-1.4", "unknown file type '.pdf'"),
+        ("a.csv", "name\nAda\n", "phone"),
+    ],
+)
+def test_a_file_that_cannot_be_imported_fails_with_its_reason(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    name: str,
+    text: str,
+    reason: str,
+) -> None:
+    claimed = claim_file(folder, drop(folder, name, text=text))
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path
+    )
+    assert outcome.error is not None
+    assert reason in outcome.error
+    assert outcome.moved_to.parent == folder.failed
+    assert reason in (folder.failed / f"{outcome.moved_to.name}.error.txt").read_text()
+    assert count(engine, SourceFile) == 0
+
+
+def test_a_folder_without_a_campaign_file_fails_its_files(
+    tmp_path: Path, campaigns_dir: Path, engine: Engine
+) -> None:
+    folder = InboxFolder(tmp_path / "inbox" / "typo")
+    folder.root.mkdir(parents=True)
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path
+    )
+    assert outcome.error is not None
+    assert "typo.yaml: no such campaign file" in outcome.error
+    assert outcome.moved_to.parent == folder.failed
+
+
+def test_a_claim_released_goes_back_under_its_own_name(folder: InboxFolder) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    assert release_claim(claimed) == folder.root / "a.csv"
+    assert release_claim(claimed) is None
+    assert waiting_files(folder) == [folder.root / "a.csv"]
