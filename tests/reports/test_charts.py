@@ -58,3 +58,10 @@ def test_columns_and_intervals_are_plain_svg() -> None:
         assert chart.endswith("</svg>")
         assert "http" not in chart
         assert "<script" not in chart
+
+
+def test_a_long_row_label_is_shortened_and_kept_whole_on_hover() -> None:
+    label = "America/Adak | America/Anchorage"
+    svg = bar_rows("t", [label, "short"], [Series("successful", [1, 2])])
+    assert f"<title>{label}</title>America/Adak | America/Anc\u2026</text>" in svg
+    assert ">short</text>" in svg

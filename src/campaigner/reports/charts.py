@@ -42,6 +42,8 @@ COLOURS = {
 _FALLBACK = "#5c6bc0"
 _WIDTH = 760
 _LABEL_WIDTH = 190
+# What fits in _LABEL_WIDTH at 12 px (a zone set like "America/Adak | America/Anchorage" does not).
+_LABEL_CHARS = 27
 _ROW_HEIGHT = 24
 _LEGEND_HEIGHT = 22
 _TOP = 8
@@ -75,7 +77,7 @@ def bar_rows(
     shapes = [_legend(series, _LABEL_WIDTH, _TOP)] if legend_height else []
     for row, label in enumerate(labels):
         y = _TOP + legend_height + row * _ROW_HEIGHT
-        shapes.append(_text(_LABEL_WIDTH - 8, y + 16, label, anchor="end"))
+        shapes.append(_row_label(y + 16, label))
         x = float(_LABEL_WIDTH)
         for part in series:
             width = part.values[row] * scale
@@ -134,7 +136,7 @@ def interval_rows(title: str, rows: Sequence[tuple[str, float, float, float]]) -
         shapes.append(_text(x, axis_y + 16, f"{tick}%", anchor="middle", size=11))
     for row, (label, rate, low, high) in enumerate(rows):
         y = _TOP + row * _ROW_HEIGHT + _ROW_HEIGHT / 2
-        shapes.append(_text(_LABEL_WIDTH - 8, y + 5, label, anchor="end"))
+        shapes.append(_row_label(y + 5, label))
         shapes.append(
             _rect(_LABEL_WIDTH + low * scale, y - 2, (high - low) * scale, 4, COLOURS["funnel"])
         )
@@ -180,6 +182,17 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 1
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}">'
         f"{escape(text)}</text>"
+    )
+
+
+def _row_label(y: float, label: str) -> str:
+    """A row's label, shortened to fit beside the bars; the whole label shows on hover."""
+    if len(label) <= _LABEL_CHARS:
+        return _text(_LABEL_WIDTH - 8, y, label, anchor="end")
+    shown = escape(label[: _LABEL_CHARS - 1]) + "\u2026"
+    return (
+        f'<text x="{_LABEL_WIDTH - 8:.1f}" y="{y:.1f}" font-size="12" text-anchor="end">'
+        f"<title>{escape(label)}</title>{shown}</text>"
     )
 
 
