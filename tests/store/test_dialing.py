@@ -26,7 +26,6 @@ from campaigner.store import (
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
-    count_attempts_with_outcome,
     create_attempt,
     finalize_attempt,
     get_contact,
@@ -38,6 +37,7 @@ from campaigner.store import (
     session_factory,
     set_campaign_status,
     settle_contact,
+    settling_facts,
     unfinished_attempts,
 )
 from tests.store.factories import NOW, add_contacts, make_campaign, number
@@ -502,12 +502,9 @@ def test_attempts_are_counted_by_outcome(session: Session) -> None:
     )
     contact_id = contact.id or 0
 
-    busy = count_attempts_with_outcome(
-        session=session, contact_id=contact_id, outcome=OutcomeClass.BUSY
-    )
-    voicemail = count_attempts_with_outcome(
-        session=session, contact_id=contact_id, outcome=OutcomeClass.VOICEMAIL
-    )
+    facts = settling_facts(session=session, contact_ids=[contact_id])[contact_id]
+    busy = facts.attempts_by_outcome.get(OutcomeClass.BUSY, 0)
+    voicemail = facts.attempts_by_outcome.get(OutcomeClass.VOICEMAIL, 0)
 
     assert (busy, voicemail) == (1, 0)
 

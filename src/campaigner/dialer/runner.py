@@ -11,7 +11,7 @@ One `CampaignRunner` drives one campaign until it has nothing left to do now:
    zone are leased, the attempt row (with its idempotency key) is committed, the token bucket
    paces the create request.
 3. **Sync** (`sync.py`). Our calls in progress are polled with one list-calls request per 1,000 of
-   them, or pushed by webhooks; each finished call goes through `apply_call`, which settles the
+   them, or pushed by webhooks; each finished call goes through `apply_calls`, which settles the
    contact (retry time or final outcome).
 
 Pause, resume and cancel are campaign statuses in the store, read on every loop, so they reach a
@@ -44,7 +44,7 @@ from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
-from campaigner.dialer.results import settle_attempt
+from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.dialer.windows import is_callable_at, next_callable_at
@@ -489,12 +489,10 @@ class CampaignRunner:
         """
         self._record_send_failure(attempt_id, ambiguous=False, detail=detail, outcome=outcome)
         with self._session() as session:
-            settled, _ = settle_attempt(
+            settled = settle_attempts(
                 session,
                 config=self.config,
-                attempt_id=attempt_id,
-                contact_id=contact_id,
-                outcome=outcome,
+                attempts={attempt_id: (contact_id, outcome)},
                 now=self.clock.now(),
                 blameless=blameless,
             )

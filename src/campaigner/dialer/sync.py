@@ -4,7 +4,7 @@ The calls this run follows live in `ResultSync.live`. They are polled with one `
 1,000 of them (filter: `call_id in [...]`, finished statuses), or pushed by webhooks; calls in
 flight far longer than any call lasts are asked for one by one, and transcripts (which list-calls
 leaves out) are fetched with `get-call` for connected calls when the campaign wants them. Every
-view of a call goes through `apply_call`; what a batch settled is handed to `on_applied`, where the
+view of a call goes through `apply_calls`; what a batch settled is handed to `on_applied`, where the
 runner keeps its counters, its budget and its circuit breaker.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import apply_call
+from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
 from campaigner.store import record_call_result, session_factory
@@ -112,19 +112,21 @@ class ResultSync:
         """Record these views of calls in one transaction, then hand `on_applied` what changed."""
         now = self._clock.now()
         batch = AppliedBatch()
+        timed_out: list[str] = []
+        for call in calls:
+            live = self.live.get(call.call_id)
+            if live is None:
+                continue
+            if call.is_terminal and live.terminal_seen_at is None:
+                live.terminal_seen_at = now
+            seen = live.terminal_seen_at
+            if seen is not None and now - seen >= self._config.analysis_timeout:
+                timed_out.append(call.call_id)
         with self._session() as session:
-            for call in calls:
-                live = self.live.get(call.call_id)
-                if live is not None and call.is_terminal and live.terminal_seen_at is None:
-                    live.terminal_seen_at = now
-                timed_out = (
-                    live is not None
-                    and live.terminal_seen_at is not None
-                    and now - live.terminal_seen_at >= self._config.analysis_timeout
-                )
-                applied = apply_call(
-                    session, config=self._config, call=call, now=now, analysis_timed_out=timed_out
-                )
+            applied_calls = apply_calls(
+                session, config=self._config, calls=calls, now=now, analysis_timed_out=timed_out
+            )
+            for call, applied in zip(calls, applied_calls, strict=True):
                 if applied is None or applied.outcome is None:
                     continue
                 if self.live.pop(call.call_id, None) is not None:

@@ -16,7 +16,7 @@ both backends), so repeating one is harmless; large IN lists are split into chun
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -40,6 +40,12 @@ from campaigner.store.models import (
     SourceFile,
     Suppression,
 )
+from campaigner.store.results import (
+    Settlement,
+    finalize_attempts,
+    record_call_results,
+    settle_contacts,
+)
 from campaigner.store.types import utcnow
 
 __all__ = [
@@ -52,7 +58,6 @@ __all__ = [
     "campaign_status",
     "claim_due_contacts",
     "claimable_timezone_sets",
-    "count_attempts_with_outcome",
     "create_attempt",
     "create_source_file",
     "existing_contact_numbers",
@@ -769,39 +774,11 @@ def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttem
 
 
 def finalize_attempt(*, session: Session, attempt_id: int, outcome_class: OutcomeClass) -> bool:
-    """Mark an attempt final with its outcome class, once. Flushes only.
+    """Mark one attempt final with its outcome class, once (see `finalize_attempts`). Flushes only.
 
-    True for the caller that made it final; False when it already was (a second sync, webhook or
-    process got there first), so only one of them settles the contact. The flag is flipped by one
-    conditional UPDATE, which PostgreSQL and SQLite both serialise.
+    True for the caller that made it final; False when it already was.
     """
-    result = session.exec(
-        sa.update(CallAttempt)
-        .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.finalized).is_(False))
-        .values(finalized=True, outcome_class=outcome_class)
-    )
-    return result.rowcount == 1
-
-
-def count_attempts_with_outcome(*, session: Session, contact_id: int, outcome: OutcomeClass) -> int:
-    """How many of the contact's attempts ended with this outcome class."""
-    return session.exec(
-        select(sa.func.count()).where(
-            col(CallAttempt.contact_id) == contact_id, col(CallAttempt.outcome_class) == outcome
-        )
-    ).one()
-
-
-_STATE_RANK = {
-    AttemptState.PENDING_SEND: 0,
-    AttemptState.AMBIGUOUS: 0,
-    AttemptState.SENT: 1,
-    AttemptState.REGISTERED: 2,
-    AttemptState.ONGOING: 3,
-    AttemptState.ENDED: 4,
-    AttemptState.NOT_CONNECTED: 4,
-    AttemptState.ERROR: 4,
-}
+    return attempt_id in finalize_attempts(session=session, outcomes={attempt_id: outcome_class})
 
 
 def record_call_result(
@@ -811,74 +788,14 @@ def record_call_result(
     outcome_class: OutcomeClass | None = None,
     now: datetime | None = None,
 ) -> CallAttempt | None:
-    """Merge what Retell says about a call (a call object as a dict) into its attempt. Flushes only.
-
-    The attempt is found by `call_id`, else by the `attempt` id in the call's metadata (a call
-    whose create answer was lost). Returns None for a call that is not one of ours. Updates never
-    go backwards: a status earlier than the stored one is ignored, and fields missing from this
-    view of the call (list-calls has no transcript; `call_ended` has no analysis) keep their value.
-    """
-    now = now or utcnow()
-    attempt = _attempt_for_call(session, call)
-    if attempt is None:
+    """Merge what Retell says about one call (a call object as a dict) into its attempt, as
+    `record_call_results` does for many. Flushes only. None for a call that is not one of ours."""
+    (recorded,) = record_call_results(
+        session=session, views=[(call, outcome_class)], now=now or utcnow()
+    )
+    if recorded is None:
         return None
-    attempt.retell_call_id = call["call_id"]
-    status = call.get("call_status")
-    if status in _STATE_RANK and _STATE_RANK[AttemptState(status)] >= _STATE_RANK[attempt.state]:
-        attempt.state = AttemptState(status)
-    analysis = call.get("call_analysis") or {}
-    latency = (call.get("latency") or {}).get("e2e") or {}
-    updates = {
-        "agent_version": call.get("agent_version"),
-        "disconnection_reason": call.get("disconnection_reason"),
-        "start_timestamp": _from_epoch_ms(call.get("start_timestamp")),
-        "end_timestamp": _from_epoch_ms(call.get("end_timestamp")),
-        "duration_ms": call.get("duration_ms"),
-        "cost_cents": (call.get("call_cost") or {}).get("combined_cost"),
-        "latency_e2e_p50_ms": latency.get("p50"),
-        "latency_e2e_p90_ms": latency.get("p90"),
-        "call_successful": analysis.get("call_successful"),
-        "user_sentiment": analysis.get("user_sentiment"),
-        "in_voicemail": analysis.get("in_voicemail"),
-        "call_summary": analysis.get("call_summary"),
-        "custom_analysis": analysis.get("custom_analysis_data"),
-        "recording_url": call.get("recording_url"),
-        "public_log_url": call.get("public_log_url"),
-        "transcript": call.get("transcript"),
-        "outcome_class": outcome_class,
-    }
-    for field, value in updates.items():
-        if value is not None:
-            setattr(attempt, field, value)
-    if analysis and attempt.analysis_at is None:
-        attempt.analysis_at = now
-    session.add(attempt)
-    session.flush()
-    return attempt
-
-
-def _attempt_for_call(session: Session, call: Mapping[str, Any]) -> CallAttempt | None:
-    attempt = session.exec(
-        select(CallAttempt).where(CallAttempt.retell_call_id == call["call_id"])
-    ).first()
-    if attempt is not None:
-        return attempt
-    metadata = call.get("metadata")
-    attempt_id = metadata.get("attempt") if isinstance(metadata, Mapping) else None
-    if attempt_id is None or not str(attempt_id).isdigit():
-        return None
-    candidate = session.get(CallAttempt, int(attempt_id))
-    if candidate is None or candidate.retell_call_id is not None:
-        return None
-    return candidate
-
-
-def _from_epoch_ms(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, int | float):
-        raise StoreError(f"expected an epoch-milliseconds timestamp, got {value!r}")
-    return datetime.fromtimestamp(value / 1000, UTC)
+    return session.get(CallAttempt, recorded.id, populate_existing=True)
 
 
 def settle_contact(
@@ -890,31 +807,13 @@ def settle_contact(
     next_attempt_at: datetime | None,
     now: datetime | None = None,
 ) -> Contact:
-    """Close a contact's attempt: schedule its retry, or finish it with a final outcome. Flushes.
-
-    With `next_attempt_at` the contact waits for a retry (or becomes `cancelled` if its campaign
-    was cancelled meanwhile); without, it is `done` with `outcome` as its final outcome. `counted`
-    adds one to `attempts_made` (capacity errors, which never rang, are not counted).
-    """
-    now = now or utcnow()
-    contact = session.get(Contact, contact_id, populate_existing=True)
-    if contact is None:
-        raise StoreError(f"no contact with id {contact_id}")
-    campaign = session.get(Campaign, contact.campaign_id, populate_existing=True)
-    if counted:
-        contact.attempts_made += 1
-    if next_attempt_at is None:
-        contact.status = ContactStatus.DONE
-        contact.final_outcome = outcome
-    elif campaign is not None and campaign.status == CampaignStatus.CANCELLED:
-        contact.status = ContactStatus.CANCELLED
-    else:
-        contact.status = ContactStatus.WAITING_RETRY
-        contact.next_attempt_at = next_attempt_at
-    contact.updated_at = now
-    session.add(contact)
-    session.flush()
-    return contact
+    """Close one contact's attempt, as `settle_contacts` does for many. Flushes only."""
+    settle_contacts(
+        session=session,
+        settlements=[Settlement(contact_id, outcome, counted, next_attempt_at)],
+        now=now or utcnow(),
+    )
+    return get_contact(session=session, contact_id=contact_id)
 
 
 def calls_to_number_since(
