@@ -99,6 +99,9 @@ class RunOptions:
 
     poll_interval: float = 1.0
     webhook_poll_interval: float = 10.0
+    # Webhook results are written to the store in batches at most this often (a call's end frees
+    # its slot at once, without waiting for the write).
+    apply_interval: float = 0.5
     concurrency_refresh: float = 15.0
     lease_seconds: float = 300.0
     max_create_retries: int = 8
@@ -244,7 +247,7 @@ class CampaignRunner:
 
     async def _loop(self) -> None:
         last_sync = self.clock.monotonic()
-        last_reconcile = float("-inf")
+        last_reconcile = last_apply = float("-inf")
         idle_reconcile_rounds = 0
         while True:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
@@ -253,7 +256,10 @@ class CampaignRunner:
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
             if self._webhooks is not None:
-                self._sync.apply_pushed(self._webhooks)
+                self._sync.take_pushed(self._webhooks)
+            if now - last_apply >= self.options.apply_interval:
+                self._sync.apply_pushed()
+                last_apply = now
             if self._sync.live and now - last_sync >= self._poll_interval:
                 await self._sync.poll()
                 last_sync = now
@@ -265,7 +271,8 @@ class CampaignRunner:
                 last_reconcile = now
                 idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
             # Reconciling may have adopted calls in progress: judge idleness after it.
-            idle = not (self._sync.live or self._sending or self._tasks or claimed)
+            busy = self._sync.live or self._sync.pushed or self._sending or self._tasks
+            idle = not (busy or claimed)
             self._report_progress()
             if idle and not ambiguous:
                 self._stop_reason = self._stop_reason or self._idle_reason(status)
@@ -278,8 +285,14 @@ class CampaignRunner:
                 return
             # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
             with suppress(TimeoutError):
-                async with asyncio.timeout(self.options.poll_interval):
+                async with asyncio.timeout(self._next_turn_within()):
                     await self._wake.wait()
+
+    def _next_turn_within(self) -> float:
+        """Seconds until the loop must run again even if nothing wakes it."""
+        if self._sync.pushed:
+            return min(self.options.apply_interval, self.options.poll_interval)
+        return self.options.poll_interval
 
     def _idle_reason(self, status: CampaignStatus | None) -> str:
         if status is not CampaignStatus.ACTIVE:

@@ -71,6 +71,7 @@ class ResultSync:
         self._stuck_call_after = stuck_call_after
         self._on_applied = on_applied
         self.live: dict[str, LiveCall] = {}
+        self.pushed: list[Call] = []
 
     def follow(self, call_id: str, *, attempt_id: int, contact_id: int) -> None:
         """Follow a call until its outcome is known."""
@@ -98,15 +99,25 @@ class ResultSync:
             self.apply(page.items)
         await self._check_stuck_calls()
 
-    def apply_pushed(self, webhooks: WebhookInbox) -> None:
-        """Apply what webhooks delivered since the last turn (only this campaign's calls)."""
-        ours = [
-            call
-            for call in webhooks.drain()
-            if (call.metadata or {}).get("campaign") == self._config.name
-        ]
-        if ours:
-            self.apply(ours)
+    def take_pushed(self, webhooks: WebhookInbox) -> None:
+        """Take what webhooks delivered (only this campaign's calls). A call that ended frees its
+        slot at once; the store hears of it at the next `apply_pushed`, in one batch."""
+        now = self._clock.now()
+        for call in webhooks.drain():
+            if (call.metadata or {}).get("campaign") == self._config.name:
+                self._note_terminal(call, now)
+                self.pushed.append(call)
+
+    def apply_pushed(self) -> None:
+        """Apply the calls taken from webhooks since the last time."""
+        if self.pushed:
+            calls, self.pushed = self.pushed, []
+            self.apply(calls)
+
+    def _note_terminal(self, call: Call, now: datetime) -> None:
+        live = self.live.get(call.call_id)
+        if live is not None and call.is_terminal and live.terminal_seen_at is None:
+            live.terminal_seen_at = now
 
     def apply(self, calls: list[Call]) -> None:
         """Record these views of calls in one transaction, then hand `on_applied` what changed."""
@@ -114,12 +125,9 @@ class ResultSync:
         batch = AppliedBatch()
         timed_out: list[str] = []
         for call in calls:
+            self._note_terminal(call, now)
             live = self.live.get(call.call_id)
-            if live is None:
-                continue
-            if call.is_terminal and live.terminal_seen_at is None:
-                live.terminal_seen_at = now
-            seen = live.terminal_seen_at
+            seen = live.terminal_seen_at if live is not None else None
             if seen is not None and now - seen >= self._config.analysis_timeout:
                 timed_out.append(call.call_id)
         with self._session() as session:
