@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from campaigner.campaign import OutcomeClass
 from campaigner.store import (
+    AttemptPlan,
     AttemptState,
     CallAttempt,
     Campaign,
@@ -19,6 +20,7 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     LeaseLost,
+    Settlement,
     StoreError,
     add_suppressions,
     attempts_without_call_id,
@@ -27,16 +29,21 @@ from campaigner.store import (
     claim_due_contacts,
     claimable_timezone_sets,
     create_attempt,
+    create_attempts,
     finalize_attempt,
+    finalize_attempts,
     get_contact,
     mark_attempt_send_failed,
     mark_attempt_sent,
+    mark_attempts_sent,
     next_due_time,
     record_call_result,
+    record_call_results,
     release_contacts,
     session_factory,
     set_campaign_status,
     settle_contact,
+    settle_contacts,
     settling_facts,
     unfinished_attempts,
 )
@@ -628,3 +635,78 @@ def test_calls_to_a_number_are_counted_across_campaigns(session: Session) -> Non
 
     assert counts == {number(0): 2}  # both campaigns; number(1) only had a capacity error
     assert later == {}
+
+
+# --- the dialer's batches -------------------------------------------------------------------------
+
+
+def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 4)
+    first, second, third, taken = claim(session, campaign)
+    # Another worker took over `taken` after its lease ran out: w1 must not write its attempt.
+    session.exec(sa.update(Contact).where(col(Contact.id) == taken.id).values(lease_owner="w2"))
+    session.commit()
+
+    plans = [
+        AttemptPlan(contact, "agent_abc", None, "+14155550100", "A")
+        for contact in (first, second, third, taken)
+    ]
+    written = create_attempts(session=session, plans=plans, lease_owner="w1", now=NOW)
+    assert [a.contact_id for a in written] == [first.id, second.id, third.id]
+    assert all(a.id is not None and a.attempt_number == 1 for a in written)
+    assert len({a.idempotency_key for a in written}) == 3
+    one, two, three = written
+    mark_attempts_sent(
+        session=session,
+        sent=[(one.id or 0, "call_a"), (two.id or 0, "call_b"), (three.id or 0, "call_c")],
+        sent_at=NOW,
+    )
+
+    ended = {**ENDED_CALL, "call_id": "call_a"}
+    analyzed = {**ended, "call_analysis": ANALYSIS}
+    busy = {**ENDED_CALL, "call_id": "call_b", "disconnection_reason": "dial_busy"}
+    recorded = record_call_results(
+        session=session,
+        views=[
+            (ended, None),
+            (analyzed, OutcomeClass.SUCCESS),
+            (busy, OutcomeClass.BUSY),
+            ({"call_id": "call_stranger"}, None),
+        ],
+        now=NOW,
+    )
+    assert [r.id if r else None for r in recorded] == [one.id, one.id, two.id, None]
+    won = finalize_attempts(
+        session=session,
+        outcomes={one.id or 0: OutcomeClass.SUCCESS, two.id or 0: OutcomeClass.BUSY},
+    )
+    assert won == {one.id, two.id}
+    assert finalize_attempts(session=session, outcomes={one.id or 0: OutcomeClass.BUSY}) == set()
+    settle_contacts(
+        session=session,
+        settlements=[
+            Settlement(first.id or 0, OutcomeClass.SUCCESS, True, None),
+            Settlement(second.id or 0, OutcomeClass.BUSY, True, NOW + timedelta(hours=1)),
+        ],
+        now=NOW,
+    )
+    session.commit()
+    session.expire_all()
+
+    stored = {a.retell_call_id: a for a in session.exec(select(CallAttempt)).all()}
+    assert stored["call_a"].state == AttemptState.ENDED
+    assert stored["call_a"].call_summary == ANALYSIS["call_summary"]
+    assert stored["call_a"].outcome_class == OutcomeClass.SUCCESS
+    assert stored["call_c"].state == AttemptState.SENT
+    contacts = {c.id: c for c in session.exec(select(Contact)).all()}
+    assert (contacts[first.id].status, contacts[first.id].final_outcome) == (
+        ContactStatus.DONE,
+        OutcomeClass.SUCCESS,
+    )
+    assert (contacts[second.id].status, contacts[second.id].next_attempt_at) == (
+        ContactStatus.WAITING_RETRY,
+        NOW + timedelta(hours=1),
+    )
+    assert contacts[second.id].attempts_made == 1
+    assert contacts[taken.id].status == ContactStatus.PENDING

@@ -61,20 +61,20 @@ from campaigner.retell import (
     UnprocessableEntity,
 )
 from campaigner.store import (
+    AttemptPlan,
     CallAttempt,
     CampaignCounts,
     CampaignStatus,
     Contact,
-    LeaseLost,
     StatusChangeError,
     calls_to_number_since,
     campaign_counts,
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
-    create_attempt,
+    create_attempts,
     mark_attempt_send_failed,
-    mark_attempt_sent,
+    mark_attempts_sent,
     next_due_time,
     release_contacts,
     session_factory,
@@ -166,6 +166,7 @@ class CampaignRunner:
         self._progress = RunProgress(campaign=config.name)
         self._campaign_id = 0
         self._sending = 0
+        self._sent: list[tuple[int, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync = ResultSync(
             config=config,
@@ -243,6 +244,7 @@ class CampaignRunner:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._write_sent()
         return self._summary()
 
     async def _loop(self) -> None:
@@ -252,6 +254,7 @@ class CampaignRunner:
         while True:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
+            self._write_sent()
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
@@ -340,13 +343,32 @@ class CampaignRunner:
                 else []
             )
             contacts = self._release_over_cap(session, contacts, now)
+            # All the attempt rows in one transaction, committed before any request goes out.
+            attempts = (
+                create_attempts(
+                    session=session,
+                    plans=[self._plan(contact) for contact in contacts],
+                    lease_owner=self.owner,
+                    now=now,
+                )
+                if contacts
+                else []
+            )
         if len(contacts) < free:
             # Fewer were due than there was room for: more become due only as time passes.
             self._next_claim_at = now_mono + self.options.idle_claim_interval
-        for contact in contacts:
+        by_id = {contact.id: contact for contact in contacts}
+        for attempt in attempts:
             self._sending += 1
-            self._spawn(self._dial(contact))
+            self._spawn(self._dial(attempt, by_id[attempt.contact_id]))
         return len(contacts)
+
+    def _write_sent(self) -> None:
+        """Record the call ids of the creates Retell answered since the last turn."""
+        if self._sent:
+            sent, self._sent = self._sent, []
+            with self._session() as session:
+                mark_attempts_sent(session=session, sent=sent, sent_at=self.clock.now())
 
     def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
         """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
@@ -381,25 +403,20 @@ class CampaignRunner:
             session.commit()
         return [contact for contact in contacts if contact not in over]
 
-    async def _dial(self, contact: Contact) -> None:
-        """Place one attempt for a leased contact."""
+    def _plan(self, contact: Contact) -> AttemptPlan:
+        variant = self._variant(contact.variant)
+        return AttemptPlan(
+            contact=contact,
+            agent_id=variant.agent_id,
+            agent_version=variant.version if isinstance(variant.version, int) else None,
+            from_number=next(self._from_numbers),
+            variant=variant.name,
+        )
+
+    async def _dial(self, attempt: CallAttempt, contact: Contact) -> None:
+        """Send a written attempt's create request when the token bucket allows."""
         try:
             await self._bucket.acquire()
-            variant = self._variant(contact.variant)
-            with self._session() as session:
-                try:
-                    attempt = create_attempt(
-                        session=session,
-                        contact=contact,
-                        lease_owner=self.owner,
-                        agent_id=variant.agent_id,
-                        agent_version=variant.version if isinstance(variant.version, int) else None,
-                        from_number=next(self._from_numbers),
-                        variant=variant.name,
-                        now=self.clock.now(),
-                    )
-                except LeaseLost:
-                    return
             await self._send_create(attempt, contact)
         finally:
             self._sending -= 1
@@ -455,10 +472,9 @@ class CampaignRunner:
                 self._handle_refused_create(attempt_id, contact, error)
                 return
             self._bucket.succeeded()
-            with self._session() as session:
-                mark_attempt_sent(
-                    session=session, attempt_id=attempt_id, retell_call_id=call.call_id
-                )
+            # Written with the next turn's batch: until then a crash leaves an attempt without a
+            # call id, which the next run finds by its metadata like any lost answer.
+            self._sent.append((attempt_id, call.call_id))
             self._reconciler.ambiguous.discard(attempt_id)
             self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=contact.id)
             self._progress.calls_placed += 1

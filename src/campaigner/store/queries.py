@@ -16,6 +16,7 @@ both backends), so repeating one is harmless; large IN lists are split into chun
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -50,6 +51,7 @@ from campaigner.store.types import utcnow
 
 __all__ = [
     "INSERT_BATCH_SIZE",
+    "AttemptPlan",
     "CampaignCounts",
     "add_suppressions",
     "attempts_without_call_id",
@@ -59,6 +61,7 @@ __all__ = [
     "claim_due_contacts",
     "claimable_timezone_sets",
     "create_attempt",
+    "create_attempts",
     "create_source_file",
     "existing_contact_numbers",
     "finalize_attempt",
@@ -71,6 +74,7 @@ __all__ = [
     "list_suppressions",
     "mark_attempt_send_failed",
     "mark_attempt_sent",
+    "mark_attempts_sent",
     "next_due_time",
     "record_call_result",
     "release_contacts",
@@ -638,6 +642,96 @@ def release_contacts(
     return released
 
 
+@dataclass(frozen=True)
+class AttemptPlan:
+    """The next attempt to write for a leased contact: who calls it, from which number."""
+
+    contact: Contact
+    agent_id: str
+    agent_version: int | None
+    from_number: str
+    variant: str | None = None
+    batch_id: int | None = None
+
+
+def create_attempts(
+    *,
+    session: Session,
+    plans: Sequence[AttemptPlan],
+    lease_owner: str,
+    now: datetime | None = None,
+) -> list[CallAttempt]:
+    """Write the next attempt for each leased contact, with fresh idempotency keys, in one
+    transaction. Commits.
+
+    Must be committed before the create requests are sent: after a crash the row (and its key) is
+    how a call is found again. The contacts become `dialing` and their leases are released. A
+    contact whose lease is no longer `lease_owner`'s (it expired and another worker claimed it)
+    gets no attempt: that worker dials, this one must not. Returns the attempts written, in plan
+    order, as objects outside the session (the contacts given are not refreshed either).
+    """
+    now = now or utcnow()
+    session.flush()
+    connection = session.connection()
+    contacts = _table(Contact).c
+    attempts = _table(CallAttempt)
+    taken: set[int] = set()
+    for chunk in chunks(sorted(_saved_id(plan.contact) for plan in plans), _IN_LIST_CHUNK):
+        taken.update(
+            connection.execute(
+                sa.update(_table(Contact))
+                .where(
+                    contacts.id.in_(chunk),
+                    contacts.lease_owner == lease_owner,
+                    contacts.status.in_(CLAIMABLE_STATUSES),
+                )
+                .values(
+                    status=ContactStatus.DIALING,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(contacts.id)
+            ).scalars()
+        )
+    if not taken:
+        session.rollback()
+        return []
+    previous: dict[int, int] = {}
+    for chunk in chunks(sorted(taken), _IN_LIST_CHUNK):
+        rows = connection.execute(
+            sa.select(attempts.c.contact_id, sa.func.max(attempts.c.attempt_number))
+            .where(attempts.c.contact_id.in_(chunk))
+            .group_by(attempts.c.contact_id)
+        )
+        previous.update((contact_id, number) for contact_id, number in rows)
+    written = [
+        CallAttempt(
+            campaign_id=plan.contact.campaign_id,
+            contact_id=plan.contact.id,
+            attempt_number=previous.get(_saved_id(plan.contact), 0) + 1,
+            idempotency_key=f"campaigner-{uuid4().hex}",
+            batch_id=plan.batch_id,
+            variant=plan.variant,
+            agent_id=plan.agent_id,
+            agent_version=plan.agent_version,
+            from_number=plan.from_number,
+            to_number=plan.contact.phone_e164,
+            created_at=now,
+        )
+        for plan in plans
+        if plan.contact.id in taken
+    ]
+    ids = connection.execute(
+        sa.insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
+        [attempt.model_dump(exclude={"id"}) for attempt in written],
+    ).scalars()
+    for attempt, attempt_id in zip(written, ids, strict=True):
+        attempt.id = attempt_id
+    session.commit()
+    return written
+
+
 def create_attempt(
     *,
     session: Session,
@@ -650,68 +744,55 @@ def create_attempt(
     batch_id: int | None = None,
     now: datetime | None = None,
 ) -> CallAttempt:
-    """Write the next attempt for a leased contact, with a fresh idempotency key. Commits.
-
-    Must be committed before the create request is sent: after a crash the row (and its key) is
-    how the call is found again. The contact becomes `dialing` and its lease is released. If the
-    lease is no longer `lease_owner`'s (it expired and another worker claimed the contact), nothing
-    is written and `LeaseLost` is raised: that worker dials, this one must not.
-    """
-    now = now or utcnow()
-    contact_id = _saved_id(contact)
-    taken = session.exec(
-        sa.update(Contact)
-        .where(
-            col(Contact.id) == contact_id,
-            col(Contact.lease_owner) == lease_owner,
-            col(Contact.status).in_(CLAIMABLE_STATUSES),
-        )
-        .values(
-            status=ContactStatus.DIALING,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
-    if taken.rowcount != 1:
-        session.rollback()
-        raise LeaseLost(f"contact {contact_id} is no longer leased by {lease_owner!r}")
-    previous = session.exec(
-        select(sa.func.max(CallAttempt.attempt_number)).where(CallAttempt.contact_id == contact_id)
-    ).one()
-    attempt = CallAttempt(
-        campaign_id=contact.campaign_id,
-        contact_id=contact_id,
-        attempt_number=(previous or 0) + 1,
-        idempotency_key=f"campaigner-{uuid4().hex}",
-        batch_id=batch_id,
-        variant=variant,
-        agent_id=agent_id,
-        agent_version=agent_version,
-        from_number=from_number,
-        to_number=contact.phone_e164,
-        created_at=now,
-    )
-    session.add(attempt)
-    session.commit()
+    """`create_attempts` for one contact, whose object is refreshed; `LeaseLost` if the lease is
+    no longer `lease_owner`'s. Commits."""
+    plan = AttemptPlan(contact, agent_id, agent_version, from_number, variant, batch_id)
+    written = create_attempts(session=session, plans=[plan], lease_owner=lease_owner, now=now)
+    if not written:
+        raise LeaseLost(f"contact {_saved_id(contact)} is no longer leased by {lease_owner!r}")
     if contact in session:
         session.refresh(contact)
+    attempt = session.get(CallAttempt, written[0].id)
+    assert attempt is not None
     return attempt
+
+
+def mark_attempts_sent(
+    *, session: Session, sent: Sequence[tuple[int, str]], sent_at: datetime | None = None
+) -> None:
+    """Record the call ids Retell gave for attempts' create requests ((attempt id, call id)
+    pairs). Commits."""
+    if not sent:
+        return
+    attempts = _table(CallAttempt)
+    session.flush()
+    session.connection().execute(
+        sa.update(attempts)
+        .where(
+            attempts.c.id == sa.bindparam("b_id"),
+            # Not IN (...): an executemany statement cannot expand a list.
+            sa.or_(
+                attempts.c.state == AttemptState.PENDING_SEND,
+                attempts.c.state == AttemptState.AMBIGUOUS,
+            ),
+        )
+        .values(
+            retell_call_id=sa.bindparam("b_call_id"),
+            state=AttemptState.SENT,
+            sent_at=sent_at or utcnow(),
+        ),
+        [{"b_id": attempt_id, "b_call_id": call_id} for attempt_id, call_id in sent],
+    )
+    session.commit()
 
 
 def mark_attempt_sent(
     *, session: Session, attempt_id: int, retell_call_id: str, sent_at: datetime | None = None
 ) -> None:
-    """Record the call_id Retell gave for an attempt's create request. Commits."""
-    session.exec(
-        sa.update(CallAttempt)
-        .where(
-            col(CallAttempt.id) == attempt_id,
-            col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
-        )
-        .values(retell_call_id=retell_call_id, state=AttemptState.SENT, sent_at=sent_at or utcnow())
-    )
-    session.commit()
+    """`mark_attempts_sent` for one attempt. Commits."""
+    mark_attempts_sent(session=session, sent=[(attempt_id, retell_call_id)], sent_at=sent_at)
+    if (loaded := session.get(CallAttempt, attempt_id)) is not None:
+        session.refresh(loaded)
 
 
 def mark_attempt_send_failed(
