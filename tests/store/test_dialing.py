@@ -46,6 +46,7 @@ from campaigner.store import (
     settle_contacts,
     settling_facts,
     unfinished_attempts,
+    withdraw_unsent_attempts,
 )
 from tests.store.factories import NOW, add_contacts, make_campaign, number
 
@@ -710,3 +711,37 @@ def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
     )
     assert contacts[second.id].attempts_made == 1
     assert contacts[taken.id].status == ContactStatus.PENDING
+
+
+def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    fresh, retried, sent_contact = claim(session, campaign)
+    earlier = dial(session, retried)
+    mark_attempt_send_failed(
+        session=session, attempt_id=earlier.id or 0, ambiguous=False, detail="busy"
+    )
+    settle_contact(
+        session=session,
+        contact_id=retried.id or 0,
+        outcome=OutcomeClass.BUSY,
+        counted=True,
+        next_attempt_at=NOW,
+    )
+    session.commit()
+    (again,) = claim(session, campaign)
+    ahead = [dial(session, contact) for contact in (fresh, again, sent_contact)]
+    mark_attempt_sent(session=session, attempt_id=ahead[2].id or 0, retell_call_id="call_2")
+
+    withdrawn = withdraw_unsent_attempts(
+        session=session, attempt_ids=[a.id or 0 for a in ahead], now=NOW
+    )
+    session.expire_all()
+
+    assert withdrawn == 2
+    remaining = session.exec(select(CallAttempt.id)).all()
+    assert sorted(remaining) == sorted([earlier.id, ahead[2].id])
+    statuses = {c.id: c.status for c in session.exec(select(Contact)).all()}
+    assert statuses[fresh.id] == ContactStatus.PENDING
+    assert statuses[retried.id] == ContactStatus.WAITING_RETRY
+    assert statuses[sent_contact.id] == ContactStatus.DIALING

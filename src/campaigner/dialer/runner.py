@@ -80,6 +80,7 @@ from campaigner.store import (
     session_factory,
     set_campaign_status,
     upsert_campaign,
+    withdraw_unsent_attempts,
 )
 
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -102,6 +103,8 @@ class RunOptions:
     # Webhook results are written to the store in batches at most this often (a call's end frees
     # its slot at once, without waiting for the write).
     apply_interval: float = 0.5
+    # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip.
+    ready_attempts: int = 4
     concurrency_refresh: float = 15.0
     lease_seconds: float = 300.0
     max_create_retries: int = 8
@@ -167,6 +170,7 @@ class CampaignRunner:
         self._campaign_id = 0
         self._sending = 0
         self._sent: list[tuple[int, str]] = []
+        self._ready: deque[tuple[CallAttempt, Contact]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync = ResultSync(
             config=config,
@@ -245,6 +249,8 @@ class CampaignRunner:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._write_sent()
+            self._withdraw(list(self._ready))
+            self._ready.clear()
         return self._summary()
 
     async def _loop(self) -> None:
@@ -266,6 +272,9 @@ class CampaignRunner:
             if self._sync.live and now - last_sync >= self._poll_interval:
                 await self._sync.poll()
                 last_sync = now
+            if not dialing and self._ready:
+                self._withdraw(list(self._ready))
+                self._ready.clear()
             claimed = await self._dial_due_contacts() if dialing else 0
             ambiguous = self._reconciler.ambiguous
             if ambiguous and now - last_reconcile >= self.options.reconcile_interval:
@@ -317,11 +326,17 @@ class CampaignRunner:
         return capacity - self._sync.in_progress() - self._sending - len(self._reconciler.ambiguous)
 
     async def _dial_due_contacts(self) -> int:
+        """Fill free slots from the attempts written ahead, then claim and write more: enough for
+        the slots still free plus `ready_attempts` ahead. Returns how many were started or
+        claimed."""
         await self._capacity.refresh()
         free = self._free_slots()
+        started = self._send_ready(free)
+        free -= started
+        wanted = max(free, 0) + self.options.ready_attempts - len(self._ready)
         now_mono = self.clock.monotonic()
-        if free <= 0 or now_mono < self._next_claim_at:
-            return 0
+        if wanted <= 0 or now_mono < self._next_claim_at or self._capacity.slots() <= 0:
+            return started
         now = self.clock.now()
         with self._session() as session:
             open_sets = [
@@ -334,7 +349,7 @@ class CampaignRunner:
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
-                    limit=free,
+                    limit=wanted,
                     lease_owner=self.owner,
                     lease_seconds=self.options.lease_seconds,
                     timezones=open_sets,
@@ -354,14 +369,35 @@ class CampaignRunner:
                 if contacts
                 else []
             )
-        if len(contacts) < free:
+        if len(contacts) < wanted:
             # Fewer were due than there was room for: more become due only as time passes.
             self._next_claim_at = now_mono + self.options.idle_claim_interval
         by_id = {contact.id: contact for contact in contacts}
-        for attempt in attempts:
+        self._ready.extend((attempt, by_id[attempt.contact_id]) for attempt in attempts)
+        return started + self._send_ready(free) + len(contacts)
+
+    def _send_ready(self, free: int) -> int:
+        """Start up to `free` of the attempts written ahead; give back those whose window closed."""
+        now = self.clock.now()
+        started = 0
+        closed: list[tuple[CallAttempt, Contact]] = []
+        while started < free and self._ready:
+            attempt, contact = self._ready.popleft()
+            if not is_callable_at(self.config.window, contact.timezones, now):
+                closed.append((attempt, contact))
+                continue
             self._sending += 1
-            self._spawn(self._dial(attempt, by_id[attempt.contact_id]))
-        return len(contacts)
+            self._spawn(self._dial(attempt, contact))
+            started += 1
+        self._withdraw(closed)
+        return started
+
+    def _withdraw(self, ready: list[tuple[CallAttempt, Contact]]) -> None:
+        """Attempts written ahead that will not be sent now: their contacts are due again."""
+        ids = [attempt.id for attempt, _ in ready if attempt.id is not None]
+        if ids:
+            with self._session() as session:
+                withdraw_unsent_attempts(session=session, attempt_ids=ids, now=self.clock.now())
 
     def _write_sent(self) -> None:
         """Record the call ids of the creates Retell answered since the last turn."""

@@ -70,6 +70,7 @@ from campaigner.store.queries import (
     unfinished_attempts,
     update_source_file_counts,
     upsert_campaign,
+    withdraw_unsent_attempts,
 )
 from campaigner.store.results import (
     ContactFacts,
@@ -149,4 +150,5 @@ __all__ = [
     "upgrade_database",
     "upsert_campaign",
     "utcnow",
+    "withdraw_unsent_attempts",
 ]

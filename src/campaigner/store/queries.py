@@ -86,6 +86,7 @@ __all__ = [
     "unfinished_attempts",
     "update_source_file_counts",
     "upsert_campaign",
+    "withdraw_unsent_attempts",
 ]
 
 INSERT_BATCH_SIZE = 5_000
@@ -755,6 +756,50 @@ def create_attempt(
     attempt = session.get(CallAttempt, written[0].id)
     assert attempt is not None
     return attempt
+
+
+def withdraw_unsent_attempts(
+    *, session: Session, attempt_ids: Collection[int], now: datetime | None = None
+) -> int:
+    """Take back attempts written ahead whose create request was never sent. Commits.
+
+    Only for attempts the caller knows did not go out (never handed to the client): the rows are
+    deleted, and their contacts are due again as they were before (pending, or waiting for a
+    retry when they had earlier attempts). Attempts that moved on meanwhile are left alone.
+    Returns how many were withdrawn.
+    """
+    now = now or utcnow()
+    attempts = _table(CallAttempt)
+    contacts = _table(Contact)
+    session.flush()
+    connection = session.connection()
+    withdrawn = 0
+    for chunk in chunks(sorted(attempt_ids), _IN_LIST_CHUNK):
+        rows = connection.execute(
+            sa.delete(attempts)
+            .where(
+                attempts.c.id.in_(chunk),
+                attempts.c.state == AttemptState.PENDING_SEND,
+                attempts.c.retell_call_id.is_(None),
+            )
+            .returning(attempts.c.contact_id, attempts.c.attempt_number)
+        ).all()
+        withdrawn += len(rows)
+        for status, contact_ids in (
+            (ContactStatus.PENDING, [cid for cid, number in rows if number == 1]),
+            (ContactStatus.WAITING_RETRY, [cid for cid, number in rows if number > 1]),
+        ):
+            if contact_ids:
+                connection.execute(
+                    sa.update(contacts)
+                    .where(
+                        contacts.c.id.in_(contact_ids),
+                        contacts.c.status == ContactStatus.DIALING,
+                    )
+                    .values(status=status, updated_at=now)
+                )
+    session.commit()
+    return withdrawn
 
 
 def mark_attempts_sent(
