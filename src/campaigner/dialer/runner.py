@@ -261,8 +261,6 @@ class CampaignRunner:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
             self._write_sent()
-            status = self._campaign_status()
-            dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
             if self._webhooks is not None:
                 self._sync.take_pushed(self._webhooks)
@@ -272,6 +270,9 @@ class CampaignRunner:
             if self._sync.live and now - last_sync >= self._poll_interval:
                 await self._sync.poll()
                 last_sync = now
+            # After the results: a breaker or the budget they tripped stops dialing this turn.
+            status = self._campaign_status()
+            dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             if not dialing and self._ready:
                 self._withdraw(list(self._ready))
                 self._ready.clear()
