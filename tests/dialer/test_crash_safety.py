@@ -455,3 +455,83 @@ async def test_a_run_cancelled_as_it_is_woken_stops(rig: Rig) -> None:
             assert task.done(), "the cancelled run is still running"
         finally:
             await cancel(task)
+
+
+# -- runs sharing the account, and what a run counts as its own ----------------------------------
+
+
+async def test_two_runs_in_one_process_split_the_slots_instead_of_overfilling_them(
+    rig: Rig,
+) -> None:
+    config = rig.campaign(name="split")
+    rig.ingest(config, numbers(30))
+    async with rig.client() as first_client, rig.client() as second_client:
+        runs = [
+            CampaignRunner(config=config, engine=rig.engine, client=client, options=FAST)
+            for client in (first_client, second_client)
+        ]
+        summaries = await asyncio.gather(*(run.run() for run in runs))
+    stats = rig.sim.stats()
+    # Each run read the whole account free at its start; with the shared lease they took 3 and 2
+    # of the 5 slots, so Retell never had to turn a create away for lack of concurrency.
+    assert stats["rejected_429_by_cause"].get("concurrency", 0) == 0, stats
+    refused = [a for a in attempts(rig.engine) if a.outcome_class == "capacity"]
+    assert refused == []
+    assert all(summary.calls_placed > 0 for summary in summaries)
+    assert sum(summary.calls_placed for summary in summaries) == stats["calls_created"] == 30
+
+
+async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -> None:
+    config = rig.campaign(name="quick")
+    rig.ingest(config, numbers(3))
+    with Session(rig.engine) as session:
+        campaign = get_campaign_by_name(session=session, name="quick")
+        assert campaign is not None
+        assert campaign.id is not None
+        claim_due_contacts(
+            session=session,
+            campaign_id=campaign.id,
+            now=datetime.now(UTC),
+            limit=100,
+            lease_owner="deadhost:1:feedface",
+            lease_seconds=RunOptions().lease_seconds,  # as a run of the default options leases
+        )
+    later = await run_once(rig, "quick", LaterClock(timedelta(seconds=31)))
+    assert later.calls_placed == 3
+
+
+async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig) -> None:
+    config = rig.campaign(name="heir")
+    rig.ingest(config, numbers(1))
+    with Session(rig.engine) as session:
+        campaign = get_campaign_by_name(session=session, name="heir")
+        assert campaign is not None
+        assert campaign.id is not None
+        (contact,) = claim_due_contacts(
+            session=session,
+            campaign_id=campaign.id,
+            now=datetime.now(UTC),
+            limit=1,
+            lease_owner="deadhost:2:0ddba11",
+            lease_seconds=60,
+        )
+        attempt = create_attempt(
+            session=session,
+            contact=contact,
+            lease_owner="deadhost:2:0ddba11",
+            agent_id="agent_campaigner_demo",
+            agent_version=None,
+            from_number="+14155550100",
+        )
+    # The dead run's create reached Retell; it was killed before it wrote the call id down.
+    async with rig.client() as client:
+        await client.create_phone_call(
+            from_number=attempt.from_number,
+            to_number=attempt.to_number,
+            idempotency_key=attempt.idempotency_key,
+            metadata={"campaign": "heir", "contact": str(contact.id), "attempt": str(attempt.id)},
+        )
+    summary = await run_once(rig, "heir")
+    assert rig.sim.stats()["calls_created"] == 1
+    assert summary.calls_placed == 0
+    assert [a.retell_call_id is not None for a in attempts(rig.engine)] == [True]

@@ -30,9 +30,11 @@ from campaigner.store import (
     claimable_timezone_sets,
     create_attempt,
     create_attempts,
+    drop_run_lease,
     finalize_attempt,
     finalize_attempts,
     get_contact,
+    hold_run_lease,
     mark_attempt_send_failed,
     mark_attempt_sent,
     mark_attempts_sent,
@@ -745,3 +747,29 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     assert statuses[fresh.id] == ContactStatus.PENDING
     assert statuses[retried.id] == ContactStatus.WAITING_RETRY
     assert statuses[sent_contact.id] == ContactStatus.DIALING
+
+
+def test_runs_of_a_campaign_split_its_slots_without_ever_holding_more(session: Session) -> None:
+    campaign = make_campaign(session)
+    campaign_id = campaign.id or 0
+
+    def hold(owner: str, now: datetime = NOW) -> int:
+        share = hold_run_lease(
+            session=session,
+            owner=owner,
+            campaign_id=campaign_id,
+            campaign_slots=5,
+            calls_in_progress=1,
+            seconds=10,
+            now=now,
+        )
+        return share.slots
+
+    assert hold("a") == 5
+    assert hold("b") == 0  # a holds all five until it renews
+    assert hold("a") == 3  # the oldest lease takes the remainder
+    assert hold("b") == 2
+    # a stops renewing: once its lease has expired, b holds everything.
+    assert hold("b", NOW + timedelta(seconds=11)) == 5
+    drop_run_lease(session=session, owner="b")
+    assert hold("c", NOW + timedelta(seconds=11)) == 5

@@ -2,8 +2,11 @@
 
 `get-concurrency` says how many outbound calls the account may hold (`concurrency_limit` less the
 slots reserved for inbound) and how many are in progress now, ours included. The gauge reads it
-every so often (never per call) and keeps the difference between the account's calls and ours as
-other traffic, so the campaign's share is `min(campaign cap, capacity - other traffic)`.
+every so often (never per call) and keeps the difference between the account's calls and the
+campaign's as other traffic, so the campaign's share is `min(campaign cap, capacity - other
+traffic)`. Several runs of one campaign split that share: each holds a lease row in the store
+(`hold_run_lease`) with the slots it holds and its calls in progress, and dials only within its
+slots.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 from campaigner.dialer.clock import Clock
 from campaigner.retell import RetellClient, RetellError
+from campaigner.store import RunShare
 
 __all__ = ["CapacityGauge", "CapacityReading"]
 
@@ -51,9 +55,18 @@ class CapacityGauge:
         self._max_concurrency = max_concurrency
         self._count_ours = count_ours
         self.reading = CapacityReading()
+        self.held = 0
+        self._others_in_progress = 0
 
-    def slots(self) -> int:
-        """Calls the campaign may hold in all (negative when other traffic took more than all)."""
+    def hold(self, share: RunShare) -> None:
+        """What the store gave this run: its slots, and the other runs' calls in progress (the
+        campaign's calls, not other traffic)."""
+        self.held = share.slots
+        self._others_in_progress = share.others_in_progress
+
+    def campaign_slots(self) -> int:
+        """Calls all runs of the campaign may hold (negative when other traffic took more than
+        all): what the runs split through their leases."""
         capacity = self.reading.outbound - self.reading.other_traffic
         if self._max_concurrency is not None:
             capacity = min(capacity, self._max_concurrency)
@@ -78,9 +91,9 @@ class CapacityGauge:
                 self.reading.outbound, self.reading.other_traffic, read_at=now
             )
             return
-        # Lost creates may be calls Retell is counting: ours, not other traffic.
+        campaign_calls = self._count_ours() + self._others_in_progress
         self.reading = CapacityReading(
             outbound=concurrency.outbound_capacity or 0,
-            other_traffic=max(0, (concurrency.current_concurrency or 0) - self._count_ours()),
+            other_traffic=max(0, (concurrency.current_concurrency or 0) - campaign_calls),
             read_at=now,
         )

@@ -39,7 +39,7 @@ class Reconciler:
     """Tracks attempts whose create may have placed a call (`ambiguous`) and resolves them.
 
     `resend` re-sends an attempt's create with its own key (paced like any create); `on_adopted`
-    hears of each call found this way.
+    hears of each call found this way whose create this run sent (not those a previous run left).
     """
 
     def __init__(
@@ -61,6 +61,7 @@ class Reconciler:
         self._resend = resend
         self._on_adopted = on_adopted
         self.ambiguous: set[int] = set()
+        self._inherited: set[int] = set()
 
     def take_over(self, campaign_id: int) -> None:
         """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
@@ -72,7 +73,8 @@ class Reconciler:
                 self._sync.follow(
                     attempt.retell_call_id, attempt_id=attempt.id, contact_id=attempt.contact_id
                 )
-        self.ambiguous.update(attempt.id for attempt in unsent if attempt.id is not None)
+        self._inherited = {attempt.id for attempt in unsent if attempt.id is not None}
+        self.ambiguous.update(self._inherited)
 
     async def reconcile(self, campaign_id: int, *, replay: bool) -> None:
         """Resolve ambiguous attempts, without ever placing a second call.
@@ -104,7 +106,8 @@ class Reconciler:
             applied = apply_call(session, config=self._config, call=call, now=self._clock.now())
             session.commit()
         self.ambiguous.discard(attempt_id)
-        self._on_adopted()
+        if attempt_id not in self._inherited:
+            self._on_adopted()
         if applied is not None and applied.outcome is None:
             self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=applied.contact_id)
 

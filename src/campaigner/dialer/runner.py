@@ -73,6 +73,8 @@ from campaigner.store import (
     claim_due_contacts,
     claimable_timezone_sets,
     create_attempts,
+    drop_run_lease,
+    hold_run_lease,
     mark_attempt_send_failed,
     mark_attempts_sent,
     next_due_time,
@@ -106,7 +108,13 @@ class RunOptions:
     # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip.
     ready_attempts: int = 4
     concurrency_refresh: float = 15.0
-    lease_seconds: float = 300.0
+    # A contact is leased only from its claim to its attempt row, one transaction later: a run
+    # killed in between holds it this long.
+    lease_seconds: float = 30.0
+    # This run's share of the campaign's concurrency, renewed every `run_lease_renew` seconds; a
+    # killed run's share goes back to the others when it expires.
+    run_lease_seconds: float = 10.0
+    run_lease_renew: float = 3.0
     max_create_retries: int = 8
     reconcile_interval: float = 2.0
     max_reconcile_rounds: int = 10
@@ -141,6 +149,21 @@ class RunSummary(BaseModel):
     calls_finished: int
     counts: CampaignCounts
     next_callable_at: datetime | None
+
+
+def _is_dead_local_run(owner: str) -> bool:
+    """True for a run owner (`host:pid:tag`) on this machine whose process is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class CampaignRunner:
@@ -209,6 +232,7 @@ class CampaignRunner:
         self._zone_sets_cache: list[tuple[str, ...]] = []
         self._zone_sets_read_at = float("-inf")
         self._status_read_at = float("-inf")
+        self._run_lease_at = self._lease_reading_at = float("-inf")
         self._webhooks = webhooks
         if webhooks is not None:
             webhooks.notify = self._wake.set
@@ -239,10 +263,13 @@ class CampaignRunner:
         # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
         # an unreachable Retell must stop the run with its reason, not leave it idling.
         self._reconciler.take_over(self._campaign_id)
-        await self._capacity.refresh(force=True, required=True)
-        if self._sync.live:
-            await self._sync.poll()
         try:
+            # Known to the other runs first, so the concurrency read can tell their calls apart.
+            self._hold_run_lease(force=True)
+            await self._capacity.refresh(force=True, required=True)
+            self._hold_run_lease(force=True)
+            if self._sync.live:
+                await self._sync.poll()
             await self._loop()
         finally:
             for task in list(self._tasks):
@@ -251,6 +278,8 @@ class CampaignRunner:
             self._write_sent()
             self._withdraw(list(self._ready))
             self._ready.clear()
+            with self._session() as session:
+                drop_run_lease(session=session, owner=self.owner)
         return self._summary()
 
     async def _loop(self) -> None:
@@ -261,6 +290,7 @@ class CampaignRunner:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
             self._write_sent()
+            self._hold_run_lease()
             now = self.clock.monotonic()
             if self._webhooks is not None:
                 self._sync.take_pushed(self._webhooks)
@@ -321,7 +351,7 @@ class CampaignRunner:
     # -- dialing -------------------------------------------------------------------------------
 
     def _free_slots(self) -> int:
-        capacity = self._capacity.slots()
+        capacity = self._capacity.held
         self._progress.slots = max(0, capacity)
         # A create whose answer was lost may well be a call in progress: count it until known.
         return capacity - self._sync.in_progress() - self._sending - len(self._reconciler.ambiguous)
@@ -331,12 +361,13 @@ class CampaignRunner:
         the slots still free plus `ready_attempts` ahead. Returns how many were started or
         claimed."""
         await self._capacity.refresh()
+        self._hold_run_lease()
         free = self._free_slots()
         started = self._send_ready(free)
         free -= started
         wanted = max(free, 0) + self.options.ready_attempts - len(self._ready)
         now_mono = self.clock.monotonic()
-        if wanted <= 0 or now_mono < self._next_claim_at or self._capacity.slots() <= 0:
+        if wanted <= 0 or now_mono < self._next_claim_at or self._capacity.held <= 0:
             return started
         now = self.clock.now()
         with self._session() as session:
@@ -399,6 +430,34 @@ class CampaignRunner:
         if ids:
             with self._session() as session:
                 withdraw_unsent_attempts(session=session, attempt_ids=ids, now=self.clock.now())
+
+    def _hold_run_lease(self, *, force: bool = False) -> None:
+        """Renew this run's lease every `run_lease_renew` s, holding its part of the slots."""
+        now = self.clock.monotonic()
+        due = now - self._run_lease_at >= self.options.run_lease_renew
+        fresh_reading = self._capacity.reading.read_at != self._lease_reading_at
+        if not (force or due or fresh_reading):
+            return
+        self._run_lease_at = now
+        self._lease_reading_at = self._capacity.reading.read_at
+        ours = self._sync.in_progress() + self._sending + len(self._reconciler.ambiguous)
+        with self._session() as session:
+            share = hold_run_lease(
+                session=session,
+                owner=self.owner,
+                campaign_id=self._campaign_id,
+                campaign_slots=self._capacity.campaign_slots(),
+                calls_in_progress=ours,
+                seconds=self.options.run_lease_seconds,
+                now=self.clock.now(),
+            )
+            dead = [owner for owner in share.others if _is_dead_local_run(owner)]
+            # Killed runs on this machine: their slots come back now, not at expiry.
+            for owner in dead:
+                drop_run_lease(session=session, owner=owner)
+        self._capacity.hold(share)
+        if dead:
+            self._hold_run_lease(force=True)
 
     def _write_sent(self) -> None:
         """Record the call ids of the creates Retell answered since the last turn."""

@@ -38,6 +38,7 @@ from campaigner.store.models import (
     Contact,
     ContactStatus,
     RejectedRow,
+    RunLease,
     SourceFile,
     Suppression,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "INSERT_BATCH_SIZE",
     "AttemptPlan",
     "CampaignCounts",
+    "RunShare",
     "add_suppressions",
     "attempts_without_call_id",
     "calls_to_number_since",
@@ -63,11 +65,13 @@ __all__ = [
     "create_attempt",
     "create_attempts",
     "create_source_file",
+    "drop_run_lease",
     "existing_contact_numbers",
     "finalize_attempt",
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
+    "hold_run_lease",
     "insert_contact_columns",
     "insert_contacts",
     "insert_rejected_rows",
@@ -504,6 +508,87 @@ def remove_suppression(*, session: Session, number: str) -> bool:
     """Take a number off the do-not-call list. True if it was on it. Flushes only."""
     result = session.exec(sa.delete(Suppression).where(col(Suppression.phone_e164) == number))
     return result.rowcount > 0
+
+
+# --- runs sharing a campaign's concurrency --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunShare:
+    """The slots a run holds now, and the campaign's other live runs and their calls up."""
+
+    slots: int
+    others_in_progress: int
+    others: tuple[str, ...]
+
+
+def hold_run_lease(
+    *,
+    session: Session,
+    owner: str,
+    campaign_id: int,
+    campaign_slots: int,
+    calls_in_progress: int,
+    seconds: float,
+    now: datetime | None = None,
+) -> RunShare:
+    """Renew (or take) this run's lease for `seconds` and the slots it holds of the campaign's
+    `campaign_slots`. Commits.
+
+    Each live run holds an equal part (the oldest leases take the remainder), but never more than
+    the other live runs leave free: a run that joins waits until the others renew and shrink, so
+    the runs together never hold more than the campaign's slots. Runs hold their rows' write in
+    turn (the campaign row is locked on PostgreSQL; SQLite has one writer), so two runs never
+    both take the same free slots.
+    """
+    now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
+    expires_at = now + timedelta(seconds=seconds)
+    renewed = session.exec(
+        sa.update(RunLease)
+        .where(col(RunLease.owner) == owner)
+        .values(calls_in_progress=calls_in_progress, expires_at=expires_at)
+    ).rowcount
+    if not renewed:
+        session.add(
+            RunLease(
+                owner=owner,
+                campaign_id=campaign_id,
+                slots=0,
+                calls_in_progress=calls_in_progress,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+        session.flush()
+    live = list(
+        session.exec(
+            select(RunLease)
+            .where(RunLease.campaign_id == campaign_id, col(RunLease.expires_at) > now)
+            .order_by(col(RunLease.created_at), col(RunLease.owner))
+        )
+    )
+    mine = next(lease for lease in live if lease.owner == owner)
+    others = [lease for lease in live if lease.owner != owner]
+    part, remainder = divmod(max(campaign_slots, 0), len(live))
+    part += 1 if live.index(mine) < remainder else 0
+    free = campaign_slots - sum(lease.slots for lease in others)
+    mine.slots = max(0, min(part, free))
+    session.add(mine)
+    share = RunShare(
+        mine.slots,
+        sum(lease.calls_in_progress for lease in others),
+        tuple(lease.owner for lease in others),
+    )
+    session.commit()
+    return share
+
+
+def drop_run_lease(*, session: Session, owner: str) -> None:
+    """A run that ends gives its share back at once (or a dead run's is taken back). Commits."""
+    session.exec(sa.delete(RunLease).where(col(RunLease.owner) == owner))
+    session.commit()
 
 
 # --- dialing: claims, attempts, results -----------------------------------------------------------
