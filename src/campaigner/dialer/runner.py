@@ -105,8 +105,9 @@ class RunOptions:
     # Webhook results are written to the store in batches at most this often (a call's end frees
     # its slot at once, without waiting for the write).
     apply_interval: float = 0.5
-    # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip.
-    ready_attempts: int = 4
+    # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip;
+    # topped up (in one claim) once half of them are used.
+    ready_attempts: int = 8
     concurrency_refresh: float = 15.0
     # A contact is leased only from its claim to its attempt row, one transaction later: a run
     # killed in between holds it this long.
@@ -289,15 +290,18 @@ class CampaignRunner:
         while True:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
-            self._write_sent()
             self._hold_run_lease()
             now = self.clock.monotonic()
             if self._webhooks is not None:
                 self._sync.take_pushed(self._webhooks)
+            # Call ids are written with the results, in the same rhythm: before them, so each
+            # result finds its attempt by call id.
             if now - last_apply >= self.options.apply_interval:
+                self._write_sent()
                 self._sync.apply_pushed()
                 last_apply = now
             if self._sync.live and now - last_sync >= self._poll_interval:
+                self._write_sent()
                 await self._sync.poll()
                 last_sync = now
             # After the results: a breaker or the budget they tripped stops dialing this turn.
@@ -366,8 +370,9 @@ class CampaignRunner:
         started = self._send_ready(free)
         free -= started
         wanted = max(free, 0) + self.options.ready_attempts - len(self._ready)
+        topped_up = free <= 0 and len(self._ready) > self.options.ready_attempts // 2
         now_mono = self.clock.monotonic()
-        if wanted <= 0 or now_mono < self._next_claim_at or self._capacity.held <= 0:
+        if topped_up or now_mono < self._next_claim_at or self._capacity.held <= 0:
             return started
         now = self.clock.now()
         with self._session() as session:
