@@ -323,17 +323,7 @@ async def test_a_dead_runs_leases_expire_and_its_contacts_are_dialed_once(rig: R
     rig.ingest(config, numbers(6))
     dead = "deadhost:4242:cafebabe"
     with Session(rig.engine) as session:
-        campaign = get_campaign_by_name(session=session, name="lease")
-        assert campaign is not None
-        assert campaign.id is not None
-        leased = claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=datetime.now(UTC),
-            limit=100,
-            lease_owner=dead,
-            lease_seconds=60,
-        )
+        leased = claim_as_dead_run(session, "lease", dead, 60)
     assert len(leased) == 6
     # While the lease holds, nobody else dials them.
     blocked = await run_once(rig, "lease")
@@ -481,21 +471,29 @@ async def test_two_runs_in_one_process_split_the_slots_instead_of_overfilling_th
     assert sum(summary.calls_placed for summary in summaries) == stats["calls_created"] == 30
 
 
+def claim_as_dead_run(
+    session: Session, name: str, owner: str, lease_seconds: float, limit: int = 100
+) -> list[Contact]:
+    """Lease contacts of campaign `name` as a run that then died would have."""
+    campaign = get_campaign_by_name(session=session, name=name)
+    assert campaign is not None
+    assert campaign.id is not None
+    return claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id,
+        now=datetime.now(UTC),
+        limit=limit,
+        lease_owner=owner,
+        lease_seconds=lease_seconds,
+    )
+
+
 async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -> None:
     config = rig.campaign(name="quick")
     rig.ingest(config, numbers(3))
     with Session(rig.engine) as session:
-        campaign = get_campaign_by_name(session=session, name="quick")
-        assert campaign is not None
-        assert campaign.id is not None
-        claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=datetime.now(UTC),
-            limit=100,
-            lease_owner="deadhost:1:feedface",
-            lease_seconds=RunOptions().lease_seconds,  # as a run of the default options leases
-        )
+        # Leased as a run of the default options leases.
+        claim_as_dead_run(session, "quick", "deadhost:1:feedface", RunOptions().lease_seconds)
     later = await run_once(rig, "quick", LaterClock(timedelta(seconds=31)))
     assert later.calls_placed == 3
 
@@ -504,17 +502,7 @@ async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig
     config = rig.campaign(name="heir")
     rig.ingest(config, numbers(1))
     with Session(rig.engine) as session:
-        campaign = get_campaign_by_name(session=session, name="heir")
-        assert campaign is not None
-        assert campaign.id is not None
-        (contact,) = claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=datetime.now(UTC),
-            limit=1,
-            lease_owner="deadhost:2:0ddba11",
-            lease_seconds=60,
-        )
+        (contact,) = claim_as_dead_run(session, "heir", "deadhost:2:0ddba11", 60)
         attempt = create_attempt(
             session=session,
             contact=contact,
