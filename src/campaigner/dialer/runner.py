@@ -52,6 +52,7 @@ from campaigner.retell import (
     AmbiguousCreate,
     AuthenticationFailed,
     BadRequest,
+    Call,
     NotFound,
     PaymentRequired,
     PermissionDenied,
@@ -193,6 +194,7 @@ class CampaignRunner:
         self._progress = RunProgress(campaign=config.name)
         self._campaign_id = 0
         self._sending = 0
+        self._creating = 0
         self._sent: list[tuple[int, str]] = []
         self._ready: deque[tuple[CallAttempt, Contact]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -218,8 +220,11 @@ class CampaignRunner:
             clock=self.clock,
             refresh_every=self.options.concurrency_refresh,
             max_concurrency=config.caps.max_concurrency,
-            # Lost creates may be calls Retell is counting: ours, not other traffic.
-            count_ours=lambda: self._sync.in_progress() + len(self._reconciler.ambiguous),
+            # Creates on the wire and lost creates may be calls Retell is counting: ours, not
+            # other traffic (else each would cost a slot until the next read).
+            count_ours=lambda: (
+                self._sync.in_progress() + self._creating + len(self._reconciler.ambiguous)
+            ),
         )
         self._wake = asyncio.Event()
         self._from_numbers = itertools.cycle(config.from_numbers)
@@ -549,17 +554,7 @@ class CampaignRunner:
         }
         for _ in range(self.options.max_create_retries):
             try:
-                call = await self.client.create_phone_call(
-                    from_number=attempt.from_number,
-                    to_number=contact.phone_e164,
-                    idempotency_key=attempt.idempotency_key,
-                    override_agent_id=attempt.agent_id,
-                    override_agent_version=variant.version,
-                    metadata=metadata,
-                    dynamic_variables=contact.dynamic_variables,
-                    # Retell's own do-not-call list is checked too, beside campaigner's.
-                    honor_internal_dnc=True,
-                )
+                call = await self._create_call(attempt, contact, variant, metadata)
             except RateLimited as error:
                 self._bucket.throttled(error.retry_after)
                 await self._capacity.refresh(force=True)
@@ -583,6 +578,30 @@ class CampaignRunner:
         self._settle_unsent(
             attempt_id, contact.id, OutcomeClass.CAPACITY, "rate limited on every try"
         )
+
+    async def _create_call(
+        self,
+        attempt: CallAttempt,
+        contact: Contact,
+        variant: AgentVariant,
+        metadata: dict[str, Any],
+    ) -> Call:
+        """One create request, counted as on the wire while it is."""
+        self._creating += 1
+        try:
+            return await self.client.create_phone_call(
+                from_number=attempt.from_number,
+                to_number=contact.phone_e164,
+                idempotency_key=attempt.idempotency_key,
+                override_agent_id=attempt.agent_id,
+                override_agent_version=variant.version,
+                metadata=metadata,
+                dynamic_variables=contact.dynamic_variables,
+                # Retell's own do-not-call list is checked too, beside campaigner's.
+                honor_internal_dnc=True,
+            )
+        finally:
+            self._creating -= 1
 
     def _handle_refused_create(self, attempt_id: int, contact: Contact, error: RetellError) -> None:
         """Retell refused a create, so no call exists: decide what that means."""
