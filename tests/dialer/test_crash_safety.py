@@ -256,8 +256,8 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
             campaign.sim.set_faults("lost_create=0.3" if turn in (2, 3) else "none")
             left_behind.append(campaign.kill_while_working(f"kill{turn}", rng.uniform(0.05, 1.5)))
         campaign.sim.set_faults("none")
-        # Contacts a killed run had leased but not dialed wait for the lease to run out (five
-        # minutes); let it run out now.
+        # Contacts a killed run had leased but not written an attempt for wait for the lease to
+        # run out (30 s); let it run out now.
         expire_leases(campaign.engine)
         campaign.run_until_settled()
         calls = assert_each_attempt_called_once(campaign.sim, campaign.engine, "crash")

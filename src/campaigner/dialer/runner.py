@@ -282,8 +282,7 @@ class CampaignRunner:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._write_sent()
-            self._withdraw(list(self._ready))
-            self._ready.clear()
+            self._withdraw_ready()
             with self._session() as session:
                 drop_run_lease(session=session, owner=self.owner)
         return self._summary()
@@ -312,9 +311,8 @@ class CampaignRunner:
             # After the results: a breaker or the budget they tripped stops dialing this turn.
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
-            if not dialing and self._ready:
-                self._withdraw(list(self._ready))
-                self._ready.clear()
+            if not dialing:
+                self._withdraw_ready()
             claimed = await self._dial_due_contacts() if dialing else 0
             ambiguous = self._reconciler.ambiguous
             if ambiguous and now - last_reconcile >= self.options.reconcile_interval:
@@ -433,6 +431,11 @@ class CampaignRunner:
             started += 1
         self._withdraw(closed)
         return started
+
+    def _withdraw_ready(self) -> None:
+        """The campaign stopped dialing or the run ends: give back every attempt written ahead."""
+        ready, self._ready = list(self._ready), deque()
+        self._withdraw(ready)
 
     def _withdraw(self, ready: list[tuple[CallAttempt, Contact]]) -> None:
         """Attempts written ahead that will not be sent now: their contacts are due again."""
