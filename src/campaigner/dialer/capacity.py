@@ -56,12 +56,16 @@ class CapacityGauge:
         self._count_ours = count_ours
         self.reading = CapacityReading()
         self.held = 0
+        # Other runs still hold slots that are this run's part: they give them up when they
+        # renew their leases, so this run waits for them rather than stopping.
+        self.short_of_part = False
         self._others_in_progress = 0
 
     def hold(self, share: RunShare) -> None:
         """What the store gave this run: its slots, and the other runs' calls in progress (the
         campaign's calls, not other traffic)."""
         self.held = share.slots
+        self.short_of_part = share.slots < share.part
         self._others_in_progress = share.others_in_progress
 
     def campaign_slots(self) -> int:

@@ -115,8 +115,8 @@ class RunOptions:
     lease_seconds: float = 30.0
     # This run's share of the campaign's concurrency, renewed every `run_lease_renew` seconds; a
     # killed run's share goes back to the others when it expires.
-    run_lease_seconds: float = 10.0
-    run_lease_renew: float = 3.0
+    run_lease_seconds: float = 5.0
+    run_lease_renew: float = 1.0
     max_create_retries: int = 8
     reconcile_interval: float = 2.0
     max_reconcile_rounds: int = 10
@@ -322,7 +322,8 @@ class CampaignRunner:
                 idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
             # Reconciling may have adopted calls in progress: judge idleness after it.
             busy = self._sync.live or self._sync.pushed or self._sending or self._tasks
-            idle = not (busy or claimed)
+            waiting = dialing and self._capacity.short_of_part
+            idle = not (busy or claimed or waiting)
             self._report_progress()
             if idle and not ambiguous:
                 self._stop_reason = self._stop_reason or self._idle_reason(status)

@@ -515,9 +515,11 @@ def remove_suppression(*, session: Session, number: str) -> bool:
 
 @dataclass(frozen=True)
 class RunShare:
-    """The slots a run holds now, and the campaign's other live runs and their calls up."""
+    """The slots a run holds now and its equal part (which it holds once the others have shrunk
+    to theirs), and the campaign's other live runs and their calls up."""
 
     slots: int
+    part: int
     others_in_progress: int
     others: tuple[str, ...]
 
@@ -578,6 +580,7 @@ def hold_run_lease(
     session.add(mine)
     share = RunShare(
         mine.slots,
+        part,
         sum(lease.calls_in_progress for lease in others),
         tuple(lease.owner for lease in others),
     )
