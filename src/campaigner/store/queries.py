@@ -43,6 +43,7 @@ from campaigner.store.models import (
     Suppression,
 )
 from campaigner.store.results import (
+    IN_LIST_CHUNK,
     Settlement,
     finalize_attempts,
     record_call_results,
@@ -95,8 +96,6 @@ __all__ = [
 
 INSERT_BATCH_SIZE = 5_000
 """Rows per bulk insert statement (see bench/store_throughput.py for the measured trade-off)."""
-
-_IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
 
 
 def _saved_id(row: Contact | Campaign) -> int:
@@ -441,7 +440,7 @@ def existing_contact_numbers(
 ) -> set[str]:
     """Which of `numbers` (E.164) are already contacts of the campaign."""
     found: set[str] = set()
-    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
         found.update(
             session.exec(
                 select(Contact.phone_e164).where(
@@ -458,7 +457,7 @@ def existing_contact_numbers(
 def suppressed_numbers(*, session: Session, numbers: Collection[str]) -> dict[str, str]:
     """Which of `numbers` (E.164) are on the do-not-call list, with the reason for each."""
     found: dict[str, str] = {}
-    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
         found.update(
             session.exec(
                 select(Suppression.phone_e164, Suppression.reason).where(
@@ -721,7 +720,7 @@ def release_contacts(
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
     released = 0
-    for chunk in chunks(sorted(contact_ids), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(contact_ids), IN_LIST_CHUNK):
         result = session.exec(
             sa.update(Contact)
             .where(col(Contact.id).in_(chunk), col(Contact.lease_owner) == lease_owner)
@@ -765,7 +764,7 @@ def create_attempts(
     contacts = _table(Contact).c
     attempts = _table(CallAttempt)
     taken: set[int] = set()
-    for chunk in chunks(sorted(_saved_id(plan.contact) for plan in plans), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(_saved_id(plan.contact) for plan in plans), IN_LIST_CHUNK):
         taken.update(
             connection.execute(
                 sa.update(_table(Contact))
@@ -787,7 +786,7 @@ def create_attempts(
         session.rollback()
         return []
     previous: dict[int, int] = {}
-    for chunk in chunks(sorted(taken), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(taken), IN_LIST_CHUNK):
         rows = connection.execute(
             sa.select(attempts.c.contact_id, sa.func.max(attempts.c.attempt_number))
             .where(attempts.c.contact_id.in_(chunk))
@@ -862,7 +861,7 @@ def withdraw_unsent_attempts(
     session.flush()
     connection = session.connection()
     withdrawn = 0
-    for chunk in chunks(sorted(attempt_ids), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(attempt_ids), IN_LIST_CHUNK):
         rows = connection.execute(
             sa.delete(attempts)
             .where(
@@ -1039,7 +1038,7 @@ def calls_to_number_since(
     attempts are absent from the result.
     """
     counts: dict[str, int] = {}
-    for chunk in chunks(sorted(set(numbers)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
         rows = session.exec(
             select(col(CallAttempt.to_number), sa.func.count())
             .where(

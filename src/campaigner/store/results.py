@@ -34,6 +34,7 @@ from campaigner.store.models import (
 )
 
 __all__ = [
+    "IN_LIST_CHUNK",
     "ContactFacts",
     "RecordedAttempt",
     "Settlement",
@@ -43,7 +44,9 @@ __all__ = [
     "settling_facts",
 ]
 
-_IN_LIST_CHUNK = 2_000  # well under SQLite's 32,766 bound parameters per statement
+IN_LIST_CHUNK = 2_000
+"""Values per IN (...) list: well under SQLite's 32,766 bound parameters per statement."""
+
 _ATTEMPT: sa.Table = CallAttempt.__table__  # type: ignore[attr-defined]
 _CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 _CAMPAIGN: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
@@ -165,7 +168,7 @@ def record_call_results(
 def _attempts_by_call_id(connection: sa.Connection, call_ids: Collection[str]) -> dict[str, _Known]:
     found: dict[str, _Known] = {}
     columns = (_ATTEMPT.c.retell_call_id, *_known_columns())
-    for chunk in chunks(sorted(call_ids), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(call_ids), IN_LIST_CHUNK):
         rows = connection.execute(
             sa.select(*columns).where(_ATTEMPT.c.retell_call_id.in_(chunk))
         ).all()
@@ -185,7 +188,7 @@ def _attempts_without_call(
         if call["call_id"] not in known and (attempt_id := _metadata_attempt_id(call)) is not None
     }
     found: dict[int, _Known] = {}
-    for chunk in chunks(sorted(wanted), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(wanted), IN_LIST_CHUNK):
         rows = connection.execute(
             sa.select(*_known_columns()).where(
                 _ATTEMPT.c.id.in_(chunk), _ATTEMPT.c.retell_call_id.is_(None)
@@ -256,7 +259,7 @@ def finalize_attempts(*, session: Session, outcomes: Mapping[int, OutcomeClass])
         by_outcome[outcome].append(attempt_id)
     won: set[int] = set()
     for outcome, attempt_ids in by_outcome.items():
-        for chunk in chunks(sorted(attempt_ids), _IN_LIST_CHUNK):
+        for chunk in chunks(sorted(attempt_ids), IN_LIST_CHUNK):
             result = connection.execute(
                 _ATTEMPT.update()
                 .where(_ATTEMPT.c.id.in_(chunk), _ATTEMPT.c.finalized.is_(False))
@@ -282,7 +285,7 @@ def settling_facts(*, session: Session, contact_ids: Collection[int]) -> dict[in
     session.flush()
     connection = session.connection()
     facts: dict[int, ContactFacts] = {}
-    for chunk in chunks(sorted(set(contact_ids)), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(set(contact_ids)), IN_LIST_CHUNK):
         for contact_id, phone, made in connection.execute(
             sa.select(_CONTACT.c.id, _CONTACT.c.phone_e164, _CONTACT.c.attempts_made).where(
                 _CONTACT.c.id.in_(chunk)
@@ -343,7 +346,7 @@ def settle_contacts(*, session: Session, settlements: Sequence[Settlement], now:
     connection = session.connection()
     ids = {settlement.contact_id for settlement in settlements}
     cancelled: set[int] = set()
-    for chunk in chunks(sorted(ids), _IN_LIST_CHUNK):
+    for chunk in chunks(sorted(ids), IN_LIST_CHUNK):
         cancelled.update(
             connection.execute(
                 sa.select(_CONTACT.c.id)
