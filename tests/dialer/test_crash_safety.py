@@ -12,7 +12,7 @@ import itertools
 import random
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,11 +81,17 @@ def expire_leases(engine: Engine) -> None:
         session.commit()
 
 
-def in_flight(engine: Engine) -> Counter[str]:
-    """What a killed run left behind: attempts not yet sent or not yet settled, contacts dialing."""
+def in_flight(engine: Engine, placed: Collection[str] = ()) -> Counter[str]:
+    """What a killed run left behind: attempts not yet sent or not yet settled, contacts dialing.
+
+    `placed`: attempt ids the simulator has a call for; an unsent attempt among them is a call
+    whose id the killed run had not written down yet.
+    """
     left: Counter[str] = Counter()
     for attempt in attempts(engine):
-        if attempt.state in UNSENT:
+        if attempt.state in UNSENT and str(attempt.id) in placed:
+            left["call id not written"] += 1
+        elif attempt.state in UNSENT:
             left[f"attempt {attempt.state.value}"] += 1
         elif attempt.retell_call_id and not attempt.finalized:
             left["call not settled"] += 1
@@ -192,7 +198,8 @@ class CliCampaign:
             what=f"the first request of {label}",
         )
         assert kill_9(run, after=delay), f"{label} ended by itself: {self.processes.output(label)}"
-        return in_flight(self.engine)
+        placed = {call["metadata"]["attempt"] for call in self.sim.campaign_calls(self.name)}
+        return in_flight(self.engine, placed)
 
     def run_until_settled(self) -> None:
         """`campaigner run` until no contact is pending or dialing and no attempt is unsettled.
@@ -256,8 +263,8 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
             campaign.sim.set_faults("lost_create=0.3" if turn in (2, 3) else "none")
             left_behind.append(campaign.kill_while_working(f"kill{turn}", rng.uniform(0.05, 1.5)))
         campaign.sim.set_faults("none")
-        # Contacts a killed run had leased but not dialed wait for the lease to run out (five
-        # minutes); let it run out now.
+        # Contacts a killed run had leased but not written an attempt for wait for the lease to
+        # run out (30 s); let it run out now.
         expire_leases(campaign.engine)
         campaign.run_until_settled()
         calls = assert_each_attempt_called_once(campaign.sim, campaign.engine, "crash")
@@ -266,7 +273,8 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
     assert_every_contact_settled(campaign.engine)
     assert len({call["metadata"]["contact"] for call in calls}) == 150
     # The kills did interrupt work in progress, and the faults did lose create answers.
-    assert sum(left_behind, Counter())["call not settled"] > 0, left_behind
+    interrupted = sum(left_behind, Counter())
+    assert interrupted["call not settled"] + interrupted["call id not written"] > 0, left_behind
     assert faults.get("lost_create", 0) > 0
 
 
@@ -275,8 +283,8 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
 
 @pytest.mark.slow
 def test_two_runs_at_once_dial_each_attempt_once(processes: Processes) -> None:
-    # Each run keeps to 8 calls of the 20 slots, so the one that starts first cannot take them
-    # all and both dial at once, whatever their start-up times.
+    # The campaign keeps to 8 calls of the 20 slots, which the two runs split through their
+    # leases: the one that starts first cannot keep them all, and both dial.
     caps = "max_concurrency: 8"
     with cli_campaign(processes, "twice", concurrency=20, seed=8, caps=caps) as campaign:
         campaign.ingest(numbers(60, "312"))
@@ -323,17 +331,7 @@ async def test_a_dead_runs_leases_expire_and_its_contacts_are_dialed_once(rig: R
     rig.ingest(config, numbers(6))
     dead = "deadhost:4242:cafebabe"
     with Session(rig.engine) as session:
-        campaign = get_campaign_by_name(session=session, name="lease")
-        assert campaign is not None
-        assert campaign.id is not None
-        leased = claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=datetime.now(UTC),
-            limit=100,
-            lease_owner=dead,
-            lease_seconds=60,
-        )
+        leased = claim_as_dead_run(session, "lease", dead, 60)
     assert len(leased) == 6
     # While the lease holds, nobody else dials them.
     blocked = await run_once(rig, "lease")
@@ -455,3 +453,81 @@ async def test_a_run_cancelled_as_it_is_woken_stops(rig: Rig) -> None:
             assert task.done(), "the cancelled run is still running"
         finally:
             await cancel(task)
+
+
+# -- runs sharing the account, and what a run counts as its own ----------------------------------
+
+
+async def test_two_runs_in_one_process_split_the_slots_instead_of_overfilling_them(
+    rig: Rig,
+) -> None:
+    config = rig.campaign(name="split")
+    rig.ingest(config, numbers(30))
+    async with rig.client() as first_client, rig.client() as second_client:
+        runs = [
+            CampaignRunner(config=config, engine=rig.engine, client=client, options=FAST)
+            for client in (first_client, second_client)
+        ]
+        summaries = await asyncio.gather(*(run.run() for run in runs))
+    stats = rig.sim.stats()
+    # Each run read the whole account free at its start; with the shared lease they took 3 and 2
+    # of the 5 slots, so Retell never had to turn a create away for lack of concurrency.
+    assert stats["rejected_429_by_cause"].get("concurrency", 0) == 0, stats
+    refused = [a for a in attempts(rig.engine) if a.outcome_class == "capacity"]
+    assert refused == []
+    assert all(summary.calls_placed > 0 for summary in summaries)
+    assert sum(summary.calls_placed for summary in summaries) == stats["calls_created"] == 30
+
+
+def claim_as_dead_run(
+    session: Session, name: str, owner: str, lease_seconds: float, limit: int = 100
+) -> list[Contact]:
+    """Lease contacts of campaign `name` as a run that then died would have."""
+    campaign = get_campaign_by_name(session=session, name=name)
+    assert campaign is not None
+    assert campaign.id is not None
+    return claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id,
+        now=datetime.now(UTC),
+        limit=limit,
+        lease_owner=owner,
+        lease_seconds=lease_seconds,
+    )
+
+
+async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -> None:
+    config = rig.campaign(name="quick")
+    rig.ingest(config, numbers(3))
+    with Session(rig.engine) as session:
+        # Leased as a run of the default options leases.
+        claim_as_dead_run(session, "quick", "deadhost:1:feedface", RunOptions().lease_seconds)
+    later = await run_once(rig, "quick", LaterClock(timedelta(seconds=31)))
+    assert later.calls_placed == 3
+
+
+async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig) -> None:
+    config = rig.campaign(name="heir")
+    rig.ingest(config, numbers(1))
+    with Session(rig.engine) as session:
+        (contact,) = claim_as_dead_run(session, "heir", "deadhost:2:0ddba11", 60)
+        attempt = create_attempt(
+            session=session,
+            contact=contact,
+            lease_owner="deadhost:2:0ddba11",
+            agent_id="agent_campaigner_demo",
+            agent_version=None,
+            from_number="+14155550100",
+        )
+    # The dead run's create reached Retell; it was killed before it wrote the call id down.
+    async with rig.client() as client:
+        await client.create_phone_call(
+            from_number=attempt.from_number,
+            to_number=attempt.to_number,
+            idempotency_key=attempt.idempotency_key,
+            metadata={"campaign": "heir", "contact": str(contact.id), "attempt": str(attempt.id)},
+        )
+    summary = await run_once(rig, "heir")
+    assert rig.sim.stats()["calls_created"] == 1
+    assert summary.calls_placed == 0
+    assert [a.retell_call_id is not None for a in attempts(rig.engine)] == [True]

@@ -34,6 +34,7 @@ __all__ = [
     "Contact",
     "ContactStatus",
     "RejectedRow",
+    "RunLease",
     "SourceFile",
     "Suppression",
 ]
@@ -309,6 +310,24 @@ class Suppression(SQLModel, table=True):
     reason: str = Field(sa_type=sa.Text, nullable=False)
     source: str = Field(sa_type=sa.Text, nullable=False)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    created_at: datetime = _created_at()
+
+
+class RunLease(SQLModel, table=True):
+    """A live dialer run of a campaign: the slots it holds of the campaign's share of Retell's
+    concurrency, and its calls in progress.
+
+    Runs of one campaign renew their row every few seconds and split the share between the rows
+    that have not expired; a killed run's row expires and its slots go back to the others.
+    """
+
+    __tablename__ = "run_lease"
+
+    owner: str = Field(sa_type=sa.String(200), primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", nullable=False, index=True)
+    slots: int = Field(default=0, nullable=False)
+    calls_in_progress: int = Field(default=0, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     created_at: datetime = _created_at()
 
 
