@@ -56,7 +56,7 @@ def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
 
     with engine.connect() as connection:
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0002"
+    assert version == "0003_batch"
 
 
 def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_worker_processes_starting_together_migrate_once(empty_database_url: str
         versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
         tables = sa.inspect(connection).get_table_names()
     engine.dispose()
-    assert versions == [("0002",)]
+    assert versions == [("0003_batch",)]
     assert set(tables) == {*SQLModel.metadata.tables, "alembic_version"}
 
 
@@ -198,7 +198,7 @@ def test_threads_of_one_process_migrate_one_at_a_time(tmp_path: Path) -> None:
         versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     for engine in engines:
         engine.dispose()
-    assert versions == [("0002",)]
+    assert versions == [("0003_batch",)]
 
 
 def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
