@@ -2,15 +2,17 @@
 
 One `CampaignRunner` drives one campaign until it has nothing left to do now:
 
-1. **Catch up and reconcile.** Calls a previous run left in flight are synced; attempts whose
-   create request may or may not have placed a call (a crash, a lost answer) are looked up by
-   their metadata and, inside the calling window, replayed with their own idempotency key, which
-   returns the existing call rather than placing a second one.
-2. **Dial.** Free slots are `min(campaign cap, Retell's outbound capacity - other traffic) - our
-   calls in progress`; due contacts whose window is open in every candidate zone are leased, the
-   attempt row (with its idempotency key) is committed, the token bucket paces the create request.
-3. **Sync.** Our calls in progress are polled with one list-calls request per 1,000 of them; each
-   finished call goes through `apply_call`, which settles the contact (retry time or final outcome).
+1. **Catch up and reconcile** (`reconcile.py`). Calls a previous run left in flight are synced;
+   attempts whose create request may or may not have placed a call (a crash, a lost answer) are
+   looked up by their metadata and, inside the calling window, replayed with their own
+   idempotency key, which returns the existing call rather than placing a second one.
+2. **Dial** (here). Free slots are `min(campaign cap, Retell's outbound capacity - other traffic)
+   - our calls in progress` (`capacity.py`); due contacts whose window is open in every candidate
+   zone are leased, the attempt row (with its idempotency key) is committed, the token bucket
+   paces the create request.
+3. **Sync** (`sync.py`). Our calls in progress are polled with one list-calls request per 1,000 of
+   them, or pushed by webhooks; each finished call goes through `apply_call`, which settles the
+   contact (retry time or final outcome).
 
 Pause, resume and cancel are campaign statuses in the store, read on every loop, so they reach a
 runner in another process within a second. Budget and circuit-breaker trips pause the campaign with
@@ -26,9 +28,9 @@ import os
 import re
 import socket
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -38,17 +40,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
+from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
-from campaigner.dialer.results import apply_call, settle_attempt
+from campaigner.dialer.reconcile import Reconciler
+from campaigner.dialer.results import settle_attempt
+from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.dialer.windows import is_callable_at, next_callable_at
 from campaigner.retell import (
-    FINISHED_CALL_STATUSES,
     AmbiguousCreate,
     AuthenticationFailed,
     BadRequest,
-    Call,
     NotFound,
     PaymentRequired,
     PermissionDenied,
@@ -56,7 +59,6 @@ from campaigner.retell import (
     RetellClient,
     RetellError,
     UnprocessableEntity,
-    call_filter,
 )
 from campaigner.store import (
     CallAttempt,
@@ -65,21 +67,18 @@ from campaigner.store import (
     Contact,
     LeaseLost,
     StatusChangeError,
-    attempts_without_call_id,
     calls_to_number_since,
     campaign_counts,
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
     create_attempt,
-    get_contact,
     mark_attempt_send_failed,
     mark_attempt_sent,
     next_due_time,
-    record_call_result,
     release_contacts,
+    session_factory,
     set_campaign_status,
-    unfinished_attempts,
     upsert_campaign,
 )
 
@@ -87,7 +86,6 @@ __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
 
 log = logging.getLogger(__name__)
 
-MAX_IDS_PER_LIST = 1000
 # A 400 whose message says this is Retell refusing a number on its internal do-not-call list
 # (written "do-not-call", "do_not_call" or "do not call").
 _DNC_REFUSAL = re.compile(r"do[\s_-]not[\s_-]call", re.IGNORECASE)
@@ -139,21 +137,6 @@ class RunSummary(BaseModel):
     next_callable_at: datetime | None
 
 
-@dataclass
-class _LiveCall:
-    attempt_id: int
-    contact_id: int
-    sent_at: float
-    terminal_seen_at: datetime | None = None
-
-
-@dataclass
-class _Capacity:
-    outbound: int = 0
-    other_traffic: int = 0
-    refreshed_at: float = field(default=float("-inf"))
-
-
 class CampaignRunner:
     """Drives one campaign in direct mode; see the module docstring."""
 
@@ -174,15 +157,38 @@ class CampaignRunner:
         self.clock = clock or SystemClock()
         self.options = options or RunOptions()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self._session = session_factory(engine)
         self._bucket = TokenBucket(config.caps.calls_per_second, clock=self.clock)
         self._on_progress = on_progress
         self._progress = RunProgress(campaign=config.name)
         self._campaign_id = 0
-        self._live: dict[str, _LiveCall] = {}
         self._sending = 0
-        self._ambiguous: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._capacity = _Capacity()
+        self._sync = ResultSync(
+            config=config,
+            engine=engine,
+            client=client,
+            clock=self.clock,
+            stuck_call_after=self.options.stuck_call_after,
+            on_applied=self._on_applied,
+        )
+        self._reconciler = Reconciler(
+            config=config,
+            engine=engine,
+            client=client,
+            clock=self.clock,
+            sync=self._sync,
+            resend=self._resend,
+            on_adopted=self._count_adopted,
+        )
+        self._capacity = CapacityGauge(
+            client=client,
+            clock=self.clock,
+            refresh_every=self.options.concurrency_refresh,
+            max_concurrency=config.caps.max_concurrency,
+            # Lost creates may be calls Retell is counting: ours, not other traffic.
+            count_ours=lambda: self._sync.in_progress() + len(self._reconciler.ambiguous),
+        )
         self._wake = asyncio.Event()
         self._from_numbers = itertools.cycle(config.from_numbers)
         self._recent_outcomes: deque[tuple[OutcomeClass, str | None]] = deque(
@@ -224,10 +230,10 @@ class CampaignRunner:
         # What a previous run left is ours before Retell's concurrency is read, so its calls
         # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
         # an unreachable Retell must stop the run with its reason, not leave it idling.
-        self._take_over_unfinished_attempts()
-        await self._refresh_capacity(force=True, required=True)
-        if self._live:
-            await self._sync_live_calls()
+        self._reconciler.take_over(self._campaign_id)
+        await self._capacity.refresh(force=True, required=True)
+        if self._sync.live:
+            await self._sync.poll()
         try:
             await self._loop()
         finally:
@@ -246,25 +252,27 @@ class CampaignRunner:
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             now = self.clock.monotonic()
-            self._apply_pushed_calls()
-            if self._live and now - last_sync >= self._poll_interval:
-                await self._sync_live_calls()
+            if self._webhooks is not None:
+                self._sync.apply_pushed(self._webhooks)
+            if self._sync.live and now - last_sync >= self._poll_interval:
+                await self._sync.poll()
                 last_sync = now
             claimed = await self._dial_due_contacts() if dialing else 0
-            if self._ambiguous and now - last_reconcile >= self.options.reconcile_interval:
-                was_idle = not (self._live or self._sending or self._tasks or claimed)
-                await self._reconcile_ambiguous(replay=dialing)
+            ambiguous = self._reconciler.ambiguous
+            if ambiguous and now - last_reconcile >= self.options.reconcile_interval:
+                was_idle = not (self._sync.live or self._sending or self._tasks or claimed)
+                await self._reconciler.reconcile(self._campaign_id, replay=dialing)
                 last_reconcile = now
                 idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
             # Reconciling may have adopted calls in progress: judge idleness after it.
-            idle = not (self._live or self._sending or self._tasks or claimed)
+            idle = not (self._sync.live or self._sending or self._tasks or claimed)
             self._report_progress()
-            if idle and not self._ambiguous:
+            if idle and not ambiguous:
                 self._stop_reason = self._stop_reason or self._idle_reason(status)
                 return
             if idle and idle_reconcile_rounds >= self.options.max_reconcile_rounds:
                 self._stop_reason = (
-                    f"{len(self._ambiguous)} attempts could not be reconciled yet; "
+                    f"{len(ambiguous)} attempts could not be reconciled yet; "
                     "the next run tries again"
                 )
                 return
@@ -287,15 +295,13 @@ class CampaignRunner:
     # -- dialing -------------------------------------------------------------------------------
 
     def _free_slots(self) -> int:
-        capacity = self._capacity.outbound - self._capacity.other_traffic
-        if self.config.caps.max_concurrency is not None:
-            capacity = min(capacity, self.config.caps.max_concurrency)
+        capacity = self._capacity.slots()
         self._progress.slots = max(0, capacity)
         # A create whose answer was lost may well be a call in progress: count it until known.
-        return capacity - self._calls_in_progress() - self._sending - len(self._ambiguous)
+        return capacity - self._sync.in_progress() - self._sending - len(self._reconciler.ambiguous)
 
     async def _dial_due_contacts(self) -> int:
-        await self._refresh_capacity()
+        await self._capacity.refresh()
         free = self._free_slots()
         now_mono = self.clock.monotonic()
         if free <= 0 or now_mono < self._next_claim_at:
@@ -425,12 +431,12 @@ class CampaignRunner:
                 )
             except RateLimited as error:
                 self._bucket.throttled(error.retry_after)
-                await self._refresh_capacity(force=True)
+                await self._capacity.refresh(force=True)
                 await self._bucket.acquire()
                 continue
             except AmbiguousCreate as error:
                 self._record_send_failure(attempt_id, ambiguous=True, detail=str(error))
-                self._ambiguous.add(attempt_id)
+                self._reconciler.ambiguous.add(attempt_id)
                 return
             except RetellError as error:
                 self._handle_refused_create(attempt_id, contact, error)
@@ -440,8 +446,8 @@ class CampaignRunner:
                 mark_attempt_sent(
                     session=session, attempt_id=attempt_id, retell_call_id=call.call_id
                 )
-            self._ambiguous.discard(attempt_id)
-            self._live[call.call_id] = _LiveCall(attempt_id, contact.id, self.clock.monotonic())
+            self._reconciler.ambiguous.discard(attempt_id)
+            self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=contact.id)
             self._progress.calls_placed += 1
             return
         self._settle_unsent(
@@ -515,102 +521,16 @@ class CampaignRunner:
 
     # -- results -------------------------------------------------------------------------------
 
-    async def _sync_live_calls(self) -> None:
-        """Poll our calls in progress (and those awaiting analysis), 1,000 ids per request."""
-        ids = list(self._live)
-        for start in range(0, len(ids), MAX_IDS_PER_LIST):
-            chunk = ids[start : start + MAX_IDS_PER_LIST]
-            try:
-                page = await self.client.list_calls(
-                    filter_criteria=call_filter(
-                        call_ids=chunk, call_statuses=FINISHED_CALL_STATUSES
-                    ),
-                    limit=MAX_IDS_PER_LIST,
-                )
-            except RetellError as error:
-                log.warning("result sync failed, will retry: %s", error)
-                return
-            self._apply_calls(page.items)
-        await self._check_stuck_calls()
-
-    def _apply_pushed_calls(self) -> None:
-        """Apply what webhooks delivered since the last turn (only this campaign's calls)."""
-        if self._webhooks is None:
-            return
-        ours = [
-            call
-            for call in self._webhooks.drain()
-            if (call.metadata or {}).get("campaign") == self.config.name
-        ]
-        if ours:
-            self._apply_calls(ours)
-
-    def _apply_calls(self, calls: list[Call]) -> None:
-        now = self.clock.now()
-        want_transcripts: list[str] = []
-        settled: list[tuple[OutcomeClass, str | None]] = []
-        with self._session() as session:
-            for call in calls:
-                live = self._live.get(call.call_id)
-                if live is not None and call.is_terminal and live.terminal_seen_at is None:
-                    live.terminal_seen_at = now
-                timed_out = (
-                    live is not None
-                    and live.terminal_seen_at is not None
-                    and now - live.terminal_seen_at >= self.config.analysis_timeout
-                )
-                applied = apply_call(
-                    session, config=self.config, call=call, now=now, analysis_timed_out=timed_out
-                )
-                if applied is None:
-                    continue
-                if applied.outcome is not None:
-                    if self._live.pop(call.call_id, None) is not None:
-                        self._progress.calls_finished += 1
-                    if applied.settled_now:
-                        self._cost_cents += applied.cost_cents
-                        settled.append((applied.outcome, call.disconnection_reason))
-                        if self.config.fetch_transcripts and call.call_status == "ended":
-                            want_transcripts.append(call.call_id)
-            session.commit()
-        # After the commit: a pause writes in its own transaction, which SQLite would block
-        # behind this one.
-        for outcome, reason in settled:
+    def _on_applied(self, batch: AppliedBatch) -> None:
+        """Count what a sync batch settled, and let it trip the breaker or the budget."""
+        self._progress.calls_finished += batch.finished
+        self._cost_cents += batch.cost_cents
+        for outcome, reason in batch.settled:
             self._note_outcome(outcome, reason)
-        if want_transcripts:
-            self._spawn(self._fetch_transcripts(want_transcripts))
+        if batch.want_transcripts:
+            self._spawn(self._sync.fetch_transcripts(batch.want_transcripts))
         self._check_budget()
         self._wake.set()
-
-    async def _fetch_transcripts(self, call_ids: list[str]) -> None:
-        """list-calls leaves transcripts out: fetch them with get-call, for connected calls only."""
-        for call_id in call_ids:
-            try:
-                call = await self.client.get_call(call_id)
-            except RetellError as error:
-                log.warning("could not fetch the transcript of %s: %s", call_id, error)
-                continue
-            with self._session() as session:
-                record_call_result(
-                    session=session,
-                    call=call.model_dump(mode="json", exclude_none=True),
-                    now=self.clock.now(),
-                )
-                session.commit()
-
-    async def _check_stuck_calls(self) -> None:
-        """Ask for calls that have been in flight far longer than any call lasts, one by one."""
-        limit = self.options.stuck_call_after
-        now = self.clock.monotonic()
-        stuck = [call_id for call_id, live in self._live.items() if now - live.sent_at > limit]
-        for call_id in stuck:
-            try:
-                call = await self.client.get_call(call_id)
-            except RetellError as error:
-                log.warning("could not look up stuck call %s: %s", call_id, error)
-                continue
-            self._live[call_id].sent_at = now
-            self._apply_calls([call])
 
     def _note_outcome(self, outcome: OutcomeClass, reason: str | None) -> None:
         """Trip the circuit breaker on account errors and on a spike of failed dials."""
@@ -633,64 +553,8 @@ class CampaignRunner:
 
     # -- crash recovery ------------------------------------------------------------------------
 
-    def _take_over_unfinished_attempts(self) -> None:
-        """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
-        with self._session() as session:
-            unfinished = unfinished_attempts(session=session, campaign_id=self._campaign_id)
-            unsent = attempts_without_call_id(session=session, campaign_id=self._campaign_id)
-        for attempt in unfinished:
-            if attempt.retell_call_id and attempt.id is not None:
-                self._live[attempt.retell_call_id] = _LiveCall(
-                    attempt.id, attempt.contact_id, self.clock.monotonic()
-                )
-        self._ambiguous.update(attempt.id for attempt in unsent if attempt.id is not None)
-
-    async def _reconcile_ambiguous(self, *, replay: bool) -> None:
-        """Resolve attempts whose create may have placed a call, without ever placing a second.
-
-        First look the call up by the attempt's metadata; if Retell has it, adopt it. If not, and
-        (`replay`) the campaign is dialing and the contact may be called now, re-send the create
-        with the attempt's own idempotency key: Retell answers with the existing call if there is
-        one, or places the attempt's call once.
-        """
-        now = self.clock.now()
-        for attempt_id in sorted(self._ambiguous):
-            try:
-                page = await self.client.list_calls(
-                    filter_criteria=call_filter(
-                        metadata={"attempt": str(attempt_id), "campaign": self.config.name}
-                    ),
-                    limit=10,
-                )
-            except RetellError as error:
-                log.warning("reconcile lookup for attempt %s failed: %s", attempt_id, error)
-                continue
-            if page.items:
-                self._adopt(attempt_id, page.items[0])
-            elif replay:
-                await self._replay_if_callable(attempt_id, now)
-
-    def _adopt(self, attempt_id: int, call: Call) -> None:
-        with self._session() as session:
-            applied = apply_call(session, config=self.config, call=call, now=self.clock.now())
-            session.commit()
-        self._ambiguous.discard(attempt_id)
-        self._progress.calls_placed += 1
-        if applied is not None and applied.outcome is None:
-            self._live[call.call_id] = _LiveCall(
-                attempt_id, applied.contact_id, self.clock.monotonic()
-            )
-
-    async def _replay_if_callable(self, attempt_id: int, now: datetime) -> None:
-        with self._session() as session:
-            unsent = attempts_without_call_id(session=session, campaign_id=self._campaign_id)
-            attempt = next((a for a in unsent if a.id == attempt_id), None)
-            if attempt is None:
-                self._ambiguous.discard(attempt_id)
-                return
-            contact = get_contact(session=session, contact_id=attempt.contact_id)
-        if not is_callable_at(self.config.window, contact.timezones, now):
-            return
+    async def _resend(self, attempt: CallAttempt, contact: Contact) -> None:
+        """Re-send an ambiguous attempt's create with its own key, paced like any create."""
         self._sending += 1
         try:
             await self._bucket.acquire()
@@ -698,28 +562,10 @@ class CampaignRunner:
         finally:
             self._sending -= 1
 
-    # -- capacity, status, plumbing --------------------------------------------------------------
+    def _count_adopted(self) -> None:
+        self._progress.calls_placed += 1
 
-    async def _refresh_capacity(self, *, force: bool = False, required: bool = False) -> None:
-        """Re-read Retell's concurrency every so often; never per call."""
-        now = self.clock.monotonic()
-        if not force and now - self._capacity.refreshed_at < self.options.concurrency_refresh:
-            return
-        try:
-            concurrency = await self.client.get_concurrency()
-        except RetellError as error:
-            if required:
-                raise
-            log.warning("could not read concurrency, keeping the last value: %s", error)
-            self._capacity.refreshed_at = now
-            return
-        # Lost creates may be calls Retell is counting: ours, not other traffic.
-        ours = self._calls_in_progress() + len(self._ambiguous)
-        self._capacity = _Capacity(
-            outbound=concurrency.outbound_capacity or 0,
-            other_traffic=max(0, (concurrency.current_concurrency or 0) - ours),
-            refreshed_at=now,
-        )
+    # -- status, plumbing ------------------------------------------------------------------------
 
     def _campaign_status(self) -> CampaignStatus | None:
         """The campaign's status in the store, re-read at most every `status_refresh` seconds, so
@@ -752,12 +598,8 @@ class CampaignRunner:
                 session.rollback()
         self._stop_reason = reason
 
-    def _calls_in_progress(self) -> int:
-        """Our calls that hold a Retell slot: followed calls that have not ended yet."""
-        return sum(1 for live in self._live.values() if live.terminal_seen_at is None)
-
     def _report_progress(self) -> None:
-        self._progress.in_progress = self._calls_in_progress() + self._sending
+        self._progress.in_progress = self._sync.in_progress() + self._sending
         if self._on_progress is not None:
             self._on_progress(self._progress)
 
@@ -771,11 +613,6 @@ class CampaignRunner:
         if not task.cancelled() and task.exception() is not None:
             log.error("dial task failed", exc_info=task.exception())
         self._wake.set()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
 
     def _summary(self) -> RunSummary:
         now = self.clock.now()

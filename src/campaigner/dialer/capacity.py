@@ -1,0 +1,86 @@
+"""How many calls the campaign may have in progress: Retell's outbound capacity, less other traffic.
+
+`get-concurrency` says how many outbound calls the account may hold (`concurrency_limit` less the
+slots reserved for inbound) and how many are in progress now, ours included. The gauge reads it
+every so often (never per call) and keeps the difference between the account's calls and ours as
+other traffic, so the campaign's share is `min(campaign cap, capacity - other traffic)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from campaigner.dialer.clock import Clock
+from campaigner.retell import RetellClient, RetellError
+
+__all__ = ["CapacityGauge", "CapacityReading"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CapacityReading:
+    """One `get-concurrency` answer, with our own calls taken out of the account's."""
+
+    outbound: int = 0
+    other_traffic: int = 0
+    read_at: float = field(default=float("-inf"))
+
+
+class CapacityGauge:
+    """Retell's capacity for this campaign, re-read every `refresh_every` seconds.
+
+    `count_ours` says how many of the account's calls in progress are this run's (followed calls
+    and creates of unknown outcome), at the moment the answer arrives.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: RetellClient,
+        clock: Clock,
+        refresh_every: float,
+        max_concurrency: int | None,
+        count_ours: Callable[[], int],
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._refresh_every = refresh_every
+        self._max_concurrency = max_concurrency
+        self._count_ours = count_ours
+        self.reading = CapacityReading()
+
+    def slots(self) -> int:
+        """Calls the campaign may hold in all (negative when other traffic took more than all)."""
+        capacity = self.reading.outbound - self.reading.other_traffic
+        if self._max_concurrency is not None:
+            capacity = min(capacity, self._max_concurrency)
+        return capacity
+
+    async def refresh(self, *, force: bool = False, required: bool = False) -> None:
+        """Re-read Retell's concurrency if the last reading is old (or `force`).
+
+        A failed read keeps the last reading and waits out the interval, unless `required`, when
+        it raises (the run's first read: a wrong key must stop the run, not leave it idling).
+        """
+        now = self._clock.monotonic()
+        if not force and now - self.reading.read_at < self._refresh_every:
+            return
+        try:
+            concurrency = await self._client.get_concurrency()
+        except RetellError as error:
+            if required:
+                raise
+            log.warning("could not read concurrency, keeping the last value: %s", error)
+            self.reading = CapacityReading(
+                self.reading.outbound, self.reading.other_traffic, read_at=now
+            )
+            return
+        # Lost creates may be calls Retell is counting: ours, not other traffic.
+        self.reading = CapacityReading(
+            outbound=concurrency.outbound_capacity or 0,
+            other_traffic=max(0, (concurrency.current_concurrency or 0) - self._count_ours()),
+            read_at=now,
+        )

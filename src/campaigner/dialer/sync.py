@@ -1,0 +1,173 @@
+"""Result sync: bring our calls' results home and settle their contacts.
+
+The calls this run follows live in `ResultSync.live`. They are polled with one `list-calls` per
+1,000 of them (filter: `call_id in [...]`, finished statuses), or pushed by webhooks; calls in
+flight far longer than any call lasts are asked for one by one, and transcripts (which list-calls
+leaves out) are fetched with `get-call` for connected calls when the campaign wants them. Every
+view of a call goes through `apply_call`; what a batch settled is handed to `on_applied`, where the
+runner keeps its counters, its budget and its circuit breaker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.dialer.clock import Clock
+from campaigner.dialer.results import apply_call
+from campaigner.dialer.webhook_inbox import WebhookInbox
+from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
+from campaigner.store import record_call_result, session_factory
+
+__all__ = ["MAX_IDS_PER_LIST", "AppliedBatch", "LiveCall", "ResultSync"]
+
+log = logging.getLogger(__name__)
+
+MAX_IDS_PER_LIST = 1000
+
+
+@dataclass
+class LiveCall:
+    """A call this run follows until its outcome is known."""
+
+    attempt_id: int
+    contact_id: int
+    sent_at: float
+    terminal_seen_at: datetime | None = None
+
+
+@dataclass
+class AppliedBatch:
+    """What one batch of call views changed, for the runner's counters and breakers."""
+
+    finished: int = 0
+    cost_cents: float = 0.0
+    settled: list[tuple[OutcomeClass, str | None]] = field(default_factory=list)
+    want_transcripts: list[str] = field(default_factory=list)
+
+
+class ResultSync:
+    """Follows this run's calls and applies every view of them; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        config: CampaignConfig,
+        engine: Engine,
+        client: RetellClient,
+        clock: Clock,
+        stuck_call_after: float,
+        on_applied: Callable[[AppliedBatch], None],
+    ) -> None:
+        self._config = config
+        self._session = session_factory(engine)
+        self._client = client
+        self._clock = clock
+        self._stuck_call_after = stuck_call_after
+        self._on_applied = on_applied
+        self.live: dict[str, LiveCall] = {}
+
+    def follow(self, call_id: str, *, attempt_id: int, contact_id: int) -> None:
+        """Follow a call until its outcome is known."""
+        self.live[call_id] = LiveCall(attempt_id, contact_id, self._clock.monotonic())
+
+    def in_progress(self) -> int:
+        """Our calls that hold a Retell slot: followed calls that have not ended yet."""
+        return sum(1 for live in self.live.values() if live.terminal_seen_at is None)
+
+    async def poll(self) -> None:
+        """Poll our calls in progress (and those awaiting analysis), 1,000 ids per request."""
+        ids = list(self.live)
+        for start in range(0, len(ids), MAX_IDS_PER_LIST):
+            chunk = ids[start : start + MAX_IDS_PER_LIST]
+            try:
+                page = await self._client.list_calls(
+                    filter_criteria=call_filter(
+                        call_ids=chunk, call_statuses=FINISHED_CALL_STATUSES
+                    ),
+                    limit=MAX_IDS_PER_LIST,
+                )
+            except RetellError as error:
+                log.warning("result sync failed, will retry: %s", error)
+                return
+            self.apply(page.items)
+        await self._check_stuck_calls()
+
+    def apply_pushed(self, webhooks: WebhookInbox) -> None:
+        """Apply what webhooks delivered since the last turn (only this campaign's calls)."""
+        ours = [
+            call
+            for call in webhooks.drain()
+            if (call.metadata or {}).get("campaign") == self._config.name
+        ]
+        if ours:
+            self.apply(ours)
+
+    def apply(self, calls: list[Call]) -> None:
+        """Record these views of calls in one transaction, then hand `on_applied` what changed."""
+        now = self._clock.now()
+        batch = AppliedBatch()
+        with self._session() as session:
+            for call in calls:
+                live = self.live.get(call.call_id)
+                if live is not None and call.is_terminal and live.terminal_seen_at is None:
+                    live.terminal_seen_at = now
+                timed_out = (
+                    live is not None
+                    and live.terminal_seen_at is not None
+                    and now - live.terminal_seen_at >= self._config.analysis_timeout
+                )
+                applied = apply_call(
+                    session, config=self._config, call=call, now=now, analysis_timed_out=timed_out
+                )
+                if applied is None or applied.outcome is None:
+                    continue
+                if self.live.pop(call.call_id, None) is not None:
+                    batch.finished += 1
+                if applied.settled_now:
+                    batch.cost_cents += applied.cost_cents
+                    batch.settled.append((applied.outcome, call.disconnection_reason))
+                    if self._config.fetch_transcripts and call.call_status == "ended":
+                        batch.want_transcripts.append(call.call_id)
+            session.commit()
+        # After the commit: a pause writes in its own transaction, which SQLite would block
+        # behind this one.
+        self._on_applied(batch)
+
+    async def fetch_transcripts(self, call_ids: list[str]) -> None:
+        """list-calls leaves transcripts out: fetch them with get-call, for connected calls only."""
+        for call_id in call_ids:
+            try:
+                call = await self._client.get_call(call_id)
+            except RetellError as error:
+                log.warning("could not fetch the transcript of %s: %s", call_id, error)
+                continue
+            with self._session() as session:
+                record_call_result(
+                    session=session,
+                    call=call.model_dump(mode="json", exclude_none=True),
+                    now=self._clock.now(),
+                )
+                session.commit()
+
+    async def _check_stuck_calls(self) -> None:
+        """Ask for calls that have been in flight far longer than any call lasts, one by one."""
+        now = self._clock.monotonic()
+        stuck = [
+            call_id
+            for call_id, live in self.live.items()
+            if now - live.sent_at > self._stuck_call_after
+        ]
+        for call_id in stuck:
+            try:
+                call = await self._client.get_call(call_id)
+            except RetellError as error:
+                log.warning("could not look up stuck call %s: %s", call_id, error)
+                continue
+            self.live[call_id].sent_at = now
+            self.apply([call])
