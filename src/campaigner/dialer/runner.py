@@ -30,7 +30,7 @@ import socket
 from collections import deque
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -39,7 +39,9 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
+from campaigner.campaign import CampaignConfig, OutcomeClass
+from campaigner.dialer.batching import BatchDialer, BatchOptions
+from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
@@ -111,6 +113,7 @@ class RunOptions:
     idle_claim_interval: float = 1.0
     zone_sets_refresh: float = 10.0
     deadline: datetime | None = None
+    batch: BatchOptions = field(default_factory=BatchOptions)
 
 
 @dataclass
@@ -189,6 +192,23 @@ class CampaignRunner:
             # Lost creates may be calls Retell is counting: ours, not other traffic.
             count_ours=lambda: self._sync.in_progress() + len(self._reconciler.ambiguous),
         )
+        # `mode: batch`: due contacts go to Retell as batch calls instead of one create each.
+        self._batches = (
+            BatchDialer(
+                config=config,
+                engine=engine,
+                client=client,
+                clock=self.clock,
+                sync=self._sync,
+                lease_owner=self.owner,
+                lease_seconds=self.options.lease_seconds,
+                release_over_cap=self._release_over_cap,
+                pause=self._pause,
+                options=self.options.batch,
+            )
+            if config.mode == "batch"
+            else None
+        )
         self._wake = asyncio.Event()
         self._from_numbers = itertools.cycle(config.from_numbers)
         self._recent_outcomes: deque[tuple[OutcomeClass, str | None]] = deque(
@@ -231,9 +251,11 @@ class CampaignRunner:
         # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
         # an unreachable Retell must stop the run with its reason, not leave it idling.
         self._reconciler.take_over(self._campaign_id)
+        if self._batches is not None:
+            self._batches.take_over(self._campaign_id)
         await self._capacity.refresh(force=True, required=True)
-        if self._sync.live:
-            await self._sync.poll()
+        if self._sync.live or self._batches is not None:
+            await self._sync_results()
         try:
             await self._loop()
         finally:
@@ -254,26 +276,30 @@ class CampaignRunner:
             now = self.clock.monotonic()
             if self._webhooks is not None:
                 self._sync.apply_pushed(self._webhooks)
-            if self._sync.live and now - last_sync >= self._poll_interval:
-                await self._sync.poll()
+            if (self._sync.live or self._batches) and now - last_sync >= self._poll_interval:
+                await self._sync_results()
                 last_sync = now
-            claimed = await self._dial_due_contacts() if dialing else 0
-            ambiguous = self._reconciler.ambiguous
-            if ambiguous and now - last_reconcile >= self.options.reconcile_interval:
-                was_idle = not (self._sync.live or self._sending or self._tasks or claimed)
+            claimed = await self._dial_due() if dialing else 0
+            unresolved = len(self._reconciler.ambiguous) + len(
+                self._batches.ambiguous if self._batches else ()
+            )
+            if unresolved and now - last_reconcile >= self.options.reconcile_interval:
+                was_idle = not (self._busy() or claimed)
                 await self._reconciler.reconcile(self._campaign_id, replay=dialing)
+                if self._batches is not None:
+                    await self._batches.reconcile()
                 last_reconcile = now
                 idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
             # Reconciling may have adopted calls in progress: judge idleness after it.
-            idle = not (self._sync.live or self._sending or self._tasks or claimed)
+            idle = not (self._busy() or claimed)
             self._report_progress()
-            if idle and not ambiguous:
+            if idle and not unresolved:
                 self._stop_reason = self._stop_reason or self._idle_reason(status)
                 return
             if idle and idle_reconcile_rounds >= self.options.max_reconcile_rounds:
+                what = "batches and attempts" if self._batches else "attempts"
                 self._stop_reason = (
-                    f"{len(ambiguous)} attempts could not be reconciled yet; "
-                    "the next run tries again"
+                    f"{unresolved} {what} could not be reconciled yet; the next run tries again"
                 )
                 return
             # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
@@ -281,11 +307,22 @@ class CampaignRunner:
                 async with asyncio.timeout(self.options.poll_interval):
                     await self._wake.wait()
 
+    def _busy(self) -> bool:
+        """Calls in progress, creates being sent, or batches Retell may be dialing now."""
+        batches_dialing = self._batches is not None and self._batches.dialing(self.clock.now())
+        return bool(self._sync.live or self._sending or self._tasks or batches_dialing)
+
     def _idle_reason(self, status: CampaignStatus | None) -> str:
         if status is not CampaignStatus.ACTIVE:
             return f"campaign is {status.value if status else 'missing'}"
         if self._past_deadline():
             return "deadline reached"
+        waiting = self._batches.waiting() if self._batches else 0
+        if waiting:
+            return (
+                f"nothing is due now; {waiting} batches wait at Retell for their calling window "
+                "(run again later to collect their results)"
+            )
         return "nothing is due now"
 
     def _past_deadline(self) -> bool:
@@ -293,6 +330,12 @@ class CampaignRunner:
         return deadline is not None and self.clock.now() >= deadline
 
     # -- dialing -------------------------------------------------------------------------------
+
+    async def _dial_due(self) -> int:
+        """Send due contacts: as batches in batch mode, else one create each."""
+        if self._batches is not None:
+            return await self._batches.submit_due()
+        return await self._dial_due_contacts()
 
     def _free_slots(self) -> int:
         capacity = self._capacity.slots()
@@ -372,7 +415,7 @@ class CampaignRunner:
         """Place one attempt for a leased contact."""
         try:
             await self._bucket.acquire()
-            variant = self._variant(contact.variant)
+            variant = variant_for(self.config, contact.variant)
             with self._session() as session:
                 try:
                     attempt = create_attempt(
@@ -392,30 +435,14 @@ class CampaignRunner:
             self._sending -= 1
             self._wake.set()
 
-    def _variant(self, name: str | None) -> AgentVariant:
-        """The campaign's variant of this name; the first one if the file no longer has it."""
-        variants = self.config.agent_variants()
-        for variant in variants:
-            if variant.name == name:
-                return variant
-        if name is not None:
-            log.warning("variant %r is not in campaign %s any more", name, self.config.name)
-        return variants[0]
-
     async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:
         """Send (or re-send, same key) an attempt's create request and record the answer."""
         assert attempt.id is not None
         assert contact.id is not None
         attempt_id = attempt.id
         # The attempt row keeps numeric versions only; a tag such as "latest" comes from the file.
-        variant = self._variant(attempt.variant)
-        metadata = {
-            **contact.extra_metadata,
-            "campaign": self.config.name,
-            "contact": str(contact.id),
-            "attempt": str(attempt_id),
-            "attempt_number": str(attempt.attempt_number),
-        }
+        variant = variant_for(self.config, attempt.variant)
+        metadata = call_metadata(self.config, contact, attempt)
         for _ in range(self.options.max_create_retries):
             try:
                 call = await self.client.create_phone_call(
@@ -521,6 +548,13 @@ class CampaignRunner:
 
     # -- results -------------------------------------------------------------------------------
 
+    async def _sync_results(self) -> None:
+        """Poll the calls this run follows, and collect the finished calls of open batches."""
+        if self._sync.live:
+            await self._sync.poll()
+        if self._batches is not None:
+            await self._batches.collect()
+
     def _on_applied(self, batch: AppliedBatch) -> None:
         """Count what a sync batch settled, and let it trip the breaker or the budget."""
         self._progress.calls_finished += batch.finished
@@ -600,6 +634,9 @@ class CampaignRunner:
 
     def _report_progress(self) -> None:
         self._progress.in_progress = self._sync.in_progress() + self._sending
+        if self._batches is not None:
+            # Batch mode: the tasks Retell accepted (it places their calls itself).
+            self._progress.calls_placed = self._batches.tasks_submitted
         if self._on_progress is not None:
             self._on_progress(self._progress)
 

@@ -117,17 +117,15 @@ class ResultSync:
                 live = self.live.get(call.call_id)
                 if live is not None and call.is_terminal and live.terminal_seen_at is None:
                     live.terminal_seen_at = now
-                timed_out = (
-                    live is not None
-                    and live.terminal_seen_at is not None
-                    and now - live.terminal_seen_at >= self._config.analysis_timeout
-                )
+                # A call nobody follows (a batch task) waits for its analysis from its end.
+                ended_at = live.terminal_seen_at if live is not None else call.ended_at
+                timed_out = ended_at is not None and now - ended_at >= self._config.analysis_timeout
                 applied = apply_call(
                     session, config=self._config, call=call, now=now, analysis_timed_out=timed_out
                 )
                 if applied is None or applied.outcome is None:
                     continue
-                if self.live.pop(call.call_id, None) is not None:
+                if self.live.pop(call.call_id, None) is not None or applied.settled_now:
                     batch.finished += 1
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents

@@ -31,6 +31,8 @@ from campaigner.store.models import (
     CLAIMABLE_STATUSES,
     LIVE_ATTEMPT_STATES,
     AttemptState,
+    Batch,
+    BatchState,
     CallAttempt,
     Campaign,
     CampaignStatus,
@@ -44,9 +46,12 @@ from campaigner.store.types import utcnow
 
 __all__ = [
     "INSERT_BATCH_SIZE",
+    "BatchProgress",
     "CampaignCounts",
     "add_suppressions",
     "attempts_without_call_id",
+    "batch_progress",
+    "batch_sync_watermark",
     "calls_to_number_since",
     "campaign_counts",
     "campaign_status",
@@ -54,6 +59,7 @@ __all__ = [
     "claimable_timezone_sets",
     "count_attempts_with_outcome",
     "create_attempt",
+    "create_batch",
     "create_source_file",
     "existing_contact_numbers",
     "finalize_attempt",
@@ -66,7 +72,10 @@ __all__ = [
     "list_suppressions",
     "mark_attempt_send_failed",
     "mark_attempt_sent",
+    "mark_batch_send_failed",
+    "mark_batch_sent",
     "next_due_time",
+    "open_batches",
     "record_call_result",
     "release_contacts",
     "remove_suppression",
@@ -739,12 +748,16 @@ def mark_attempt_send_failed(
 
 
 def attempts_without_call_id(*, session: Session, campaign_id: int) -> list[CallAttempt]:
-    """Attempts whose create request may or may not have placed a call: reconcile these first."""
+    """Attempts whose create request may or may not have placed a call: reconcile these first.
+
+    Tasks of batches are left out: a batch is reconciled as a whole, never replayed call by call.
+    """
     return list(
         session.exec(
             select(CallAttempt)
             .where(
                 CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.batch_id).is_(None),
                 col(CallAttempt.retell_call_id).is_(None),
                 col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
             )
@@ -941,3 +954,260 @@ def calls_to_number_since(
         ).all()
         counts.update(dict(rows))
     return counts
+
+
+# --- batch mode: batches, their tasks' attempts, their progress ---------------------------------
+
+
+def create_batch(
+    *,
+    session: Session,
+    campaign_id: int,
+    contacts: Sequence[Contact],
+    lease_owner: str,
+    from_number: str,
+    timezone: str,
+    variant: str | None,
+    agent_id: str,
+    agent_version: int | None,
+    trigger_at: datetime | None,
+    call_time_window: dict[str, Any],
+    now: datetime | None = None,
+) -> tuple[Batch, list[CallAttempt]] | None:
+    """Record a batch and one attempt per leased contact, before the batch is requested. Commits.
+
+    Like `create_attempt` for many contacts at once: each contact still leased by `lease_owner`
+    becomes `dialing` and gets its next attempt (with `batch_id`); contacts whose lease was lost
+    are left out. Returns the batch and the attempts in the order of `contacts`, or None (nothing
+    written) when no lease was still held.
+    """
+    now = now or utcnow()
+    taken: set[int] = set()
+    for chunk in chunks(sorted(_saved_id(contact) for contact in contacts), _IN_LIST_CHUNK):
+        result = session.exec(
+            sa.update(Contact)
+            .where(
+                col(Contact.id).in_(chunk),
+                col(Contact.lease_owner) == lease_owner,
+                col(Contact.status).in_(CLAIMABLE_STATUSES),
+            )
+            .values(
+                status=ContactStatus.DIALING,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(col(Contact.id))
+        )
+        taken.update(result.scalars())
+    if not taken:
+        session.rollback()
+        return None
+    previous: dict[int, int] = {}
+    for chunk in chunks(sorted(taken), _IN_LIST_CHUNK):
+        previous.update(
+            session.exec(
+                select(col(CallAttempt.contact_id), sa.func.max(col(CallAttempt.attempt_number)))
+                .where(col(CallAttempt.contact_id).in_(chunk))
+                .group_by(col(CallAttempt.contact_id))
+            ).all()
+        )
+    batch = Batch(
+        campaign_id=campaign_id,
+        from_number=from_number,
+        timezone=timezone,
+        variant=variant,
+        task_count=len(taken),
+        trigger_at=trigger_at,
+        call_time_window=call_time_window,
+        created_at=now,
+    )
+    session.add(batch)
+    session.flush()
+    attempts = [
+        CallAttempt(
+            campaign_id=campaign_id,
+            contact_id=contact.id,
+            attempt_number=previous.get(contact.id, 0) + 1,
+            # Batch tasks have no idempotency key at Retell; the column still identifies the row.
+            idempotency_key=f"campaigner-{uuid4().hex}",
+            batch_id=batch.id,
+            variant=variant,
+            agent_id=agent_id,
+            agent_version=agent_version,
+            from_number=from_number,
+            to_number=contact.phone_e164,
+            created_at=now,
+        )
+        for contact in contacts
+        if contact.id in taken
+    ]
+    session.add_all(attempts)
+    session.commit()
+    return batch, attempts
+
+
+_UNANSWERED_ATTEMPT_STATES = (AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS)
+
+
+def mark_batch_sent(
+    *,
+    session: Session,
+    batch_id: int,
+    retell_batch_id: str | None,
+    sent_at: datetime | None = None,
+) -> None:
+    """Record that Retell has the batch (its id, when known) and its tasks' attempts. Commits.
+
+    `retell_batch_id` is None for a batch whose create answer was lost but whose calls were found.
+    """
+    sent_at = sent_at or utcnow()
+    session.exec(
+        sa.update(Batch)
+        .where(col(Batch.id) == batch_id)
+        .values(state=BatchState.SENT, retell_batch_id=retell_batch_id, sent_at=sent_at)
+    )
+    session.exec(
+        sa.update(CallAttempt)
+        .where(
+            col(CallAttempt.batch_id) == batch_id,
+            col(CallAttempt.state).in_(_UNANSWERED_ATTEMPT_STATES),
+        )
+        .values(state=AttemptState.SENT, sent_at=sent_at)
+    )
+    session.commit()
+
+
+def mark_batch_send_failed(
+    *, session: Session, batch_id: int, ambiguous: bool, detail: str
+) -> list[CallAttempt]:
+    """Record a create-batch-call that failed, on the batch and its attempts. Commits.
+
+    `ambiguous=True`: the batch may exist; its attempts stay live until it is reconciled.
+    `ambiguous=False`: no batch exists; its attempts become `error` (settle them next). Returns the
+    attempts changed.
+    """
+    session.exec(
+        sa.update(Batch)
+        .where(col(Batch.id) == batch_id)
+        .values(state=BatchState.AMBIGUOUS if ambiguous else BatchState.FAILED)
+    )
+    changed = list(
+        session.exec(
+            select(CallAttempt).where(
+                col(CallAttempt.batch_id) == batch_id,
+                col(CallAttempt.state).in_(_UNANSWERED_ATTEMPT_STATES),
+            )
+        )
+    )
+    for attempt in changed:
+        attempt.state = AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR
+        attempt.error_detail = detail
+        session.add(attempt)
+    session.commit()
+    return changed
+
+
+def open_batches(*, session: Session, campaign_id: int) -> list[Batch]:
+    """The campaign's batches that Retell has or may have, with attempts not final yet."""
+    unfinished = sa.exists().where(
+        col(CallAttempt.batch_id) == col(Batch.id), col(CallAttempt.finalized).is_(False)
+    )
+    return list(
+        session.exec(
+            select(Batch)
+            .where(
+                col(Batch.campaign_id) == campaign_id,
+                col(Batch.state) != BatchState.FAILED,
+                unfinished,
+            )
+            .order_by(col(Batch.id))
+        )
+    )
+
+
+def batch_sync_watermark(*, session: Session, batch_id: int) -> datetime | None:
+    """Where a sync of the batch's finished calls may start (their `end_timestamp`), or None.
+
+    The earliest end of a call still waiting to be settled (its analysis may come), else the latest
+    end seen: every call that ended before it has been settled. Callers keep a margin below it
+    for calls that Retell lists late.
+    """
+    waiting = session.exec(
+        select(sa.func.min(col(CallAttempt.end_timestamp))).where(
+            col(CallAttempt.batch_id) == batch_id, col(CallAttempt.finalized).is_(False)
+        )
+    ).one()
+    if waiting is not None:
+        return waiting
+    return session.exec(
+        select(sa.func.max(col(CallAttempt.end_timestamp))).where(
+            col(CallAttempt.batch_id) == batch_id
+        )
+    ).one()
+
+
+class BatchProgress(TypedDict):
+    """One batch of a campaign and how far its tasks got (`batch_progress`)."""
+
+    batch_id: int
+    retell_batch_id: str | None
+    state: str
+    timezone: str
+    variant: str | None
+    trigger_at: datetime | None
+    created_at: datetime
+    submitted: int
+    dialed: int
+    connected: int
+    finished: int
+
+
+def batch_progress(*, session: Session, campaign_id: int) -> list[BatchProgress]:
+    """Every batch of the campaign with its tasks submitted, dialed (a call exists), connected
+    (the call was answered) and finished (the attempt is settled), oldest first."""
+    connected = sa.case(
+        (col(CallAttempt.state).in_([AttemptState.ONGOING, AttemptState.ENDED]), 1), else_=0
+    )
+    counts = {
+        batch_id: (submitted, dialed, int(answered or 0), int(finished or 0))
+        # Five columns: more than sqlmodel's typed select() takes, so on the connection.
+        for batch_id, submitted, dialed, answered, finished in session.connection()
+        .execute(
+            sa.select(
+                col(CallAttempt.batch_id),
+                sa.func.count(),
+                sa.func.count(col(CallAttempt.retell_call_id)),
+                sa.func.sum(connected),
+                sa.func.sum(sa.case((col(CallAttempt.finalized), 1), else_=0)),
+            )
+            .where(
+                col(CallAttempt.campaign_id) == campaign_id, col(CallAttempt.batch_id).is_not(None)
+            )
+            .group_by(col(CallAttempt.batch_id))
+        )
+        .all()
+    }
+    batches = session.exec(
+        select(Batch).where(col(Batch.campaign_id) == campaign_id).order_by(col(Batch.id))
+    )
+    progress = []
+    for batch in batches:
+        assert batch.id is not None
+        submitted, dialed, answered, finished = counts.get(batch.id, (0, 0, 0, 0))
+        progress.append(
+            BatchProgress(
+                batch_id=batch.id,
+                retell_batch_id=batch.retell_batch_id,
+                state=batch.state.value,
+                timezone=batch.timezone,
+                variant=batch.variant,
+                trigger_at=batch.trigger_at,
+                created_at=batch.created_at,
+                submitted=submitted,
+                dialed=dialed,
+                connected=answered,
+                finished=finished,
+            )
+        )
+    return progress
