@@ -49,7 +49,7 @@ from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.results import settle_attempt
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
-from campaigner.dialer.windows import is_callable_at, next_callable_at
+from campaigner.dialer.windows import earliest_callable_at, is_callable_at
 from campaigner.retell import (
     AmbiguousCreate,
     AuthenticationFailed,
@@ -659,11 +659,6 @@ class CampaignRunner:
             zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
             next_due = next_due_time(session=session, campaign_id=self._campaign_id)
         earliest = max(now, next_due) if next_due else now
-        openings = [
-            moment
-            for zones in zone_sets
-            if (moment := next_callable_at(self.config.window, zones, earliest)) is not None
-        ]
         return RunSummary(
             campaign=self.config.name,
             status=status.value if status else "missing",
@@ -671,5 +666,5 @@ class CampaignRunner:
             calls_placed=self._progress.calls_placed,
             calls_finished=self._progress.calls_finished,
             counts=counts,
-            next_callable_at=min(openings) if openings and zone_sets else None,
+            next_callable_at=earliest_callable_at(self.config.window, zone_sets, earliest),
         )

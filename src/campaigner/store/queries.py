@@ -69,6 +69,7 @@ __all__ = [
     "insert_contact_columns",
     "insert_contacts",
     "insert_rejected_rows",
+    "list_campaigns",
     "list_suppressions",
     "mark_attempt_send_failed",
     "mark_attempt_sent",
@@ -111,6 +112,11 @@ def _table(model: type[Any]) -> sa.Table:
 def get_campaign_by_name(*, session: Session, name: str) -> Campaign | None:
     """The campaign with this name, or None."""
     return session.exec(select(Campaign).where(Campaign.name == name)).first()
+
+
+def list_campaigns(*, session: Session) -> list[Campaign]:
+    """Every campaign, by name."""
+    return list(session.exec(select(Campaign).order_by(col(Campaign.name))))
 
 
 def campaign_status(*, session: Session, campaign_id: int) -> CampaignStatus | None:
