@@ -520,6 +520,10 @@ class BatchDialer:
             and now_mono - self._moved_at.get(batch.id or 0, now_mono) < self._options.stalled_after
         )
 
+    def results_applied(self) -> None:
+        """Calls were settled (by a webhook, say): re-read which batches are still open."""
+        self._open_stale = True
+
     def waiting(self) -> int:
         """Open batches (sent or maybe sent) with tasks not settled yet."""
         self._refresh_open()

@@ -563,6 +563,8 @@ class CampaignRunner:
             self._note_outcome(outcome, reason)
         if batch.want_transcripts:
             self._spawn(self._sync.fetch_transcripts(batch.want_transcripts))
+        if self._batches is not None and batch.settled:
+            self._batches.results_applied()
         self._check_budget()
         self._wake.set()
 
