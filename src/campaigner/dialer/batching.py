@@ -57,6 +57,7 @@ from campaigner.retell import (
     PaymentRequired,
     PermissionDenied,
     RateLimited,
+    ResponseFormatError,
     RetellClient,
     RetellError,
     TimeWindow,
@@ -375,7 +376,8 @@ class BatchDialer:
                 reserved_concurrency=self._config.batch.reserved_concurrency,
                 call_time_window=schedule.call_time_window,
             )
-        except AmbiguousCreate as error:
+        except (AmbiguousCreate, ResponseFormatError) as error:
+            # A 2xx answer that does not parse still means Retell created the batch.
             with self._session() as session:
                 mark_batch_send_failed(
                     session=session, batch_id=batch.id, ambiguous=True, detail=str(error)
