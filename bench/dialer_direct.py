@@ -134,6 +134,7 @@ async def run_campaigner(
         if args.calls:
             return await _run_until_calls(runner, args.calls)
         summary = await runner.run()
+        print(f"  stopped because           {summary.stop_reason}")
         return summary.calls_placed
 
 

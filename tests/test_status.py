@@ -19,14 +19,14 @@ from campaigner.dialer.results import apply_call
 from campaigner.retell import Call
 from campaigner.settings import get_settings
 from campaigner.status import campaign_overviews, print_overviews
-from campaigner.store import (
-    claim_due_contacts,
-    create_batch,
-    make_engine,
-    mark_batch_sent,
-    upsert_campaign,
+from campaigner.store import make_engine, mark_batch_sent, upsert_campaign
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    campaign_config,
+    lease_into_batch,
+    make_campaign,
 )
-from tests.store.factories import NOW, add_contacts, campaign_config, make_campaign
 
 ALL_DAY = {
     "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -50,30 +50,9 @@ def fill_store(url: str) -> None:
         session.commit()
         assert campaign.id is not None
         add_contacts(session, campaign, 3)
-        leased = claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=NOW,
-            limit=10,
-            lease_owner="me",
-            lease_seconds=60,
+        batch, attempts = lease_into_batch(
+            session, campaign.id, now=NOW, trigger_at=NOW + timedelta(hours=1)
         )
-        recorded = create_batch(
-            session=session,
-            campaign_id=campaign.id,
-            contacts=leased,
-            lease_owner="me",
-            from_number="+14155550100",
-            timezone="America/New_York",
-            variant="default",
-            agent_id="agent_abc",
-            agent_version=None,
-            trigger_at=NOW + timedelta(hours=1),
-            call_time_window={"windows": [{"start": 480, "end": 1260}]},
-            now=NOW,
-        )
-        assert recorded is not None
-        batch, attempts = recorded
         assert batch.id is not None
         mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
         start = int((NOW + timedelta(hours=1)).timestamp() * 1000)

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig
+from campaigner.console import add_count_rows
 from campaigner.dialer.windows import earliest_callable_at
 from campaigner.store import (
     BatchProgress,
@@ -118,21 +119,12 @@ def overview_lines(overview: CampaignOverview) -> list[str]:
 
 
 def _overview_table(overview: CampaignOverview) -> Table:
-    counts = overview.counts
     reason = f" ({overview.status_reason})" if overview.status_reason else ""
     table = Table(title=f"campaign {overview.name}: {overview.status}{reason}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("mode", overview.mode)
-    table.add_row("contacts", str(counts["contacts"]))
-    for status, count in sorted(counts["contacts_by_status"].items()):
-        table.add_row(f"  {status}", str(count))
-    for outcome, count in sorted(counts["final_outcomes"].items()):
-        table.add_row(f"  final: {outcome}", str(count))
-    table.add_row("attempts", str(counts["attempts"]))
-    for outcome, count in sorted(counts["attempts_by_outcome"].items()):
-        table.add_row(f"  {outcome}", str(count))
-    table.add_row("cost", f"${counts['cost_cents'] / 100:,.2f}")
+    add_count_rows(table, overview.counts)
     table.add_row("next callable", _next_callable(overview))
     return table
 

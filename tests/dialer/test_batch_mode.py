@@ -24,13 +24,12 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     ContactStatus,
-    claim_due_contacts,
-    create_batch,
     suppressed_numbers,
     upsert_campaign,
 )
 from tests.dialer.conftest import Rig, numbers
 from tests.dialer.fakes import SimulatorClock
+from tests.store.factories import lease_into_batch
 
 FAST = RunOptions(
     poll_interval=0.05,
@@ -253,28 +252,7 @@ async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_on
         campaign = upsert_campaign(session=session, config=config)
         session.commit()
         assert campaign.id is not None
-        leased = claim_due_contacts(
-            session=session,
-            campaign_id=campaign.id,
-            now=datetime.now(UTC),
-            limit=10,
-            lease_owner="dead-run",
-            lease_seconds=300,
-        )
-        recorded = create_batch(
-            session=session,
-            campaign_id=campaign.id,
-            contacts=leased,
-            lease_owner="dead-run",
-            from_number=config.from_numbers[0],
-            timezone="America/New_York",
-            variant="A",
-            agent_id="agent_campaigner_demo",
-            agent_version=None,
-            trigger_at=None,
-            call_time_window={"windows": [{"start": 0, "end": 1440}]},
-        )
-    assert recorded is not None
+        lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner="dead-run")
 
     await run_until_done(rig, config)
 

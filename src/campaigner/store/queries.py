@@ -648,6 +648,21 @@ def release_contacts(
     return released
 
 
+def _start_dialing(contact_ids: Sequence[int], *, lease_owner: str, now: datetime) -> sa.Update:
+    """Contacts still leased by `lease_owner` become `dialing`, their leases released."""
+    return (
+        sa.update(Contact)
+        .where(
+            col(Contact.id).in_(contact_ids),
+            col(Contact.lease_owner) == lease_owner,
+            col(Contact.status).in_(CLAIMABLE_STATUSES),
+        )
+        .values(
+            status=ContactStatus.DIALING, lease_owner=None, lease_expires_at=None, updated_at=now
+        )
+    )
+
+
 def create_attempt(
     *,
     session: Session,
@@ -669,20 +684,7 @@ def create_attempt(
     """
     now = now or utcnow()
     contact_id = _saved_id(contact)
-    taken = session.exec(
-        sa.update(Contact)
-        .where(
-            col(Contact.id) == contact_id,
-            col(Contact.lease_owner) == lease_owner,
-            col(Contact.status).in_(CLAIMABLE_STATUSES),
-        )
-        .values(
-            status=ContactStatus.DIALING,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
+    taken = session.exec(_start_dialing([contact_id], lease_owner=lease_owner, now=now))
     if taken.rowcount != 1:
         session.rollback()
         raise LeaseLost(f"contact {contact_id} is no longer leased by {lease_owner!r}")
@@ -990,22 +992,8 @@ def create_batch(
     now = now or utcnow()
     taken: set[int] = set()
     for chunk in chunks(sorted(_saved_id(contact) for contact in contacts), _IN_LIST_CHUNK):
-        result = session.exec(
-            sa.update(Contact)
-            .where(
-                col(Contact.id).in_(chunk),
-                col(Contact.lease_owner) == lease_owner,
-                col(Contact.status).in_(CLAIMABLE_STATUSES),
-            )
-            .values(
-                status=ContactStatus.DIALING,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-            .returning(col(Contact.id))
-        )
-        taken.update(result.scalars())
+        started = _start_dialing(chunk, lease_owner=lease_owner, now=now)
+        taken.update(session.exec(started.returning(col(Contact.id))).scalars())
     if not taken:
         session.rollback()
         return None
