@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from campaigner.campaign import CallWindow, Weekday
-from campaigner.dialer.batching import batch_schedule, group_contacts, window_is_open
+from campaigner.dialer.batching import (
+    batch_schedule,
+    group_contacts,
+    window_is_open,
+    window_opens_by,
+)
 from campaigner.store import Contact, timezone_key
 
 NY = "America/New_York"
@@ -132,3 +137,12 @@ def test_window_is_open_reads_the_window_as_retell_does() -> None:
     assert not window_is_open(sent, datetime(2026, 1, 6, 15, 0, tzinfo=UTC))  # Tuesday
     assert not window_is_open(sent, datetime(2026, 1, 6, 1, 0, tzinfo=UTC))  # Monday 20:00 NY
     assert window_is_open({"windows": [{"start": 0, "end": 1440}]}, MONDAY_15_UTC)
+
+
+def test_a_window_that_opens_within_a_span_is_found() -> None:
+    all_day = {"windows": [{"start": 0, "end": 1439}], "timezone": NY}
+    last_minute = datetime(2026, 1, 6, 4, 59, 30, tzinfo=UTC)  # Monday 23:59:30 in New York
+
+    assert not window_is_open(all_day, last_minute)
+    assert window_opens_by(all_day, last_minute, last_minute + timedelta(minutes=1))
+    assert not window_opens_by(all_day, last_minute, last_minute + timedelta(seconds=20))

@@ -87,6 +87,7 @@ __all__ = [
     "batch_schedule",
     "group_contacts",
     "window_is_open",
+    "window_opens_by",
 ]
 
 log = logging.getLogger(__name__)
@@ -194,12 +195,22 @@ def batch_schedule(window: CallWindow, zones: Sequence[str], now: datetime) -> B
 
 def window_is_open(call_time_window: dict[str, Any], moment: datetime) -> bool:
     """True when Retell may dial a batch sent with this `call_time_window` at `moment`."""
+    return window_opens_by(call_time_window, moment, moment)
+
+
+def window_opens_by(call_time_window: dict[str, Any], start: datetime, end: datetime) -> bool:
+    """True when the window is open at some minute from `start` to `end` (both included)."""
     sent = CallTimeWindow.model_validate(call_time_window)
-    local = moment.astimezone(ZoneInfo(sent.timezone or "America/Los_Angeles"))
-    if sent.day and RETELL_DAY_NAMES[local.weekday()] not in sent.day:
-        return False
-    minute = local.hour * 60 + local.minute
-    return any(span.start <= minute < span.end for span in sent.windows)
+    zone = ZoneInfo(sent.timezone or "America/Los_Angeles")
+    moment = start
+    while moment <= end:
+        local = moment.astimezone(zone)
+        minute = local.hour * 60 + local.minute
+        on_day = not sent.day or RETELL_DAY_NAMES[local.weekday()] in sent.day
+        if on_day and any(span.start <= minute < span.end for span in sent.windows):
+            return True
+        moment += timedelta(minutes=1)
+    return False
 
 
 def _minute_of_day(moment: time) -> int:
@@ -234,6 +245,9 @@ class BatchOptions:
     claim_limit: int = 5_000
     lost_batch_grace: float = 60.0
     stalled_after: float = 900.0
+    # A batch whose window opens within this time is waited for: a gap (23:59 to 00:00, say)
+    # does not end the run.
+    window_gap: timedelta = timedelta(minutes=10)
     watermark_margin: timedelta = timedelta(minutes=10)
 
 
@@ -509,18 +523,26 @@ class BatchDialer:
             self._open_stale = True
 
     def dialing(self, now: datetime) -> int:
-        """How many open batches Retell may be dialing now (trigger passed, window open) and that
-        still move: a batch with no call finished for `stalled_after` seconds is not waited on."""
+        """How many open batches Retell may be dialing now or within `window_gap` (trigger
+        passed, window open) and that still move: a batch with no call finished for
+        `stalled_after` seconds is not waited on."""
         self._refresh_open()
         now_mono = self._clock.monotonic()
+        stalled = self._options.stalled_after
         return sum(
             1
             for batch in self._open
             if batch.state not in _NOT_SENT
-            and (batch.trigger_at is None or batch.trigger_at <= now)
-            and (not batch.call_time_window or window_is_open(batch.call_time_window, now))
-            and now_mono - self._moved_at.get(batch.id or 0, now_mono) < self._options.stalled_after
+            and self._dials_soon(batch, now)
+            and now_mono - self._moved_at.get(batch.id or 0, now_mono) < stalled
         )
+
+    def _dials_soon(self, batch: Batch, now: datetime) -> bool:
+        until = now + self._options.window_gap
+        start = max(now, batch.trigger_at or now)
+        if start > until:
+            return False
+        return not batch.call_time_window or window_opens_by(batch.call_time_window, start, until)
 
     def results_applied(self) -> None:
         """Calls were settled (by a webhook, say): re-read which batches are still open."""
