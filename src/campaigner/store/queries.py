@@ -1053,14 +1053,14 @@ def mark_batch_sent(
 ) -> None:
     """Record that Retell has the batch (its id, when known) and its tasks' attempts. Commits.
 
-    `retell_batch_id` is None for a batch whose create answer was lost but whose calls were found.
+    `retell_batch_id` is None for a batch whose create answer was lost but whose calls were found;
+    an id already stored (by another run that got the answer) is kept.
     """
     sent_at = sent_at or utcnow()
-    session.exec(
-        sa.update(Batch)
-        .where(col(Batch.id) == batch_id)
-        .values(state=BatchState.SENT, retell_batch_id=retell_batch_id, sent_at=sent_at)
-    )
+    values: dict[str, Any] = {"state": BatchState.SENT, "sent_at": sent_at}
+    if retell_batch_id is not None:
+        values["retell_batch_id"] = retell_batch_id
+    session.exec(sa.update(Batch).where(col(Batch.id) == batch_id).values(**values))
     session.exec(
         sa.update(CallAttempt)
         .where(
@@ -1079,11 +1079,14 @@ def mark_batch_send_failed(
 
     `ambiguous=True`: the batch may exist; its attempts stay live until it is reconciled.
     `ambiguous=False`: no batch exists; its attempts become `error` (settle them next). Returns the
-    attempts changed.
+    attempts changed. A batch another run has meanwhile recorded as sent is left as it is.
     """
     session.exec(
         sa.update(Batch)
-        .where(col(Batch.id) == batch_id)
+        .where(
+            col(Batch.id) == batch_id,
+            col(Batch.state).in_([BatchState.PENDING_SEND, BatchState.AMBIGUOUS]),
+        )
         .values(state=BatchState.AMBIGUOUS if ambiguous else BatchState.FAILED)
     )
     changed = list(
