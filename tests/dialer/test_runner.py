@@ -146,6 +146,18 @@ async def test_budget_pauses_the_campaign(rig: Rig) -> None:
     assert_exactly_once(rig)
 
 
+async def test_attempts_written_ahead_are_given_back_when_the_campaign_pauses(rig: Rig) -> None:
+    rig.ingest(rig.campaign(), numbers(40))
+    summary = await run(rig, "budget_cents: 50")
+    assert summary.status == "paused"
+    # The attempts claimed ahead of free slots were never sent: no row is left waiting for a
+    # reconciliation, and their contacts are due again.
+    assert [a.id for a in attempts(rig) if a.retell_call_id is None] == []
+    statuses = Counter(c.status for c in contacts(rig))
+    assert statuses[ContactStatus.DIALING] == 0
+    assert statuses[ContactStatus.PENDING] == 40 - summary.calls_placed
+
+
 async def test_transcripts_are_fetched_only_when_the_campaign_asks(rig: Rig) -> None:
     answered = numbers(2, area="718")
     for number in answered:

@@ -109,9 +109,12 @@ def test_the_sync_watermark_waits_for_the_earliest_unsettled_call(session: Sessi
     campaign = make_campaign(session)
     assert campaign.id is not None
     add_contacts(session, campaign, 2)
-    batch, (first, second) = lease_into_batch(session, campaign.id, now=NOW)
+    batch, attempts = lease_into_batch(session, campaign.id, now=NOW)
     assert batch.id is not None
     assert batch_sync_watermark(session=session, batch_id=batch.id) is None
+    first, second = (session.get(CallAttempt, attempt.id) for attempt in attempts)
+    assert first is not None
+    assert second is not None
 
     first.end_timestamp, first.finalized = NOW + timedelta(minutes=1), True
     second.end_timestamp = NOW + timedelta(minutes=3)

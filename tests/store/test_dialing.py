@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from campaigner.campaign import OutcomeClass
 from campaigner.store import (
+    AttemptPlan,
     AttemptState,
     CallAttempt,
     Campaign,
@@ -19,6 +20,7 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     LeaseLost,
+    Settlement,
     StoreError,
     add_suppressions,
     attempts_without_call_id,
@@ -26,19 +28,25 @@ from campaigner.store import (
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
-    count_attempts_with_outcome,
     create_attempt,
+    create_attempts,
     finalize_attempt,
+    finalize_attempts,
     get_contact,
     mark_attempt_send_failed,
     mark_attempt_sent,
+    mark_attempts_sent,
     next_due_time,
     record_call_result,
+    record_call_results,
     release_contacts,
     session_factory,
     set_campaign_status,
     settle_contact,
+    settle_contacts,
+    settling_facts,
     unfinished_attempts,
+    withdraw_unsent_attempts,
 )
 from tests.store.factories import NOW, add_contacts, make_campaign, number
 
@@ -502,12 +510,9 @@ def test_attempts_are_counted_by_outcome(session: Session) -> None:
     )
     contact_id = contact.id or 0
 
-    busy = count_attempts_with_outcome(
-        session=session, contact_id=contact_id, outcome=OutcomeClass.BUSY
-    )
-    voicemail = count_attempts_with_outcome(
-        session=session, contact_id=contact_id, outcome=OutcomeClass.VOICEMAIL
-    )
+    facts = settling_facts(session=session, contact_ids=[contact_id])[contact_id]
+    busy = facts.attempts_by_outcome.get(OutcomeClass.BUSY, 0)
+    voicemail = facts.attempts_by_outcome.get(OutcomeClass.VOICEMAIL, 0)
 
     assert (busy, voicemail) == (1, 0)
 
@@ -631,3 +636,112 @@ def test_calls_to_a_number_are_counted_across_campaigns(session: Session) -> Non
 
     assert counts == {number(0): 2}  # both campaigns; number(1) only had a capacity error
     assert later == {}
+
+
+# --- the dialer's batches -------------------------------------------------------------------------
+
+
+def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 4)
+    first, second, third, taken = claim(session, campaign)
+    # Another worker took over `taken` after its lease ran out: w1 must not write its attempt.
+    session.exec(sa.update(Contact).where(col(Contact.id) == taken.id).values(lease_owner="w2"))
+    session.commit()
+
+    plans = [
+        AttemptPlan(contact, "agent_abc", None, "+14155550100", "A")
+        for contact in (first, second, third, taken)
+    ]
+    written = create_attempts(session=session, plans=plans, lease_owner="w1", now=NOW)
+    assert [a.contact_id for a in written] == [first.id, second.id, third.id]
+    assert all(a.id is not None and a.attempt_number == 1 for a in written)
+    assert len({a.idempotency_key for a in written}) == 3
+    one, two, three = written
+    mark_attempts_sent(
+        session=session,
+        sent=[(one.id or 0, "call_a"), (two.id or 0, "call_b"), (three.id or 0, "call_c")],
+        sent_at=NOW,
+    )
+
+    ended = {**ENDED_CALL, "call_id": "call_a"}
+    analyzed = {**ended, "call_analysis": ANALYSIS}
+    busy = {**ENDED_CALL, "call_id": "call_b", "disconnection_reason": "dial_busy"}
+    recorded = record_call_results(
+        session=session,
+        views=[
+            (ended, None),
+            (analyzed, OutcomeClass.SUCCESS),
+            (busy, OutcomeClass.BUSY),
+            ({"call_id": "call_stranger"}, None),
+        ],
+        now=NOW,
+    )
+    assert [r.id if r else None for r in recorded] == [one.id, one.id, two.id, None]
+    won = finalize_attempts(
+        session=session,
+        outcomes={one.id or 0: OutcomeClass.SUCCESS, two.id or 0: OutcomeClass.BUSY},
+    )
+    assert won == {one.id, two.id}
+    assert finalize_attempts(session=session, outcomes={one.id or 0: OutcomeClass.BUSY}) == set()
+    settle_contacts(
+        session=session,
+        settlements=[
+            Settlement(first.id or 0, OutcomeClass.SUCCESS, True, None),
+            Settlement(second.id or 0, OutcomeClass.BUSY, True, NOW + timedelta(hours=1)),
+        ],
+        now=NOW,
+    )
+    session.commit()
+    session.expire_all()
+
+    stored = {a.retell_call_id: a for a in session.exec(select(CallAttempt)).all()}
+    assert stored["call_a"].state == AttemptState.ENDED
+    assert stored["call_a"].call_summary == ANALYSIS["call_summary"]
+    assert stored["call_a"].outcome_class == OutcomeClass.SUCCESS
+    assert stored["call_c"].state == AttemptState.SENT
+    contacts = {c.id: c for c in session.exec(select(Contact)).all()}
+    assert (contacts[first.id].status, contacts[first.id].final_outcome) == (
+        ContactStatus.DONE,
+        OutcomeClass.SUCCESS,
+    )
+    assert (contacts[second.id].status, contacts[second.id].next_attempt_at) == (
+        ContactStatus.WAITING_RETRY,
+        NOW + timedelta(hours=1),
+    )
+    assert contacts[second.id].attempts_made == 1
+    assert contacts[taken.id].status == ContactStatus.PENDING
+
+
+def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    fresh, retried, sent_contact = claim(session, campaign)
+    earlier = dial(session, retried)
+    mark_attempt_send_failed(
+        session=session, attempt_id=earlier.id or 0, ambiguous=False, detail="busy"
+    )
+    settle_contact(
+        session=session,
+        contact_id=retried.id or 0,
+        outcome=OutcomeClass.BUSY,
+        counted=True,
+        next_attempt_at=NOW,
+    )
+    session.commit()
+    (again,) = claim(session, campaign)
+    ahead = [dial(session, contact) for contact in (fresh, again, sent_contact)]
+    mark_attempt_sent(session=session, attempt_id=ahead[2].id or 0, retell_call_id="call_2")
+
+    withdrawn = withdraw_unsent_attempts(
+        session=session, attempt_ids=[a.id or 0 for a in ahead], now=NOW
+    )
+    session.expire_all()
+
+    assert withdrawn == 2
+    remaining = session.exec(select(CallAttempt.id)).all()
+    assert sorted(remaining) == sorted([earlier.id, ahead[2].id])
+    statuses = {c.id: c.status for c in session.exec(select(Contact)).all()}
+    assert statuses[fresh.id] == ContactStatus.PENDING
+    assert statuses[retried.id] == ContactStatus.WAITING_RETRY
+    assert statuses[sent_contact.id] == ContactStatus.DIALING

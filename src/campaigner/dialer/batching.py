@@ -41,7 +41,7 @@ from sqlmodel import Session
 from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import settle_attempt
+from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import ResultSync
 from campaigner.dialer.windows import is_callable_at, next_callable_at
 from campaigner.retell import (
@@ -428,17 +428,17 @@ class BatchDialer:
             attempts = mark_batch_send_failed(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
-            for attempt in attempts:
-                assert attempt.id is not None
-                settle_attempt(
-                    session,
-                    config=self._config,
-                    attempt_id=attempt.id,
-                    contact_id=attempt.contact_id,
-                    outcome=OutcomeClass.TRANSIENT_FAILURE,
-                    now=now,
-                    blameless=True,
-                )
+            settle_attempts(
+                session,
+                config=self._config,
+                attempts={
+                    attempt.id: (attempt.contact_id, OutcomeClass.TRANSIENT_FAILURE)
+                    for attempt in attempts
+                    if attempt.id is not None
+                },
+                now=now,
+                blameless=True,
+            )
             session.commit()
         self._open_stale = True
 

@@ -1,13 +1,14 @@
-"""Bringing a call's result home: the one path every view of a call goes through.
+"""Bringing calls' results home: the one path every view of a call goes through.
 
-Polling (list-calls, get-call), webhooks and crash reconciliation all hand a Retell call to
-`apply_call`, which records what Retell says on the attempt, decides the outcome class, and settles
-the contact exactly once: a retry time, or a final outcome. A DNC request suppresses the number in
-every campaign at once.
+Polling (list-calls, get-call), webhooks and crash reconciliation all hand Retell calls to
+`apply_calls` (in batches; `apply_call` for one), which records what Retell says on each attempt,
+decides the outcome class, and settles the contact exactly once: a retry time, or a final outcome.
+A DNC request suppresses the number in every campaign at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,15 +19,15 @@ from campaigner.dialer.outcomes import classify_call
 from campaigner.dialer.retries import next_attempt_time
 from campaigner.retell import Call
 from campaigner.store import (
+    Settlement,
     add_suppressions,
-    count_attempts_with_outcome,
-    finalize_attempt,
-    get_contact,
-    record_call_result,
-    settle_contact,
+    finalize_attempts,
+    record_call_results,
+    settle_contacts,
+    settling_facts,
 )
 
-__all__ = ["DNC_SOURCE", "AppliedCall", "apply_call", "settle_attempt"]
+__all__ = ["DNC_SOURCE", "AppliedCall", "apply_call", "apply_calls", "settle_attempts"]
 
 DNC_SOURCE = "retell:do-not-call"
 
@@ -44,6 +45,58 @@ class AppliedCall:
     next_attempt_at: datetime | None
 
 
+def apply_calls(
+    session: Session,
+    *,
+    config: CampaignConfig,
+    calls: Sequence[Call],
+    now: datetime,
+    analysis_timed_out: Collection[str] = (),
+) -> list[AppliedCall | None]:
+    """Record calls on their attempts and settle each contact once its outcome is known. Flushes.
+
+    One result per call, in order: None for a call that is not one of this store's attempts.
+    `analysis_timed_out` names calls whose post-call analysis will not be waited for any longer.
+    """
+    outcomes = [
+        classify_call(call, analysis_timed_out=call.call_id in analysis_timed_out) for call in calls
+    ]
+    recorded = record_call_results(
+        session=session,
+        views=[
+            (call.model_dump(mode="json", exclude_none=True), outcome)
+            for call, outcome in zip(calls, outcomes, strict=True)
+        ],
+        now=now,
+    )
+    to_settle = {
+        attempt.id: (attempt.contact_id, outcome)
+        for attempt, outcome in zip(recorded, outcomes, strict=True)
+        if attempt is not None and outcome is not None
+    }
+    settled = settle_attempts(session, config=config, attempts=to_settle, now=now)
+    applied: list[AppliedCall | None] = []
+    for call, attempt, outcome in zip(calls, recorded, outcomes, strict=True):
+        if attempt is None:
+            applied.append(None)
+            continue
+        # A call seen twice in one batch (call_ended, then call_analyzed) is settled by one view.
+        settled_now = outcome is not None and attempt.id in settled
+        next_at = settled.pop(attempt.id) if settled_now else None
+        applied.append(
+            AppliedCall(
+                attempt_id=attempt.id,
+                contact_id=attempt.contact_id,
+                terminal=call.is_terminal,
+                outcome=outcome,
+                settled_now=settled_now,
+                cost_cents=attempt.cost_cents or 0.0,
+                next_attempt_at=next_at,
+            )
+        )
+    return applied
+
+
 def apply_call(
     session: Session,
     *,
@@ -52,86 +105,66 @@ def apply_call(
     now: datetime,
     analysis_timed_out: bool = False,
 ) -> AppliedCall | None:
-    """Record a call on its attempt and settle the contact once its outcome is known. Flushes.
-
-    Returns None for a call that is not one of this store's attempts.
-    """
-    outcome = classify_call(call, analysis_timed_out=analysis_timed_out)
-    attempt = record_call_result(
-        session=session,
-        call=call.model_dump(mode="json", exclude_none=True),
-        outcome_class=outcome,
-        now=now,
+    """`apply_calls` for one call."""
+    timed_out = [call.call_id] if analysis_timed_out else []
+    (applied,) = apply_calls(
+        session, config=config, calls=[call], now=now, analysis_timed_out=timed_out
     )
-    if attempt is None or attempt.id is None:
-        return None
-    settled_now = False
-    next_at: datetime | None = None
-    if outcome is not None:
-        settled_now, next_at = settle_attempt(
-            session,
-            config=config,
-            attempt_id=attempt.id,
-            contact_id=attempt.contact_id,
-            outcome=outcome,
-            now=now,
-        )
-    return AppliedCall(
-        attempt_id=attempt.id,
-        contact_id=attempt.contact_id,
-        terminal=call.is_terminal,
-        outcome=outcome,
-        settled_now=settled_now,
-        cost_cents=attempt.cost_cents or 0.0,
-        next_attempt_at=next_at,
-    )
+    return applied
 
 
-def settle_attempt(
+def settle_attempts(
     session: Session,
     *,
     config: CampaignConfig,
-    attempt_id: int,
-    contact_id: int,
-    outcome: OutcomeClass,
+    attempts: dict[int, tuple[int, OutcomeClass]],
     now: datetime,
     blameless: bool = False,
-) -> tuple[bool, datetime | None]:
-    """Finalize an attempt with `outcome` and settle its contact, unless that already happened.
+) -> dict[int, datetime | None]:
+    """Finalize attempts (id: (contact id, outcome)) and settle their contacts, unless that
+    already happened. Flushes.
 
-    Returns whether this call did it, and the contact's next attempt time. Safe to call twice and
-    from two processes: only the one that flips the attempt's `finalized` flag settles the contact.
-    `blameless` attempts (refused for reasons that have nothing to do with the contact, such as a
-    billing problem) do not count and leave the contact due again at once.
+    Returns, for each attempt this call finalized, its contact's next attempt time. Safe to call
+    twice and from two processes: only the one that flips an attempt's `finalized` flag settles
+    the contact. `blameless` attempts (refused for reasons that have nothing to do with the
+    contact, such as a billing problem) do not count and leave the contact due again at once.
     """
-    if not finalize_attempt(session=session, attempt_id=attempt_id, outcome_class=outcome):
-        return False, None
-    next_at: datetime | None = now
-    counted = False
-    if not blameless:
-        contact = get_contact(session=session, contact_id=contact_id)
-        counted = outcome.is_final or config.retry.rule_for(outcome).counts_as_attempt
-        next_at = next_attempt_time(
-            config,
-            outcome,
-            attempts_made=contact.attempts_made + (1 if counted else 0),
-            attempts_with_outcome=count_attempts_with_outcome(
-                session=session, contact_id=contact_id, outcome=outcome
-            ),
-            now=now,
-        )
-        if outcome is OutcomeClass.DNC_REQUEST:
-            # Heard on a call or refused by Retell's own list: no campaign dials it again.
-            add_suppressions(
-                session=session,
-                entries=[(contact.phone_e164, f"do-not-call (attempt {attempt_id})", DNC_SOURCE)],
-            )
-    settle_contact(
+    won = finalize_attempts(
         session=session,
-        contact_id=contact_id,
-        outcome=outcome,
-        counted=counted,
-        next_attempt_at=next_at,
-        now=now,
+        outcomes={attempt_id: outcome for attempt_id, (_, outcome) in attempts.items()},
     )
-    return True, next_at
+    if not won:
+        return {}
+    settlements: list[Settlement] = []
+    next_times: dict[int, datetime | None] = {}
+    suppress: list[tuple[str, str, str]] = []
+    facts = (
+        {}
+        if blameless
+        else settling_facts(session=session, contact_ids=[attempts[a][0] for a in won])
+    )
+    for attempt_id in sorted(won):
+        contact_id, outcome = attempts[attempt_id]
+        next_at: datetime | None = now
+        counted = False
+        if not blameless:
+            contact = facts[contact_id]
+            counted = outcome.is_final or config.retry.rule_for(outcome).counts_as_attempt
+            next_at = next_attempt_time(
+                config,
+                outcome,
+                attempts_made=contact.attempts_made + (1 if counted else 0),
+                attempts_with_outcome=contact.attempts_by_outcome.get(outcome, 0),
+                now=now,
+            )
+            if outcome is OutcomeClass.DNC_REQUEST:
+                # Heard on a call or refused by Retell's own list: no campaign dials it again.
+                suppress.append(
+                    (contact.phone_e164, f"do-not-call (attempt {attempt_id})", DNC_SOURCE)
+                )
+        settlements.append(Settlement(contact_id, outcome, counted, next_at))
+        next_times[attempt_id] = next_at
+    if suppress:
+        add_suppressions(session=session, entries=suppress)
+    settle_contacts(session=session, settlements=settlements, now=now)
+    return next_times

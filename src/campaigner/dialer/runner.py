@@ -11,7 +11,7 @@ One `CampaignRunner` drives one campaign until it has nothing left to do now:
    zone are leased, the attempt row (with its idempotency key) is committed, the token bucket
    paces the create request.
 3. **Sync** (`sync.py`). Our calls in progress are polled with one list-calls request per 1,000 of
-   them, or pushed by webhooks; each finished call goes through `apply_call`, which settles the
+   them, or pushed by webhooks; each finished call goes through `apply_calls`, which settles the
    contact (retry time or final outcome).
 
 Pause, resume and cancel are campaign statuses in the store, read on every loop, so they reach a
@@ -46,7 +46,7 @@ from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
-from campaigner.dialer.results import settle_attempt
+from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.dialer.windows import earliest_callable_at, is_callable_at
@@ -63,25 +63,26 @@ from campaigner.retell import (
     UnprocessableEntity,
 )
 from campaigner.store import (
+    AttemptPlan,
     CallAttempt,
     CampaignCounts,
     CampaignStatus,
     Contact,
-    LeaseLost,
     StatusChangeError,
     calls_to_number_since,
     campaign_counts,
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
-    create_attempt,
+    create_attempts,
     mark_attempt_send_failed,
-    mark_attempt_sent,
+    mark_attempts_sent,
     next_due_time,
     release_contacts,
     session_factory,
     set_campaign_status,
     upsert_campaign,
+    withdraw_unsent_attempts,
 )
 
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -101,6 +102,11 @@ class RunOptions:
 
     poll_interval: float = 1.0
     webhook_poll_interval: float = 10.0
+    # Webhook results are written to the store in batches at most this often (a call's end frees
+    # its slot at once, without waiting for the write).
+    apply_interval: float = 0.5
+    # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip.
+    ready_attempts: int = 4
     concurrency_refresh: float = 15.0
     lease_seconds: float = 300.0
     max_create_retries: int = 8
@@ -166,6 +172,8 @@ class CampaignRunner:
         self._progress = RunProgress(campaign=config.name)
         self._campaign_id = 0
         self._sending = 0
+        self._sent: list[tuple[int, str]] = []
+        self._ready: deque[tuple[CallAttempt, Contact]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync = ResultSync(
             config=config,
@@ -262,23 +270,34 @@ class CampaignRunner:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._write_sent()
+            self._withdraw(list(self._ready))
+            self._ready.clear()
         return self._summary()
 
     async def _loop(self) -> None:
         last_sync = self.clock.monotonic()
-        last_reconcile = float("-inf")
+        last_reconcile = last_apply = float("-inf")
         idle_reconcile_rounds = 0
         while True:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
-            status = self._campaign_status()
-            dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
+            self._write_sent()
             now = self.clock.monotonic()
             if self._webhooks is not None:
-                self._sync.apply_pushed(self._webhooks)
+                self._sync.take_pushed(self._webhooks)
+            if now - last_apply >= self.options.apply_interval:
+                self._sync.apply_pushed()
+                last_apply = now
             if (self._sync.live or self._batches) and now - last_sync >= self._poll_interval:
                 await self._sync_results()
                 last_sync = now
+            # After the results: a breaker or the budget they tripped stops dialing this turn.
+            status = self._campaign_status()
+            dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
+            if not dialing and self._ready:
+                self._withdraw(list(self._ready))
+                self._ready.clear()
             claimed = await self._dial_due() if dialing else 0
             unresolved = len(self._reconciler.ambiguous) + len(
                 self._batches.ambiguous if self._batches else ()
@@ -304,13 +323,22 @@ class CampaignRunner:
                 return
             # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
             with suppress(TimeoutError):
-                async with asyncio.timeout(self.options.poll_interval):
+                async with asyncio.timeout(self._next_turn_within()):
                     await self._wake.wait()
 
     def _busy(self) -> bool:
-        """Calls in progress, creates being sent, or batches Retell may be dialing now."""
+        """Calls in progress or waiting to be applied, creates being sent, or batches Retell may
+        be dialing now."""
         batches_dialing = self._batches is not None and self._batches.dialing(self.clock.now())
-        return bool(self._sync.live or self._sending or self._tasks or batches_dialing)
+        return bool(
+            self._sync.live or self._sync.pushed or self._sending or self._tasks or batches_dialing
+        )
+
+    def _next_turn_within(self) -> float:
+        """Seconds until the loop must run again even if nothing wakes it."""
+        if self._sync.pushed:
+            return min(self.options.apply_interval, self.options.poll_interval)
+        return self.options.poll_interval
 
     def _idle_reason(self, status: CampaignStatus | None) -> str:
         if status is not CampaignStatus.ACTIVE:
@@ -344,11 +372,17 @@ class CampaignRunner:
         return capacity - self._sync.in_progress() - self._sending - len(self._reconciler.ambiguous)
 
     async def _dial_due_contacts(self) -> int:
+        """Fill free slots from the attempts written ahead, then claim and write more: enough for
+        the slots still free plus `ready_attempts` ahead. Returns how many were started or
+        claimed."""
         await self._capacity.refresh()
         free = self._free_slots()
+        started = self._send_ready(free)
+        free -= started
+        wanted = max(free, 0) + self.options.ready_attempts - len(self._ready)
         now_mono = self.clock.monotonic()
-        if free <= 0 or now_mono < self._next_claim_at:
-            return 0
+        if wanted <= 0 or now_mono < self._next_claim_at or self._capacity.slots() <= 0:
+            return started
         now = self.clock.now()
         with self._session() as session:
             open_sets = [
@@ -361,7 +395,7 @@ class CampaignRunner:
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
-                    limit=free,
+                    limit=wanted,
                     lease_owner=self.owner,
                     lease_seconds=self.options.lease_seconds,
                     timezones=open_sets,
@@ -370,13 +404,53 @@ class CampaignRunner:
                 else []
             )
             contacts = self._release_over_cap(session, contacts, now)
-        if len(contacts) < free:
+            # All the attempt rows in one transaction, committed before any request goes out.
+            attempts = (
+                create_attempts(
+                    session=session,
+                    plans=[self._plan(contact) for contact in contacts],
+                    lease_owner=self.owner,
+                    now=now,
+                )
+                if contacts
+                else []
+            )
+        if len(contacts) < wanted:
             # Fewer were due than there was room for: more become due only as time passes.
             self._next_claim_at = now_mono + self.options.idle_claim_interval
-        for contact in contacts:
+        by_id = {contact.id: contact for contact in contacts}
+        self._ready.extend((attempt, by_id[attempt.contact_id]) for attempt in attempts)
+        return started + self._send_ready(free) + len(contacts)
+
+    def _send_ready(self, free: int) -> int:
+        """Start up to `free` of the attempts written ahead; give back those whose window closed."""
+        now = self.clock.now()
+        started = 0
+        closed: list[tuple[CallAttempt, Contact]] = []
+        while started < free and self._ready:
+            attempt, contact = self._ready.popleft()
+            if not is_callable_at(self.config.window, contact.timezones, now):
+                closed.append((attempt, contact))
+                continue
             self._sending += 1
-            self._spawn(self._dial(contact))
-        return len(contacts)
+            self._spawn(self._dial(attempt, contact))
+            started += 1
+        self._withdraw(closed)
+        return started
+
+    def _withdraw(self, ready: list[tuple[CallAttempt, Contact]]) -> None:
+        """Attempts written ahead that will not be sent now: their contacts are due again."""
+        ids = [attempt.id for attempt, _ in ready if attempt.id is not None]
+        if ids:
+            with self._session() as session:
+                withdraw_unsent_attempts(session=session, attempt_ids=ids, now=self.clock.now())
+
+    def _write_sent(self) -> None:
+        """Record the call ids of the creates Retell answered since the last turn."""
+        if self._sent:
+            sent, self._sent = self._sent, []
+            with self._session() as session:
+                mark_attempts_sent(session=session, sent=sent, sent_at=self.clock.now())
 
     def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
         """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
@@ -411,25 +485,20 @@ class CampaignRunner:
             session.commit()
         return [contact for contact in contacts if contact not in over]
 
-    async def _dial(self, contact: Contact) -> None:
-        """Place one attempt for a leased contact."""
+    def _plan(self, contact: Contact) -> AttemptPlan:
+        variant = variant_for(self.config, contact.variant)
+        return AttemptPlan(
+            contact=contact,
+            agent_id=variant.agent_id,
+            agent_version=variant.version if isinstance(variant.version, int) else None,
+            from_number=next(self._from_numbers),
+            variant=variant.name,
+        )
+
+    async def _dial(self, attempt: CallAttempt, contact: Contact) -> None:
+        """Send a written attempt's create request when the token bucket allows."""
         try:
             await self._bucket.acquire()
-            variant = variant_for(self.config, contact.variant)
-            with self._session() as session:
-                try:
-                    attempt = create_attempt(
-                        session=session,
-                        contact=contact,
-                        lease_owner=self.owner,
-                        agent_id=variant.agent_id,
-                        agent_version=variant.version if isinstance(variant.version, int) else None,
-                        from_number=next(self._from_numbers),
-                        variant=variant.name,
-                        now=self.clock.now(),
-                    )
-                except LeaseLost:
-                    return
             await self._send_create(attempt, contact)
         finally:
             self._sending -= 1
@@ -469,10 +538,9 @@ class CampaignRunner:
                 self._handle_refused_create(attempt_id, contact, error)
                 return
             self._bucket.succeeded()
-            with self._session() as session:
-                mark_attempt_sent(
-                    session=session, attempt_id=attempt_id, retell_call_id=call.call_id
-                )
+            # Written with the next turn's batch: until then a crash leaves an attempt without a
+            # call id, which the next run finds by its metadata like any lost answer.
+            self._sent.append((attempt_id, call.call_id))
             self._reconciler.ambiguous.discard(attempt_id)
             self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=contact.id)
             self._progress.calls_placed += 1
@@ -516,12 +584,10 @@ class CampaignRunner:
         """
         self._record_send_failure(attempt_id, ambiguous=False, detail=detail, outcome=outcome)
         with self._session() as session:
-            settled, _ = settle_attempt(
+            settled = settle_attempts(
                 session,
                 config=self.config,
-                attempt_id=attempt_id,
-                contact_id=contact_id,
-                outcome=outcome,
+                attempts={attempt_id: (contact_id, outcome)},
                 now=self.clock.now(),
                 blameless=blameless,
             )

@@ -4,7 +4,7 @@ The calls this run follows live in `ResultSync.live`. They are polled with one `
 1,000 of them (filter: `call_id in [...]`, finished statuses), or pushed by webhooks; calls in
 flight far longer than any call lasts are asked for one by one, and transcripts (which list-calls
 leaves out) are fetched with `get-call` for connected calls when the campaign wants them. Every
-view of a call goes through `apply_call`; what a batch settled is handed to `on_applied`, where the
+view of a call goes through `apply_calls`; what a batch settled is handed to `on_applied`, where the
 runner keeps its counters, its budget and its circuit breaker.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import apply_call
+from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
 from campaigner.store import record_call_result, session_factory
@@ -71,6 +71,7 @@ class ResultSync:
         self._stuck_call_after = stuck_call_after
         self._on_applied = on_applied
         self.live: dict[str, LiveCall] = {}
+        self.pushed: list[Call] = []
 
     def follow(self, call_id: str, *, attempt_id: int, contact_id: int) -> None:
         """Follow a call until its outcome is known."""
@@ -98,31 +99,43 @@ class ResultSync:
             self.apply(page.items)
         await self._check_stuck_calls()
 
-    def apply_pushed(self, webhooks: WebhookInbox) -> None:
-        """Apply what webhooks delivered since the last turn (only this campaign's calls)."""
-        ours = [
-            call
-            for call in webhooks.drain()
-            if (call.metadata or {}).get("campaign") == self._config.name
-        ]
-        if ours:
-            self.apply(ours)
+    def take_pushed(self, webhooks: WebhookInbox) -> None:
+        """Take what webhooks delivered (only this campaign's calls). A call that ended frees its
+        slot at once; the store hears of it at the next `apply_pushed`, in one batch."""
+        now = self._clock.now()
+        for call in webhooks.drain():
+            if (call.metadata or {}).get("campaign") == self._config.name:
+                self._note_terminal(call, now)
+                self.pushed.append(call)
+
+    def apply_pushed(self) -> None:
+        """Apply the calls taken from webhooks since the last time."""
+        if self.pushed:
+            calls, self.pushed = self.pushed, []
+            self.apply(calls)
+
+    def _note_terminal(self, call: Call, now: datetime) -> None:
+        live = self.live.get(call.call_id)
+        if live is not None and call.is_terminal and live.terminal_seen_at is None:
+            live.terminal_seen_at = now
 
     def apply(self, calls: list[Call]) -> None:
         """Record these views of calls in one transaction, then hand `on_applied` what changed."""
         now = self._clock.now()
         batch = AppliedBatch()
+        timed_out: list[str] = []
+        for call in calls:
+            self._note_terminal(call, now)
+            live = self.live.get(call.call_id)
+            # A call nobody follows (a batch task) waits for its analysis from its end.
+            seen = live.terminal_seen_at if live is not None else call.ended_at
+            if seen is not None and now - seen >= self._config.analysis_timeout:
+                timed_out.append(call.call_id)
         with self._session() as session:
-            for call in calls:
-                live = self.live.get(call.call_id)
-                if live is not None and call.is_terminal and live.terminal_seen_at is None:
-                    live.terminal_seen_at = now
-                # A call nobody follows (a batch task) waits for its analysis from its end.
-                ended_at = live.terminal_seen_at if live is not None else call.ended_at
-                timed_out = ended_at is not None and now - ended_at >= self._config.analysis_timeout
-                applied = apply_call(
-                    session, config=self._config, call=call, now=now, analysis_timed_out=timed_out
-                )
+            applied_calls = apply_calls(
+                session, config=self._config, calls=calls, now=now, analysis_timed_out=timed_out
+            )
+            for call, applied in zip(calls, applied_calls, strict=True):
                 if applied is None or applied.outcome is None:
                     continue
                 if self.live.pop(call.call_id, None) is not None or applied.settled_now:

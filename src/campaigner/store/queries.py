@@ -16,7 +16,8 @@ both backends), so repeating one is harmless; large IN lists are split into chun
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -42,10 +43,17 @@ from campaigner.store.models import (
     SourceFile,
     Suppression,
 )
+from campaigner.store.results import (
+    Settlement,
+    finalize_attempts,
+    record_call_results,
+    settle_contacts,
+)
 from campaigner.store.types import utcnow
 
 __all__ = [
     "INSERT_BATCH_SIZE",
+    "AttemptPlan",
     "BatchProgress",
     "CampaignCounts",
     "add_suppressions",
@@ -57,8 +65,8 @@ __all__ = [
     "campaign_status",
     "claim_due_contacts",
     "claimable_timezone_sets",
-    "count_attempts_with_outcome",
     "create_attempt",
+    "create_attempts",
     "create_batch",
     "create_source_file",
     "existing_contact_numbers",
@@ -73,6 +81,7 @@ __all__ = [
     "list_suppressions",
     "mark_attempt_send_failed",
     "mark_attempt_sent",
+    "mark_attempts_sent",
     "mark_batch_send_failed",
     "mark_batch_sent",
     "next_due_time",
@@ -87,6 +96,7 @@ __all__ = [
     "unfinished_attempts",
     "update_source_file_counts",
     "upsert_campaign",
+    "withdraw_unsent_attempts",
 ]
 
 INSERT_BATCH_SIZE = 5_000
@@ -648,19 +658,94 @@ def release_contacts(
     return released
 
 
-def _start_dialing(contact_ids: Sequence[int], *, lease_owner: str, now: datetime) -> sa.Update:
-    """Contacts still leased by `lease_owner` become `dialing`, their leases released."""
-    return (
-        sa.update(Contact)
-        .where(
-            col(Contact.id).in_(contact_ids),
-            col(Contact.lease_owner) == lease_owner,
-            col(Contact.status).in_(CLAIMABLE_STATUSES),
+@dataclass(frozen=True)
+class AttemptPlan:
+    """The next attempt to write for a leased contact: who calls it, from which number."""
+
+    contact: Contact
+    agent_id: str
+    agent_version: int | None
+    from_number: str
+    variant: str | None = None
+    batch_id: int | None = None
+
+
+def create_attempts(
+    *,
+    session: Session,
+    plans: Sequence[AttemptPlan],
+    lease_owner: str,
+    now: datetime | None = None,
+) -> list[CallAttempt]:
+    """Write the next attempt for each leased contact, with fresh idempotency keys, in one
+    transaction. Commits.
+
+    Must be committed before the create requests are sent: after a crash the row (and its key) is
+    how a call is found again. The contacts become `dialing` and their leases are released. A
+    contact whose lease is no longer `lease_owner`'s (it expired and another worker claimed it)
+    gets no attempt: that worker dials, this one must not. Returns the attempts written, in plan
+    order, as objects outside the session (the contacts given are not refreshed either).
+    """
+    now = now or utcnow()
+    session.flush()
+    connection = session.connection()
+    contacts = _table(Contact).c
+    attempts = _table(CallAttempt)
+    taken: set[int] = set()
+    for chunk in chunks(sorted(_saved_id(plan.contact) for plan in plans), _IN_LIST_CHUNK):
+        taken.update(
+            connection.execute(
+                sa.update(_table(Contact))
+                .where(
+                    contacts.id.in_(chunk),
+                    contacts.lease_owner == lease_owner,
+                    contacts.status.in_(CLAIMABLE_STATUSES),
+                )
+                .values(
+                    status=ContactStatus.DIALING,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(contacts.id)
+            ).scalars()
         )
-        .values(
-            status=ContactStatus.DIALING, lease_owner=None, lease_expires_at=None, updated_at=now
+    if not taken:
+        session.rollback()
+        return []
+    previous: dict[int, int] = {}
+    for chunk in chunks(sorted(taken), _IN_LIST_CHUNK):
+        rows = connection.execute(
+            sa.select(attempts.c.contact_id, sa.func.max(attempts.c.attempt_number))
+            .where(attempts.c.contact_id.in_(chunk))
+            .group_by(attempts.c.contact_id)
         )
-    )
+        previous.update((contact_id, number) for contact_id, number in rows)
+    written = [
+        CallAttempt(
+            campaign_id=plan.contact.campaign_id,
+            contact_id=plan.contact.id,
+            attempt_number=previous.get(_saved_id(plan.contact), 0) + 1,
+            idempotency_key=f"campaigner-{uuid4().hex}",
+            batch_id=plan.batch_id,
+            variant=plan.variant,
+            agent_id=plan.agent_id,
+            agent_version=plan.agent_version,
+            from_number=plan.from_number,
+            to_number=plan.contact.phone_e164,
+            created_at=now,
+        )
+        for plan in plans
+        if plan.contact.id in taken
+    ]
+    ids = connection.execute(
+        sa.insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
+        [attempt.model_dump(exclude={"id"}) for attempt in written],
+    ).scalars()
+    for attempt, attempt_id in zip(written, ids, strict=True):
+        attempt.id = attempt_id
+    session.commit()
+    return written
 
 
 def create_attempt(
@@ -675,55 +760,99 @@ def create_attempt(
     batch_id: int | None = None,
     now: datetime | None = None,
 ) -> CallAttempt:
-    """Write the next attempt for a leased contact, with a fresh idempotency key. Commits.
-
-    Must be committed before the create request is sent: after a crash the row (and its key) is
-    how the call is found again. The contact becomes `dialing` and its lease is released. If the
-    lease is no longer `lease_owner`'s (it expired and another worker claimed the contact), nothing
-    is written and `LeaseLost` is raised: that worker dials, this one must not.
-    """
-    now = now or utcnow()
-    contact_id = _saved_id(contact)
-    taken = session.exec(_start_dialing([contact_id], lease_owner=lease_owner, now=now))
-    if taken.rowcount != 1:
-        session.rollback()
-        raise LeaseLost(f"contact {contact_id} is no longer leased by {lease_owner!r}")
-    previous = session.exec(
-        select(sa.func.max(CallAttempt.attempt_number)).where(CallAttempt.contact_id == contact_id)
-    ).one()
-    attempt = CallAttempt(
-        campaign_id=contact.campaign_id,
-        contact_id=contact_id,
-        attempt_number=(previous or 0) + 1,
-        idempotency_key=f"campaigner-{uuid4().hex}",
-        batch_id=batch_id,
-        variant=variant,
-        agent_id=agent_id,
-        agent_version=agent_version,
-        from_number=from_number,
-        to_number=contact.phone_e164,
-        created_at=now,
-    )
-    session.add(attempt)
-    session.commit()
+    """`create_attempts` for one contact, whose object is refreshed; `LeaseLost` if the lease is
+    no longer `lease_owner`'s. Commits."""
+    plan = AttemptPlan(contact, agent_id, agent_version, from_number, variant, batch_id)
+    written = create_attempts(session=session, plans=[plan], lease_owner=lease_owner, now=now)
+    if not written:
+        raise LeaseLost(f"contact {_saved_id(contact)} is no longer leased by {lease_owner!r}")
     if contact in session:
         session.refresh(contact)
+    attempt = session.get(CallAttempt, written[0].id)
+    assert attempt is not None
     return attempt
+
+
+def withdraw_unsent_attempts(
+    *, session: Session, attempt_ids: Collection[int], now: datetime | None = None
+) -> int:
+    """Take back attempts written ahead whose create request was never sent. Commits.
+
+    Only for attempts the caller knows did not go out (never handed to the client): the rows are
+    deleted, and their contacts are due again as they were before (pending, or waiting for a
+    retry when they had earlier attempts). Attempts that moved on meanwhile are left alone.
+    Returns how many were withdrawn.
+    """
+    now = now or utcnow()
+    attempts = _table(CallAttempt)
+    contacts = _table(Contact)
+    session.flush()
+    connection = session.connection()
+    withdrawn = 0
+    for chunk in chunks(sorted(attempt_ids), _IN_LIST_CHUNK):
+        rows = connection.execute(
+            sa.delete(attempts)
+            .where(
+                attempts.c.id.in_(chunk),
+                attempts.c.state == AttemptState.PENDING_SEND,
+                attempts.c.retell_call_id.is_(None),
+            )
+            .returning(attempts.c.contact_id, attempts.c.attempt_number)
+        ).all()
+        withdrawn += len(rows)
+        for status, contact_ids in (
+            (ContactStatus.PENDING, [cid for cid, number in rows if number == 1]),
+            (ContactStatus.WAITING_RETRY, [cid for cid, number in rows if number > 1]),
+        ):
+            if contact_ids:
+                connection.execute(
+                    sa.update(contacts)
+                    .where(
+                        contacts.c.id.in_(contact_ids),
+                        contacts.c.status == ContactStatus.DIALING,
+                    )
+                    .values(status=status, updated_at=now)
+                )
+    session.commit()
+    return withdrawn
+
+
+def mark_attempts_sent(
+    *, session: Session, sent: Sequence[tuple[int, str]], sent_at: datetime | None = None
+) -> None:
+    """Record the call ids Retell gave for attempts' create requests ((attempt id, call id)
+    pairs). Commits."""
+    if not sent:
+        return
+    attempts = _table(CallAttempt)
+    session.flush()
+    session.connection().execute(
+        sa.update(attempts)
+        .where(
+            attempts.c.id == sa.bindparam("b_id"),
+            # Not IN (...): an executemany statement cannot expand a list.
+            sa.or_(
+                attempts.c.state == AttemptState.PENDING_SEND,
+                attempts.c.state == AttemptState.AMBIGUOUS,
+            ),
+        )
+        .values(
+            retell_call_id=sa.bindparam("b_call_id"),
+            state=AttemptState.SENT,
+            sent_at=sent_at or utcnow(),
+        ),
+        [{"b_id": attempt_id, "b_call_id": call_id} for attempt_id, call_id in sent],
+    )
+    session.commit()
 
 
 def mark_attempt_sent(
     *, session: Session, attempt_id: int, retell_call_id: str, sent_at: datetime | None = None
 ) -> None:
-    """Record the call_id Retell gave for an attempt's create request. Commits."""
-    session.exec(
-        sa.update(CallAttempt)
-        .where(
-            col(CallAttempt.id) == attempt_id,
-            col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
-        )
-        .values(retell_call_id=retell_call_id, state=AttemptState.SENT, sent_at=sent_at or utcnow())
-    )
-    session.commit()
+    """`mark_attempts_sent` for one attempt. Commits."""
+    mark_attempts_sent(session=session, sent=[(attempt_id, retell_call_id)], sent_at=sent_at)
+    if (loaded := session.get(CallAttempt, attempt_id)) is not None:
+        session.refresh(loaded)
 
 
 def mark_attempt_send_failed(
@@ -790,39 +919,11 @@ def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttem
 
 
 def finalize_attempt(*, session: Session, attempt_id: int, outcome_class: OutcomeClass) -> bool:
-    """Mark an attempt final with its outcome class, once. Flushes only.
+    """Mark one attempt final with its outcome class, once (see `finalize_attempts`). Flushes only.
 
-    True for the caller that made it final; False when it already was (a second sync, webhook or
-    process got there first), so only one of them settles the contact. The flag is flipped by one
-    conditional UPDATE, which PostgreSQL and SQLite both serialise.
+    True for the caller that made it final; False when it already was.
     """
-    result = session.exec(
-        sa.update(CallAttempt)
-        .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.finalized).is_(False))
-        .values(finalized=True, outcome_class=outcome_class)
-    )
-    return result.rowcount == 1
-
-
-def count_attempts_with_outcome(*, session: Session, contact_id: int, outcome: OutcomeClass) -> int:
-    """How many of the contact's attempts ended with this outcome class."""
-    return session.exec(
-        select(sa.func.count()).where(
-            col(CallAttempt.contact_id) == contact_id, col(CallAttempt.outcome_class) == outcome
-        )
-    ).one()
-
-
-_STATE_RANK = {
-    AttemptState.PENDING_SEND: 0,
-    AttemptState.AMBIGUOUS: 0,
-    AttemptState.SENT: 1,
-    AttemptState.REGISTERED: 2,
-    AttemptState.ONGOING: 3,
-    AttemptState.ENDED: 4,
-    AttemptState.NOT_CONNECTED: 4,
-    AttemptState.ERROR: 4,
-}
+    return attempt_id in finalize_attempts(session=session, outcomes={attempt_id: outcome_class})
 
 
 def record_call_result(
@@ -832,74 +933,14 @@ def record_call_result(
     outcome_class: OutcomeClass | None = None,
     now: datetime | None = None,
 ) -> CallAttempt | None:
-    """Merge what Retell says about a call (a call object as a dict) into its attempt. Flushes only.
-
-    The attempt is found by `call_id`, else by the `attempt` id in the call's metadata (a call
-    whose create answer was lost). Returns None for a call that is not one of ours. Updates never
-    go backwards: a status earlier than the stored one is ignored, and fields missing from this
-    view of the call (list-calls has no transcript; `call_ended` has no analysis) keep their value.
-    """
-    now = now or utcnow()
-    attempt = _attempt_for_call(session, call)
-    if attempt is None:
+    """Merge what Retell says about one call (a call object as a dict) into its attempt, as
+    `record_call_results` does for many. Flushes only. None for a call that is not one of ours."""
+    (recorded,) = record_call_results(
+        session=session, views=[(call, outcome_class)], now=now or utcnow()
+    )
+    if recorded is None:
         return None
-    attempt.retell_call_id = call["call_id"]
-    status = call.get("call_status")
-    if status in _STATE_RANK and _STATE_RANK[AttemptState(status)] >= _STATE_RANK[attempt.state]:
-        attempt.state = AttemptState(status)
-    analysis = call.get("call_analysis") or {}
-    latency = (call.get("latency") or {}).get("e2e") or {}
-    updates = {
-        "agent_version": call.get("agent_version"),
-        "disconnection_reason": call.get("disconnection_reason"),
-        "start_timestamp": _from_epoch_ms(call.get("start_timestamp")),
-        "end_timestamp": _from_epoch_ms(call.get("end_timestamp")),
-        "duration_ms": call.get("duration_ms"),
-        "cost_cents": (call.get("call_cost") or {}).get("combined_cost"),
-        "latency_e2e_p50_ms": latency.get("p50"),
-        "latency_e2e_p90_ms": latency.get("p90"),
-        "call_successful": analysis.get("call_successful"),
-        "user_sentiment": analysis.get("user_sentiment"),
-        "in_voicemail": analysis.get("in_voicemail"),
-        "call_summary": analysis.get("call_summary"),
-        "custom_analysis": analysis.get("custom_analysis_data"),
-        "recording_url": call.get("recording_url"),
-        "public_log_url": call.get("public_log_url"),
-        "transcript": call.get("transcript"),
-        "outcome_class": outcome_class,
-    }
-    for field, value in updates.items():
-        if value is not None:
-            setattr(attempt, field, value)
-    if analysis and attempt.analysis_at is None:
-        attempt.analysis_at = now
-    session.add(attempt)
-    session.flush()
-    return attempt
-
-
-def _attempt_for_call(session: Session, call: Mapping[str, Any]) -> CallAttempt | None:
-    attempt = session.exec(
-        select(CallAttempt).where(CallAttempt.retell_call_id == call["call_id"])
-    ).first()
-    if attempt is not None:
-        return attempt
-    metadata = call.get("metadata")
-    attempt_id = metadata.get("attempt") if isinstance(metadata, Mapping) else None
-    if attempt_id is None or not str(attempt_id).isdigit():
-        return None
-    candidate = session.get(CallAttempt, int(attempt_id))
-    if candidate is None or candidate.retell_call_id is not None:
-        return None
-    return candidate
-
-
-def _from_epoch_ms(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, int | float):
-        raise StoreError(f"expected an epoch-milliseconds timestamp, got {value!r}")
-    return datetime.fromtimestamp(value / 1000, UTC)
+    return session.get(CallAttempt, recorded.id, populate_existing=True)
 
 
 def settle_contact(
@@ -911,31 +952,13 @@ def settle_contact(
     next_attempt_at: datetime | None,
     now: datetime | None = None,
 ) -> Contact:
-    """Close a contact's attempt: schedule its retry, or finish it with a final outcome. Flushes.
-
-    With `next_attempt_at` the contact waits for a retry (or becomes `cancelled` if its campaign
-    was cancelled meanwhile); without, it is `done` with `outcome` as its final outcome. `counted`
-    adds one to `attempts_made` (capacity errors, which never rang, are not counted).
-    """
-    now = now or utcnow()
-    contact = session.get(Contact, contact_id, populate_existing=True)
-    if contact is None:
-        raise StoreError(f"no contact with id {contact_id}")
-    campaign = session.get(Campaign, contact.campaign_id, populate_existing=True)
-    if counted:
-        contact.attempts_made += 1
-    if next_attempt_at is None:
-        contact.status = ContactStatus.DONE
-        contact.final_outcome = outcome
-    elif campaign is not None and campaign.status == CampaignStatus.CANCELLED:
-        contact.status = ContactStatus.CANCELLED
-    else:
-        contact.status = ContactStatus.WAITING_RETRY
-        contact.next_attempt_at = next_attempt_at
-    contact.updated_at = now
-    session.add(contact)
-    session.flush()
-    return contact
+    """Close one contact's attempt, as `settle_contacts` does for many. Flushes only."""
+    settle_contacts(
+        session=session,
+        settlements=[Settlement(contact_id, outcome, counted, next_attempt_at)],
+        now=now or utcnow(),
+    )
+    return get_contact(session=session, contact_id=contact_id)
 
 
 def calls_to_number_since(
@@ -984,60 +1007,35 @@ def create_batch(
 ) -> tuple[Batch, list[CallAttempt]] | None:
     """Record a batch and one attempt per leased contact, before the batch is requested. Commits.
 
-    Like `create_attempt` for many contacts at once: each contact still leased by `lease_owner`
+    `create_attempts` in the batch's transaction: each contact still leased by `lease_owner`
     becomes `dialing` and gets its next attempt (with `batch_id`); contacts whose lease was lost
     are left out. Returns the batch and the attempts in the order of `contacts`, or None (nothing
     written) when no lease was still held.
     """
     now = now or utcnow()
-    taken: set[int] = set()
-    for chunk in chunks(sorted(_saved_id(contact) for contact in contacts), _IN_LIST_CHUNK):
-        started = _start_dialing(chunk, lease_owner=lease_owner, now=now)
-        taken.update(session.exec(started.returning(col(Contact.id))).scalars())
-    if not taken:
-        session.rollback()
-        return None
-    previous: dict[int, int] = {}
-    for chunk in chunks(sorted(taken), _IN_LIST_CHUNK):
-        previous.update(
-            session.exec(
-                select(col(CallAttempt.contact_id), sa.func.max(col(CallAttempt.attempt_number)))
-                .where(col(CallAttempt.contact_id).in_(chunk))
-                .group_by(col(CallAttempt.contact_id))
-            ).all()
-        )
     batch = Batch(
         campaign_id=campaign_id,
         from_number=from_number,
         timezone=timezone,
         variant=variant,
-        task_count=len(taken),
+        task_count=len(contacts),
         trigger_at=trigger_at,
         call_time_window=call_time_window,
         created_at=now,
     )
     session.add(batch)
     session.flush()
-    attempts = [
-        CallAttempt(
-            campaign_id=campaign_id,
-            contact_id=contact.id,
-            attempt_number=previous.get(contact.id, 0) + 1,
-            # Batch tasks have no idempotency key at Retell; the column still identifies the row.
-            idempotency_key=f"campaigner-{uuid4().hex}",
-            batch_id=batch.id,
-            variant=variant,
-            agent_id=agent_id,
-            agent_version=agent_version,
-            from_number=from_number,
-            to_number=contact.phone_e164,
-            created_at=now,
-        )
+    plans = [
+        AttemptPlan(contact, agent_id, agent_version, from_number, variant, batch.id)
         for contact in contacts
-        if contact.id in taken
     ]
-    session.add_all(attempts)
-    session.commit()
+    attempts = create_attempts(session=session, plans=plans, lease_owner=lease_owner, now=now)
+    if not attempts:
+        return None
+    if len(attempts) != batch.task_count:
+        batch.task_count = len(attempts)
+        session.add(batch)
+        session.commit()
     return batch, attempts
 
 
