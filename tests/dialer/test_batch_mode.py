@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer.batching import BatchOptions
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
-from campaigner.simulator import ForcedOutcome, OutcomeModel, Simulator, SimulatorConfig
+from campaigner.simulator import OutcomeModel, Simulator, SimulatorConfig
 from campaigner.store import (
     Batch,
     BatchState,
@@ -182,13 +182,9 @@ async def test_reserved_concurrency_is_left_free(rig: Rig) -> None:
 )
 async def test_outcomes_drive_follow_up_batches_and_dnc_suppresses(rig: Rig) -> None:
     busy, dnc, success = numbers(3, area="646")
-    for number, reason, ok in (
-        (busy, "dial_busy", None),
-        (dnc, "user_requested_dnc", None),
-        (success, "agent_hangup", True),
-    ):
-        order = ForcedOutcome(to_number=number, disconnection_reason=reason, call_successful=ok)
-        rig.sim.call(lambda sim, order=order: sim.force(order))
+    rig.force(busy, "dial_busy")
+    rig.force(dnc, "user_requested_dnc")
+    rig.force(success, "agent_hangup", successful=True)
     config = rig.campaign(BATCH.format(size=4, reserved=0) + "retry: {busy: {delay: 2m}}")
     others = numbers(5, area="917")
     rig.ingest(config, [busy, dnc, success, *others])
