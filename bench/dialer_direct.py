@@ -1,7 +1,8 @@
-"""Direct-mode dialing against the simulator: slot utilisation, wall time against its lower bound,
-API requests per finished call, and the orchestrator's CPU and memory per dialed call.
+"""Dialing against the simulator: slot utilisation, wall time against its lower bound, API
+requests per finished call, and the orchestrator's CPU and memory per dialed call.
 
     python bench/dialer_direct.py                      # 2,000 contacts, 20 slots, webhooks
+    python bench/dialer_direct.py --mode batch         # the same in batch mode (Retell paces)
     python bench/dialer_direct.py --results polling    # results by polling only
     python bench/dialer_direct.py --naive              # the naive loop on the same workload
     python bench/dialer_direct.py --contacts 100000 --calls 2000   # memory with a large store
@@ -46,6 +47,8 @@ columns: {{phone: phone, dynamic_variables: {{first_name: first_name}}}}
 window: {{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59",
          allow_outside_federal_hours: true}}
 caps: {{calls_per_second: {cps}, max_calls_per_number_per_24h: 100}}
+mode: {mode}
+batch: {{size: {batch_size}}}
 """
 
 
@@ -99,14 +102,16 @@ def sim_get(port: int, path: str) -> dict[str, Any]:
 
 
 def prepare_store(workdir: Path, args: argparse.Namespace) -> tuple[Any, Any]:
-    config = parse_campaign(CAMPAIGN.format(cps=args.cps * args.speed))
+    cps = args.cps * args.speed
+    campaign = CAMPAIGN.format(cps=cps, mode=args.mode, batch_size=args.batch_size)
+    config = parse_campaign(campaign)
     engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
     upgrade_database(engine)
     csv = workdir / "contacts.csv"
     rows = "".join(f"{n},Person {i}\n" for i, n in enumerate(contact_numbers(args.contacts)))
     csv.write_text("phone,first_name\n" + rows)
     campaign_file = workdir / "bench.yaml"
-    campaign_file.write_text(CAMPAIGN.format(cps=args.cps * args.speed))
+    campaign_file.write_text(campaign)
     # Imported by another process, so the peak RSS below is the dialer's alone.
     subprocess.run(
         [sys.executable, "-m", "campaigner", "ingest", str(campaign_file), str(csv), "--json"],
@@ -129,6 +134,7 @@ async def run_campaigner(
         if args.calls:
             return await _run_until_calls(runner, args.calls)
         summary = await runner.run()
+        print(f"  stopped because           {summary.stop_reason}")
         return summary.calls_placed
 
 
@@ -212,7 +218,7 @@ def report(
     requests = after["total_requests"] - before["total_requests"]
     created = after["calls_created"] - before["calls_created"]
     bound = max(created / args.cps, busy / args.concurrency)
-    mode = "naive loop" if args.naive else f"campaigner ({args.results})"
+    mode = "naive loop" if args.naive else f"campaigner ({args.mode} mode, {args.results})"
     print(
         f"{mode}: {args.contacts} contacts, {args.concurrency} slots, {args.cps} CPS, "
         f"speed {args.speed}x"
@@ -242,6 +248,8 @@ def main() -> None:
     parser.add_argument("--results", choices=["webhooks", "polling"], default="webhooks")
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument("--naive", action="store_true")
+    parser.add_argument("--mode", choices=["direct", "batch"], default="direct")
+    parser.add_argument("--batch-size", type=int, default=500, help="tasks per batch (batch mode)")
     parser.add_argument("--calls", type=int, default=0, help="stop after this many calls")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:

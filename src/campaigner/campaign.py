@@ -266,6 +266,9 @@ class BatchSettings(_Section):
 
     size: int = Field(default=500, ge=1)
     reserved_concurrency: int = Field(default=0, ge=0)
+    # Send a zone's due contacts only when its window opens within this time: tasks Retell holds
+    # are out of reach of later suppressions.
+    submit_ahead: Duration = timedelta(hours=12)
 
 
 class ColumnMapping(_Section):

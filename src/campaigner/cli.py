@@ -555,6 +555,36 @@ def cancel(
     _set_status(name, CampaignStatus.CANCELLED, reason)
 
 
+@app.command()
+def status(
+    name: Annotated[
+        str | None, typer.Argument(help="One campaign's name; every campaign if left out.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print one JSON object: {"campaigns": [...]}.')
+    ] = False,
+) -> None:
+    """Where each campaign stands: contacts, outcomes, attempts, cost, next callable time, and
+    in batch mode each batch's tasks submitted, dialed, connected and finished."""
+    import json
+
+    from rich.console import Console
+
+    from campaigner.status import campaign_overviews, print_overviews
+    from campaigner.store import StoreError, utcnow
+
+    try:
+        with _store_session() as session:
+            overviews = campaign_overviews(session=session, name=name, now=utcnow())
+    except StoreError as error:
+        _fail(error)
+    if as_json:
+        campaigns = [overview.model_dump(mode="json") for overview in overviews]
+        typer.echo(json.dumps({"campaigns": campaigns}))
+    else:
+        print_overviews(overviews, Console())
+
+
 def main() -> None:
     """Entry point for `python -m campaigner`."""
     app()

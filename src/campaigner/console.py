@@ -16,8 +16,9 @@ from rich.live import Live
 from rich.table import Table
 
 from campaigner.dialer.runner import RunProgress, RunSummary
+from campaigner.store import CampaignCounts
 
-__all__ = ["ProgressDisplay", "print_run_summary", "progress_line"]
+__all__ = ["ProgressDisplay", "add_count_rows", "print_run_summary", "progress_line"]
 
 PLAIN_LINE_EVERY_S = 5.0
 
@@ -81,15 +82,8 @@ class ProgressDisplay:
             self._console.print(progress_line(progress), highlight=False)
 
 
-def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:
-    """The end-of-run summary as a table."""
-    console = console or Console()
-    counts = summary.counts
-    table = Table(title=f"campaign {summary.campaign}: {summary.status}", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("stopped because", summary.stop_reason)
-    table.add_row("calls placed this run", str(summary.calls_placed))
+def add_count_rows(table: Table, counts: CampaignCounts) -> None:
+    """Rows for a campaign's contacts by status and final outcome, attempts by outcome, cost."""
     table.add_row("contacts", str(counts["contacts"]))
     for status, count in sorted(counts["contacts_by_status"].items()):
         table.add_row(f"  {status}", str(count))
@@ -99,6 +93,17 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     for outcome, count in sorted(counts["attempts_by_outcome"].items()):
         table.add_row(f"  {outcome}", str(count))
     table.add_row("cost", f"${counts['cost_cents'] / 100:,.2f}")
+
+
+def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:
+    """The end-of-run summary as a table."""
+    console = console or Console()
+    table = Table(title=f"campaign {summary.campaign}: {summary.status}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("stopped because", summary.stop_reason)
+    table.add_row("calls placed this run", str(summary.calls_placed))
+    add_count_rows(table, summary.counts)
     if summary.next_callable_at is not None:
         table.add_row("next callable", f"{summary.next_callable_at:%Y-%m-%d %H:%M} UTC")
     console.print(table)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from campaigner.campaign import CampaignConfig, parse_campaign
 from campaigner.contacts import ingest_contacts_file
 from campaigner.retell import RetellClient
-from campaigner.simulator import SimulatorConfig, SimulatorHandle, run_simulator
+from campaigner.simulator import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
 from campaigner.store import make_engine, upgrade_database
 
 CAMPAIGN_YAML = """
@@ -61,6 +61,13 @@ class Rig:
                 session=session, config=config, path=path, out_dir=self.tmp / "out"
             )
         assert summary.accepted == len(phones)
+
+    def force(self, number: str, reason: str, successful: bool | None = None) -> None:
+        """Make every call to `number` end with `reason` (and this post-call verdict)."""
+        order = ForcedOutcome(
+            to_number=number, disconnection_reason=reason, call_successful=successful
+        )
+        self.sim.call(lambda sim: sim.force(order))
 
     def client(self) -> RetellClient:
         """A client whose retry waits are cut short: these tests are about outcomes, not timing."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+
+from campaigner.simulator import SimulatorHandle
 
 
 class FakeClock:
@@ -28,3 +31,20 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+
+class SimulatorClock:
+    """Wall time read from a simulator's virtual clock, so calling windows and retry times follow
+    the simulated day; monotonic time and sleeps stay real (the runner waits in real time)."""
+
+    def __init__(self, sim: SimulatorHandle) -> None:
+        self._sim = sim
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._sim.simulator.clock.now_ms() / 1000, UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -144,3 +144,26 @@ def test_run_with_a_webhook_port_receives_results(
     assert stats["webhook_events"] > 0
     assert stats["webhook_deliveries"] == stats["webhook_events"]
     assert stats["webhook_failures"] == 0
+
+
+def test_batch_mode_runs_through_the_cli_and_status_shows_its_batches(
+    runner: CliRunner, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    (tmp_path / "batch.yaml").write_text(
+        CAMPAIGN.replace("name: cli", "name: cli-batch") + "mode: batch\nbatch: {size: 5}\n"
+    )
+    result = runner.invoke(app, ["run", "batch.yaml", "--contacts", "contacts.csv", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["calls_placed"] == 12
+    assert summary["counts"]["attempts"] == 12
+    assert "dialing" not in summary["counts"]["contacts_by_status"]
+    assert sim.stats()["calls_created"] == 12
+    assert sim.stats()["batches"] == 3
+
+    status = runner.invoke(app, ["status", "cli-batch", "--json"])
+    assert status.exit_code == 0, status.output
+    (campaign,) = json.loads(status.stdout)["campaigns"]
+    assert campaign["mode"] == "batch"
+    assert [b["submitted"] for b in campaign["batches"]] == [5, 5, 2]
+    assert all(b["finished"] == b["dialed"] == b["submitted"] for b in campaign["batches"])

@@ -9,7 +9,16 @@ from typing import Any
 from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig
-from campaigner.store import Campaign, create_source_file, insert_contacts, upsert_campaign
+from campaigner.store import (
+    Batch,
+    CallAttempt,
+    Campaign,
+    claim_due_contacts,
+    create_batch,
+    create_source_file,
+    insert_contacts,
+    upsert_campaign,
+)
 
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 NEW_YORK = ("America/New_York",)
@@ -75,3 +84,38 @@ def add_contacts(
     inserted = insert_contacts(session=session, rows=rows, now=NOW)
     session.commit()
     return inserted
+
+
+def lease_into_batch(
+    session: Session,
+    campaign_id: int,
+    *,
+    now: datetime,
+    lease_owner: str = "test-run",
+    trigger_at: datetime | None = None,
+) -> tuple[Batch, list[CallAttempt]]:
+    """Lease every due contact of the campaign and record them as one batch (not sent); commits."""
+    leased = claim_due_contacts(
+        session=session,
+        campaign_id=campaign_id,
+        now=now,
+        limit=1000,
+        lease_owner=lease_owner,
+        lease_seconds=300,
+    )
+    recorded = create_batch(
+        session=session,
+        campaign_id=campaign_id,
+        contacts=leased,
+        lease_owner=lease_owner,
+        from_number="+14155550100",
+        timezone=NEW_YORK[0],
+        variant="default",
+        agent_id="agent_abc",
+        agent_version=None,
+        trigger_at=trigger_at,
+        call_time_window={"windows": [{"start": 0, "end": 1440}], "timezone": NEW_YORK[0]},
+        now=now,
+    )
+    assert recorded is not None
+    return recorded

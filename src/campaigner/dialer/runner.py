@@ -30,7 +30,7 @@ import socket
 from collections import deque
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -40,6 +40,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
+from campaigner.dialer.batching import BatchDialer, BatchOptions
+from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.pacing import TokenBucket
@@ -47,7 +49,7 @@ from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
-from campaigner.dialer.windows import is_callable_at, next_callable_at
+from campaigner.dialer.windows import earliest_callable_at, is_callable_at
 from campaigner.retell import (
     AmbiguousCreate,
     AuthenticationFailed,
@@ -127,6 +129,7 @@ class RunOptions:
     idle_claim_interval: float = 1.0
     zone_sets_refresh: float = 10.0
     deadline: datetime | None = None
+    batch: BatchOptions = field(default_factory=BatchOptions)
 
 
 @dataclass
@@ -226,6 +229,23 @@ class CampaignRunner:
                 self._sync.in_progress() + self._creating + len(self._reconciler.ambiguous)
             ),
         )
+        # `mode: batch`: due contacts go to Retell as batch calls instead of one create each.
+        self._batches = (
+            BatchDialer(
+                config=config,
+                engine=engine,
+                client=client,
+                clock=self.clock,
+                sync=self._sync,
+                lease_owner=self.owner,
+                lease_seconds=self.options.lease_seconds,
+                release_over_cap=self._release_over_cap,
+                pause=self._pause,
+                options=self.options.batch,
+            )
+            if config.mode == "batch"
+            else None
+        )
         self._wake = asyncio.Event()
         self._from_numbers = itertools.cycle(config.from_numbers)
         self._recent_outcomes: deque[tuple[OutcomeClass, str | None]] = deque(
@@ -269,13 +289,15 @@ class CampaignRunner:
         # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
         # an unreachable Retell must stop the run with its reason, not leave it idling.
         self._reconciler.take_over(self._campaign_id)
+        if self._batches is not None:
+            self._batches.take_over(self._campaign_id)
         try:
             # Known to the other runs first, so the concurrency read can tell their calls apart.
             self._hold_run_lease(force=True)
             await self._capacity.refresh(force=True, required=True)
             self._hold_run_lease(force=True)
-            if self._sync.live:
-                await self._sync.poll()
+            if self._sync.live or self._batches is not None:
+                await self._sync_results()
             await self._loop()
         finally:
             for task in list(self._tasks):
@@ -304,40 +326,53 @@ class CampaignRunner:
                 self._write_sent()
                 self._sync.apply_pushed()
                 last_apply = now
-            if self._sync.live and now - last_sync >= self._poll_interval:
+            if (
+                self._sync.live or self._batches is not None
+            ) and now - last_sync >= self._poll_interval:
                 self._write_sent()
-                await self._sync.poll()
+                await self._sync_results()
                 last_sync = now
             # After the results: a breaker or the budget they tripped stops dialing this turn.
             status = self._campaign_status()
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             if not dialing:
                 self._withdraw_ready()
-            claimed = await self._dial_due_contacts() if dialing else 0
-            ambiguous = self._reconciler.ambiguous
-            if ambiguous and now - last_reconcile >= self.options.reconcile_interval:
-                was_idle = not (self._sync.live or self._sending or self._tasks or claimed)
+            claimed = await self._dial_due() if dialing else 0
+            unresolved = len(self._reconciler.ambiguous) + len(
+                self._batches.ambiguous if self._batches else ()
+            )
+            if unresolved and now - last_reconcile >= self.options.reconcile_interval:
+                was_idle = not (self._busy() or claimed)
                 await self._reconciler.reconcile(self._campaign_id, replay=dialing)
+                if self._batches is not None:
+                    await self._batches.reconcile()
                 last_reconcile = now
                 idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
             # Reconciling may have adopted calls in progress: judge idleness after it.
-            busy = self._sync.live or self._sync.pushed or self._sending or self._tasks
             waiting = dialing and self._capacity.short_of_part
-            idle = not (busy or claimed or waiting)
+            idle = not (self._busy() or claimed or waiting)
             self._report_progress()
-            if idle and not ambiguous:
+            if idle and not unresolved:
                 self._stop_reason = self._stop_reason or self._idle_reason(status)
                 return
             if idle and idle_reconcile_rounds >= self.options.max_reconcile_rounds:
+                what = "batches and attempts" if self._batches else "attempts"
                 self._stop_reason = (
-                    f"{len(ambiguous)} attempts could not be reconciled yet; "
-                    "the next run tries again"
+                    f"{unresolved} {what} could not be reconciled yet; the next run tries again"
                 )
                 return
             # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
             with suppress(TimeoutError):
                 async with asyncio.timeout(self._next_turn_within()):
                     await self._wake.wait()
+
+    def _busy(self) -> bool:
+        """Calls in progress or waiting to be applied, creates being sent, or batches Retell may
+        be dialing now."""
+        batches_dialing = self._batches is not None and self._batches.dialing(self.clock.now())
+        return bool(
+            self._sync.live or self._sync.pushed or self._sending or self._tasks or batches_dialing
+        )
 
     def _next_turn_within(self) -> float:
         """Seconds until the loop must run again even if nothing wakes it."""
@@ -350,6 +385,12 @@ class CampaignRunner:
             return f"campaign is {status.value if status else 'missing'}"
         if self._past_deadline():
             return "deadline reached"
+        waiting = self._batches.waiting() if self._batches else 0
+        if waiting:
+            return (
+                f"nothing is due now; {waiting} batches wait at Retell for their calling window "
+                "(run again later to collect their results)"
+            )
         return "nothing is due now"
 
     def _past_deadline(self) -> bool:
@@ -357,6 +398,12 @@ class CampaignRunner:
         return deadline is not None and self.clock.now() >= deadline
 
     # -- dialing -------------------------------------------------------------------------------
+
+    async def _dial_due(self) -> int:
+        """Send due contacts: as batches in batch mode, else one create each."""
+        if self._batches is not None:
+            return await self._batches.submit_due()
+        return await self._dial_due_contacts()
 
     def _free_slots(self) -> int:
         capacity = self._capacity.held
@@ -514,7 +561,7 @@ class CampaignRunner:
         return [contact for contact in contacts if contact not in over]
 
     def _plan(self, contact: Contact) -> AttemptPlan:
-        variant = self._variant(contact.variant)
+        variant = variant_for(self.config, contact.variant)
         return AttemptPlan(
             contact=contact,
             agent_id=variant.agent_id,
@@ -532,30 +579,14 @@ class CampaignRunner:
             self._sending -= 1
             self._wake.set()
 
-    def _variant(self, name: str | None) -> AgentVariant:
-        """The campaign's variant of this name; the first one if the file no longer has it."""
-        variants = self.config.agent_variants()
-        for variant in variants:
-            if variant.name == name:
-                return variant
-        if name is not None:
-            log.warning("variant %r is not in campaign %s any more", name, self.config.name)
-        return variants[0]
-
     async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:
         """Send (or re-send, same key) an attempt's create request and record the answer."""
         assert attempt.id is not None
         assert contact.id is not None
         attempt_id = attempt.id
         # The attempt row keeps numeric versions only; a tag such as "latest" comes from the file.
-        variant = self._variant(attempt.variant)
-        metadata = {
-            **contact.extra_metadata,
-            "campaign": self.config.name,
-            "contact": str(contact.id),
-            "attempt": str(attempt_id),
-            "attempt_number": str(attempt.attempt_number),
-        }
+        variant = variant_for(self.config, attempt.variant)
+        metadata = call_metadata(self.config, contact, attempt)
         for _ in range(self.options.max_create_retries):
             try:
                 call = await self._create_call(attempt, contact, variant, metadata)
@@ -672,6 +703,13 @@ class CampaignRunner:
 
     # -- results -------------------------------------------------------------------------------
 
+    async def _sync_results(self) -> None:
+        """Poll the calls this run follows, and collect the finished calls of open batches."""
+        if self._sync.live:
+            await self._sync.poll()
+        if self._batches is not None:
+            await self._batches.collect()
+
     def _on_applied(self, batch: AppliedBatch) -> None:
         """Count what a sync batch settled, and let it trip the breaker or the budget."""
         self._progress.calls_finished += batch.finished
@@ -680,6 +718,8 @@ class CampaignRunner:
             self._note_outcome(outcome, reason)
         if batch.want_transcripts:
             self._spawn(self._sync.fetch_transcripts(batch.want_transcripts))
+        if self._batches is not None and batch.settled:
+            self._batches.results_applied()
         self._check_budget()
         self._wake.set()
 
@@ -751,6 +791,9 @@ class CampaignRunner:
 
     def _report_progress(self) -> None:
         self._progress.in_progress = self._sync.in_progress() + self._sending
+        if self._batches is not None:
+            # Batch mode: the tasks Retell accepted (it places their calls itself).
+            self._progress.calls_placed = self._batches.tasks_submitted
         if self._on_progress is not None:
             self._on_progress(self._progress)
 
@@ -773,11 +816,6 @@ class CampaignRunner:
             zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
             next_due = next_due_time(session=session, campaign_id=self._campaign_id)
         earliest = max(now, next_due) if next_due else now
-        openings = [
-            moment
-            for zones in zone_sets
-            if (moment := next_callable_at(self.config.window, zones, earliest)) is not None
-        ]
         return RunSummary(
             campaign=self.config.name,
             status=status.value if status else "missing",
@@ -785,5 +823,5 @@ class CampaignRunner:
             calls_placed=self._progress.calls_placed,
             calls_finished=self._progress.calls_finished,
             counts=counts,
-            next_callable_at=min(openings) if openings and zone_sets else None,
+            next_callable_at=earliest_callable_at(self.config.window, zone_sets, earliest),
         )

@@ -127,7 +127,8 @@ class ResultSync:
         for call in calls:
             self._note_terminal(call, now)
             live = self.live.get(call.call_id)
-            seen = live.terminal_seen_at if live is not None else None
+            # A call nobody follows (a batch task) waits for its analysis from its end.
+            seen = live.terminal_seen_at if live is not None else call.ended_at
             if seen is not None and now - seen >= self._config.analysis_timeout:
                 timed_out.append(call.call_id)
         with self._session() as session:
@@ -137,7 +138,7 @@ class ResultSync:
             for call, applied in zip(calls, applied_calls, strict=True):
                 if applied is None or applied.outcome is None:
                     continue
-                if self.live.pop(call.call_id, None) is not None:
+                if self.live.pop(call.call_id, None) is not None or applied.settled_now:
                     batch.finished += 1
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents

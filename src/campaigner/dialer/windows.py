@@ -8,14 +8,14 @@ recipient's clock rather than with UTC.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from campaigner.campaign import CallWindow
 
-__all__ = ["is_callable_at", "next_callable_at"]
+__all__ = ["earliest_callable_at", "is_callable_at", "next_callable_at"]
 
 # How far ahead `next_callable_at` looks: enough for a holiday season and a week of closed days.
 SEARCH_HORIZON = timedelta(days=21)
@@ -64,3 +64,18 @@ def next_callable_at(
         if moment > now and is_callable_at(window, timezones, moment):
             return moment
     return None
+
+
+def earliest_callable_at(
+    window: CallWindow, zone_sets: Iterable[Sequence[str]], now: datetime
+) -> datetime | None:
+    """The first instant at or after `now` when a contact of any of these zone sets may be
+    called, or None if none can be within three weeks."""
+    return min(
+        (
+            moment
+            for zones in zone_sets
+            if (moment := next_callable_at(window, zones, now)) is not None
+        ),
+        default=None,
+    )

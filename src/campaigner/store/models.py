@@ -240,6 +240,8 @@ class Batch(SQLModel, table=True):
     )
     task_count: int = Field(default=0, nullable=False)
     trigger_at: datetime | None = _optional_time()
+    # Retell's `call_time_window` as sent: whether the batch is waiting or dialing right now.
+    call_time_window: dict[str, Any] | None = _json(nullable=True)
     created_at: datetime = _created_at()
     sent_at: datetime | None = _optional_time()
 
@@ -259,6 +261,8 @@ class CallAttempt(SQLModel, table=True):
         sa.Index("ix_call_attempt_to_number_created_at", "to_number", "created_at"),
         # Result sync resumes from the latest end_timestamp it has seen.
         sa.Index("ix_call_attempt_campaign_id_end_timestamp", "campaign_id", "end_timestamp"),
+        # Batch mode: a batch's attempts (sync, reconcile, status counts).
+        sa.Index("ix_call_attempt_batch_id", "batch_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

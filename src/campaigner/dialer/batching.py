@@ -1,0 +1,577 @@
+"""Batch mode: due contacts go to Retell as batch calls, one per calling zone and agent variant.
+
+Retell's `create-batch-call` paces the calls itself (so the orchestrator may go offline once a
+batch is in), but it takes one `call_time_window` in one timezone, has no retries, no idempotency
+key and no way to read a batch back. Campaigner fills those gaps:
+
+- **Group** (`group_contacts`): due contacts by candidate-zone set and variant, chunked to the
+  campaign's `batch.size`.
+- **Schedule** (`batch_schedule`): the campaign window in the group's zone (for a number that may
+  be in several zones, the part of the window open in all of them), on the days it is open in the
+  coming week (holidays left out), and `trigger_timestamp` at its next opening.
+- **Record, then request** (`BatchDialer.submit_due`): the batch row and one attempt per task are
+  committed before `create-batch-call`; each task carries the contact's dynamic variables, the
+  variant's agent, and `metadata = {campaign, contact, attempt, attempt_number, batch}`.
+- **Reconcile** (`BatchDialer.reconcile`): a batch whose answer was lost (or a run that died before
+  it came) is looked up by its metadata through list-calls. Found: Retell has it. Not found, it
+  is given up (and its contacts go out in a later batch) only once Retell has had room to dial it
+  for `lost_batch_grace` seconds on end: its trigger passed, its window open, free slots beyond
+  its reservation. So a retry never sends a second batch of tasks Retell still holds.
+- **Collect** (`BatchDialer.collect`): finished calls of the open batches, by `batch_call_id`
+  from an end-time watermark, go through the same `ResultSync.apply` as direct mode; retries
+  become due like any other and go out in follow-up batches.
+
+Tasks handed to Retell are out of campaigner's hands until dialed: a number suppressed after its
+batch was sent can still be called by it. `batch.submit_ahead` bounds how early a batch goes in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
+from campaigner.dialer.calls import call_metadata, variant_for
+from campaigner.dialer.clock import Clock
+from campaigner.dialer.results import settle_attempts
+from campaigner.dialer.sync import ResultSync
+from campaigner.dialer.windows import is_callable_at, next_callable_at
+from campaigner.retell import (
+    FINISHED_CALL_STATUSES,
+    AmbiguousCreate,
+    AuthenticationFailed,
+    BadRequest,
+    BatchCallTask,
+    Call,
+    CallTimeWindow,
+    Concurrency,
+    NotFound,
+    PaymentRequired,
+    PermissionDenied,
+    RateLimited,
+    ResponseFormatError,
+    RetellClient,
+    RetellError,
+    TimeWindow,
+    UnprocessableEntity,
+    call_filter,
+)
+from campaigner.store import (
+    Batch,
+    BatchState,
+    Contact,
+    batch_progress,
+    batch_sync_watermark,
+    claim_due_contacts,
+    claimable_timezone_sets,
+    create_batch,
+    mark_batch_send_failed,
+    mark_batch_sent,
+    open_batches,
+    session_factory,
+)
+
+__all__ = [
+    "BatchDialer",
+    "BatchOptions",
+    "BatchSchedule",
+    "TaskGroup",
+    "batch_schedule",
+    "group_contacts",
+    "window_is_open",
+    "window_opens_by",
+]
+
+log = logging.getLogger(__name__)
+
+RETELL_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEK = 7
+_MINUTES_PER_DAY = 1440
+_NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
+_REFUSALS_THAT_PAUSE = (
+    AuthenticationFailed,
+    PaymentRequired,
+    PermissionDenied,
+    NotFound,
+    UnprocessableEntity,
+    BadRequest,
+)
+
+ReleaseOverCap = Callable[[Session, list[Contact], datetime], list[Contact]]
+
+
+# --- grouping and scheduling (pure) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskGroup:
+    """Contacts that go into one batch: one candidate-zone set, one variant, at most `size`."""
+
+    zones: tuple[str, ...]
+    variant: str | None
+    contacts: tuple[Contact, ...]
+
+
+def group_contacts(contacts: Iterable[Contact], size: int) -> list[TaskGroup]:
+    """Group contacts by candidate-zone set and variant (first seen first), chunked to `size`."""
+    if size < 1:
+        raise ValueError(f"a batch holds at least one task, not {size}")
+    groups: dict[tuple[str, str | None], list[Contact]] = {}
+    for contact in contacts:
+        groups.setdefault((contact.timezone_key, contact.variant), []).append(contact)
+    return [
+        TaskGroup(
+            zones=tuple(key.split("|")) if key else (),
+            variant=variant,
+            contacts=tuple(members[start : start + size]),
+        )
+        for (key, variant), members in groups.items()
+        for start in range(0, len(members), size)
+    ]
+
+
+@dataclass(frozen=True)
+class BatchSchedule:
+    """When Retell may dial one batch: its `call_time_window` and its trigger time."""
+
+    call_time_window: CallTimeWindow
+    trigger_at: datetime | None
+
+    @property
+    def timezone(self) -> str:
+        return self.call_time_window.timezone or ""
+
+
+def batch_schedule(window: CallWindow, zones: Sequence[str], now: datetime) -> BatchSchedule | None:
+    """The window and trigger for a batch of contacts in `zones` (their candidate zones), or None
+    when the campaign window does not open for them within three weeks.
+
+    The window is written in the first zone. For several zones it is the part of the campaign
+    window open in every zone, with the zones' offsets taken over the coming week (so a DST change
+    in one of them only narrows it). Its days are those of the week from the next opening on
+    which the window is open in every zone at its first and last minute: campaign days, holidays
+    left out (a batch still dialing a week later could meet a holiday of the next week).
+    """
+    opening = next_callable_at(window, zones, now)
+    if opening is None:
+        return None
+    zone_name = sorted(zones)[0]
+    zone = ZoneInfo(zone_name)
+    first_day = opening.astimezone(zone).date()
+    week = [first_day + timedelta(days=offset) for offset in range(_WEEK)]
+    shifts = [_offset_minutes(zone, day, other) for other in zones for day in week]
+    start = max(0, _minute_of_day(window.start) + max(shifts))
+    end = min(_MINUTES_PER_DAY, _minute_of_day(window.end) + min(shifts))
+    if start >= end:
+        return None
+    open_days = [
+        day
+        for day in week
+        if all(
+            is_callable_at(window, zones, _local_moment(zone, day, minute))
+            for minute in (start, end - 1)
+        )
+    ]
+    if not open_days:
+        return None
+    days = sorted({day.weekday() for day in open_days})
+    return BatchSchedule(
+        call_time_window=CallTimeWindow(
+            windows=[TimeWindow(start=start, end=end)],
+            timezone=zone_name,
+            day=[RETELL_DAY_NAMES[day] for day in days],
+        ),
+        trigger_at=opening if opening > now else None,
+    )
+
+
+def window_is_open(call_time_window: dict[str, Any], moment: datetime) -> bool:
+    """True when Retell may dial a batch sent with this `call_time_window` at `moment`."""
+    return window_opens_by(call_time_window, moment, moment)
+
+
+def window_opens_by(call_time_window: dict[str, Any], start: datetime, end: datetime) -> bool:
+    """True when the window is open at some minute from `start` to `end` (both included)."""
+    sent = CallTimeWindow.model_validate(call_time_window)
+    zone = ZoneInfo(sent.timezone or "America/Los_Angeles")
+    moment = start
+    while moment <= end:
+        local = moment.astimezone(zone)
+        minute = local.hour * 60 + local.minute
+        on_day = not sent.day or RETELL_DAY_NAMES[local.weekday()] in sent.day
+        if on_day and any(span.start <= minute < span.end for span in sent.windows):
+            return True
+        moment += timedelta(minutes=1)
+    return False
+
+
+def _minute_of_day(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _offset_minutes(zone: ZoneInfo, day: date, other: str) -> int:
+    """How far `zone`'s clock is ahead of `other`'s at noon of `day` (in `zone`), in minutes."""
+    noon = datetime.combine(day, time(12), tzinfo=zone)
+    ahead = noon.utcoffset() or timedelta(0)
+    behind = noon.astimezone(ZoneInfo(other)).utcoffset() or timedelta(0)
+    return int((ahead - behind).total_seconds() // 60)
+
+
+def _local_moment(zone: ZoneInfo, day: date, minute: int) -> datetime:
+    local = datetime.combine(day, time(), tzinfo=zone) + timedelta(minutes=minute)
+    return local.astimezone(UTC)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# --- the dialer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How batch mode behaves in a run (the campaign's own settings are `config.batch`)."""
+
+    submit_interval: float = 5.0
+    claim_limit: int = 5_000
+    lost_batch_grace: float = 60.0
+    stalled_after: float = 900.0
+    # A batch whose window opens within this time is waited for: a gap (23:59 to 00:00, say)
+    # does not end the run.
+    window_gap: timedelta = timedelta(minutes=10)
+    watermark_margin: timedelta = timedelta(minutes=10)
+
+
+class BatchDialer:
+    """Submits due contacts as batches, reconciles lost ones and collects their calls.
+
+    `release_over_cap` gives back claimed contacts whose number had its calls for the day;
+    `pause` pauses the campaign with a reason (Retell refused the account or the batch).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: CampaignConfig,
+        engine: Engine,
+        client: RetellClient,
+        clock: Clock,
+        sync: ResultSync,
+        lease_owner: str,
+        lease_seconds: float,
+        release_over_cap: ReleaseOverCap,
+        pause: Callable[[str], None],
+        options: BatchOptions | None = None,
+    ) -> None:
+        self._config = config
+        self._session = session_factory(engine)
+        self._client = client
+        self._clock = clock
+        self._sync = sync
+        self._owner = lease_owner
+        self._lease_seconds = lease_seconds
+        self._release_over_cap = release_over_cap
+        self._pause = pause
+        self._options = options or BatchOptions()
+        self._from_numbers = itertools.cycle(config.from_numbers)
+        self._campaign_id = 0
+        self._next_submit_at = float("-inf")
+        self._open: list[Batch] = []
+        self._open_stale = True
+        self._finished: dict[int, int] = {}
+        self._moved_at: dict[int, float] = {}
+        self._room_since: dict[int, float] = {}
+        self.ambiguous: dict[int, Batch] = {}
+        self.tasks_submitted = 0
+
+    def take_over(self, campaign_id: int) -> None:
+        """Start on a campaign: batches a previous run sent (or may have sent) are ours now."""
+        self._campaign_id = campaign_id
+        self._refresh_open()
+        for batch in self._open:
+            if batch.state in _NOT_SENT and batch.id is not None:
+                self.ambiguous[batch.id] = batch
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    async def submit_due(self) -> int:
+        """Claim due contacts whose window opens soon enough and send them as batches; returns
+        the number of tasks sent (or possibly sent)."""
+        now_mono = self._clock.monotonic()
+        if now_mono < self._next_submit_at:
+            return 0
+        self._next_submit_at = now_mono + self._options.submit_interval
+        now = self._clock.now()
+        with self._session() as session:
+            schedules = self._schedules(session, now)
+            contacts = (
+                claim_due_contacts(
+                    session=session,
+                    campaign_id=self._campaign_id,
+                    now=now,
+                    limit=self._options.claim_limit,
+                    lease_owner=self._owner,
+                    lease_seconds=self._lease_seconds,
+                    timezones=list(schedules),
+                )
+                if schedules
+                else []
+            )
+            if len(contacts) == self._options.claim_limit:
+                self._next_submit_at = float("-inf")  # more are due: carry on next turn
+            contacts = self._release_over_cap(session, contacts, now)
+        sent = 0
+        for group in group_contacts(contacts, self._config.batch.size):
+            sent += await self._submit(group, schedules[group.zones], now)
+        return sent
+
+    def _schedules(self, session: Session, now: datetime) -> dict[tuple[str, ...], BatchSchedule]:
+        """The schedule of every zone set with contacts to dial, if it opens within
+        `batch.submit_ahead`."""
+        schedules = {}
+        horizon = now + self._config.batch.submit_ahead
+        for zones in claimable_timezone_sets(session=session, campaign_id=self._campaign_id):
+            schedule = batch_schedule(self._config.window, zones, now)
+            if schedule is not None and (schedule.trigger_at or now) <= horizon:
+                schedules[zones] = schedule
+        return schedules
+
+    async def _submit(self, group: TaskGroup, schedule: BatchSchedule, now: datetime) -> int:
+        variant = variant_for(self._config, group.variant)
+        window = schedule.call_time_window.model_dump(exclude_none=True)
+        with self._session() as session:
+            recorded = create_batch(
+                session=session,
+                campaign_id=self._campaign_id,
+                contacts=group.contacts,
+                lease_owner=self._owner,
+                from_number=next(self._from_numbers),
+                timezone=schedule.timezone,
+                variant=variant.name,
+                agent_id=variant.agent_id,
+                agent_version=variant.version if isinstance(variant.version, int) else None,
+                trigger_at=schedule.trigger_at,
+                call_time_window=window,
+                now=now,
+            )
+        if recorded is None:
+            return 0
+        batch, attempts = recorded
+        assert batch.id is not None
+        contacts = {contact.id: contact for contact in group.contacts}
+        tasks = [
+            BatchCallTask(
+                to_number=attempt.to_number,
+                retell_llm_dynamic_variables=contacts[attempt.contact_id].dynamic_variables,
+                metadata={
+                    **call_metadata(self._config, contacts[attempt.contact_id], attempt),
+                    "batch": str(batch.id),
+                },
+                override_agent_id=variant.agent_id,
+                override_agent_version=variant.version,
+            )
+            for attempt in attempts
+        ]
+        try:
+            answer = await self._client.create_batch_call(
+                from_number=batch.from_number,
+                tasks=tasks,
+                name=f"{self._config.name}-{batch.id}",
+                trigger_timestamp=_epoch_ms(schedule.trigger_at) if schedule.trigger_at else None,
+                reserved_concurrency=self._config.batch.reserved_concurrency,
+                call_time_window=schedule.call_time_window,
+            )
+        except (AmbiguousCreate, ResponseFormatError) as error:
+            # A 2xx answer that does not parse still means Retell created the batch.
+            with self._session() as session:
+                mark_batch_send_failed(
+                    session=session, batch_id=batch.id, ambiguous=True, detail=str(error)
+                )
+            self.ambiguous[batch.id] = batch
+            self._open_stale = True
+            return len(attempts)
+        except RetellError as error:
+            self._refused(batch.id, error)
+            return 0
+        with self._session() as session:
+            mark_batch_sent(
+                session=session,
+                batch_id=batch.id,
+                retell_batch_id=answer.batch_call_id,
+                sent_at=self._clock.now(),
+            )
+        self.tasks_submitted += len(attempts)
+        self._open_stale = True
+        return len(attempts)
+
+    def _refused(self, batch_id: int, error: RetellError) -> None:
+        """Retell refused the batch, so none of its calls exists: its contacts are due again."""
+        if isinstance(error, _REFUSALS_THAT_PAUSE):
+            self._pause(f"Retell refused a batch: {error}")
+        elif isinstance(error, RateLimited):
+            self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
+        self._give_back(batch_id, str(error))
+
+    def _give_back(self, batch_id: int, detail: str) -> None:
+        """Close a batch Retell does not have: its contacts are due again, attempts uncounted."""
+        now = self._clock.now()
+        with self._session() as session:
+            attempts = mark_batch_send_failed(
+                session=session, batch_id=batch_id, ambiguous=False, detail=detail
+            )
+            settle_attempts(
+                session,
+                config=self._config,
+                attempts={
+                    attempt.id: (attempt.contact_id, OutcomeClass.TRANSIENT_FAILURE)
+                    for attempt in attempts
+                    if attempt.id is not None
+                },
+                now=now,
+                blameless=True,
+            )
+            session.commit()
+        self._open_stale = True
+
+    # -- reconciling ---------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Resolve batches whose create may have reached Retell, never sending their tasks twice."""
+        if not self.ambiguous:
+            return
+        try:
+            concurrency: Concurrency | None = await self._client.get_concurrency()
+        except RetellError as error:
+            log.warning("could not read concurrency to reconcile batches: %s", error)
+            concurrency = None
+        now, now_mono = self._clock.now(), self._clock.monotonic()
+        for batch_id, batch in sorted(self.ambiguous.items()):
+            try:
+                calls = await self._calls(call_filter(metadata=self._batch_metadata(batch_id)))
+            except RetellError as error:
+                log.warning("reconcile lookup for batch %s failed: %s", batch_id, error)
+                continue
+            if calls:
+                self._adopt(batch_id, calls)
+            elif concurrency is not None and self._would_dial(batch, concurrency, now):
+                since = self._room_since.setdefault(batch_id, now_mono)
+                if now_mono - since >= self._options.lost_batch_grace:
+                    log.warning("batch %s never reached Retell: its contacts go again", batch_id)
+                    del self.ambiguous[batch_id]
+                    self._give_back(batch_id, "create-batch-call answer lost; no call followed")
+            else:
+                self._room_since.pop(batch_id, None)
+
+    def _adopt(self, batch_id: int, calls: list[Call]) -> None:
+        """Retell has the batch (its calls carry its metadata); its id stays unknown."""
+        with self._session() as session:
+            mark_batch_sent(
+                session=session, batch_id=batch_id, retell_batch_id=None, sent_at=self._clock.now()
+            )
+        batch = self.ambiguous.pop(batch_id)
+        self._room_since.pop(batch_id, None)
+        self.tasks_submitted += batch.task_count
+        self._open_stale = True
+        self._sync.apply(calls)
+
+    def _would_dial(self, batch: Batch, concurrency: Concurrency, now: datetime) -> bool:
+        """True when Retell, if it had this batch, would be dialing it now."""
+        if batch.trigger_at is not None and batch.trigger_at > now:
+            return False
+        if batch.call_time_window and not window_is_open(batch.call_time_window, now):
+            return False
+        free = (concurrency.outbound_capacity or 0) - (concurrency.current_concurrency or 0)
+        return free > self._config.batch.reserved_concurrency
+
+    # -- collecting ----------------------------------------------------------------------------
+
+    async def collect(self) -> None:
+        """Bring home the finished calls of every open batch, one list-calls walk per batch."""
+        self._refresh_open()
+        calls: list[Call] = []
+        for batch in self._open:
+            if batch.state in _NOT_SENT or batch.id is None:
+                continue
+            with self._session() as session:
+                watermark = batch_sync_watermark(session=session, batch_id=batch.id)
+            since = (
+                _epoch_ms(watermark - self._options.watermark_margin)
+                if watermark is not None
+                else None
+            )
+            criteria = call_filter(
+                batch_call_id=batch.retell_batch_id,
+                metadata=None if batch.retell_batch_id else self._batch_metadata(batch.id),
+                call_statuses=FINISHED_CALL_STATUSES,
+                end_timestamp_from=since,
+            )
+            try:
+                calls.extend(await self._calls(criteria))
+            except RetellError as error:
+                log.warning("batch %s sync failed, will retry: %s", batch.id, error)
+        if calls:
+            self._sync.apply(calls)
+            self._open_stale = True
+
+    def dialing(self, now: datetime) -> int:
+        """How many open batches Retell may be dialing now or within `window_gap` (trigger
+        passed, window open) and that still move: a batch with no call finished for
+        `stalled_after` seconds is not waited on."""
+        self._refresh_open()
+        now_mono = self._clock.monotonic()
+        stalled = self._options.stalled_after
+        return sum(
+            1
+            for batch in self._open
+            if batch.state not in _NOT_SENT
+            and self._dials_soon(batch, now)
+            and now_mono - self._moved_at.get(batch.id or 0, now_mono) < stalled
+        )
+
+    def _dials_soon(self, batch: Batch, now: datetime) -> bool:
+        until = now + self._options.window_gap
+        start = max(now, batch.trigger_at or now)
+        if start > until:
+            return False
+        return not batch.call_time_window or window_opens_by(batch.call_time_window, start, until)
+
+    def results_applied(self) -> None:
+        """Calls were settled (by a webhook, say): re-read which batches are still open."""
+        self._open_stale = True
+
+    def waiting(self) -> int:
+        """Open batches (sent or maybe sent) with tasks not settled yet."""
+        self._refresh_open()
+        return len(self._open)
+
+    def _refresh_open(self) -> None:
+        if not self._open_stale:
+            return
+        now_mono = self._clock.monotonic()
+        with self._session() as session:
+            self._open = open_batches(session=session, campaign_id=self._campaign_id)
+            finished = {
+                row["batch_id"]: row["finished"]
+                for row in batch_progress(session=session, campaign_id=self._campaign_id)
+            }
+        for batch in self._open:
+            assert batch.id is not None
+            if finished.get(batch.id) != self._finished.get(batch.id):
+                self._finished[batch.id] = finished.get(batch.id, 0)
+                self._moved_at[batch.id] = now_mono
+        self._open_stale = False
+
+    def _batch_metadata(self, batch_id: int) -> dict[str, str]:
+        return {"campaign": self._config.name, "batch": str(batch_id)}
+
+    async def _calls(self, criteria: dict[str, Any]) -> list[Call]:
+        return [call async for call in self._client.iter_calls(filter_criteria=criteria)]

@@ -1,0 +1,161 @@
+"""`campaigner status`: where each campaign stands, read from the store alone.
+
+    overviews = campaign_overviews(session=session, name=None, now=utcnow())
+    print_overviews(overviews, console=Console())
+
+For each campaign: its status and reason, contacts by status and final outcome, attempts, cost,
+the next time a contact may be called (calling windows included), and in batch mode each batch
+with its tasks submitted, dialed, connected and finished.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from campaigner.campaign import CampaignConfig
+from campaigner.console import add_count_rows
+from campaigner.dialer.windows import earliest_callable_at
+from campaigner.store import (
+    BatchProgress,
+    Campaign,
+    CampaignCounts,
+    CampaignNotFound,
+    batch_progress,
+    campaign_counts,
+    claimable_timezone_sets,
+    get_campaign_by_name,
+    list_campaigns,
+    next_due_time,
+)
+
+__all__ = ["CampaignOverview", "campaign_overviews", "overview_lines", "print_overviews"]
+
+
+class CampaignOverview(BaseModel):
+    """One campaign's standing (`campaigner status --json` prints a list of these)."""
+
+    name: str
+    status: str
+    status_reason: str | None
+    mode: str
+    counts: CampaignCounts
+    next_callable_at: datetime | None
+    batches: list[BatchProgress]
+
+
+def campaign_overviews(
+    *, session: Session, name: str | None, now: datetime
+) -> list[CampaignOverview]:
+    """Every campaign (or the one named; `CampaignNotFound` if there is none such)."""
+    if name is None:
+        campaigns = list_campaigns(session=session)
+    else:
+        found = get_campaign_by_name(session=session, name=name)
+        if found is None:
+            raise CampaignNotFound(f"no campaign named {name!r}")
+        campaigns = [found]
+    return [_overview(session, campaign, now) for campaign in campaigns]
+
+
+def _overview(session: Session, campaign: Campaign, now: datetime) -> CampaignOverview:
+    assert campaign.id is not None
+    try:
+        config: CampaignConfig | None = CampaignConfig.model_validate(campaign.config)
+    except ValidationError:
+        config = None  # stored by a version that wrote another shape: no window to apply
+    next_due = next_due_time(session=session, campaign_id=campaign.id)
+    earliest = max(now, next_due) if next_due else None
+    if earliest is not None and config is not None:
+        zone_sets = claimable_timezone_sets(session=session, campaign_id=campaign.id)
+        earliest = earliest_callable_at(config.window, zone_sets, earliest)
+    return CampaignOverview(
+        name=campaign.name,
+        status=campaign.status.value,
+        status_reason=campaign.status_reason,
+        mode=config.mode if config else "unknown",
+        counts=campaign_counts(session=session, campaign_id=campaign.id),
+        next_callable_at=earliest,
+        batches=batch_progress(session=session, campaign_id=campaign.id),
+    )
+
+
+def _joined(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {count}" for key, count in sorted(counts.items())) or "none"
+
+
+def _batch_line(batch: BatchProgress) -> str:
+    trigger = f", from {batch['trigger_at']:%Y-%m-%d %H:%M} UTC" if batch["trigger_at"] else ""
+    return (
+        f"batch {batch['batch_id']} ({batch['state']}, {batch['timezone']}, "
+        f"variant {batch['variant'] or '-'}{trigger}): submitted {batch['submitted']}, "
+        f"dialed {batch['dialed']}, connected {batch['connected']}, finished {batch['finished']}"
+    )
+
+
+def _next_callable(overview: CampaignOverview) -> str:
+    moment = overview.next_callable_at
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "none"
+
+
+def overview_lines(overview: CampaignOverview) -> list[str]:
+    """The overview as plain lines (logs, pipes, cron mail)."""
+    counts = overview.counts
+    reason = f" ({overview.status_reason})" if overview.status_reason else ""
+    lines = [
+        f"campaign {overview.name}: {overview.status}{reason}, {overview.mode} mode",
+        f"  contacts {counts['contacts']}: {_joined(counts['contacts_by_status'])}",
+        f"  final outcomes: {_joined(counts['final_outcomes'])}",
+        f"  attempts {counts['attempts']}: {_joined(counts['attempts_by_outcome'])}",
+        f"  cost ${counts['cost_cents'] / 100:,.2f}",
+        f"  next callable {_next_callable(overview)}",
+    ]
+    lines += [f"  {_batch_line(batch)}" for batch in overview.batches]
+    return lines
+
+
+def _overview_table(overview: CampaignOverview) -> Table:
+    reason = f" ({overview.status_reason})" if overview.status_reason else ""
+    table = Table(title=f"campaign {overview.name}: {overview.status}{reason}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("mode", overview.mode)
+    add_count_rows(table, overview.counts)
+    table.add_row("next callable", _next_callable(overview))
+    return table
+
+
+def _batches_table(batches: list[BatchProgress]) -> Table:
+    table = Table(title="batches")
+    for column in ("batch", "state", "timezone", "variant", "trigger (UTC)"):
+        table.add_column(column)
+    for column in ("submitted", "dialed", "connected", "finished"):
+        table.add_column(column, justify="right")
+    for batch in batches:
+        trigger = batch["trigger_at"]
+        table.add_row(
+            str(batch["batch_id"]),
+            batch["state"],
+            batch["timezone"],
+            batch["variant"] or "-",
+            f"{trigger:%Y-%m-%d %H:%M}" if trigger else "-",
+            *(str(batch[key]) for key in ("submitted", "dialed", "connected", "finished")),
+        )
+    return table
+
+
+def print_overviews(overviews: list[CampaignOverview], console: Console) -> None:
+    """Rich tables on a terminal, plain lines anywhere else."""
+    if not overviews:
+        console.print("no campaigns yet", highlight=False)
+    for overview in overviews:
+        if not console.is_terminal:
+            console.print("\n".join(overview_lines(overview)), highlight=False, soft_wrap=True)
+            continue
+        console.print(_overview_table(overview))
+        if overview.batches:
+            console.print(_batches_table(overview.batches))

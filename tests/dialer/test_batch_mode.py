@@ -1,0 +1,261 @@
+"""Batch mode against the simulator's server-side batches, over real HTTP, with a real store.
+
+The runner reads wall time from the simulator's virtual clock (`SimulatorClock`), so calling
+windows, triggers and retry delays follow the simulated day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
+from campaigner.dialer.batching import BatchOptions
+from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
+from campaigner.simulator import OutcomeModel, Simulator, SimulatorConfig
+from campaigner.store import (
+    Batch,
+    BatchState,
+    CallAttempt,
+    Contact,
+    ContactStatus,
+    suppressed_numbers,
+    upsert_campaign,
+)
+from tests.dialer.conftest import Rig, numbers
+from tests.dialer.fakes import SimulatorClock
+from tests.store.factories import lease_into_batch
+
+FAST = RunOptions(
+    poll_interval=0.05,
+    concurrency_refresh=0.5,
+    reconcile_interval=0.1,
+    max_reconcile_rounds=60,
+    batch=BatchOptions(submit_interval=0.05, lost_batch_grace=0.3),
+)
+ANSWERED = OutcomeModel.everyone_answers(ring_answer_s=(1.0, 2.0), conversation_median_s=60)
+BATCH = "mode: batch\nbatch: {{size: {size}, reserved_concurrency: {reserved}}}\n"
+
+
+def _next_monday_1330_utc() -> datetime:
+    """A Monday 13:30 UTC after today: contacts imported now are due by then (on virtual time)."""
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime.combine(monday, time(13, 30), tzinfo=UTC)
+
+
+MONDAY_1330_UTC = _next_monday_1330_utc()
+T = TypeVar("T", Batch, CallAttempt, Contact)
+
+
+async def run(rig: Rig, config: CampaignConfig, options: RunOptions = FAST) -> RunSummary:
+    async with rig.client() as client:
+        runner = CampaignRunner(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            clock=SimulatorClock(rig.sim),
+            options=options,
+        )
+        return await runner.run()
+
+
+async def run_until_done(rig: Rig, config: CampaignConfig, runs: int = 40) -> None:
+    """Run again (as cron would) until every contact is settled for good."""
+    for _ in range(runs):
+        await run(rig, config)
+        if all(c.status == ContactStatus.DONE for c in rows(rig, Contact)):
+            return
+    raise AssertionError(f"contacts left: {Counter(c.status for c in rows(rig, Contact))}")
+
+
+def rows(rig: Rig, model: type[T]) -> list[T]:
+    with Session(rig.engine) as session:
+        return list(session.exec(select(model)))
+
+
+def simulated_batches(rig: Rig) -> list[dict[str, Any]]:
+    def read(sim: Simulator) -> list[dict[str, Any]]:
+        return [batch.response() for batch in sim.batches.batches.values()]
+
+    return rig.sim.call(read)
+
+
+def assert_every_task_sent_once(rig: Rig) -> None:
+    """Retell's own record: each task in one batch only, each call on exactly one attempt."""
+    placed = [a.retell_call_id for a in rows(rig, CallAttempt) if a.retell_call_id]
+    assert len(placed) == len(set(placed))
+    assert rig.sim.stats()["calls_created"] == len(placed)
+    sent = [b for b in rows(rig, Batch) if b.state == BatchState.SENT]
+    assert sum(b["total_task_count"] for b in simulated_batches(rig)) == len(placed)
+    assert len(simulated_batches(rig)) == len(sent)
+
+
+ZONES_CAMPAIGN = """
+name: zones
+agent: {agent_id: agent_campaigner_demo}
+from_numbers: ["+14155550100"]
+columns: {phone: phone, dynamic_variables: {first_name: first_name}}
+window: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+caps: {calls_per_second: 100, max_calls_per_number_per_24h: 10}
+mode: batch
+batch: {size: 10}
+"""
+AREAS = {"212": "America/New_York", "312": "America/Chicago", "310": "America/Los_Angeles"}
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [
+        SimulatorConfig(
+            speed=0,
+            start_ms=int(MONDAY_1330_UTC.timestamp() * 1000),
+            concurrency_limit=10,
+            cps=100,
+            seed=3,
+            analysis_delay_s=2,
+            outcomes=ANSWERED,
+        )
+    ],
+)
+async def test_batches_per_zone_start_at_their_window_and_the_run_can_go_offline(
+    rig: Rig,
+) -> None:
+    config = parse_campaign(ZONES_CAMPAIGN)
+    rig.ingest(config, [n for area in AREAS for n in numbers(4, area=area)])
+
+    first = await run(rig, config)
+
+    # 08:30 in New York, 07:30 in Chicago, 05:30 in Los Angeles: every batch waits at Retell.
+    assert "3 batches wait at Retell" in first.stop_reason
+    assert first.calls_placed == 12
+    batches = {b.timezone: b for b in rows(rig, Batch)}
+    assert set(batches) == set(AREAS.values())
+    for zone, batch in batches.items():
+        assert batch.trigger_at is not None
+        opening = batch.trigger_at.astimezone(ZoneInfo(zone))
+        assert (opening.date(), opening.hour, opening.minute) == (MONDAY_1330_UTC.date(), 9, 0)
+    simulated = {b["call_time_window"]["timezone"]: b for b in simulated_batches(rig)}
+    for zone, batch in batches.items():
+        assert batch.trigger_at is not None
+        assert simulated[zone]["scheduled_timestamp"] == batch.trigger_at.timestamp() * 1000
+        assert simulated[zone]["call_time_window"]["windows"] == [{"start": 540, "end": 1020}]
+    assert rig.sim.stats()["calls_created"] == 0
+
+    rig.sim.advance(8 * 3600)  # Retell dials on its own meanwhile
+    second = await run(rig, config)
+
+    assert second.stop_reason == "nothing is due now"
+    assert all(c.status == ContactStatus.DONE for c in rows(rig, Contact))
+    zone_of = {c.id: AREAS[c.phone_e164[2:5]] for c in rows(rig, Contact)}
+    for attempt in rows(rig, CallAttempt):
+        assert attempt.finalized
+        assert attempt.start_timestamp is not None
+        local = attempt.start_timestamp.astimezone(ZoneInfo(zone_of[attempt.contact_id]))
+        assert 9 <= local.hour < 17
+    assert_every_task_sent_once(rig)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=4, outcomes=ANSWERED)],
+)
+async def test_reserved_concurrency_is_left_free(rig: Rig) -> None:
+    config = rig.campaign(BATCH.format(size=10, reserved=2))
+    rig.ingest(config, numbers(20))
+
+    await run_until_done(rig, config)
+
+    assert rig.sim.stats()["peak_concurrency"] == 3
+    assert len(rows(rig, Batch)) == 2
+    assert_every_task_sent_once(rig)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=5, outcomes=ANSWERED)],
+)
+async def test_outcomes_drive_follow_up_batches_and_dnc_suppresses(rig: Rig) -> None:
+    busy, dnc, success = numbers(3, area="646")
+    rig.force(busy, "dial_busy")
+    rig.force(dnc, "user_requested_dnc")
+    rig.force(success, "agent_hangup", successful=True)
+    config = rig.campaign(BATCH.format(size=4, reserved=0) + "retry: {busy: {delay: 2m}}")
+    others = numbers(5, area="917")
+    rig.ingest(config, [busy, dnc, success, *others])
+
+    await run_until_done(rig, config)
+
+    by_number = {c.phone_e164: c for c in rows(rig, Contact)}
+    assert by_number[busy].attempts_made == 3  # caps.max_attempts_per_contact
+    assert by_number[busy].final_outcome == OutcomeClass.BUSY
+    assert by_number[dnc].final_outcome == OutcomeClass.DNC_REQUEST
+    assert by_number[success].final_outcome == OutcomeClass.SUCCESS
+    with Session(rig.engine) as session:
+        assert set(suppressed_numbers(session=session, numbers=by_number)) == {dnc}
+    busy_batches = [a.batch_id for a in rows(rig, CallAttempt) if a.to_number == busy]
+    assert len(set(busy_batches)) == 3  # each retry went out in a follow-up batch
+    assert all(a.batch_id is not None and a.finalized for a in rows(rig, CallAttempt))
+    assert_every_task_sent_once(rig)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [
+        SimulatorConfig(
+            speed=400,
+            concurrency_limit=5,
+            cps=100,
+            seed=6,
+            outcomes=ANSWERED,
+            # Every create answer is lost or a 5xx (0.15 + 0.85): ten batches all drawing 5xx is
+            # 0.15**10, so the lost-answer path is always taken.
+            faults="5xx=0.15,lost_create=0.85",
+        )
+    ],
+)
+async def test_lost_batch_answers_are_reconciled_without_a_second_batch(rig: Rig) -> None:
+    config = rig.campaign(BATCH.format(size=3, reserved=0))
+    rig.ingest(config, numbers(30))
+
+    await run_until_done(rig, config)
+
+    faults = rig.sim.stats()["faults_injected"]
+    assert isinstance(faults, dict)
+    assert faults.get("lost_create", 0) > 0
+    assert_every_task_sent_once(rig)
+    assert rig.sim.stats()["calls_created"] == 30
+    states = Counter(b.state for b in rows(rig, Batch))
+    assert states[BatchState.SENT] == len(simulated_batches(rig))
+    assert not {BatchState.AMBIGUOUS, BatchState.PENDING_SEND} & set(states)
+    adopted = [b for b in rows(rig, Batch) if b.state == BatchState.SENT and not b.retell_batch_id]
+    assert adopted, "a batch whose answer was lost is found by its calls' metadata"
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=7, outcomes=ANSWERED)],
+)
+async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_once(
+    rig: Rig,
+) -> None:
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    rig.ingest(config, numbers(4))
+    with Session(rig.engine) as session:
+        campaign = upsert_campaign(session=session, config=config)
+        session.commit()
+        assert campaign.id is not None
+        lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner="dead-run")
+
+    await run_until_done(rig, config)
+
+    first, *later = rows(rig, Batch)
+    assert first.state == BatchState.FAILED  # given up once Retell had had room to dial it
+    assert {b.state for b in later} == {BatchState.SENT}  # one per variant
+    assert sum(b["total_task_count"] for b in simulated_batches(rig)) == 4
+    assert_every_task_sent_once(rig)

@@ -1,0 +1,129 @@
+"""Batch mode in the store: a batch and its attempts recorded before the request, and its states."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from campaigner.store import (
+    AttemptState,
+    Batch,
+    BatchState,
+    CallAttempt,
+    ContactStatus,
+    batch_sync_watermark,
+    claim_due_contacts,
+    create_batch,
+    get_contact,
+    mark_batch_send_failed,
+    mark_batch_sent,
+    open_batches,
+)
+from tests.store.factories import NOW, add_contacts, lease_into_batch, make_campaign
+
+
+def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 3)
+    leased = claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id,
+        now=NOW,
+        limit=3,
+        lease_owner="mine",
+        lease_seconds=60,
+    )
+    # The leases expire and another run takes the contacts.
+    later = NOW + timedelta(minutes=5)
+    stolen = claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id,
+        now=later,
+        limit=3,
+        lease_owner="other",
+        lease_seconds=60,
+    )
+    assert len(stolen) == 3
+
+    recorded = create_batch(
+        session=session,
+        campaign_id=campaign.id,
+        contacts=leased,
+        lease_owner="mine",
+        from_number="+14155550100",
+        timezone="America/New_York",
+        variant="default",
+        agent_id="agent_abc",
+        agent_version=None,
+        trigger_at=None,
+        call_time_window={"windows": [{"start": 0, "end": 1440}]},
+        now=later,
+    )
+
+    assert recorded is None  # every lease was lost: nothing written
+    assert session.exec(select(Batch)).all() == []
+
+
+def test_attempts_are_numbered_per_contact_and_contacts_dial(session: Session) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 2)
+
+    batch, attempts = lease_into_batch(session, campaign.id, now=NOW)
+
+    assert batch.task_count == 2
+    assert [a.attempt_number for a in attempts] == [1, 1]
+    assert {a.batch_id for a in attempts} == {batch.id}
+    assert {a.state for a in attempts} == {AttemptState.PENDING_SEND}
+    contact = get_contact(session=session, contact_id=attempts[0].contact_id)
+    assert contact.status == ContactStatus.DIALING
+    assert contact.lease_owner is None
+
+
+def test_a_batch_sent_by_another_run_stays_sent_and_keeps_its_id(session: Session) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 2)
+    batch, _ = lease_into_batch(session, campaign.id, now=NOW)
+    assert batch.id is not None
+
+    mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+    # A second run, which saw only a lost answer, adopts it, then (too late) gives it up.
+    mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id=None)
+    changed = mark_batch_send_failed(
+        session=session, batch_id=batch.id, ambiguous=False, detail="lost"
+    )
+
+    assert changed == []
+    stored = session.get(Batch, batch.id, populate_existing=True)
+    assert stored is not None
+    assert (stored.state, stored.retell_batch_id) == (BatchState.SENT, "batch_call_1")
+    assert [b.id for b in open_batches(session=session, campaign_id=campaign.id)] == [batch.id]
+    states = {a.state for a in session.exec(select(CallAttempt))}
+    assert states == {AttemptState.SENT}
+
+
+def test_the_sync_watermark_waits_for_the_earliest_unsettled_call(session: Session) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 2)
+    batch, attempts = lease_into_batch(session, campaign.id, now=NOW)
+    assert batch.id is not None
+    assert batch_sync_watermark(session=session, batch_id=batch.id) is None
+    first, second = (session.get(CallAttempt, attempt.id) for attempt in attempts)
+    assert first is not None
+    assert second is not None
+
+    first.end_timestamp, first.finalized = NOW + timedelta(minutes=1), True
+    second.end_timestamp = NOW + timedelta(minutes=3)
+    session.add_all([first, second])
+    session.commit()
+    assert batch_sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
+
+    second.finalized = True
+    session.add(second)
+    session.commit()
+    assert batch_sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
+    assert open_batches(session=session, campaign_id=campaign.id) == []

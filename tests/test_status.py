@@ -1,0 +1,160 @@
+"""`campaigner status`, through typer's runner, on a SQLite store holding a batch-mode campaign."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from campaigner.cli import app
+from campaigner.dialer.results import apply_call
+from campaigner.retell import Call
+from campaigner.settings import get_settings
+from campaigner.status import campaign_overviews, print_overviews
+from campaigner.store import make_engine, mark_batch_sent, upsert_campaign
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    campaign_config,
+    lease_into_batch,
+    make_campaign,
+)
+
+ALL_DAY = {
+    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "start": "00:00",
+    "end": "23:59",
+    "allow_outside_federal_hours": True,
+}
+# Results arrive tomorrow, so the retry they schedule is still ahead when `status` reads the clock.
+SETTLED_AT = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+RETRY_AT = SETTLED_AT + timedelta(hours=4)  # no_answer waits 4 h
+
+
+def fill_store(url: str) -> None:
+    """`spring` (batch mode): 3 contacts in one batch, one answered and successful, one not
+    answered (waiting for a retry), one not dialed yet. `quiet` (direct mode): no contacts."""
+    engine = make_engine(url)
+    config = campaign_config("spring", mode="batch", window=ALL_DAY)
+    with Session(engine) as session:
+        make_campaign(session, "quiet")
+        campaign = upsert_campaign(session=session, config=config, now=NOW)
+        session.commit()
+        assert campaign.id is not None
+        add_contacts(session, campaign, 3)
+        batch, attempts = lease_into_batch(
+            session, campaign.id, now=NOW, trigger_at=NOW + timedelta(hours=1)
+        )
+        assert batch.id is not None
+        mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+        start = int((NOW + timedelta(hours=1)).timestamp() * 1000)
+        answered = Call.model_validate(
+            {
+                "call_id": "call_1",
+                "call_status": "ended",
+                "metadata": {"attempt": str(attempts[0].id)},
+                "start_timestamp": start,
+                "end_timestamp": start + 60_000,
+                "disconnection_reason": "agent_hangup",
+                "call_analysis": {"call_successful": True},
+                "call_cost": {"combined_cost": 125},
+            }
+        )
+        unanswered = Call.model_validate(
+            {
+                "call_id": "call_2",
+                "call_status": "not_connected",
+                "metadata": {"attempt": str(attempts[1].id)},
+                "end_timestamp": start + 30_000,
+                "disconnection_reason": "dial_no_answer",
+                "call_analysis": {"call_successful": False},
+            }
+        )
+        for call in (answered, unanswered):
+            apply_call(session, config=config, call=call, now=SETTLED_AT)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture
+def store_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "status.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    fill_store(url)
+    return url
+
+
+@pytest.fixture
+def runner(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", store_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_status_json_is_one_object_with_every_campaign(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["status", "--json"])
+
+    assert result.exit_code == 0, result.output
+    campaigns = {c["name"]: c for c in json.loads(result.stdout)["campaigns"]}
+    assert set(campaigns) == {"quiet", "spring"}
+    spring = campaigns["spring"]
+    assert (spring["status"], spring["mode"]) == ("active", "batch")
+    assert spring["counts"]["contacts_by_status"] == {"dialing": 1, "done": 1, "waiting_retry": 1}
+    assert spring["counts"]["final_outcomes"] == {"success": 1}
+    assert spring["counts"]["cost_cents"] == 125
+    (batch,) = spring["batches"]
+    assert batch["retell_batch_id"] == "batch_call_1"
+    counts = {key: batch[key] for key in ("submitted", "dialed", "connected", "finished")}
+    assert counts == {"submitted": 3, "dialed": 2, "connected": 1, "finished": 2}
+    assert spring["next_callable_at"] == RETRY_AT.isoformat().replace("+00:00", "Z")
+    assert campaigns["quiet"]["next_callable_at"] is None
+    assert campaigns["quiet"]["batches"] == []
+
+
+def test_status_of_one_campaign_is_plain_text_off_a_terminal(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["status", "spring"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "campaign spring: active, batch mode",
+        "  contacts 3: dialing 1, done 1, waiting_retry 1",
+        "  final outcomes: success 1",
+        "  attempts 3: no_answer 1, success 1",
+        "  cost $1.25",
+        f"  next callable {RETRY_AT:%Y-%m-%d %H:%M} UTC",
+        f"  batch 1 (sent, America/New_York, variant default, from "
+        f"{NOW + timedelta(hours=1):%Y-%m-%d %H:%M} UTC): submitted 3, dialed 2, connected 1, "
+        "finished 2",
+    ]
+
+
+def test_an_unknown_campaign_is_a_clear_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["status", "autumn"])
+
+    assert result.exit_code == 2
+    assert "error: no campaign named 'autumn'" in result.output
+
+
+def test_a_terminal_gets_tables(store_url: str) -> None:
+    engine = make_engine(store_url)
+    with Session(engine) as session:
+        overviews = campaign_overviews(session=session, name="spring", now=datetime.now(UTC))
+    engine.dispose()
+    out = io.StringIO()
+
+    print_overviews(overviews, Console(file=out, force_terminal=True, width=120))
+
+    text = out.getvalue()
+    assert "campaign spring: active" in text
+    assert "batches" in text
+    assert "America/New_York" in text
