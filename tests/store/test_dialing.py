@@ -47,6 +47,7 @@ from campaigner.store import (
     settle_contact,
     settle_contacts,
     settling_facts,
+    take_over_unsent_attempts,
     unfinished_attempts,
     withdraw_unsent_attempts,
 )
@@ -747,6 +748,27 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     assert statuses[fresh.id] == ContactStatus.PENDING
     assert statuses[retried.id] == ContactStatus.WAITING_RETRY
     assert statuses[sent_contact.id] == ContactStatus.DIALING
+
+
+def test_an_attempt_another_run_took_over_is_no_longer_withdrawn(session: Session) -> None:
+    """The live run that wrote it ahead must not delete a row the new run is replaying."""
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2)
+    ahead = [dial(session, contact) for contact in claim(session, campaign)]
+    mark_attempt_sent(session=session, attempt_id=ahead[1].id or 0, retell_call_id="call_1")
+
+    taken = take_over_unsent_attempts(session=session, campaign_id=campaign.id or 0)
+    withdrawn = withdraw_unsent_attempts(
+        session=session, attempt_ids=[a.id or 0 for a in ahead], now=NOW
+    )
+    session.expire_all()
+
+    assert taken == [ahead[0].id]
+    assert withdrawn == 0
+    kept = session.get(CallAttempt, ahead[0].id)
+    assert kept is not None
+    assert kept.state == AttemptState.AMBIGUOUS
+    assert get_contact(session=session, contact_id=kept.contact_id).status == ContactStatus.DIALING
 
 
 def test_runs_of_a_campaign_split_its_slots_without_ever_holding_more(session: Session) -> None:

@@ -27,6 +27,7 @@ from campaigner.store import (
     attempts_without_call_id,
     get_contact,
     session_factory,
+    take_over_unsent_attempts,
     unfinished_attempts,
 )
 
@@ -67,13 +68,13 @@ class Reconciler:
         """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
         with self._session() as session:
             unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
-            unsent = attempts_without_call_id(session=session, campaign_id=campaign_id)
+            unsent = take_over_unsent_attempts(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
                     attempt.retell_call_id, attempt_id=attempt.id, contact_id=attempt.contact_id
                 )
-        self._inherited = {attempt.id for attempt in unsent if attempt.id is not None}
+        self._inherited = set(unsent)
         self.ambiguous.update(self._inherited)
 
     async def reconcile(self, campaign_id: int, *, replay: bool) -> None:

@@ -107,6 +107,7 @@ __all__ = [
     "set_campaign_status",
     "settle_contact",
     "suppressed_numbers",
+    "take_over_unsent_attempts",
     "timezone_key",
     "unfinished_attempts",
     "update_source_file_counts",
@@ -1037,6 +1038,30 @@ def attempts_without_call_id(*, session: Session, campaign_id: int) -> list[Call
             .order_by(col(CallAttempt.id))
         )
     )
+
+
+def take_over_unsent_attempts(*, session: Session, campaign_id: int) -> list[int]:
+    """`attempts_without_call_id`, made this run's to reconcile: those still `pending_send` become
+    `ambiguous` (committed) before anything is replayed. Returns their ids.
+
+    A live run may hold some of them written ahead; once they are `ambiguous` it can no longer
+    withdraw (delete) one whose create this run is about to replay with the same key, so the
+    call Retell places always has its row.
+    """
+    ids = [
+        attempt.id
+        for attempt in attempts_without_call_id(session=session, campaign_id=campaign_id)
+        if attempt.id is not None
+    ]
+    attempts = _table(CallAttempt)
+    for chunk in chunks(ids, IN_LIST_CHUNK):
+        session.connection().execute(
+            sa.update(attempts)
+            .where(attempts.c.id.in_(chunk), attempts.c.state == AttemptState.PENDING_SEND)
+            .values(state=AttemptState.AMBIGUOUS)
+        )
+    session.commit()
+    return ids
 
 
 def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttempt]:
