@@ -10,7 +10,8 @@ requests per finished call, and the orchestrator's CPU and memory per dialed cal
 The simulator runs in its own process (`campaigner sim`), so the CPU and memory figures are the
 orchestrator's alone. Times on the simulator's clock are virtual seconds (`--speed` times real).
 
-- utilisation = busy slot-seconds / (slots x virtual span of the run)
+- utilisation = busy slot-seconds / (slots x virtual span of the run); also shown up to the last
+  call's end (from the call timestamps), which leaves out the wait for the last calls' analyses
 - lower bound = max(calls / CPS, busy slot-seconds / slots); the ratio is virtual span / bound
 - requests per finished call = every API request the simulator served during the run / calls
 """
@@ -199,10 +200,18 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
         cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
         clock_end = sim_get(port, "/_sim/clock")["virtual_now_ms"]
         after = sim_get(port, "/_sim/stats")
+        last_end = await last_call_end_ms(port)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    report(args, calls, cpu, wall, (clock_end - clock_start) / 1000, before, after)
+    spans = ((clock_end - clock_start) / 1000, (last_end - clock_start) / 1000)
+    report(args, calls, cpu, wall, spans, before, after)
+
+
+async def last_call_end_ms(port: int) -> int:
+    """When the run's last call ended, on the simulator's clock (read after the stats)."""
+    async with RetellClient(api_key=DEFAULT_API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+        return max([call.end_timestamp async for call in client.iter_calls() if call.end_timestamp])
 
 
 def report(
@@ -210,10 +219,11 @@ def report(
     calls: int,
     cpu: float,
     wall: float,
-    span: float,
+    spans: tuple[float, float],
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
+    span, span_to_last_end = spans
     busy = after["busy_slot_seconds"] - before["busy_slot_seconds"]
     requests = after["total_requests"] - before["total_requests"]
     created = after["calls_created"] - before["calls_created"]
@@ -229,6 +239,7 @@ def report(
         f"ratio {span / bound:.3f})"
     )
     print(f"  slot utilisation          {busy / (args.concurrency * span):.1%}")
+    print(f"    to the last call's end  {busy / (args.concurrency * span_to_last_end):.1%}")
     print(f"  peak concurrency          {after['peak_concurrency']}")
     print(f"  API requests per call     {requests / max(created, 1):.3f} ({requests} requests)")
     print(
