@@ -564,8 +564,10 @@ def status(
         bool, typer.Option("--json", help='Print one JSON object: {"campaigns": [...]}.')
     ] = False,
 ) -> None:
-    """Where each campaign stands: contacts, outcomes, attempts, cost, next callable time, and
-    in batch mode each batch's tasks submitted, dialed, connected and finished."""
+    """Where each campaign stands: contacts, outcomes, attempts, cost, next callable time.
+
+    In batch mode also each batch's tasks submitted, dialed, connected and finished.
+    """
     import json
 
     from rich.console import Console
