@@ -24,10 +24,11 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     ContactStatus,
+    RunLease,
     suppressed_numbers,
     upsert_campaign,
 )
-from tests.dialer.conftest import Rig, numbers
+from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 from tests.dialer.fakes import SimulatorClock
 from tests.store.factories import lease_into_batch
 
@@ -259,3 +260,54 @@ async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_on
     assert {b.state for b in later} == {BatchState.SENT}  # one per variant
     assert sum(b["total_task_count"] for b in simulated_batches(rig)) == 4
     assert_every_task_sent_once(rig)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=7, outcomes=ANSWERED)],
+)
+async def test_a_batch_of_a_live_run_is_left_to_it(rig: Rig) -> None:
+    """Its create-batch-call may still be in flight: giving it back could dial its tasks twice."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    rig.ingest(config, numbers(4))
+    now = datetime.now(UTC)
+    with Session(rig.engine) as session:
+        campaign = upsert_campaign(session=session, config=config)
+        session.commit()
+        assert campaign.id is not None
+        lease_into_batch(session, campaign.id, now=now, lease_owner="live-run")
+        session.add(
+            RunLease(owner="live-run", campaign_id=campaign.id, expires_at=now + timedelta(days=30))
+        )
+        session.commit()
+
+    await run(rig, config)
+
+    (batch,) = rows(rig, Batch)
+    assert batch.state == BatchState.PENDING_SEND
+    assert {c.status for c in rows(rig, Contact)} == {ContactStatus.DIALING}
+    assert simulated_batches(rig) == []
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=7, outcomes=ANSWERED)],
+)
+async def test_a_refusal_that_pauses_stops_the_batches_still_to_send(rig: Rig) -> None:
+    """One batch per variant; Retell knows neither agent: the first refusal pauses, and the
+    second batch is not sent to a paused campaign."""
+    text = CAMPAIGN_YAML.format(name="t", extra="") + BATCH.format(size=10, reserved=0)
+    config = parse_campaign(text.replace("agent_campaigner_demo", "agent_deleted"))
+    rig.ingest(config, numbers(6))
+
+    summary = await run(rig, config)
+
+    assert summary.status == "paused"
+    requests = rig.sim.stats()["requests_by_endpoint"]
+    assert isinstance(requests, dict)
+    assert sum(n for path, n in requests.items() if "create-batch-call" in path) == 1
+    # The refused batch's contacts wait for a retry; the unsent one's are pending again.
+    assert {c.status for c in rows(rig, Contact)} == {
+        ContactStatus.WAITING_RETRY,
+        ContactStatus.PENDING,
+    }

@@ -146,3 +146,17 @@ def test_a_window_that_opens_within_a_span_is_found() -> None:
     assert not window_is_open(all_day, last_minute)
     assert window_opens_by(all_day, last_minute, last_minute + timedelta(minutes=1))
     assert not window_opens_by(all_day, last_minute, last_minute + timedelta(seconds=20))
+
+
+def test_a_dst_change_weeks_ahead_narrows_the_window_too() -> None:
+    # Retell repeats the window every week while a batch dials. On 2027-03-01 Denver and Phoenix
+    # share an offset; from 2027-03-14 Denver is an hour ahead, so 09:00 in Denver would be 08:00
+    # in Phoenix: the window on Denver's clock must start at 10:00.
+    monday = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
+    schedule = batch_schedule(
+        CallWindow(start=time(9), end=time(17)), ["America/Denver", "America/Phoenix"], monday
+    )
+
+    assert schedule is not None
+    assert schedule.timezone == "America/Denver"
+    assert schedule.call_time_window.windows[0].model_dump() == {"start": 600, "end": 1020}

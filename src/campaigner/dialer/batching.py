@@ -76,6 +76,8 @@ from campaigner.store import (
     mark_batch_send_failed,
     mark_batch_sent,
     open_batches,
+    other_live_runs,
+    release_contacts,
     session_factory,
 )
 
@@ -94,6 +96,7 @@ log = logging.getLogger(__name__)
 
 RETELL_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEK = 7
+_OFFSET_HORIZON_DAYS = 8 * _WEEK
 _MINUTES_PER_DAY = 1440
 _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
 _REFUSALS_THAT_PAUSE = (
@@ -167,7 +170,10 @@ def batch_schedule(window: CallWindow, zones: Sequence[str], now: datetime) -> B
     zone = ZoneInfo(zone_name)
     first_day = opening.astimezone(zone).date()
     week = [first_day + timedelta(days=offset) for offset in range(_WEEK)]
-    shifts = [_offset_minutes(zone, day, other) for other in zones for day in week]
+    # Retell repeats the window every week for as long as the batch dials: the zones' offsets
+    # over the coming weeks (a DST change in one zone but not another) only narrow it.
+    weeks = [first_day + timedelta(days=offset) for offset in range(_OFFSET_HORIZON_DAYS)]
+    shifts = [_offset_minutes(zone, day, other) for other in zones for day in weeks]
     start = max(0, _minute_of_day(window.start) + max(shifts))
     end = min(_MINUTES_PER_DAY, _minute_of_day(window.end) + min(shifts))
     if start >= end:
@@ -243,7 +249,9 @@ class BatchOptions:
 
     submit_interval: float = 5.0
     claim_limit: int = 5_000
-    lost_batch_grace: float = 60.0
+    # Longer than a create's read timeout (120 s): Retell may still be taking a batch whose
+    # answer we gave up on; only then does no call mean no batch.
+    lost_batch_grace: float = 180.0
     stalled_after: float = 900.0
     # A batch whose window opens within this time is waited for: a gap (23:59 to 00:00, say)
     # does not end the run.
@@ -292,11 +300,21 @@ class BatchDialer:
         self._room_since: dict[int, float] = {}
         self.ambiguous: dict[int, Batch] = {}
         self.tasks_submitted = 0
+        self._halted = False
 
     def take_over(self, campaign_id: int) -> None:
         """Start on a campaign: batches a previous run sent (or may have sent) are ours now."""
         self._campaign_id = campaign_id
         self._refresh_open()
+        with self._session() as session:
+            others = other_live_runs(
+                session=session, campaign_id=campaign_id, owner=self._owner, now=self._clock.now()
+            )
+        if others:
+            # A live run may have its create-batch-call for these still in flight (no idempotency
+            # key): giving one back and resending its contacts could dial them twice. They are
+            # reconciled by their own run, or by the next run once no other is live.
+            return
         for batch in self._open:
             if batch.state in _NOT_SENT and batch.id is not None:
                 self.ambiguous[batch.id] = batch
@@ -330,7 +348,16 @@ class BatchDialer:
                 self._next_submit_at = float("-inf")  # more are due: carry on next turn
             contacts = self._release_over_cap(session, contacts, now)
         sent = 0
-        for group in group_contacts(contacts, self._config.batch.size):
+        self._halted = False
+        groups = group_contacts(contacts, self._config.batch.size)
+        for index, group in enumerate(groups):
+            if self._halted:
+                # Paused or told to wait by a refusal: the rest of this turn's contacts stay due.
+                with self._session() as session:
+                    unsent = [c.id for later in groups[index:] for c in later.contacts if c.id]
+                    release_contacts(session=session, contact_ids=unsent, lease_owner=self._owner)
+                    session.commit()
+                break
             sent += await self._submit(group, schedules[group.zones], now)
         return sent
 
@@ -417,8 +444,10 @@ class BatchDialer:
         """Retell refused the batch, so none of its calls exists: its contacts are due again."""
         if isinstance(error, _REFUSALS_THAT_PAUSE):
             self._pause(f"Retell refused a batch: {error}")
+            self._halted = True
         elif isinstance(error, RateLimited):
             self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
+            self._halted = True
         self._give_back(batch_id, str(error))
 
     def _give_back(self, batch_id: int, detail: str) -> None:

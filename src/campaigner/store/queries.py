@@ -101,6 +101,7 @@ __all__ = [
     "mark_batch_sent",
     "next_due_time",
     "open_batches",
+    "other_live_runs",
     "record_call_result",
     "release_contacts",
     "remove_suppression",
@@ -650,6 +651,19 @@ def hold_run_lease(
     )
     session.commit()
     return share
+
+
+def other_live_runs(*, session: Session, campaign_id: int, owner: str, now: datetime) -> int:
+    """How many runs of the campaign besides `owner` hold a lease that has not expired."""
+    return len(
+        session.exec(
+            select(RunLease.owner).where(
+                col(RunLease.campaign_id) == campaign_id,
+                col(RunLease.owner) != owner,
+                col(RunLease.expires_at) > now,
+            )
+        ).all()
+    )
 
 
 def drop_run_lease(*, session: Session, owner: str) -> None:
