@@ -24,6 +24,7 @@ from campaigner.inbox import (
     FileOutcome,
     campaign_folders,
     claim_file,
+    fail_file,
     process_claimed_file,
     release_claim,
     release_stale_claims,
@@ -31,7 +32,7 @@ from campaigner.inbox import (
     waiting_files,
 )
 from campaigner.settings import get_settings
-from flows.resources import FILE_TASK_RETRIES, imports_dir, store_engine
+from flows.resources import FILE_TASK_RETRIES, imports_dir, is_transient, store_engine
 
 __all__ = ["claim_inbox_files", "import_inbox_file", "start_campaign_run", "watch_inbox"]
 
@@ -141,6 +142,14 @@ def watch_inbox(
         state = import_inbox_file(claimed, return_state=True)
         if state.is_completed():
             outcomes.append(state.result())
+            continue
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, BaseException) and not is_transient(error):
+            # Trying again next minute would fail the same way, forever: failed/, with the reason.
+            fail_file(claimed, f"the import failed: {type(error).__name__}: {error}")
+            logger.warning(
+                "%s/%s moved to failed/: %s", claimed.folder.campaign, claimed.original_name, error
+            )
             continue
         # Still failing after its retries (the store down, say): back into the inbox for the
         # next run, rather than held in processing/ until the claim goes stale.

@@ -24,6 +24,7 @@ __all__ = [
     "CampaignName",
     "artifact_key",
     "imports_dir",
+    "is_transient",
     "reports_dir",
     "retell_settings",
     "retry_if_transient",
@@ -85,14 +86,17 @@ async def retell_settings() -> Settings:
     return settings.model_copy(update={"retell_api_key": SecretStr(str(block.get()))})
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether a failure may pass by itself (Retell's 5xx/429/transport, the store unreachable)."""
+    return isinstance(error, _TRANSIENT_ERRORS)
+
+
 async def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     """A task's `retry_condition_fn`: retry transient failures only."""
     try:
         await state.aresult()
-    except _TRANSIENT_ERRORS:
-        return True
-    except BaseException:  # anything else is not worth another try
-        return False
+    except BaseException as error:
+        return is_transient(error)
     return False
 
 

@@ -128,22 +128,36 @@ def serve_deployments(
 
     Starts a local Prefect server first when `env` has no PREFECT_API_URL.
     """
-    if env.get("PREFECT_API_URL"):
-        say(f"Serving against the Prefect server at {env['PREFECT_API_URL']}")
-        return _run_flows_serve(env, args)
-    with local_prefect_server(host=host, port=port, say=say) as api_url:
-        return _run_flows_serve({**env, "PREFECT_API_URL": api_url}, args)
+    with _stopping_signals_interrupt():
+        if env.get("PREFECT_API_URL"):
+            say(f"Serving against the Prefect server at {env['PREFECT_API_URL']}")
+            return _run_flows_serve(env, args)
+        with local_prefect_server(host=host, port=port, say=say) as api_url:
+            return _run_flows_serve({**env, "PREFECT_API_URL": api_url}, args)
+
+
+@contextmanager
+def _stopping_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) stop serving like Ctrl-C, from the first moment: a
+    local server started in its own session would otherwise outlive us and keep its port."""
+    stopping = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in stopping}
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for signum in stopping:
+        signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run_flows_serve(env: dict[str, str], args: list[str]) -> int:
     command = [sys.executable, "-m", "flows.serve", *args]
     child = subprocess.Popen(command, env=env)  # noqa: S603 -- our interpreter, our options
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -156,5 +170,3 @@ def _run_flows_serve(env: dict[str, str], args: list[str]) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
             return child.wait()
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -203,3 +203,21 @@ def test_a_file_whose_import_keeps_failing_goes_back_into_the_inbox(
     get_settings.cache_clear()
     os.utime(workspace.inbox / "shop" / "a.csv", (time.time() - 30, time.time() - 30))
     assert [o.file for o in imported(watch_inbox(quiet_seconds=0.1, start_runs=False))] == ["a.csv"]
+
+
+def test_a_file_whose_import_fails_for_good_lands_in_failed_instead_of_looping(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "a.csv", contacts_csv(2))
+
+    def broken_import(**_: object) -> None:
+        raise ValueError("row counts do not add up")
+
+    monkeypatch.setattr(flows.inbox, "process_claimed_file", broken_import)
+    assert watch_inbox(quiet_seconds=0.1, start_runs=False) == []
+
+    assert not (workspace.inbox / "shop" / "a.csv").exists()
+    assert list((workspace.inbox / "shop" / "processing").iterdir()) == []
+    (reason,) = (workspace.inbox / "shop" / "failed").glob("*.error.txt")
+    assert "ValueError: row counts do not add up" in reason.read_text()
