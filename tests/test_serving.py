@@ -47,7 +47,9 @@ def test_the_command_fails_with_one_line_and_no_traceback(
 
 
 def _processes_naming(text: str) -> list[str]:
-    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
+    )
     return [line for line in listing.stdout.splitlines() if text in line]
 
 
