@@ -75,6 +75,17 @@ async def run_until_done(rig: Rig, config: CampaignConfig, runs: int = 40) -> No
     raise AssertionError(f"contacts left: {Counter(c.status for c in rows(rig, Contact))}")
 
 
+def record_unsent_batch(rig: Rig, config: CampaignConfig, owner: str) -> int:
+    """Four contacts in a batch `owner` recorded and has not sent (yet); the campaign's id."""
+    rig.ingest(config, numbers(4))
+    with Session(rig.engine) as session:
+        campaign = upsert_campaign(session=session, config=config)
+        session.commit()
+        assert campaign.id is not None
+        lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner=owner)
+        return campaign.id
+
+
 def rows(rig: Rig, model: type[T]) -> list[T]:
     with Session(rig.engine) as session:
         return list(session.exec(select(model)))
@@ -246,12 +257,7 @@ async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_on
     rig: Rig,
 ) -> None:
     config = rig.campaign(BATCH.format(size=10, reserved=0))
-    rig.ingest(config, numbers(4))
-    with Session(rig.engine) as session:
-        campaign = upsert_campaign(session=session, config=config)
-        session.commit()
-        assert campaign.id is not None
-        lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner="dead-run")
+    record_unsent_batch(rig, config, owner="dead-run")
 
     await run_until_done(rig, config)
 
@@ -269,16 +275,10 @@ async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_on
 async def test_a_batch_of_a_live_run_is_left_to_it(rig: Rig) -> None:
     """Its create-batch-call may still be in flight: giving it back could dial its tasks twice."""
     config = rig.campaign(BATCH.format(size=10, reserved=0))
-    rig.ingest(config, numbers(4))
-    now = datetime.now(UTC)
+    campaign_id = record_unsent_batch(rig, config, owner="live-run")
     with Session(rig.engine) as session:
-        campaign = upsert_campaign(session=session, config=config)
-        session.commit()
-        assert campaign.id is not None
-        lease_into_batch(session, campaign.id, now=now, lease_owner="live-run")
-        session.add(
-            RunLease(owner="live-run", campaign_id=campaign.id, expires_at=now + timedelta(days=30))
-        )
+        expires_at = datetime.now(UTC) + timedelta(days=30)
+        session.add(RunLease(owner="live-run", campaign_id=campaign_id, expires_at=expires_at))
         session.commit()
 
     await run(rig, config)
