@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from campaigner.store import (
     Batch,
     CallAttempt,
     Campaign,
+    Contact,
     claim_due_contacts,
     create_batch,
     create_source_file,
@@ -119,3 +121,24 @@ def lease_into_batch(
     )
     assert recorded is not None
     return recorded
+
+
+def claim(
+    session: Session,
+    campaign: Campaign,
+    *,
+    limit: int = 100,
+    owner: str = "w1",
+    now: datetime = NOW,
+    timezones: Collection[Collection[str]] | None = None,
+) -> list[Contact]:
+    """Lease up to `limit` due contacts for `owner` (60 s leases)."""
+    return claim_due_contacts(
+        session=session,
+        campaign_id=campaign.id or 0,
+        now=now,
+        limit=limit,
+        lease_owner=owner,
+        lease_seconds=60,
+        timezones=timezones,
+    )

@@ -13,38 +13,23 @@ from campaigner.store import (
     CallAttempt,
     ContactStatus,
     batch_sync_watermark,
-    claim_due_contacts,
     create_batch,
     get_contact,
     mark_batch_send_failed,
     mark_batch_sent,
     open_batches,
 )
-from tests.store.factories import NOW, add_contacts, lease_into_batch, make_campaign
+from tests.store.factories import NOW, add_contacts, claim, lease_into_batch, make_campaign
 
 
 def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> None:
     campaign = make_campaign(session)
     assert campaign.id is not None
     add_contacts(session, campaign, 3)
-    leased = claim_due_contacts(
-        session=session,
-        campaign_id=campaign.id,
-        now=NOW,
-        limit=3,
-        lease_owner="mine",
-        lease_seconds=60,
-    )
+    leased = claim(session, campaign, limit=3, owner="mine")
     # The leases expire and another run takes the contacts.
     later = NOW + timedelta(minutes=5)
-    stolen = claim_due_contacts(
-        session=session,
-        campaign_id=campaign.id,
-        now=later,
-        limit=3,
-        lease_owner="other",
-        lease_seconds=60,
-    )
+    stolen = claim(session, campaign, limit=3, owner="other", now=later)
     assert len(stolen) == 3
 
     recorded = create_batch(

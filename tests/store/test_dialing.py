@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from campaigner.store import (
     AttemptPlan,
     AttemptState,
     CallAttempt,
-    Campaign,
     CampaignStatus,
     Contact,
     ContactStatus,
@@ -26,7 +24,6 @@ from campaigner.store import (
     attempts_without_call_id,
     calls_to_number_since,
     campaign_status,
-    claim_due_contacts,
     claimable_timezone_sets,
     create_attempt,
     create_attempts,
@@ -51,27 +48,7 @@ from campaigner.store import (
     unfinished_attempts,
     withdraw_unsent_attempts,
 )
-from tests.store.factories import NOW, add_contacts, make_campaign, number
-
-
-def claim(
-    session: Session,
-    campaign: Campaign,
-    *,
-    limit: int = 100,
-    owner: str = "w1",
-    now: datetime = NOW,
-    timezones: Collection[Collection[str]] | None = None,
-) -> list[Contact]:
-    return claim_due_contacts(
-        session=session,
-        campaign_id=campaign.id or 0,
-        now=now,
-        limit=limit,
-        lease_owner=owner,
-        lease_seconds=60,
-        timezones=timezones,
-    )
+from tests.store.factories import NOW, add_contacts, claim, make_campaign, number
 
 
 def dial(session: Session, contact: Contact, owner: str = "w1") -> CallAttempt:
