@@ -92,6 +92,8 @@ def _outcome_row(outcome: FileOutcome) -> dict[str, str | int]:
     summary = outcome.summary
     if outcome.error is not None:
         result = f"failed: {outcome.error.splitlines()[0]}"
+    elif outcome.put_back:
+        result = "imported what was written; changed meanwhile, back in the inbox for the rest"
     elif summary is not None and summary.already_ingested:
         result = f"already imported as {Path(summary.first_ingested_as or '').name}"
     else:
@@ -122,7 +124,7 @@ def _runs_to_start(outcomes: list[FileOutcome]) -> dict[str, str]:
 @flow(name="watch-inbox", retries=1, retry_delay_seconds=30)
 def watch_inbox(
     inbox: Annotated[str | None, Field(description="The inbox folder.")] = None,
-    quiet_seconds: Annotated[float, Field(ge=0)] = 5,
+    quiet_seconds: Annotated[float, Field(ge=0)] = 15,
     stale_after_minutes: Annotated[float, Field(gt=0)] = 60,
     start_runs: bool = True,
 ) -> list[FileOutcome]:

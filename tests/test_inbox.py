@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from campaigner import inbox as inbox_module
 from campaigner.inbox import (
     ClaimedFile,
     InboxFolder,
@@ -335,3 +337,99 @@ def test_a_claim_released_goes_back_under_its_own_name(folder: InboxFolder) -> N
     assert release_claim(claimed) == folder.root / "a.csv"
     assert release_claim(claimed) is None
     assert waiting_files(folder) == [folder.root / "a.csv"]
+
+
+def test_a_file_changed_while_imported_goes_back_and_its_rest_is_imported_next(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy that stalled past the quiet period, then went on while the import read it."""
+    head = contacts_csv(5)
+    rest = "".join(contacts_csv(8).splitlines(keepends=True)[6:])
+    claimed = claim_file(folder, drop(folder, "slow.csv", text=head))
+    assert claimed is not None
+    real_ingest = inbox_module._ingest
+
+    def ingest_then_the_copy_goes_on(*args: object) -> object:
+        summary = real_ingest(*args)  # type: ignore[arg-type]
+        with claimed.path.open("a") as still_open:
+            still_open.write(rest)
+        return summary
+
+    monkeypatch.setattr(inbox_module, "_ingest", ingest_then_the_copy_goes_on)
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.put_back
+    assert outcome.summary is not None
+    assert outcome.summary.accepted == 5
+    assert outcome.moved_to == folder.root / "slow.csv"
+    assert outcome.moved_to.read_text() == head + rest
+    monkeypatch.undo()
+
+    again = claim_file(folder, outcome.moved_to)
+    assert again is not None
+    second = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=again, out_dir=tmp_path / "out"
+    )
+    assert not second.put_back
+    assert second.moved_to.parent == folder.archive
+    assert second.summary is not None
+    assert second.summary.accepted == 3
+    assert count(engine, Contact) == 8
+
+
+def test_putting_a_claim_back_never_replaces_a_file_dropped_under_its_name(
+    folder: InboxFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    real_link = os.link
+
+    def link_after_a_drop(source: str | Path, target: str | Path) -> None:
+        # The same name dropped again in the instant between any check and the move.
+        if Path(target).name == "a.csv" and not Path(target).exists():
+            drop(folder, "a.csv", text="phone\n+12125550111\n")
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link_after_a_drop)
+    assert release_claim(claimed) == folder.root / claimed.path.name
+    assert (folder.root / "a.csv").read_text() == "phone\n+12125550111\n"
+    assert (folder.root / claimed.path.name).read_text() == CONTACTS
+    assert not claimed.path.exists()
+
+
+def test_without_hard_links_a_claim_still_goes_back_without_replacing(
+    folder: InboxFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_hard_links(source: str | Path, target: str | Path) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    first = claim_file(folder, drop(folder, "a.csv"))
+    assert first is not None
+    drop(folder, "a.csv", text="phone\n+12125550111\n")
+    assert release_claim(first) == folder.root / first.path.name
+    assert (folder.root / "a.csv").read_text() == "phone\n+12125550111\n"
+    second = claim_file(folder, folder.root / "a.csv")
+    assert second is not None
+    assert release_claim(second) == folder.root / "a.csv"
+
+
+def test_a_failed_file_has_its_reason_written_before_it_moves(
+    folder: InboxFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+
+    def crash(*args: object) -> None:
+        raise OSError("killed between the two steps")
+
+    monkeypatch.setattr(os, "rename", crash)
+    with pytest.raises(OSError, match="killed"):
+        fail_file(claimed, "no phone column")
+    assert claimed.path.exists()  # still claimed: tried again once the claim is stale
+    assert "no phone column" in (folder.failed / f"{claimed.path.name}.error.txt").read_text()

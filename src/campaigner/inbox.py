@@ -20,12 +20,16 @@ Exactly once, even with several watchers on one folder:
    `import_claimed_file` resolves two imports of the same bytes racing each other.
 4. **Nothing lost.** A claim left behind by a watcher that died is put back into the inbox after
    `stale_after` (`release_stale_claims`), and the next watcher imports it (or finds it imported).
+   A file that changed while it was imported (a copy that stalled past the quiet period, then
+   went on) goes back into the inbox too: its next import adds the rows the first one missed.
+   Nothing put back ever replaces a file dropped under the same name meanwhile.
 
 Nothing here imports Prefect: the `watch-inbox` flow composes these functions.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -58,6 +62,7 @@ __all__ = [
     "InboxFolder",
     "SystemFileClock",
     "campaign_folders",
+    "changed_since_claim",
     "claim_file",
     "fail_file",
     "finish_file",
@@ -124,12 +129,17 @@ class InboxFolder:
 
 @dataclass(frozen=True)
 class ClaimedFile:
-    """A file this watcher owns: it sits in `processing/` under a name no other claim has."""
+    """A file this watcher owns: it sits in `processing/` under a name no other claim has.
+
+    `stat_at_claim` is its (modification time in ns, size) when claimed: a writer that still holds
+    the file open writes on into the renamed file, and a different stat after the import says so.
+    """
 
     folder: InboxFolder
     path: Path
     original_name: str
     claimed_at: datetime
+    stat_at_claim: tuple[int, int] | None = None
 
 
 def campaign_folders(inbox: Path) -> list[InboxFolder]:
@@ -207,7 +217,18 @@ def claim_file(
         os.rename(path, target)
     except FileNotFoundError:
         return None
-    return ClaimedFile(folder=folder, path=target, original_name=path.name, claimed_at=claimed_at)
+    return ClaimedFile(
+        folder=folder,
+        path=target,
+        original_name=path.name,
+        claimed_at=claimed_at,
+        stat_at_claim=_stat_or_none(target),
+    )
+
+
+def changed_since_claim(claimed: ClaimedFile) -> bool:
+    """Whether the claimed file's size or modification time moved since it was claimed."""
+    return _stat_or_none(claimed.path) != claimed.stat_at_claim
 
 
 def finish_file(claimed: ClaimedFile) -> Path:
@@ -216,9 +237,13 @@ def finish_file(claimed: ClaimedFile) -> Path:
 
 
 def fail_file(claimed: ClaimedFile, reason: str) -> Path:
-    """Move a file that could not be imported into `failed/`, beside an error file saying why."""
-    moved = _move(claimed.path, claimed.folder.failed)
-    error_file = moved.with_name(moved.name + ERROR_SUFFIX)
+    """Move a file that could not be imported into `failed/`, beside an error file saying why.
+
+    The reason is written first: a crash in between leaves the file claimed (it is tried again
+    once the claim is stale), never a failed file without its reason.
+    """
+    claimed.folder.failed.mkdir(parents=True, exist_ok=True)
+    error_file = claimed.folder.failed / (claimed.path.name + ERROR_SUFFIX)
     error_file.write_text(
         f"{claimed.original_name} could not be imported into campaign {claimed.folder.campaign}.\n"
         f"Claimed at {claimed.claimed_at:%Y-%m-%d %H:%M:%S} UTC.\n\n"
@@ -226,7 +251,7 @@ def fail_file(claimed: ClaimedFile, reason: str) -> Path:
         "Fix the file and drop it into the inbox again.\n",
         encoding="utf-8",
     )
-    return moved
+    return _move(claimed.path, claimed.folder.failed)
 
 
 def _move(path: Path, directory: Path) -> Path:
@@ -270,14 +295,36 @@ def release_claim(claimed: ClaimedFile) -> Path | None:
 
 
 def _put_back(path: Path, folder: InboxFolder, original_name: str) -> Path | None:
-    """Rename a claimed file back into the inbox: its own name, or its claimed one if taken."""
-    original = folder.root / original_name
-    target = folder.root / path.name if original.exists() else original
+    """Move a claimed file back into the inbox: its own name, or its claimed one if taken.
+
+    A hard link, unlike a rename, never replaces a file already there (one dropped under the same
+    name a moment ago). Two watchers putting one claim back at once may leave it under both names;
+    the second copy is then found imported already, by its content hash.
+    """
+    for target in (folder.root / original_name, folder.root / path.name):
+        try:
+            _move_without_replacing(path, target)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            return None
+        return target
+    return None
+
+
+def _move_without_replacing(path: Path, target: Path) -> None:
+    """Move `path` to `target`; FileExistsError if `target` exists."""
     try:
+        os.link(path, target)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP):
+            raise
+        # No hard links on this file system (some network shares): check, then rename.
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from error
         os.rename(path, target)
-    except FileNotFoundError:
-        return None
-    return target
+        return
+    path.unlink(missing_ok=True)
 
 
 def load_named_campaign(campaigns_dir: Path, name: str) -> CampaignConfig:
@@ -321,13 +368,15 @@ full disk) leaves the file claimed, for a retry or, after `stale_after`, the nex
 @dataclass(frozen=True)
 class FileOutcome:
     """What became of one claimed file: imported (or a repeat, `summary.already_ingested`), or
-    failed with `error`. `moved_to` is where the file now is."""
+    failed with `error`. `moved_to` is where the file now is; `put_back` says it went back into
+    the inbox because it changed while it was imported."""
 
     campaign: str
     file: str
     moved_to: Path
     summary: IngestSummary | None = None
     error: str | None = None
+    put_back: bool = False
 
 
 def process_claimed_file(
@@ -344,4 +393,10 @@ def process_claimed_file(
         reason = str(error) or type(error).__name__
         moved = fail_file(claimed, reason)
         return FileOutcome(campaign, claimed.original_name, moved, error=reason)
+    if changed_since_claim(claimed):
+        # Still being written: what was read is imported; the whole file, once settled, is
+        # imported again as a new file and adds only the contacts this import did not have.
+        put_back = release_claim(claimed)
+        if put_back is not None:
+            return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
     return FileOutcome(campaign, claimed.original_name, finish_file(claimed), summary=summary)
