@@ -15,8 +15,9 @@ import pytest
 from sqlmodel import Session, select
 
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
-from campaigner.dialer.batching import BatchOptions
+from campaigner.dialer.batching import BatchDialer, BatchOptions
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
+from campaigner.dialer.sync import ResultSync
 from campaigner.simulator import OutcomeModel, Simulator, SimulatorConfig
 from campaigner.store import (
     Batch,
@@ -25,11 +26,12 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     RunLease,
+    mark_batch_sent,
     suppressed_numbers,
     upsert_campaign,
 )
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
-from tests.dialer.fakes import SimulatorClock
+from tests.dialer.fakes import FakeClock, SimulatorClock
 from tests.store.factories import lease_into_batch
 
 FAST = RunOptions(
@@ -311,3 +313,52 @@ async def test_a_refusal_that_pauses_stops_the_batches_still_to_send(rig: Rig) -
         ContactStatus.WAITING_RETRY,
         ContactStatus.PENDING,
     }
+
+
+async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when_it_opens(
+    rig: Rig,
+) -> None:
+    """The stall clock of a batch runs only while Retell may dial it."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    rig.ingest(config, numbers(3))
+    clock = FakeClock(MONDAY_1330_UTC)
+    with Session(rig.engine) as session:
+        campaign_id = upsert_campaign(session=session, config=config).id
+        session.commit()
+        assert campaign_id is not None
+        batch_id = lease_into_batch(
+            session, campaign_id, now=clock.now(), trigger_at=clock.now() + timedelta(minutes=8)
+        )[0].id
+        assert batch_id is not None
+        mark_batch_sent(session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting")
+    options = BatchOptions(stalled_after=150)
+    async with rig.client() as client:
+        sync = ResultSync(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            clock=clock,
+            stuck_call_after=600,
+            on_applied=lambda applied: None,
+        )
+        dialer = BatchDialer(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            clock=clock,
+            sync=sync,
+            lease_owner="test-run",
+            lease_seconds=300,
+            release_over_cap=lambda session, contacts, now: contacts,
+            pause=lambda reason: None,
+            options=options,
+        )
+        dialer.take_over(campaign_id)
+        for _ in range(8):  # eight minutes waiting for the trigger: within the window gap
+            assert dialer.dialing(clock.now()) == 1
+            clock.advance(60)
+        assert dialer.dialing(clock.now()) == 1  # the trigger is now: dialing
+        clock.advance(60)
+        assert dialer.dialing(clock.now()) == 1  # last seen waiting 120 s ago
+        clock.advance(31)
+        assert dialer.dialing(clock.now()) == 0  # no call finished in over 150 s of dialing

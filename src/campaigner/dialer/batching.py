@@ -219,6 +219,13 @@ def window_opens_by(call_time_window: dict[str, Any], start: datetime, end: date
     return False
 
 
+def _may_dial_at(batch: Batch, moment: datetime) -> bool:
+    """True when Retell, if it has the batch, may dial it at `moment` (trigger and window)."""
+    if batch.trigger_at is not None and batch.trigger_at > moment:
+        return False
+    return not batch.call_time_window or window_is_open(batch.call_time_window, moment)
+
+
 def _minute_of_day(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
@@ -514,9 +521,7 @@ class BatchDialer:
 
     def _would_dial(self, batch: Batch, concurrency: Concurrency, now: datetime) -> bool:
         """True when Retell, if it had this batch, would be dialing it now."""
-        if batch.trigger_at is not None and batch.trigger_at > now:
-            return False
-        if batch.call_time_window and not window_is_open(batch.call_time_window, now):
+        if not _may_dial_at(batch, now):
             return False
         free = (concurrency.outbound_capacity or 0) - (concurrency.current_concurrency or 0)
         return free > self._config.batch.reserved_concurrency
@@ -554,17 +559,21 @@ class BatchDialer:
     def dialing(self, now: datetime) -> int:
         """How many open batches Retell may be dialing now or within `window_gap` (trigger
         passed, window open) and that still move: a batch with no call finished for
-        `stalled_after` seconds is not waited on."""
+        `stalled_after` seconds of its window is not waited on."""
         self._refresh_open()
         now_mono = self._clock.monotonic()
         stalled = self._options.stalled_after
-        return sum(
-            1
-            for batch in self._open
-            if batch.state not in _NOT_SENT
-            and self._dials_soon(batch, now)
-            and now_mono - self._moved_at.get(batch.id or 0, now_mono) < stalled
-        )
+        dialing = 0
+        for batch in self._open:
+            if batch.state in _NOT_SENT or not self._dials_soon(batch, now):
+                continue
+            if not _may_dial_at(batch, now):
+                # Its stall clock runs only while Retell may dial it: a batch that waited for its
+                # trigger or window has not stalled when that opens.
+                self._moved_at[batch.id or 0] = now_mono
+            if now_mono - self._moved_at.get(batch.id or 0, now_mono) < stalled:
+                dialing += 1
+        return dialing
 
     def _dials_soon(self, batch: Batch, now: datetime) -> bool:
         until = now + self._options.window_gap
