@@ -13,20 +13,34 @@ With `--work-pool POOL` it registers the same deployments for that pool's worker
 
 One `run-campaign` deployment per campaign file, each limited to one run at a time (a new run while
 one is dialing is cancelled: the running one picks up new contacts itself).
+
+Flow runs send a heartbeat every 30 s, and the automation `UNRESPONSIVE_RUNS` (registered once per
+Prefect server) marks a run that has sent none for 90 s `Crashed`: a served process killed with
+SIGKILL (or its machine lost) would otherwise leave its run `Running` for good in the UI. The
+campaign it was dialing loses nothing (the dialer is crash-safe); its next run picks it up.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import Flow, serve
-from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect import Flow, get_client, serve
+from prefect.automations import Automation
+from prefect.client.schemas.objects import (
+    ConcurrencyLimitConfig,
+    ConcurrencyLimitStrategy,
+    StateType,
+)
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.types.entrypoint import EntrypointType
 
 from campaigner.campaign import CampaignFileError
@@ -37,7 +51,13 @@ from flows.inbox import watch_inbox
 from flows.ingest import ingest_contacts
 from flows.report import export_report_flow
 
-__all__ = ["build_deployments", "campaign_names", "main"]
+__all__ = [
+    "UNRESPONSIVE_RUNS",
+    "build_deployments",
+    "campaign_names",
+    "main",
+    "register_unresponsive_run_automation",
+]
 
 WATCH_INBOX_EVERY = timedelta(minutes=1)
 RUN_CAMPAIGN_EVERY = timedelta(minutes=5)
@@ -45,6 +65,45 @@ NIGHTLY_REPORT_CRON = "0 2 * * *"
 ONE_RUN_PER_CAMPAIGN = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
+HEARTBEAT_EVERY_S = 30
+# Three heartbeats missed: a busy run (a million-row import holds the GIL for seconds) is not
+# taken for a dead one.
+SILENT_FOR = timedelta(seconds=90)
+UNRESPONSIVE_RUNS = "campaigner: crash flow runs that stopped sending heartbeats"
+_HEARTBEAT_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_EVERY_S)}
+
+
+def register_unresponsive_run_automation() -> bool:
+    """Create the `UNRESPONSIVE_RUNS` automation unless the server has it; True if created."""
+    with get_client(sync_client=True) as client:
+        if client.read_automations_by_name(name=UNRESPONSIVE_RUNS):
+            return False
+    Automation(
+        name=UNRESPONSIVE_RUNS,
+        description="Marks a flow run Crashed when its process stops sending heartbeats.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=SILENT_FOR,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"No heartbeat for {SILENT_FOR.total_seconds():.0f} s: its process died.",
+            )
+        ],
+    ).create()
+    return True
 
 
 def campaign_names(campaigns_dir: Path) -> tuple[list[str], list[str]]:
@@ -128,14 +187,18 @@ def main(argv: list[str] | None = None) -> None:
     # job, a service manager): `campaigner serve` stops this process with it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     deployments = build_deployments(inbox=inbox, campaigns=campaigns, watch_every=watch_every)
+    if register_unresponsive_run_automation():
+        print(f"registered the automation {UNRESPONSIVE_RUNS!r}", flush=True)
     if args.work_pool:
         for deployment in deployments:
             # campaigns/, inbox/ and out/ are relative: workers run the flows from this folder,
             # which must be at the same path on every worker machine (a shared file system).
-            deployment.job_variables = {"working_dir": str(Path.cwd())}
+            deployment.job_variables = {"working_dir": str(Path.cwd()), "env": _HEARTBEAT_ENV}
             deployment.apply(work_pool_name=args.work_pool)
             print(f"registered {deployment.flow_name}/{deployment.name} for {args.work_pool}")
         return
+    # Served runs are child processes with this environment.
+    os.environ.update(_HEARTBEAT_ENV)
     serve(*deployments)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flows.serve import UNRESPONSIVE_RUNS
 
 from campaigner.simulator import SimulatorConfig, run_simulator
 from tests.flows.conftest import CAMPAIGN, contacts_csv
@@ -77,6 +78,7 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
             run_campaign = httpx.get(
                 f"http://127.0.0.1:{port}/api/deployments/name/run-campaign/shop"
             ).json()
+            automations = httpx.post(f"http://127.0.0.1:{port}/api/automations/filter").json()
         finally:
             serve.terminate()
             code = serve.wait(timeout=60)
@@ -92,6 +94,10 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     assert run_campaign["global_concurrency_limit"]["limit"] == 1
     assert run_campaign["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert run_campaign["parameters"] == {"campaign": "shop"}
+    # A run whose process is killed is marked Crashed once its heartbeats stop.
+    (unresponsive,) = [a for a in automations if a["name"] == UNRESPONSIVE_RUNS]
+    assert unresponsive["trigger"]["after"] == ["prefect.flow-run.heartbeat"]
+    assert unresponsive["actions"][0]["state"] == "CRASHED"
     assert [
         path.name.endswith("-new-leads.csv") for path in (inbox / "shop" / "archive").iterdir()
     ] == [True]
