@@ -3,9 +3,11 @@
 Point the agent's `webhook_url` (or the workspace's) at `http://<host>:<port>/retell/webhook`.
 Every delivery is checked against `x-retell-signature` with the API key and a five-minute
 tolerance, answered 204 at once, and the call it carries is queued for the runner, which settles it
-through the same `apply_call` path as polling. A bad signature is answered 401 and dropped;
-deliveries Retell repeats are harmless because `apply_call` is idempotent. Polling stays on as the
-safety net, at a slower pace.
+through the same `apply_call` path as polling. Only `call_ended` and `call_analyzed` carry results:
+other events (`call_started`, transcript updates) are answered and dropped before their call is
+validated, so subscribing the agent to those two alone (`webhook_events`) only saves work. A bad
+signature is answered 401 and dropped; deliveries Retell repeats are harmless because `apply_call`
+is idempotent. Polling stays on as the safety net, at a slower pace.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from campaigner.retell import (
     SIGNATURE_HEADER,
     Call,
     ResponseFormatError,
-    parse_webhook_event,
+    read_webhook_payload,
     verify_webhook,
+    webhook_event_from_payload,
 )
 
 __all__ = ["WEBHOOK_PATH", "WebhookInbox", "serve_webhook_inbox"]
@@ -65,13 +68,18 @@ class WebhookInbox:
             log.warning("webhook with a missing or invalid signature rejected")
             return Response(status_code=401)
         try:
-            event = parse_webhook_event(body)
+            payload = read_webhook_payload(body)
+            event = (
+                webhook_event_from_payload(payload)
+                if payload.get("event") in RESULT_EVENTS
+                else None
+            )
         except ResponseFormatError as error:
             self.counters.rejected += 1
             log.warning("unreadable webhook rejected: %s", error)
             return Response(status_code=400)
         self.counters.received += 1
-        if event.event in RESULT_EVENTS:
+        if event is not None:
             self.calls.put_nowait(event.call)
             if self.notify is not None:
                 self.notify()
@@ -95,7 +103,14 @@ async def serve_webhook_inbox(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(
-        uvicorn.Config(inbox.app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            inbox.app,
+            # httptools parses a webhook in about half the CPU time of the pure-Python h11.
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
     )
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
