@@ -99,12 +99,17 @@ async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[s
                 summary = await runner.run()
             stats = sim.stats()
     with Session(engine) as session:
-        analysed = [a.analysis_at is not None for a in session.exec(select(CallAttempt))]
+        # The calls that connected: their outcome waits for the analysis (the others are settled
+        # at their end, their analysis recorded only if it comes while the run goes on).
+        analysed = [
+            a.analysis_at is not None for a in session.exec(select(CallAttempt)) if a.duration_ms
+        ]
     engine.dispose()
     assert summary.stop_reason == "nothing is due now"
     assert summary.calls_finished == 20
     # Every analysis came home by webhook (polling was too slow to bring any).
-    assert analysed == [True] * 20
+    assert analysed
+    assert all(analysed)
     assert inbox.counters.rejected == 0
     if events is None:
         assert inbox.counters.received > 40  # call_started too, for the calls that connected

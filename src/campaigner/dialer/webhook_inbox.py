@@ -58,7 +58,8 @@ class WebhookInbox:
         self.calls: asyncio.Queue[Call] = asyncio.Queue()
         self.counters = WebhookCounters()
         self.url = ""
-        self.notify: Callable[[], None] | None = None
+        # Told of each call queued (the runner decides whether it must wake for it).
+        self.notify: Callable[[Call], None] | None = None
         self.app = Starlette(routes=[Route(WEBHOOK_PATH, self._receive, methods=["POST"])])
 
     async def _receive(self, request: Request) -> Response:
@@ -82,7 +83,7 @@ class WebhookInbox:
         if event is not None:
             self.calls.put_nowait(event.call)
             if self.notify is not None:
-                self.notify()
+                self.notify(event.call)
         return Response(status_code=204)
 
     def drain(self) -> list[Call]:

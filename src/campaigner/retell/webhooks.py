@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from campaigner.retell.errors import ResponseFormatError
@@ -97,11 +97,12 @@ def read_webhook_payload(body: bytes | str) -> dict[str, Any]:
     `call` and `event`, so a receiver can look at `payload.get("event")` before validating the
     call it carries."""
     try:
-        payload: Any = json.loads(body)
-    except ValueError:
+        loaded: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise ResponseFormatError("webhook body is not JSON") from None
-    if not isinstance(payload, dict):
+    if not isinstance(loaded, dict):
         raise ResponseFormatError("webhook body is not a JSON object")
+    payload: dict[str, Any] = loaded
     if "call" not in payload and "data" in payload:
         payload = {**payload, "call": payload["data"]}
     if "event" not in payload and "event_type" in payload:
