@@ -48,6 +48,14 @@ async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
     assert inbox.counters.received == 2
 
 
+async def test_only_posts_to_the_webhook_path_are_taken() -> None:
+    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+        wrong_method = await http.get(inbox.url)
+        wrong_path = await http.post(inbox.url.replace("/retell/webhook", "/other"), content="{}")
+    assert (wrong_method.status_code, wrong_path.status_code) == (405, 404)
+    assert inbox.counters.received == inbox.counters.rejected == 0
+
+
 async def test_events_without_results_are_dropped_before_their_call_is_validated() -> None:
     async with serve_webhook_inbox(api_key=KEY) as inbox:
         # A call_started whose call would not validate (no call_status): never parsed.

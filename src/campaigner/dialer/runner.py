@@ -109,9 +109,10 @@ class RunOptions:
     # its slot at once, without waiting for the write); at once when only analyses are awaited.
     apply_interval: float = 2.0
     # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip;
-    # topped up (in one claim) once half of them are used: claims of 16 or more, whose
-    # statements cost about the same for one contact as for 16.
-    ready_attempts: int = 32
+    # topped up (in one claim) once half of them are used: claims of eight or more, whose
+    # statements cost about the same for one contact as for eight. Not more: attempts one run
+    # holds ahead are contacts the campaign's other runs cannot dial.
+    ready_attempts: int = 16
     concurrency_refresh: float = 15.0
     # A contact is leased only from its claim to its attempt row, one transaction later: a run
     # killed in between holds it this long.
