@@ -262,6 +262,11 @@ class CampaignRunner:
         self._status_read_at = float("-inf")
         self._run_lease_at = self._lease_reading_at = float("-inf")
         self._applied_at = float("-inf")
+        self._apply_interval = (
+            self.options.apply_interval
+            if self._batches is None
+            else self.options.batch.apply_interval
+        )
         self._webhooks = webhooks
         if webhooks is not None:
             webhooks.notify = self._on_webhook
@@ -387,7 +392,7 @@ class CampaignRunner:
             self._wake.set()
 
     def _apply_due(self, now: float) -> bool:
-        return now - self._applied_at >= self.options.apply_interval
+        return now - self._applied_at >= self._apply_interval
 
     def _only_analyses_awaited(self) -> bool:
         """Direct mode with no call of ours up: nothing is gained by batching the writes any
@@ -405,7 +410,7 @@ class CampaignRunner:
     def _next_turn_within(self) -> float:
         """Seconds until the loop must run again even if nothing wakes it."""
         if self._sync.pushed:
-            until_apply = self._applied_at + self.options.apply_interval - self.clock.monotonic()
+            until_apply = self._applied_at + self._apply_interval - self.clock.monotonic()
             return max(0.0, min(until_apply, self.options.poll_interval))
         return self.options.poll_interval
 
