@@ -6,12 +6,19 @@ requests per finished call, and the orchestrator's CPU and memory per dialed cal
     python bench/dialer_direct.py --results polling    # results by polling only
     python bench/dialer_direct.py --naive              # the naive loop on the same workload
     python bench/dialer_direct.py --contacts 100000 --calls 2000   # memory with a large store
+    python bench/dialer_direct.py --webhook-events all # call_started delivered too
 
 The simulator runs in its own process (`campaigner sim`), so the CPU and memory figures are the
 orchestrator's alone. Times on the simulator's clock are virtual seconds (`--speed` times real).
+The agent is subscribed to `call_ended` and `call_analyzed` only (what campaigner uses), unless
+`--webhook-events all`.
 
-- utilisation = busy slot-seconds / (slots x virtual span of the run); also shown up to the last
-  call's end (from the call timestamps), which leaves out the wait for the last calls' analyses
+- utilisation (the issue's figure) = busy slot-seconds / (slots x the span from the first call to
+  the last call's end): the first call is the run's first create request, the last end is read
+  from the calls' timestamps; busy slot-seconds are the simulator's (create to end, ringing
+  included)
+- utilisation over the whole run = the same busy slot-seconds / (slots x the run's virtual span),
+  which also counts the run's start and its wait for the last calls' analyses
 - lower bound = max(calls / CPS, busy slot-seconds / slots); the ratio is virtual span / bound
 - requests per finished call = every API request the simulator served during the run / calls
 """
@@ -39,6 +46,9 @@ from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import RateLimited, RetellClient
 from campaigner.simulator import DEFAULT_API_KEY
 from campaigner.store import make_engine, upgrade_database
+
+CREATE_PATHS = frozenset({"/v2/create-phone-call", "/create-batch-call"})
+RESULT_EVENTS = ["call_ended", "call_analyzed"]
 
 CAMPAIGN = """
 name: bench
@@ -95,6 +105,30 @@ def start_simulator(
     raise RuntimeError("the simulator did not start")
 
 
+class FirstCreateTransport(httpx.AsyncHTTPTransport):
+    """Notes when the run's first create request went out (real monotonic time)."""
+
+    def __init__(self) -> None:
+        super().__init__(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        self.first_create_at: float | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.first_create_at is None and request.url.path in CREATE_PATHS:
+            self.first_create_at = time.monotonic()
+        return await super().handle_async_request(request)
+
+
+def subscribe_agent(port: int, events: list[str]) -> None:
+    """Set the bench agent's webhook events (before the run's stats are read)."""
+    response = httpx.patch(
+        f"http://127.0.0.1:{port}/update-agent/agent_campaigner_demo",
+        json={"webhook_events": events},
+        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
 def sim_get(port: int, path: str) -> dict[str, Any]:
     response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10)
     response.raise_for_status()
@@ -124,11 +158,22 @@ def prepare_store(workdir: Path, args: argparse.Namespace) -> tuple[Any, Any]:
     return config, engine
 
 
+def sim_client(port: int, transport: httpx.AsyncBaseTransport | None = None) -> RetellClient:
+    return RetellClient(
+        api_key=DEFAULT_API_KEY, base_url=f"http://127.0.0.1:{port}", transport=transport
+    )
+
+
 async def run_campaigner(
-    args: argparse.Namespace, config: Any, engine: Any, port: int, inbox: Any
+    args: argparse.Namespace,
+    config: Any,
+    engine: Any,
+    port: int,
+    inbox: Any,
+    transport: FirstCreateTransport,
 ) -> int:
     options = RunOptions(poll_interval=args.poll_interval)
-    async with RetellClient(api_key=DEFAULT_API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+    async with sim_client(port, transport) as client:
         runner = CampaignRunner(
             config=config, engine=engine, client=client, options=options, webhooks=inbox
         )
@@ -150,7 +195,7 @@ async def _run_until_calls(runner: CampaignRunner, calls: int) -> int:
     return runner.progress.calls_placed
 
 
-async def run_naive(args: argparse.Namespace, port: int) -> int:
+async def run_naive(args: argparse.Namespace, port: int, transport: FirstCreateTransport) -> int:
     """The naive loop: create, then poll get-call every 2 (virtual) seconds, N at a time."""
     numbers = contact_numbers(args.contacts)
     slots = asyncio.Semaphore(args.concurrency)
@@ -172,7 +217,7 @@ async def run_naive(args: argparse.Namespace, port: int) -> int:
                 await asyncio.sleep(poll)
                 call = await client.get_call(call.call_id)
 
-    async with RetellClient(api_key=DEFAULT_API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+    async with sim_client(port, transport) as client:
         await asyncio.gather(*(one(client, i, n) for i, n in enumerate(numbers)))
     return len(numbers)
 
@@ -185,18 +230,21 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     if not args.naive:
         config, engine = prepare_store(workdir, args)
     simulator = start_simulator(args, port, webhook_url)
+    transport = FirstCreateTransport()
     try:
+        if args.webhook_events == "results":
+            subscribe_agent(port, RESULT_EVENTS)
         before = sim_get(port, "/_sim/stats")
         clock_start = sim_get(port, "/_sim/clock")["virtual_now_ms"]
         cpu_start, wall_start = time.process_time(), time.monotonic()
         if args.naive:
-            calls = await run_naive(args, port)
+            calls = await run_naive(args, port, transport)
         elif webhook_port:
             key = SecretStr(DEFAULT_API_KEY)
             async with serve_webhook_inbox(api_key=key, port=webhook_port) as inbox:
-                calls = await run_campaigner(args, config, engine, port, inbox)
+                calls = await run_campaigner(args, config, engine, port, inbox, transport)
         else:
-            calls = await run_campaigner(args, config, engine, port, None)
+            calls = await run_campaigner(args, config, engine, port, None, transport)
         cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
         clock_end = sim_get(port, "/_sim/clock")["virtual_now_ms"]
         after = sim_get(port, "/_sim/stats")
@@ -204,13 +252,17 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    spans = ((clock_end - clock_start) / 1000, (last_end - clock_start) / 1000)
+    if transport.first_create_at is None:
+        raise RuntimeError("the run sent no create request")
+    # The simulator's clock runs `speed` times real time from the reading at the run's start.
+    first_create = clock_start + (transport.first_create_at - wall_start) * 1000 * args.speed
+    spans = ((clock_end - clock_start) / 1000, (last_end - first_create) / 1000)
     report(args, calls, cpu, wall, spans, before, after)
 
 
 async def last_call_end_ms(port: int) -> int:
     """When the run's last call ended, on the simulator's clock (read after the stats)."""
-    async with RetellClient(api_key=DEFAULT_API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+    async with sim_client(port) as client:
         return max([call.end_timestamp async for call in client.iter_calls() if call.end_timestamp])
 
 
@@ -223,7 +275,7 @@ def report(
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
-    span, span_to_last_end = spans
+    span, span_of_calls = spans
     busy = after["busy_slot_seconds"] - before["busy_slot_seconds"]
     requests = after["total_requests"] - before["total_requests"]
     created = after["calls_created"] - before["calls_created"]
@@ -238,8 +290,11 @@ def report(
         f"  virtual span              {span:,.0f} s (lower bound {bound:,.0f} s, "
         f"ratio {span / bound:.3f})"
     )
-    print(f"  slot utilisation          {busy / (args.concurrency * span):.1%}")
-    print(f"    to the last call's end  {busy / (args.concurrency * span_to_last_end):.1%}")
+    print(
+        f"  slot utilisation          {busy / (args.concurrency * span_of_calls):.1%} "
+        f"(first call to last call's end, {span_of_calls:,.0f} s)"
+    )
+    print(f"    over the whole run      {busy / (args.concurrency * span):.1%}")
     print(f"  peak concurrency          {after['peak_concurrency']}")
     print(f"  API requests per call     {requests / max(created, 1):.3f} ({requests} requests)")
     print(
@@ -258,6 +313,12 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=50.0)
     parser.add_argument("--results", choices=["webhooks", "polling"], default="webhooks")
     parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--webhook-events",
+        choices=["results", "all"],
+        default="results",
+        help="the agent's webhook subscription: call_ended and call_analyzed, or Retell's default",
+    )
     parser.add_argument("--naive", action="store_true")
     parser.add_argument("--mode", choices=["direct", "batch"], default="direct")
     parser.add_argument("--batch-size", type=int, default=500, help="tasks per batch (batch mode)")

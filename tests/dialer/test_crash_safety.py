@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from campaigner.dialer.clock import SystemClock
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.webhook_inbox import WebhookInbox
+from campaigner.retell import Call
 from campaigner.simulator import SimulatorConfig
 from campaigner.store import (
     AttemptState,
@@ -447,7 +448,9 @@ async def test_a_run_cancelled_as_it_is_woken_stops(rig: Rig) -> None:
             # The run reports just before it waits: five calls up, none being sent.
             await eventually(lambda: reports[-1:] == [(5, 5)], "five calls up, the run waiting")
             assert inbox.notify is not None
-            inbox.notify()  # a webhook delivery wakes the run ...
+            # A webhook delivery (one of its calls ended) wakes the run ...
+            call_id = rig.sim.call(lambda sim: next(iter(sim.calls)).call_id)
+            inbox.notify(Call(call_id=call_id, call_status="ended"))
             task.cancel()  # ... in the instant it is cancelled
             await asyncio.wait({task}, timeout=1)
             assert task.done(), "the cancelled run is still running"

@@ -255,6 +255,10 @@ class BatchOptions:
     """How batch mode behaves in a run (the campaign's own settings are `config.batch`)."""
 
     submit_interval: float = 5.0
+    # Webhook results are written this often in batch mode (`RunOptions.apply_interval` in direct
+    # mode): a batch run cannot tell its last call from the others, so it cannot apply the last
+    # analyses at once, and a longer interval would lengthen its end.
+    apply_interval: float = 0.5
     claim_limit: int = 5_000
     # Longer than a create's read timeout (120 s): Retell may still be taking a batch whose
     # answer we gave up on; only then does no call mean no batch.

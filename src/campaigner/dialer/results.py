@@ -19,6 +19,7 @@ from campaigner.dialer.outcomes import classify_call
 from campaigner.dialer.retries import next_attempt_time
 from campaigner.retell import Call
 from campaigner.store import (
+    RECORDED_CALL_FIELDS,
     Settlement,
     add_suppressions,
     finalize_attempts,
@@ -30,6 +31,8 @@ from campaigner.store import (
 __all__ = ["DNC_SOURCE", "AppliedCall", "apply_call", "apply_calls", "settle_attempts"]
 
 DNC_SOURCE = "retell:do-not-call"
+# As a set, which is what pydantic's `include` takes.
+_RECORDED = set(RECORDED_CALL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ def apply_calls(
     recorded = record_call_results(
         session=session,
         views=[
-            (call.model_dump(mode="json", exclude_none=True), outcome)
+            # Only what is recorded: a webhook's call carries much more (transcript objects,
+            # token usage), and dumping it all cost more than the statements.
+            (call.model_dump(mode="json", exclude_none=True, include=_RECORDED), outcome)
             for call, outcome in zip(calls, outcomes, strict=True)
         ],
         now=now,

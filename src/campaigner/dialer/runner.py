@@ -106,11 +106,13 @@ class RunOptions:
     poll_interval: float = 1.0
     webhook_poll_interval: float = 10.0
     # Webhook results are written to the store in batches at most this often (a call's end frees
-    # its slot at once, without waiting for the write).
-    apply_interval: float = 0.5
+    # its slot at once, without waiting for the write); at once when only analyses are awaited.
+    apply_interval: float = 2.0
     # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip;
-    # topped up (in one claim) once half of them are used.
-    ready_attempts: int = 8
+    # topped up (in one claim) once half of them are used: claims of eight or more, whose
+    # statements cost about the same for one contact as for eight. Not more: attempts one run
+    # holds ahead are contacts the campaign's other runs cannot dial.
+    ready_attempts: int = 16
     concurrency_refresh: float = 15.0
     # A contact is leased only from its claim to its attempt row, one transaction later: a run
     # killed in between holds it this long.
@@ -259,9 +261,15 @@ class CampaignRunner:
         self._zone_sets_read_at = float("-inf")
         self._status_read_at = float("-inf")
         self._run_lease_at = self._lease_reading_at = float("-inf")
+        self._applied_at = float("-inf")
+        self._apply_interval = (
+            self.options.apply_interval
+            if self._batches is None
+            else self.options.batch.apply_interval
+        )
         self._webhooks = webhooks
         if webhooks is not None:
-            webhooks.notify = self._wake.set
+            webhooks.notify = self._on_webhook
         # With webhooks pushing results, polling is only the safety net.
         self._poll_interval = (
             self.options.poll_interval if webhooks is None else self.options.webhook_poll_interval
@@ -311,21 +319,26 @@ class CampaignRunner:
 
     async def _loop(self) -> None:
         last_sync = self.clock.monotonic()
-        last_reconcile = last_apply = float("-inf")
+        last_reconcile = float("-inf")
         idle_reconcile_rounds = 0
         while True:
             # Cleared before the turn's work, so a wake-up that lands during it is not lost.
             self._wake.clear()
-            self._hold_run_lease()
-            now = self.clock.monotonic()
             if self._webhooks is not None:
                 self._sync.take_pushed(self._webhooks)
+            if self._refill_freed_slots():
+                # The creates go out before any store work: the next turn does it (each sender
+                # wakes the loop when Retell answers).
+                await self._next_turn()
+                continue
+            self._hold_run_lease()
+            now = self.clock.monotonic()
             # Call ids are written with the results, in the same rhythm: before them, so each
             # result finds its attempt by call id.
-            if now - last_apply >= self.options.apply_interval:
+            if self._apply_due(now) or self._only_analyses_awaited():
                 self._write_sent()
                 self._sync.apply_pushed()
-                last_apply = now
+                self._applied_at = now
             if (
                 self._sync.live or self._batches is not None
             ) and now - last_sync >= self._poll_interval:
@@ -361,10 +374,30 @@ class CampaignRunner:
                     f"{unresolved} {what} could not be reconciled yet; the next run tries again"
                 )
                 return
-            # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self._next_turn_within()):
-                    await self._wake.wait()
+            await self._next_turn()
+
+    async def _next_turn(self) -> None:
+        """Wait until something wakes the loop, or the next turn is due anyway."""
+        # Not asyncio.wait_for: on 3.11 it can swallow a cancel that lands as the event fires.
+        with suppress(TimeoutError):
+            async with asyncio.timeout(self._next_turn_within()):
+                await self._wake.wait()
+
+    def _on_webhook(self, call: Call) -> None:
+        """Wake the loop for a delivery it must act on now: a call's end (its slot is free),
+        and any result once only analyses are awaited or in batch mode. The other results (an
+        analysis arriving mid-run) wait for the next turn's batch."""
+        batch_mode = self._batches is not None
+        if batch_mode or self._only_analyses_awaited() or self._sync.frees_slot(call):
+            self._wake.set()
+
+    def _apply_due(self, now: float) -> bool:
+        return now - self._applied_at >= self._apply_interval
+
+    def _only_analyses_awaited(self) -> bool:
+        """Direct mode with no call of ours up: nothing is gained by batching the writes any
+        longer, and the run ends sooner if the last analyses are applied as they come."""
+        return self._batches is None and not self._sync.in_progress()
 
     def _busy(self) -> bool:
         """Calls in progress or waiting to be applied, creates being sent, or batches Retell may
@@ -377,7 +410,8 @@ class CampaignRunner:
     def _next_turn_within(self) -> float:
         """Seconds until the loop must run again even if nothing wakes it."""
         if self._sync.pushed:
-            return min(self.options.apply_interval, self.options.poll_interval)
+            until_apply = self._applied_at + self._apply_interval - self.clock.monotonic()
+            return max(0.0, min(until_apply, self.options.poll_interval))
         return self.options.poll_interval
 
     def _idle_reason(self, status: CampaignStatus | None) -> str:
@@ -404,6 +438,14 @@ class CampaignRunner:
         if self._batches is not None:
             return await self._batches.submit_due()
         return await self._dial_due_contacts()
+
+    def _refill_freed_slots(self) -> int:
+        """Send attempts written ahead into slots freed since the last turn (a call's end frees
+        its slot as soon as its webhook is taken). Uses the status last read: a pause or cancel
+        is seen at the next read, within `status_refresh`, as before."""
+        if self._status is not CampaignStatus.ACTIVE or self._past_deadline():
+            return 0
+        return self._send_ready(self._free_slots())
 
     def _free_slots(self) -> int:
         capacity = self._capacity.held
@@ -576,8 +618,8 @@ class CampaignRunner:
             await self._bucket.acquire()
             await self._send_create(attempt, contact)
         finally:
+            # The loop is woken when the task is done (`_task_done`), not twice per create.
             self._sending -= 1
-            self._wake.set()
 
     async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:
         """Send (or re-send, same key) an attempt's create request and record the answer."""

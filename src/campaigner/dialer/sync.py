@@ -77,6 +77,11 @@ class ResultSync:
         """Follow a call until its outcome is known."""
         self.live[call_id] = LiveCall(attempt_id, contact_id, self._clock.monotonic())
 
+    def frees_slot(self, call: Call) -> bool:
+        """True for a view of a followed call that ended and was not yet seen ended."""
+        live = self.live.get(call.call_id)
+        return live is not None and live.terminal_seen_at is None and call.is_terminal
+
     def in_progress(self) -> int:
         """Our calls that hold a Retell slot: followed calls that have not ended yet."""
         return sum(1 for live in self.live.values() if live.terminal_seen_at is None)

@@ -44,8 +44,10 @@ from campaigner.retell.webhooks import (
     SIGNATURE_HEADER,
     WebhookEvent,
     parse_webhook_event,
+    read_webhook_payload,
     sign_webhook,
     verify_webhook,
+    webhook_event_from_payload,
 )
 
 __all__ = [
@@ -88,6 +90,8 @@ __all__ = [
     "call_filter",
     "metadata_equals",
     "parse_webhook_event",
+    "read_webhook_payload",
     "sign_webhook",
     "verify_webhook",
+    "webhook_event_from_payload",
 ]

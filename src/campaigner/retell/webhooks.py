@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from campaigner.retell.errors import ResponseFormatError
@@ -24,8 +24,10 @@ __all__ = [
     "SIGNATURE_TOLERANCE_MS",
     "WebhookEvent",
     "parse_webhook_event",
+    "read_webhook_payload",
     "sign_webhook",
     "verify_webhook",
+    "webhook_event_from_payload",
 ]
 
 SIGNATURE_HEADER = "x-retell-signature"
@@ -87,14 +89,29 @@ class WebhookEvent(BaseModel):
 
 def parse_webhook_event(body: bytes | str) -> WebhookEvent:
     """Parse a (verified) webhook body; Retell's older payloads used `data` instead of `call`."""
+    return webhook_event_from_payload(read_webhook_payload(body))
+
+
+def read_webhook_payload(body: bytes | str) -> dict[str, Any]:
+    """A (verified) webhook body as JSON, with the older key names (`data`, `event_type`) moved to
+    `call` and `event`, so a receiver can look at `payload.get("event")` before validating the
+    call it carries."""
     try:
-        payload: Any = json.loads(body)
-    except ValueError:
+        loaded: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise ResponseFormatError("webhook body is not JSON") from None
-    if isinstance(payload, dict) and "call" not in payload and "data" in payload:
+    if not isinstance(loaded, dict):
+        raise ResponseFormatError("webhook body is not a JSON object")
+    payload: dict[str, Any] = loaded
+    if "call" not in payload and "data" in payload:
         payload = {**payload, "call": payload["data"]}
-    if isinstance(payload, dict) and "event" not in payload and "event_type" in payload:
+    if "event" not in payload and "event_type" in payload:
         payload = {**payload, "event": payload["event_type"]}
+    return payload
+
+
+def webhook_event_from_payload(payload: dict[str, Any]) -> WebhookEvent:
+    """Validate a payload from `read_webhook_payload` as a Retell event."""
     try:
         return WebhookEvent.model_validate(payload)
     except ValidationError as exc:

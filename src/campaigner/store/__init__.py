@@ -91,6 +91,7 @@ from campaigner.store.queries import (
     withdraw_unsent_attempts,
 )
 from campaigner.store.results import (
+    RECORDED_CALL_FIELDS,
     ContactFacts,
     RecordedAttempt,
     Settlement,
@@ -104,6 +105,7 @@ from campaigner.store.types import UTCDateTime, utcnow
 __all__ = [
     "INSERT_BATCH_SIZE",
     "LIVE_ATTEMPT_STATES",
+    "RECORDED_CALL_FIELDS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "SQLITE_PAGE_SIZE",
     "AttemptPlan",

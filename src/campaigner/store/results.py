@@ -35,6 +35,7 @@ from campaigner.store.models import (
 
 __all__ = [
     "IN_LIST_CHUNK",
+    "RECORDED_CALL_FIELDS",
     "ContactFacts",
     "RecordedAttempt",
     "Settlement",
@@ -83,6 +84,27 @@ _KEPT_IF_MISSING = (
     "transcript",
     "outcome_class",
 )
+
+
+RECORDED_CALL_FIELDS = frozenset(
+    {
+        "call_id",
+        "call_status",
+        "metadata",
+        "agent_version",
+        "disconnection_reason",
+        "start_timestamp",
+        "end_timestamp",
+        "duration_ms",
+        "call_cost",
+        "latency",
+        "call_analysis",
+        "recording_url",
+        "public_log_url",
+        "transcript",
+    }
+)
+"""The fields of a call view `record_call_results` reads: a caller may pass only these."""
 
 
 def _bind(name: str) -> sa.BindParameter[Any]:
