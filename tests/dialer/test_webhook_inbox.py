@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from campaigner.dialer import webhook_inbox
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import sign_webhook
@@ -54,6 +55,19 @@ async def test_only_posts_to_the_webhook_path_are_taken() -> None:
         wrong_path = await http.post(inbox.url.replace("/retell/webhook", "/other"), content="{}")
     assert (wrong_method.status_code, wrong_path.status_code) == (405, 404)
     assert inbox.counters.received == inbox.counters.rejected == 0
+
+
+async def test_a_body_far_larger_than_any_call_is_refused_unread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhook_inbox, "MAX_BODY_BYTES", 1000)
+    body = json.dumps({"event": "call_ended", "call": {"call_id": "c1", "padding": "x" * 2000}})
+    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+        answer = await http.post(
+            inbox.url, content=body, headers={"x-retell-signature": sign_webhook(body, KEY)}
+        )
+    assert answer.status_code == 413
+    assert inbox.drain() == []
 
 
 async def test_events_without_results_are_dropped_before_their_call_is_validated() -> None:

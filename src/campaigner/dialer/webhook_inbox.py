@@ -40,6 +40,8 @@ WEBHOOK_PATH = "/retell/webhook"
 # Events that carry a call's result; `call_started` only says it connected.
 RESULT_EVENTS = frozenset({"call_ended", "call_analyzed"})
 _SIGNATURE_KEY = SIGNATURE_HEADER.encode()
+# A call with a long transcript is some hundreds of kB; anything far past that is not Retell.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -70,15 +72,8 @@ class WebhookInbox:
         elif scope["method"] != "POST":
             status = 405
         else:
-            signature = next(
-                (
-                    value.decode("latin-1")
-                    for key, value in scope["headers"]
-                    if key == _SIGNATURE_KEY
-                ),
-                None,
-            )
-            status = self._take(await _read_body(receive), signature)
+            body = await _read_body(receive)
+            status = 413 if body is None else self._take(body, _signature(scope))
         headers = [(b"content-length", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -122,11 +117,17 @@ def _signature(scope: Scope) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, or None past `MAX_BODY_BYTES` (the rest is not read into memory)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
