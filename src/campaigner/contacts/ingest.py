@@ -20,7 +20,6 @@ Files written to `out_dir` (the CLI's default is `out/<campaign>/imports/`):
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 from collections.abc import Iterator, Sequence
@@ -49,7 +48,7 @@ from campaigner.contacts.classify import (
 from campaigner.contacts.reading import ContactTable, read_contact_table, read_file_bytes
 from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
-from campaigner.csvsafe import neutralise_cell
+from campaigner.csvsafe import neutralise_cell, neutralise_frame
 from campaigner.store import (
     JSONText,
     SourceFile,
@@ -393,23 +392,27 @@ def _summary(
 
 
 def _write_rejected_file(target: Path, table: ContactTable, outcomes: pd.DataFrame) -> None:
-    """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents)."""
-    rejected = ~open_rows(outcomes)
-    cells = [table.rows[header].to_numpy()[rejected] for header in table.headers]
-    row_numbers = outcomes["row_number"].to_numpy()[rejected]
-    reasons = outcomes["reason"].to_numpy()[rejected]
-    details = outcomes["detail"].to_numpy()[rejected]
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow([neutralise_cell(name) for name in rejected_rows_columns(table)])
-        for *values, row_number, reason, detail in zip(
-            *cells, row_numbers, reasons, details, strict=True
-        ):
-            writer.writerow(
-                [
-                    *(neutralise_cell(value) for value in values),
-                    row_number,
-                    reason,
-                    neutralise_cell(detail),
-                ]
-            )
+    """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents).
+
+    Neutralised column by column and written by pandas: cell by cell in Python this took about
+    a second of the GIL for 55,000 rejected rows, while the store's writer thread needed it.
+    """
+    positions = np.flatnonzero(~open_rows(outcomes))
+    rejected = outcomes.iloc[positions]
+    # Columns by position: an input header may be named like one of ours.
+    columns: list[pd.Series] = [
+        *(table.rows[header].iloc[positions] for header in table.headers),
+        rejected["row_number"],
+        rejected["reason"].astype("str"),
+        rejected["detail"].astype("str"),
+    ]
+    frame = pd.DataFrame(
+        {index: column.reset_index(drop=True) for index, column in enumerate(columns)}
+    )
+    neutralise_frame(frame).to_csv(
+        target,
+        index=False,
+        header=[neutralise_cell(name) for name in rejected_rows_columns(table)],
+        encoding="utf-8-sig",
+        lineterminator="\r\n",
+    )
