@@ -5,10 +5,10 @@ Values are converted by SQLAlchemy's own bind processors (so they read back exac
 values do), memoised per column because most repeat (timestamps, statuses), and JSON is encoded
 with orjson; rows are built column by column, in batches.
 
-- SQLite: one prepared `INSERT ... ON CONFLICT DO NOTHING` run with the driver's `executemany` on
-  the session's connection (constant columns written into it as literals, not bound per row), in a
-  writer thread: sqlite3 releases the GIL while SQLite works, so
-  the next batch is encoded meanwhile. The driver sums the rows each statement inserted.
+- SQLite: one prepared `INSERT ... ON CONFLICT DO NOTHING` (constant columns written into it as
+  literals, not bound for every row) run with the driver's `executemany` on the session's
+  connection, in a writer thread: sqlite3 releases the GIL while SQLite works, so the next batch
+  is encoded meanwhile. The driver sums the rows each statement inserted.
 - PostgreSQL: `COPY` into a temporary table with the target's column types (no constraints), then
   one `INSERT ... SELECT ... ORDER BY <copy order> ON CONFLICT DO NOTHING`, so ids follow the
   input order. COPY streams rows without a statement per batch (the `unnest` arrays it replaces
