@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from campaigner.contacts import phone_column
 from campaigner.contacts.phone_column import normalise_numbers
 from campaigner.contacts.phones import normalise_number, repair_excel_number
 from campaigner.contacts.reasons import RejectReason
@@ -191,6 +192,22 @@ _regions = st.sampled_from(["US", "CA", "JM", "PR", "GB", "DE"])
 def test_column_normalisation_equals_the_reference_for_every_cell(
     cells: list[str], region: str
 ) -> None:
+    column = normalise_numbers(pd.Series(cells, dtype="str"), region)
+    for position, cell in enumerate(cells):
+        assert column.result_at(position) == normalise_number(cell, region), cell
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(cells=_cells, region=_regions)
+def test_a_column_decided_in_parts_equals_the_reference_for_every_cell(
+    monkeypatch: pytest.MonkeyPatch, cells: list[str], region: str
+) -> None:
+    # Large columns are split between threads; any column is, with the minimum lowered.
+    monkeypatch.setattr(phone_column, "_NANP_PARALLEL_MIN_CELLS", 1)
     column = normalise_numbers(pd.Series(cells, dtype="str"), region)
     for position, cell in enumerate(cells):
         assert column.result_at(position) == normalise_number(cell, region), cell

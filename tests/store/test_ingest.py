@@ -32,6 +32,7 @@ from campaigner.store import (
     suppressed_numbers,
     update_source_file_counts,
 )
+from campaigner.store.bulk import bulk_insert_columns
 from tests.store.factories import NOW, add_contacts, contact_row, make_campaign, number
 
 SHA = "ab" * 32
@@ -381,6 +382,37 @@ def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
         insert_contacts(session=session, rows=rows, now=NOW)
     assert number(2) not in str(error.value)
     session.rollback()
+
+
+def test_constant_columns_of_a_bulk_insert_are_stored_as_given(session: Session) -> None:
+    # SQLite writes constants into the statement as literals; these must not change them.
+    campaign_id, source_id = _imported_file(session)
+    detail = "it's 'quoted' -- not a comment; DROP TABLE contact; \\ ? :x"
+
+    inserted = bulk_insert_columns(
+        session,
+        RejectedRow.__table__,  # type: ignore[arg-type]
+        {"row_number": [2, 3]},
+        constants={
+            "campaign_id": campaign_id,
+            "source_file_id": source_id,
+            "reason": "invalid_number",
+            "detail": detail,
+            "raw": {"Phone": "'; --", "Note": None},
+        },
+        conflict=("source_file_id", "row_number"),
+        batch_size=1,
+    )
+    session.expire_all()
+
+    assert inserted == 2
+    rows = session.exec(select(RejectedRow).order_by(RejectedRow.row_number)).all()
+    assert [(row.campaign_id, row.source_file_id, row.row_number) for row in rows] == [
+        (campaign_id, source_id, 2),
+        (campaign_id, source_id, 3),
+    ]
+    assert {(row.reason, row.detail) for row in rows} == {("invalid_number", detail)}
+    assert [row.raw for row in rows] == [{"Phone": "'; --", "Note": None}] * 2
 
 
 def _imported_file(session: Session) -> tuple[int, int]:

@@ -32,8 +32,15 @@ _CONTROL = r"[\x00-\x1f]"
 
 
 def string_column(values: pd.Series) -> Cells:
-    """A table column as pyarrow large strings (no copy for pyarrow-backed columns)."""
+    """A table column as one contiguous pyarrow array of large strings.
+
+    The reader's columns come in about a hundred chunks; `take` on a chunked array joins them
+    on every call (measured: 16 ms against 0.3 ms for 50,000 cells), and an import takes from
+    every column once per chunk of contacts.
+    """
     cells: Cells = pc.cast(pa.array(values), pa.large_string())
+    if isinstance(cells, pa.ChunkedArray):
+        return cells.combine_chunks()
     return cells
 
 

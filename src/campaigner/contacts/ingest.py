@@ -20,7 +20,6 @@ Files written to `out_dir` (the CLI's default is `out/<campaign>/imports/`):
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 from collections.abc import Iterator, Sequence
@@ -49,7 +48,7 @@ from campaigner.contacts.classify import (
 from campaigner.contacts.reading import ContactTable, read_contact_table, read_file_bytes
 from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
-from campaigner.csvsafe import neutralise_cell
+from campaigner.csvsafe import neutralise_cell, neutralise_frame
 from campaigner.store import (
     JSONText,
     SourceFile,
@@ -69,8 +68,11 @@ from campaigner.store import (
 __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
 
 DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
-# Rows per chunk handed to the store: bounds the memory of the cell dictionaries.
-_STORE_CHUNK = 50_000
+# Rows per chunk handed to the store, and per statement batch on SQLite: it bounds the memory of
+# the cells, and one batch per chunk lets SQLite insert a chunk while the next is built (with ten
+# batches per chunk SQLite waited while each chunk was built: 6.3 s -> 5.7 s of inserting for a
+# million contacts).
+_STORE_CHUNK = 10_000
 # Read the whole do-not-call list when it has at most 1/50 as many entries as numbers to check.
 _DNC_READ_WHOLE_RATIO = 50
 
@@ -236,7 +238,9 @@ def _store_rows(
     chunks = _contact_columns(
         table_cells, columns, outcomes, variants, source.campaign_id, source.id
     )
-    inserted = insert_contact_column_chunks(session=session, chunks=chunks, now=now)
+    inserted = insert_contact_column_chunks(
+        session=session, chunks=chunks, now=now, batch_size=_STORE_CHUNK
+    )
     if inserted != int(accepted.sum()):
         raise IngestConflict(
             f"{Path(source.path).name}: another import added some of these numbers to campaign "
@@ -393,23 +397,27 @@ def _summary(
 
 
 def _write_rejected_file(target: Path, table: ContactTable, outcomes: pd.DataFrame) -> None:
-    """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents)."""
-    rejected = ~open_rows(outcomes)
-    cells = [table.rows[header].to_numpy()[rejected] for header in table.headers]
-    row_numbers = outcomes["row_number"].to_numpy()[rejected]
-    reasons = outcomes["reason"].to_numpy()[rejected]
-    details = outcomes["detail"].to_numpy()[rejected]
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow([neutralise_cell(name) for name in rejected_rows_columns(table)])
-        for *values, row_number, reason, detail in zip(
-            *cells, row_numbers, reasons, details, strict=True
-        ):
-            writer.writerow(
-                [
-                    *(neutralise_cell(value) for value in values),
-                    row_number,
-                    reason,
-                    neutralise_cell(detail),
-                ]
-            )
+    """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents).
+
+    Neutralised column by column and written by pandas: cell by cell in Python this took 0.64 s
+    of CPU, holding the GIL the store's writer thread needs, for 55,000 rejected rows (now half).
+    """
+    positions = np.flatnonzero(~open_rows(outcomes))
+    rejected = outcomes.iloc[positions]
+    # Columns by position: an input header may be named like one of ours.
+    columns: list[pd.Series] = [
+        *(table.rows[header].iloc[positions] for header in table.headers),
+        rejected["row_number"],
+        rejected["reason"].astype("str"),
+        rejected["detail"].astype("str"),
+    ]
+    frame = pd.DataFrame(
+        {index: column.reset_index(drop=True) for index, column in enumerate(columns)}
+    )
+    neutralise_frame(frame).to_csv(
+        target,
+        index=False,
+        header=[neutralise_cell(name) for name in rejected_rows_columns(table)],
+        encoding="utf-8-sig",
+        lineterminator="\r\n",
+    )
