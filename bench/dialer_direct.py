@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from campaigner import eventloop
 from campaigner.campaign import parse_campaign
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
@@ -325,7 +326,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=0, help="stop after this many calls")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        asyncio.run(measure(args, Path(workdir)))
+        eventloop.run(measure(args, Path(workdir)))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ once; it leaves no process behind (the simulator is a thread, the ephemeral serv
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 
 from rich.console import Console
 
+from campaigner import eventloop
 from campaigner.console import print_run_summary
 from campaigner.demo import CAMPAIGN_FILE, CONTACTS_FILE, DEMO_DIR, SIMULATOR, print_import
 from campaigner.settings import get_settings
@@ -49,7 +49,7 @@ def main() -> None:
         )
         get_settings.cache_clear()
         print_import(console, ingest_contacts(CAMPAIGN, CONTACTS_FILE))
-        summary = asyncio.run(run_campaign(CAMPAIGN, progress_every_seconds=PROGRESS_EVERY_S))
+        summary = eventloop.run(run_campaign(CAMPAIGN, progress_every_seconds=PROGRESS_EVERY_S))
     print_run_summary(summary, console)
     report = export_report_flow(CAMPAIGN)
     console.print(f"Report files in {report.directory}/:")

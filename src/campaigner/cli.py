@@ -367,10 +367,9 @@ def run_campaign(
     ] = "127.0.0.1",
 ) -> None:
     """Dial the campaign until nothing is left to do now; show progress and a summary."""
-    import asyncio
-
     import sqlalchemy.exc
 
+    from campaigner import eventloop
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.console import ProgressDisplay, print_run_summary
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
@@ -415,7 +414,8 @@ def run_campaign(
                     typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
                 return await dial(inbox)
 
-        summary = asyncio.run(dial() if webhook_port is None else dial_with_webhooks(webhook_port))
+        dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
+        summary = eventloop.run(dialing)
     except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
         _fail(error)
     except RetellError as error:

@@ -8,12 +8,12 @@ starts from scratch; it leaves no process behind.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
 from rich.console import Console
 
+from campaigner import eventloop
 from campaigner.campaign import load_campaign
 from campaigner.console import ProgressDisplay, print_run_summary
 from campaigner.contacts import IngestSummary, ingest_contacts_file
@@ -63,7 +63,7 @@ def run_demo(workdir: Path = DEMO_DIR, console: Console | None = None) -> RunSum
                         )
                         return await runner.run()
 
-            summary = asyncio.run(dial())
+            summary = eventloop.run(dial())
     finally:
         engine.dispose()
     print_run_summary(summary, console)
