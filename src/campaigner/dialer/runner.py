@@ -44,6 +44,7 @@ from campaigner.dialer.batching import BatchDialer, BatchOptions
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
+from campaigner.dialer.outcomes import REASON_OUTCOMES
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.results import settle_attempts
@@ -262,6 +263,7 @@ class CampaignRunner:
         self._status_read_at = float("-inf")
         self._run_lease_at = self._lease_reading_at = float("-inf")
         self._applied_at = float("-inf")
+        self._apply_now = False
         self._apply_interval = (
             self.options.apply_interval
             if self._batches is None
@@ -326,16 +328,20 @@ class CampaignRunner:
             self._wake.clear()
             if self._webhooks is not None:
                 self._sync.take_pushed(self._webhooks)
-            if self._refill_freed_slots():
-                # The creates go out before any store work: the next turn does it (each sender
-                # wakes the loop when Retell answers).
-                await self._next_turn()
-                continue
+            # The lease and the status first (each a store read only when due): refills must not
+            # outlive the run's share of the slots, nor a pause.
             self._hold_run_lease()
             now = self.clock.monotonic()
+            must_apply = self._apply_due(now) or self._apply_now or self._only_analyses_awaited()
+            if not must_apply and self._refill_freed_slots():
+                # The creates go out before the turn's other store work: the next turn does it
+                # (each sender wakes the loop when Retell answers).
+                await self._next_turn()
+                continue
             # Call ids are written with the results, in the same rhythm: before them, so each
             # result finds its attempt by call id.
-            if self._apply_due(now) or self._only_analyses_awaited():
+            if must_apply:
+                self._apply_now = False
                 self._write_sent()
                 self._sync.apply_pushed()
                 self._applied_at = now
@@ -386,10 +392,31 @@ class CampaignRunner:
     def _on_webhook(self, call: Call) -> None:
         """Wake the loop for a delivery it must act on now: a call's end (its slot is free),
         and any result once only analyses are awaited or in batch mode. The other results (an
-        analysis arriving mid-run) wait for the next turn's batch."""
+        analysis arriving mid-run) wait for the next turn's batch, except those the breakers
+        and the budget act on, which are applied at once."""
+        if self._trips_a_breaker(call):
+            self._apply_now = True
         batch_mode = self._batches is not None
-        if batch_mode or self._only_analyses_awaited() or self._sync.frees_slot(call):
+        if (
+            batch_mode
+            or self._apply_now
+            or self._only_analyses_awaited()
+            or self._sync.frees_slot(call)
+        ):
             self._wake.set()
+
+    def _trips_a_breaker(self, call: Call) -> bool:
+        """A call's end the circuit breaker counts (a failed dial, an account error), or any
+        end when the campaign has a budget: applied at once, so no more calls go out in the
+        meantime than when every result was applied as it came."""
+        if not call.is_terminal:
+            return False
+        reason = call.disconnection_reason
+        return (
+            self.config.budget_cents is not None
+            or reason == "dial_failed"
+            or (reason is not None and REASON_OUTCOMES.get(reason) is OutcomeClass.ACCOUNT_ERROR)
+        )
 
     def _apply_due(self, now: float) -> bool:
         return now - self._applied_at >= self._apply_interval
@@ -441,9 +468,9 @@ class CampaignRunner:
 
     def _refill_freed_slots(self) -> int:
         """Send attempts written ahead into slots freed since the last turn (a call's end frees
-        its slot as soon as its webhook is taken). Uses the status last read: a pause or cancel
-        is seen at the next read, within `status_refresh`, as before."""
-        if self._status is not CampaignStatus.ACTIVE or self._past_deadline():
+        its slot as soon as its webhook is taken). The status is re-read when due, and at once
+        after this run paused the campaign: a pause stops the refills too."""
+        if self._campaign_status() is not CampaignStatus.ACTIVE or self._past_deadline():
             return 0
         return self._send_ready(self._free_slots())
 
