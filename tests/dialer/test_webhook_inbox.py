@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from campaigner.campaign import parse_campaign
 from campaigner.dialer import webhook_inbox
-from campaigner.dialer.runner import CampaignRunner, RunOptions
-from campaigner.dialer.webhook_inbox import serve_webhook_inbox
+from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
+from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
 from campaigner.retell import sign_webhook
 from campaigner.simulator import DEMO_AGENT_B_ID, DEMO_AGENT_ID, SimulatorConfig, run_simulator
 from campaigner.store import CallAttempt, make_engine, upgrade_database
-from tests.dialer.conftest import Rig, numbers
+from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 
 KEY = SecretStr("key_webhook_test")
 
@@ -57,6 +61,35 @@ async def test_only_posts_to_the_webhook_path_are_taken() -> None:
     assert inbox.counters.received == inbox.counters.rejected == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "signature"),
+    [
+        # Not UTF-8, with a well-formed signature made without the key.
+        (b"\xff\xfe", f"v={int(time.time() * 1000)},d={'0' * 64}"),
+        # A timestamp far too long to be one.
+        (b"{}", f"v={'9' * 5000},d={'0' * 64}"),
+    ],
+)
+async def test_forged_deliveries_are_refused_not_errors(body: bytes, signature: str) -> None:
+    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+        answer = await http.post(inbox.url, content=body, headers={"x-retell-signature": signature})
+    assert answer.status_code == 401
+    assert inbox.counters.rejected == 1
+
+
+async def test_a_websocket_upgrade_is_not_taken_for_a_webhook() -> None:
+    upgrade = {
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+    }
+    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+        answer = await http.get(inbox.url, headers=upgrade)
+    assert answer.status_code < 500
+    assert inbox.counters.received == 0
+
+
 async def test_a_body_far_larger_than_any_call_is_refused_unread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -86,9 +119,11 @@ async def test_events_without_results_are_dropped_before_their_call_is_validated
     assert inbox.drain() == []
 
 
-# Retell's default subscription, and the one docs/dialer.md recommends (call_started unused).
-@pytest.mark.parametrize("events", [None, ["call_ended", "call_analyzed"]])
-async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[str] | None) -> None:
+async def run_with_webhooks(
+    tmp_path: Path, phones: list[str], events: list[str] | None = None, agents: str | None = None
+) -> tuple[RunSummary, dict[str, Any], WebhookInbox, Engine]:
+    """A run whose results come by webhook only (polls far too slow to matter): its summary,
+    the simulator's stats, the inbox and the store. `agents` replaces the campaign's agent ids."""
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade_database(engine)
     async with serve_webhook_inbox(api_key=SecretStr("key_campaigner_simulator")) as inbox:
@@ -111,15 +146,24 @@ async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[s
                     )
             rig = Rig(engine=engine, sim=sim, tmp=tmp_path)
             campaign = rig.campaign()
-            rig.ingest(campaign, numbers(20))
-            # Polling would be far too slow to finish in time: only the pushed results can.
+            if agents is not None:
+                campaign = parse_campaign(
+                    CAMPAIGN_YAML.format(name="t", extra="").replace(DEMO_AGENT_ID, agents)
+                )
+            rig.ingest(campaign, phones)
             options = RunOptions(poll_interval=60, webhook_poll_interval=60, reconcile_interval=0.1)
             async with rig.client() as client:
                 runner = CampaignRunner(
                     config=campaign, engine=engine, client=client, options=options, webhooks=inbox
                 )
                 summary = await runner.run()
-            stats = sim.stats()
+            return summary, sim.stats(), inbox, engine
+
+
+# Retell's default subscription, and the one docs/dialer.md recommends (call_started unused).
+@pytest.mark.parametrize("events", [None, ["call_ended", "call_analyzed"]])
+async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[str] | None) -> None:
+    summary, stats, inbox, engine = await run_with_webhooks(tmp_path, numbers(20), events)
     with Session(engine) as session:
         # The calls that connected: their outcome waits for the analysis (the others are settled
         # at their end, their analysis recorded only if it comes while the run goes on).
@@ -140,3 +184,15 @@ async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[s
     requests = stats["requests_by_endpoint"]
     assert isinstance(requests, dict)
     assert not any("list-calls" in endpoint for endpoint in requests)
+
+
+async def test_a_refusal_that_pauses_stops_the_refills_of_freed_slots(tmp_path: Path) -> None:
+    """Retell refuses every create (an agent it does not know): the campaign pauses at the first
+    refusals, and the slots they free are not refilled with more doomed creates."""
+    summary, stats, _, engine = await run_with_webhooks(tmp_path, numbers(60), agents="agent_gone")
+    engine.dispose()
+    assert summary.status == "paused"
+    requests = stats["requests_by_endpoint"]
+    assert isinstance(requests, dict)
+    creates = sum(n for endpoint, n in requests.items() if "create-phone-call" in endpoint)
+    assert 1 <= creates <= 5  # at most one per slot: those already on their way

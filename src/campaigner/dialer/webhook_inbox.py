@@ -71,9 +71,13 @@ class WebhookInbox:
             status = 404
         elif scope["method"] != "POST":
             status = 405
+        elif (signature := _signature(scope)) is None:
+            # Unsigned: refused before its body is read.
+            self.counters.rejected += 1
+            status = 401
         else:
             body = await _read_body(receive)
-            status = 413 if body is None else self._take(body, _signature(scope))
+            status = 413 if body is None else self._take(body, signature)
         headers = [(b"content-length", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -86,9 +90,10 @@ class WebhookInbox:
             return 401
         try:
             payload = read_webhook_payload(body)
+            kind = payload.get("event")
             event = (
                 webhook_event_from_payload(payload)
-                if payload.get("event") in RESULT_EVENTS
+                if isinstance(kind, str) and kind in RESULT_EVENTS
                 else None
             )
         except ResponseFormatError as error:
@@ -151,6 +156,8 @@ async def serve_webhook_inbox(
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Webhooks are plain POSTs: an upgrade request is answered by uvicorn, not the app.
+            ws="none",
         )
     )
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

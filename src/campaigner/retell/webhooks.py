@@ -32,7 +32,9 @@ __all__ = [
 
 SIGNATURE_HEADER = "x-retell-signature"
 SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
-_SIGNATURE = re.compile(r"v=(\d+),d=([0-9a-f]{64})")
+# A millisecond timestamp has 13 digits; a longer one is not Retell's (and Python refuses to
+# convert digit strings past a few thousand digits).
+_SIGNATURE = re.compile(r"v=(\d{1,16}),d=([0-9a-f]{64})")
 
 
 def _key_bytes(api_key: SecretStr | str) -> bytes:
@@ -40,12 +42,13 @@ def _key_bytes(api_key: SecretStr | str) -> bytes:
     return raw.encode()
 
 
-def _as_text(body: bytes | str) -> str:
-    return body.decode() if isinstance(body, bytes) else body
+def _as_bytes(body: bytes | str) -> bytes:
+    # Signed as bytes: a body that is not UTF-8 fails the check instead of raising.
+    return body.encode() if isinstance(body, str) else body
 
 
-def _digest(api_key: SecretStr | str, body: str, timestamp_ms: int) -> str:
-    message = (body + str(timestamp_ms)).encode()
+def _digest(api_key: SecretStr | str, body: bytes, timestamp_ms: int) -> str:
+    message = body + str(timestamp_ms).encode()
     return hmac.new(_key_bytes(api_key), message, hashlib.sha256).hexdigest()
 
 
@@ -54,7 +57,7 @@ def sign_webhook(
 ) -> str:
     """The `x-retell-signature` value Retell would send with this body."""
     stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    return f"v={stamp},d={_digest(api_key, _as_text(body), stamp)}"
+    return f"v={stamp},d={_digest(api_key, _as_bytes(body), stamp)}"
 
 
 def verify_webhook(
@@ -75,7 +78,7 @@ def verify_webhook(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - stamp) > tolerance_ms:
         return False
-    return hmac.compare_digest(_digest(api_key, _as_text(body), stamp), match.group(2))
+    return hmac.compare_digest(_digest(api_key, _as_bytes(body), stamp), match.group(2))
 
 
 class WebhookEvent(BaseModel):
