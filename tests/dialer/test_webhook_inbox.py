@@ -120,10 +120,15 @@ async def test_events_without_results_are_dropped_before_their_call_is_validated
 
 
 async def run_with_webhooks(
-    tmp_path: Path, phones: list[str], events: list[str] | None = None, agents: str | None = None
+    tmp_path: Path,
+    phones: list[str],
+    events: list[str] | None = None,
+    agents: str | None = None,
+    every_call_ends: str | None = None,
 ) -> tuple[RunSummary, dict[str, Any], WebhookInbox, Engine]:
     """A run whose results come by webhook only (polls far too slow to matter): its summary,
-    the simulator's stats, the inbox and the store. `agents` replaces the campaign's agent ids."""
+    the simulator's stats, the inbox and the store. `agents` replaces the campaign's agent ids;
+    `every_call_ends` is the disconnection reason forced on every call."""
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade_database(engine)
     async with serve_webhook_inbox(api_key=SecretStr("key_campaigner_simulator")) as inbox:
@@ -145,6 +150,9 @@ async def run_with_webhooks(
                         )
                     )
             rig = Rig(engine=engine, sim=sim, tmp=tmp_path)
+            if every_call_ends is not None:
+                for phone in phones:
+                    rig.force(phone, every_call_ends)
             campaign = rig.campaign()
             if agents is not None:
                 campaign = parse_campaign(
@@ -196,3 +204,18 @@ async def test_a_refusal_that_pauses_stops_the_refills_of_freed_slots(tmp_path: 
     assert isinstance(requests, dict)
     creates = sum(n for endpoint, n in requests.items() if "create-phone-call" in endpoint)
     assert 1 <= creates <= 5  # at most one per slot: those already on their way
+
+
+async def test_failed_dials_pushed_by_webhook_trip_the_breaker_without_waiting_for_a_batch(
+    tmp_path: Path,
+) -> None:
+    """The breaker counts each failed dial as its webhook comes, not in the next results batch
+    (2 s later, in which the freed slots would be refilled with more failing calls)."""
+    summary, stats, _, engine = await run_with_webhooks(
+        tmp_path, numbers(80), every_call_ends="dial_failed"
+    )
+    engine.dispose()
+    assert summary.status == "paused"
+    assert "failed to dial" in summary.stop_reason
+    # The ten failures that trip it, and the calls already up in the five slots.
+    assert stats["calls_created"] <= 10 + 5
