@@ -93,7 +93,7 @@ def _outcome_row(outcome: FileOutcome) -> dict[str, str | int]:
     if outcome.error is not None:
         result = f"failed: {outcome.error.splitlines()[0]}"
     elif outcome.put_back:
-        result = "imported what was written; changed meanwhile, back in the inbox for the rest"
+        result = "imported what was read; back in the inbox (changed meanwhile, or released)"
     elif summary is not None and summary.already_ingested:
         result = f"already imported as {Path(summary.first_ingested_as or '').name}"
     else:

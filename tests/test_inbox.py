@@ -34,6 +34,7 @@ from campaigner.store import Contact, SourceFile, make_engine
 from tests.flows.conftest import CAMPAIGN, contacts_csv
 
 CONTACTS = contacts_csv(5)
+MINUTE = timedelta(minutes=1)
 
 
 class FakeFileClock:
@@ -433,3 +434,30 @@ def test_a_failed_file_has_its_reason_written_before_it_moves(
         fail_file(claimed, "no phone column")
     assert claimed.path.exists()  # still claimed: tried again once the claim is stale
     assert "no phone column" in (folder.failed / f"{claimed.path.name}.error.txt").read_text()
+
+
+def test_a_claim_another_watcher_put_back_mid_import_is_left_to_it(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An import that outlived `stale_after`: another watcher released the claim meanwhile."""
+    claimed = claim_file(folder, drop(folder, "slow.csv"))
+    assert claimed is not None
+    real_ingest = inbox_module._ingest
+
+    def ingest_while_another_watcher_releases(*args: object) -> object:
+        summary = real_ingest(*args)  # type: ignore[arg-type]
+        release_stale_claims(folder, older_than=timedelta(0), now=datetime.now(UTC) + MINUTE)
+        return summary
+
+    monkeypatch.setattr(inbox_module, "_ingest", ingest_while_another_watcher_releases)
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.put_back
+    assert outcome.moved_to == folder.root
+    assert waiting_files(folder) == [folder.root / "slow.csv"]
+    assert count(engine, Contact) == 5

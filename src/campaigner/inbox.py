@@ -396,7 +396,7 @@ def process_claimed_file(
     if changed_since_claim(claimed):
         # Still being written: what was read is imported; the whole file, once settled, is
         # imported again as a new file and adds only the contacts this import did not have.
-        put_back = release_claim(claimed)
-        if put_back is not None:
-            return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
+        # Or gone: another watcher took the claim for stale and put it back (found imported).
+        put_back = release_claim(claimed) or claimed.folder.root
+        return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
     return FileOutcome(campaign, claimed.original_name, finish_file(claimed), summary=summary)

@@ -415,6 +415,27 @@ def test_constant_columns_of_a_bulk_insert_are_stored_as_given(session: Session)
     assert [row.raw for row in rows] == [{"Phone": "'; --", "Note": None}] * 2
 
 
+def test_a_constant_integer_wider_than_64_bits_is_refused_not_stored_as_a_real(
+    session: Session,
+) -> None:
+    campaign_id, source_id = _imported_file(session)
+    with pytest.raises((OverflowError, sa.exc.DataError, sa.exc.StatementError)):
+        bulk_insert_columns(
+            session,
+            RejectedRow.__table__,  # type: ignore[arg-type]
+            {"detail": ["a row numbered past any 64-bit integer"]},
+            constants={
+                "campaign_id": campaign_id,
+                "source_file_id": source_id,
+                "row_number": 2**63,
+                "reason": "invalid_number",
+                "raw": {},
+            },
+            conflict=("source_file_id", "row_number"),
+            batch_size=1,
+        )
+
+
 def _imported_file(session: Session) -> tuple[int, int]:
     """A campaign and a file imported into it: (campaign id, source file id)."""
     campaign = make_campaign(session)

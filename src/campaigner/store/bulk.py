@@ -237,11 +237,12 @@ def _encoded_rows(
 
 
 def _sqlite_literal(value: Any) -> str | None:
-    """`value` (a driver value) written as an SQLite literal, if it is an int, a text without
-    NUL or None; otherwise None (it is bound)."""
+    """`value` (a driver value) written as an SQLite literal, if it is a 64-bit int, a text
+    without NUL or None; otherwise None (it is bound)."""
     if value is None:
         return "NULL"
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        # Wider integers are bound, so the driver refuses them instead of SQLite storing a REAL.
         return str(int(value))
     if isinstance(value, str) and "\x00" not in value:
         return "'" + value.replace("'", "''") + "'"
