@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from campaigner import inbox as inbox_module
+from campaigner.contacts import IngestSummary
 from campaigner.inbox import (
     ClaimedFile,
     InboxFolder,
@@ -340,6 +342,18 @@ def test_a_claim_released_goes_back_under_its_own_name(folder: InboxFolder) -> N
     assert waiting_files(folder) == [folder.root / "a.csv"]
 
 
+def after_the_import(monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], object]) -> None:
+    """Make `meanwhile` happen as the import ends, before the file is archived."""
+    real_ingest = inbox_module._ingest
+
+    def ingest(*args: Any) -> IngestSummary:
+        summary = real_ingest(*args)
+        meanwhile()
+        return summary
+
+    monkeypatch.setattr(inbox_module, "_ingest", ingest)
+
+
 def test_a_file_changed_while_imported_goes_back_and_its_rest_is_imported_next(
     folder: InboxFolder,
     campaigns_dir: Path,
@@ -352,15 +366,12 @@ def test_a_file_changed_while_imported_goes_back_and_its_rest_is_imported_next(
     rest = "".join(contacts_csv(8).splitlines(keepends=True)[6:])
     claimed = claim_file(folder, drop(folder, "slow.csv", text=head))
     assert claimed is not None
-    real_ingest = inbox_module._ingest
 
-    def ingest_then_the_copy_goes_on(*args: object) -> object:
-        summary = real_ingest(*args)  # type: ignore[arg-type]
+    def the_copy_goes_on() -> None:
         with claimed.path.open("a") as still_open:
             still_open.write(rest)
-        return summary
 
-    monkeypatch.setattr(inbox_module, "_ingest", ingest_then_the_copy_goes_on)
+    after_the_import(monkeypatch, the_copy_goes_on)
     outcome = process_claimed_file(
         engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
     )
@@ -446,14 +457,12 @@ def test_a_claim_another_watcher_put_back_mid_import_is_left_to_it(
     """An import that outlived `stale_after`: another watcher released the claim meanwhile."""
     claimed = claim_file(folder, drop(folder, "slow.csv"))
     assert claimed is not None
-    real_ingest = inbox_module._ingest
-
-    def ingest_while_another_watcher_releases(*args: object) -> object:
-        summary = real_ingest(*args)  # type: ignore[arg-type]
-        release_stale_claims(folder, older_than=timedelta(0), now=datetime.now(UTC) + MINUTE)
-        return summary
-
-    monkeypatch.setattr(inbox_module, "_ingest", ingest_while_another_watcher_releases)
+    after_the_import(
+        monkeypatch,
+        lambda: release_stale_claims(
+            folder, older_than=timedelta(0), now=datetime.now(UTC) + MINUTE
+        ),
+    )
     outcome = process_claimed_file(
         engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
     )
