@@ -70,6 +70,8 @@ HEARTBEAT_EVERY_S = 30
 # taken for a dead one.
 SILENT_FOR = timedelta(seconds=90)
 UNRESPONSIVE_RUNS = "campaigner: crash flow runs that stopped sending heartbeats"
+# Set over any value in the environment: a slower heartbeat than SILENT_FOR allows would have the
+# automation crash healthy runs.
 _HEARTBEAT_ENV = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_EVERY_S)}
 
 
