@@ -618,6 +618,27 @@ def test_calls_to_a_number_are_counted_across_campaigns(session: Session) -> Non
     assert later == {}
 
 
+def test_a_call_counts_for_the_number_from_its_start_when_dialed_after_it_was_written(
+    session: Session,
+) -> None:
+    """A batch task written 30 h ago that Retell dialed 2 h ago is a call within the last 24 h."""
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2)
+    late, early = claim(session, campaign)
+    for contact, started in ((late, NOW - timedelta(hours=2)), (early, NOW - timedelta(hours=29))):
+        attempt = dial(session, contact)
+        attempt.created_at = NOW - timedelta(hours=30)
+        attempt.start_timestamp = started
+        session.add(attempt)
+    session.commit()
+
+    counts = calls_to_number_since(
+        session=session, numbers=[number(0), number(1)], since=NOW - timedelta(hours=24)
+    )
+
+    assert counts == {number(0): 1}
+
+
 # --- the dialer's batches -------------------------------------------------------------------------
 
 

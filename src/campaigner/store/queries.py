@@ -1141,6 +1141,9 @@ def calls_to_number_since(
 ) -> dict[str, int]:
     """Attempts to each number since `since`, across ALL campaigns (for per-number caps).
 
+    An attempt counts from when it was written or, if later, when its call started: a batch
+    task is written when its batch is sent, and Retell may dial it hours later. (Until Retell
+    has dialed it, the task is a live attempt, and a number in one is not claimed at all.)
     Attempts that failed for lack of capacity never rang and are not counted. Numbers without
     attempts are absent from the result.
     """
@@ -1150,7 +1153,10 @@ def calls_to_number_since(
             select(col(CallAttempt.to_number), sa.func.count())
             .where(
                 col(CallAttempt.to_number).in_(chunk),
-                col(CallAttempt.created_at) >= since,
+                sa.or_(
+                    col(CallAttempt.created_at) >= since,
+                    col(CallAttempt.start_timestamp) >= since,
+                ),
                 sa.or_(
                     col(CallAttempt.outcome_class).is_(None),
                     col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
