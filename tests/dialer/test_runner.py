@@ -158,6 +158,26 @@ async def test_attempts_written_ahead_are_given_back_when_the_campaign_pauses(ri
     assert statuses[ContactStatus.PENDING] == 40 - summary.calls_placed
 
 
+async def test_a_run_writes_no_more_attempts_ahead_than_it_has_slots(rig: Rig) -> None:
+    """Attempts one run holds ahead are contacts the campaign's other runs cannot dial."""
+    rig.ingest(rig.campaign(), numbers(40))
+    config = rig.campaign("  max_concurrency: 2")
+    written_ahead: list[int] = []
+    async with rig.client() as client:
+        runner = CampaignRunner(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            options=FAST,
+            # The runner's queue of attempts written ahead, seen at the end of every loop turn.
+            on_progress=lambda _: written_ahead.append(len(runner._ready)),
+        )
+        summary = await runner.run()
+    assert summary.calls_placed == 40
+    assert 0 < max(written_ahead) <= 2
+    assert_exactly_once(rig)
+
+
 async def test_transcripts_are_fetched_only_when_the_campaign_asks(rig: Rig) -> None:
     answered = numbers(2, area="718")
     for number in answered:

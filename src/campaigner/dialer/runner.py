@@ -111,8 +111,8 @@ class RunOptions:
     apply_interval: float = 2.0
     # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip;
     # topped up (in one claim) once half of them are used: claims of eight or more, whose
-    # statements cost about the same for one contact as for eight. Not more: attempts one run
-    # holds ahead are contacts the campaign's other runs cannot dial.
+    # statements cost about the same for one contact as for eight. Never more than the run's
+    # slots: attempts one run holds ahead are contacts the campaign's other runs cannot dial.
     ready_attempts: int = 16
     concurrency_refresh: float = 15.0
     # A contact is leased only from its claim to its attempt row, one transaction later: a run
@@ -482,15 +482,16 @@ class CampaignRunner:
 
     async def _dial_due_contacts(self) -> int:
         """Fill free slots from the attempts written ahead, then claim and write more: enough for
-        the slots still free plus `ready_attempts` ahead. Returns how many were started or
-        claimed."""
+        the slots still free plus `ready_attempts` ahead (at most as many as the run's slots).
+        Returns how many were started or claimed."""
         await self._capacity.refresh()
         self._hold_run_lease()
         free = self._free_slots()
         started = self._send_ready(free)
         free -= started
-        wanted = max(free, 0) + self.options.ready_attempts - len(self._ready)
-        topped_up = free <= 0 and len(self._ready) > self.options.ready_attempts // 2
+        ahead = min(self.options.ready_attempts, self._capacity.held)
+        wanted = max(free, 0) + ahead - len(self._ready)
+        topped_up = free <= 0 and len(self._ready) > ahead // 2
         now_mono = self.clock.monotonic()
         if topped_up or now_mono < self._next_claim_at or self._capacity.held <= 0:
             return started

@@ -33,12 +33,14 @@ MAX_IDS_PER_LIST = 1000
 
 @dataclass
 class LiveCall:
-    """A call this run follows until its outcome is known."""
+    """A call this run follows until its outcome is known and, if it connected, its post-call
+    analysis has come (or `analysis_timeout` has passed)."""
 
     attempt_id: int
     contact_id: int
     sent_at: float
     terminal_seen_at: datetime | None = None
+    outcome_known: bool = False
 
 
 @dataclass
@@ -143,8 +145,15 @@ class ResultSync:
             for call, applied in zip(calls, applied_calls, strict=True):
                 if applied is None or applied.outcome is None:
                     continue
-                if self.live.pop(call.call_id, None) is not None or applied.settled_now:
+                live = self.live.get(call.call_id)
+                if (live is not None and not live.outcome_known) or (
+                    live is None and applied.settled_now
+                ):
                     batch.finished += 1
+                if live is not None:
+                    live.outcome_known = True
+                    if not _awaits_analysis(call, timed_out):
+                        del self.live[call.call_id]
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents
                     batch.settled.append((applied.outcome, call.disconnection_reason))
@@ -187,3 +196,12 @@ class ResultSync:
                 continue
             self.live[call_id].sent_at = now
             self.apply([call])
+
+
+def _awaits_analysis(call: Call, timed_out: list[str]) -> bool:
+    """A connected call whose analysis (summary, sentiment, custom data) has not come yet: it is
+    followed on, even when its outcome is already known (a voicemail, a callback request), so
+    a run does not end without it."""
+    return (
+        call.call_status == "ended" and call.call_analysis is None and call.call_id not in timed_out
+    )

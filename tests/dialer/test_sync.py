@@ -1,0 +1,130 @@
+"""ResultSync: which calls a run keeps following, and what it counts as finished."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.retell import Call, CallAnalysis, RetellClient
+from campaigner.store import (
+    CallAttempt,
+    create_attempt,
+    make_engine,
+    mark_attempt_sent,
+    upgrade_database,
+)
+from tests.dialer.fakes import FakeClock
+from tests.store.factories import NOW, add_contacts, campaign_config, claim, make_campaign
+
+CONFIG = campaign_config()
+START_MS = int(NOW.timestamp() * 1000)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+def sent_call(engine: Engine) -> tuple[int, int]:
+    """One contact with one attempt whose call `call_1` Retell placed: (attempt id, contact id)."""
+    with Session(engine) as session:
+        campaign = make_campaign(session, CONFIG.name)
+        add_contacts(session, campaign, 1)
+        (contact,) = claim(session, campaign)
+        attempt = create_attempt(
+            session=session,
+            contact=contact,
+            lease_owner="w1",
+            agent_id="agent_abc",
+            agent_version=None,
+            from_number="+14155550100",
+            now=NOW,
+        )
+        assert attempt.id is not None
+        assert contact.id is not None
+        mark_attempt_sent(session=session, attempt_id=attempt.id, retell_call_id="call_1")
+        return attempt.id, contact.id
+
+
+def ended(reason: str, status: str = "ended", analysis: CallAnalysis | None = None) -> Call:
+    connected = status == "ended"
+    return Call(
+        call_id="call_1",
+        call_status=status,
+        metadata={"campaign": CONFIG.name},
+        disconnection_reason=reason,
+        start_timestamp=START_MS if connected else None,
+        end_timestamp=START_MS + 20_000,
+        duration_ms=20_000 if connected else 0,
+        call_analysis=analysis,
+    )
+
+
+def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedBatch], int]:
+    attempt_id, contact_id = sent_call(engine)
+    applied: list[AppliedBatch] = []
+    # Never asked anything: apply() only writes to the store.
+    client = RetellClient(api_key="key_unused", base_url="http://127.0.0.1:9")
+    sync = ResultSync(
+        config=CONFIG,
+        engine=engine,
+        client=client,
+        clock=clock,
+        stuck_call_after=900,
+        on_applied=applied.append,
+    )
+    sync.follow("call_1", attempt_id=attempt_id, contact_id=contact_id)
+    return sync, applied, attempt_id
+
+
+def analysed_at(engine: Engine, attempt_id: int) -> object:
+    with Session(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        return attempt.analysis_at
+
+
+async def test_a_connected_call_settled_at_its_end_is_followed_until_its_analysis(
+    engine: Engine,
+) -> None:
+    """A voicemail is decided by its reason, but its summary comes later: a run that stopped
+    following the call at its end would end without it."""
+    clock = FakeClock(NOW)
+    sync, applied, attempt_id = follow(engine, clock)
+
+    sync.apply([ended("voicemail_reached")])
+    assert (applied[-1].finished, sync.in_progress(), list(sync.live)) == (1, 0, ["call_1"])
+
+    sync.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    assert (applied[-1].finished, sync.live) == (0, {})
+    assert analysed_at(engine, attempt_id) is not None
+
+
+async def test_a_call_that_never_connected_is_not_followed_after_its_end(engine: Engine) -> None:
+    sync, applied, _ = follow(engine, FakeClock(NOW))
+    sync.apply([ended("dial_no_answer", status="not_connected")])
+    assert (applied[-1].finished, sync.live) == (1, {})
+
+
+async def test_an_analysis_that_does_not_come_is_waited_for_only_until_the_timeout(
+    engine: Engine,
+) -> None:
+    clock = FakeClock(NOW)
+    sync, applied, attempt_id = follow(engine, clock)
+    sync.apply([ended("voicemail_reached")])
+    clock.advance(CONFIG.analysis_timeout.total_seconds() - 1)
+    sync.apply([ended("voicemail_reached")])
+    assert list(sync.live) == ["call_1"]
+
+    clock.advance(1)
+    sync.apply([ended("voicemail_reached")])
+    assert ([batch.finished for batch in applied], sync.live) == ([1, 0, 0], {})
+    assert analysed_at(engine, attempt_id) is None
