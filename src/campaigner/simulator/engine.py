@@ -321,6 +321,11 @@ class Simulator:
             path = f"tasks[{index}]"
             if not task.ignore_e164_validation and not is_e164(task.to_number):
                 raise ApiError(400, f"{path}.to_number: {task.to_number!r} is not an E.164 number")
+            if self.config.batch_internal_dnc == "refuse" and task.to_number in self.dnc:
+                # The whole batch is refused, as a single create is with honor_internal_dnc.
+                raise ApiError(
+                    400, f"{path}.to_number: {task.to_number} is on the internal do-not-call list"
+                )
             self._variables(
                 task.retell_llm_dynamic_variables, f"{path}.retell_llm_dynamic_variables"
             )
