@@ -17,6 +17,10 @@ key and no way to read a batch back. Campaigner fills those gaps:
   is given up (and its contacts go out in a later batch) only once Retell has had room to dial it
   for `lost_batch_grace` seconds on end: its trigger passed, its window open, free slots beyond
   its reservation. So a retry never sends a second batch of tasks Retell still holds.
+- **Refused** (`BatchDialer._refused`): Retell created nothing. A 400 refusing a batch of several
+  tasks sends them again in two halves, and so on down to the refused tasks, each settled as a
+  refused direct create is (`refusals.refused_call_outcome`): the campaign goes on. Account and
+  configuration refusals pause it; a 429 waits.
 - **Collect** (`BatchDialer.collect`): finished calls of the open batches, by `batch_call_id`
   from an end-time watermark, go through the same `ResultSync.apply` as direct mode; retries
   become due like any other and go out in follow-up batches.
@@ -489,7 +493,7 @@ class BatchDialer:
         nobody else claims them in between, and a run that dies here leaves them due again once
         the lease expires; none is ever in a batch row it was not sent in.
         """
-        log.info("batch %s refused (%s): its tasks go again in two halves", batch_id, error)
+        log.debug("batch %s refused (%s): its tasks go again in two halves", batch_id, error)
         self._give_back(batch_id, str(error), lease_again=True)
         middle = (len(group.contacts) + 1) // 2
         sent = 0
