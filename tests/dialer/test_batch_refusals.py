@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     ContactStatus,
+    calls_to_number_since,
     suppressed_numbers,
 )
 from tests.dialer.conftest import Rig, numbers
@@ -171,8 +173,13 @@ async def test_one_refused_number_among_sixteen_leaves_fifteen_calls_and_goes_on
     assert f"tasks[0].to_number: {bad} cannot be dialed" in last.error_detail
     with Session(rig.engine) as session:
         assert suppressed_numbers(session=session, numbers=phones) == {}
-    # The batches refused on the way down were not attempts of anyone's.
+    # The batches refused on the way down were not attempts of anyone's, nor calls of the
+    # numbers' day (per-number caps).
     assert {c.attempts_made for c in contacts.values()} == {1}
+    with Session(rig.engine) as session:
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        counted = calls_to_number_since(session=session, numbers=phones, since=since)
+    assert counted == {phone: 1 for phone in phones if phone != bad}
     # Depth first: 0-15 refused, 0-7 sent, 8-15 refused, 8-11 refused, 8-9 sent, 10-11 refused,
     # 10 sent, 11 refused alone, 12-15 sent.
     assert transport.batch_sizes == [16, 8, 8, 4, 2, 2, 1, 1, 4]

@@ -1143,8 +1143,10 @@ def calls_to_number_since(
 ) -> dict[str, int]:
     """Attempts to each number since `since`, across ALL campaigns (for per-number caps).
 
-    Attempts that failed for lack of capacity never rang and are not counted. Numbers without
-    attempts are absent from the result.
+    Attempts that never rang are not counted: those that failed for lack of capacity, and creates
+    Retell refused (`error` without a call id: a refused batch is sent again in halves, and each
+    of its tasks would otherwise use up a call of its number's day). Numbers without attempts are
+    absent from the result.
     """
     counts: dict[str, int] = {}
     for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
@@ -1156,6 +1158,10 @@ def calls_to_number_since(
                 sa.or_(
                     col(CallAttempt.outcome_class).is_(None),
                     col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
+                ),
+                sa.or_(
+                    col(CallAttempt.retell_call_id).is_not(None),
+                    col(CallAttempt.state) != AttemptState.ERROR,
                 ),
             )
             .group_by(col(CallAttempt.to_number))
