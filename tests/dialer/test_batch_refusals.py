@@ -59,7 +59,8 @@ ROOMY = SimulatorConfig(speed=400, concurrency_limit=20, cps=100, seed=8, outcom
 
 
 class Crash(Exception):
-    """Stands for the process dying where it is raised."""
+    """Stands for the process dying where it is raised. The run's own clean-up still runs (a
+    kill -9 would skip it): it drops the run lease, which expires within 5 s anyway."""
 
 
 class RefusingTransport(httpx.AsyncBaseTransport):
