@@ -212,3 +212,33 @@ def test_call_window_across_daylight_saving() -> None:
     assert window.next_open(saturday_late) == sunday_nine_edt
     assert window.is_open(sunday_nine_edt) is True
     assert window.is_open(sunday_nine_edt + HOUR_MS) is False
+
+
+@pytest.mark.parametrize("policy", ["refuse", "dial"])
+def test_a_task_to_a_number_on_the_internal_dnc_list(
+    make_simulator: MakeSimulator, policy: str
+) -> None:
+    """With `batch_internal_dnc="refuse"` one such task refuses the whole batch, as
+    `honor_internal_dnc` refuses a single create; by default the batch dials it."""
+    sim = make_simulator(
+        start_ms=MONDAY_NOON_UTC, cps=1000, outcomes=INSTANT, batch_internal_dnc=policy
+    )
+    with api_client(sim) as http:
+        assert http.post("/_sim/dnc", json={"number": "+14158000001"}).status_code < 300
+        payload = {
+            "from_number": "+14155550100",
+            "tasks": [{"to_number": f"+1415800{n:04d}"} for n in range(3)],
+        }
+        response = http.post("/create-batch-call", json=payload)
+        sim.advance(1)
+        stats = http.get("/_sim/stats").json()
+    if policy == "refuse":
+        assert response.status_code == 400
+        assert response.json() == {
+            "status": "error",
+            "message": "tasks[1].to_number: +14158000001 is on the internal do-not-call list",
+        }
+        assert (stats["batches"], stats["calls_created"]) == (0, 0)
+    else:
+        assert response.status_code == 201
+        assert (stats["batches"], stats["calls_created"]) == (1, 3)

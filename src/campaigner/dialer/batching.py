@@ -17,6 +17,10 @@ key and no way to read a batch back. Campaigner fills those gaps:
   is given up (and its contacts go out in a later batch) only once Retell has had room to dial it
   for `lost_batch_grace` seconds on end: its trigger passed, its window open, free slots beyond
   its reservation. So a retry never sends a second batch of tasks Retell still holds.
+- **Refused** (`BatchDialer._refused`): Retell created nothing. A 400 refusing a batch of several
+  tasks sends them again in two halves, and so on down to the refused tasks, each settled as a
+  refused direct create is (`refusals.refused_call_outcome`): the campaign goes on. Account and
+  configuration refusals pause it; a 429 waits.
 - **Collect** (`BatchDialer.collect`): finished calls of the open batches, by `batch_call_id`
   from an end-time watermark, go through the same `ResultSync.apply` as direct mode; retries
   become due like any other and go out in follow-up batches.
@@ -41,27 +45,23 @@ from sqlmodel import Session
 from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
+from campaigner.dialer.refusals import ACCOUNT_ERRORS, CONFIG_ERRORS, refused_call_outcome
 from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import ResultSync
 from campaigner.dialer.windows import is_callable_at, next_callable_at
 from campaigner.retell import (
     FINISHED_CALL_STATUSES,
     AmbiguousCreate,
-    AuthenticationFailed,
     BadRequest,
     BatchCallTask,
     Call,
     CallTimeWindow,
     Concurrency,
-    NotFound,
-    PaymentRequired,
-    PermissionDenied,
     RateLimited,
     ResponseFormatError,
     RetellClient,
     RetellError,
     TimeWindow,
-    UnprocessableEntity,
     call_filter,
 )
 from campaigner.store import (
@@ -73,10 +73,12 @@ from campaigner.store import (
     claim_due_contacts,
     claimable_timezone_sets,
     create_batch,
+    lease_contacts_again,
     mark_batch_send_failed,
     mark_batch_sent,
     open_batches,
     other_live_runs,
+    record_batch_send_failure,
     release_contacts,
     session_factory,
 )
@@ -99,14 +101,7 @@ _WEEK = 7
 _OFFSET_HORIZON_DAYS = 8 * _WEEK
 _MINUTES_PER_DAY = 1440
 _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
-_REFUSALS_THAT_PAUSE = (
-    AuthenticationFailed,
-    PaymentRequired,
-    PermissionDenied,
-    NotFound,
-    UnprocessableEntity,
-    BadRequest,
-)
+_REFUSALS_THAT_PAUSE = ACCOUNT_ERRORS + CONFIG_ERRORS
 
 ReleaseOverCap = Callable[[Session, list[Contact], datetime], list[Contact]]
 
@@ -438,8 +433,10 @@ class BatchDialer:
             self._open_stale = True
             return len(attempts)
         except RetellError as error:
-            self._refused(batch.id, error)
-            return 0
+            # The tasks sent: contacts whose lease was lost meanwhile got no attempt.
+            sent = tuple(contacts[attempt.contact_id] for attempt in attempts)
+            refused = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
+            return await self._refused(batch.id, refused, error, schedule, now)
         with self._session() as session:
             mark_batch_sent(
                 session=session,
@@ -451,8 +448,26 @@ class BatchDialer:
         self._open_stale = True
         return len(attempts)
 
-    def _refused(self, batch_id: int, error: RetellError) -> None:
-        """Retell refused the batch, so none of its calls exists: its contacts are due again."""
+    async def _refused(
+        self,
+        batch_id: int,
+        group: TaskGroup,
+        error: RetellError,
+        schedule: BatchSchedule,
+        now: datetime,
+    ) -> int:
+        """Retell refused the batch, so none of its calls exists; returns the tasks sent instead.
+
+        A 400 is about what the batch holds (a number Retell will not dial, a variable it
+        rejects): a batch of one task settles its contact as a refused direct create does, a
+        larger one is sent again in two halves (`_bisect`). Any other refusal gives the contacts
+        back, due again at once; account and configuration refusals also pause the campaign.
+        """
+        if isinstance(error, BadRequest):
+            if len(group.contacts) > 1:
+                return await self._bisect(batch_id, group, error, schedule, now)
+            self._close(batch_id, str(error), outcome=refused_call_outcome(error))
+            return 0
         if isinstance(error, _REFUSALS_THAT_PAUSE):
             self._pause(f"Retell refused a batch: {error}")
             self._halted = True
@@ -460,25 +475,81 @@ class BatchDialer:
             self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
             self._halted = True
         self._give_back(batch_id, str(error))
+        return 0
 
-    def _give_back(self, batch_id: int, detail: str) -> None:
-        """Close a batch Retell does not have: its contacts are due again, attempts uncounted."""
+    async def _bisect(
+        self,
+        batch_id: int,
+        group: TaskGroup,
+        error: BadRequest,
+        schedule: BatchSchedule,
+        now: datetime,
+    ) -> int:
+        """Send the tasks of a batch Retell refused with a 400 again, as two batches.
+
+        Each half that is refused again is split again, down to single tasks, which are settled:
+        one refused number among n costs about 2 * log2(n) more requests, and the other tasks go
+        out. The contacts are given back and leased to this run again in one transaction, so
+        nobody else claims them in between, and a run that dies here leaves them due again once
+        the lease expires; none is ever in a batch row it was not sent in.
+        """
+        log.debug("batch %s refused (%s): its tasks go again in two halves", batch_id, error)
+        self._give_back(batch_id, str(error), lease_again=True)
+        middle = (len(group.contacts) + 1) // 2
+        sent = 0
+        for half in (group.contacts[:middle], group.contacts[middle:]):
+            if self._halted:
+                # The first half's refusal paused the campaign or asked to wait: this half's
+                # contacts are due again, like the rest of the turn's.
+                with self._session() as session:
+                    ids = [contact.id for contact in half if contact.id is not None]
+                    release_contacts(session=session, contact_ids=ids, lease_owner=self._owner)
+                    session.commit()
+                continue
+            half_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=half)
+            sent += await self._submit(half_group, schedule, now)
+        return sent
+
+    def _give_back(self, batch_id: int, detail: str, *, lease_again: bool = False) -> None:
+        """Close a batch Retell does not have: its contacts are due again, attempts uncounted;
+        with `lease_again`, leased to this run to be sent again at once."""
+        self._close(batch_id, detail, outcome=None, lease_again=lease_again)
+
+    def _close(
+        self,
+        batch_id: int,
+        detail: str,
+        *,
+        outcome: OutcomeClass | None,
+        lease_again: bool = False,
+    ) -> None:
+        """Close a batch Retell does not have, in one transaction (a crash cannot leave its
+        contacts `dialing`): its attempts end with `outcome`, or, without one, do not count and
+        leave their contacts due again."""
         now = self._clock.now()
         with self._session() as session:
-            attempts = mark_batch_send_failed(
+            attempts = record_batch_send_failure(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
-            settle_attempts(
+            settled = settle_attempts(
                 session,
                 config=self._config,
                 attempts={
-                    attempt.id: (attempt.contact_id, OutcomeClass.TRANSIENT_FAILURE)
+                    attempt.id: (attempt.contact_id, outcome or OutcomeClass.TRANSIENT_FAILURE)
                     for attempt in attempts
                     if attempt.id is not None
                 },
                 now=now,
-                blameless=True,
+                blameless=outcome is None,
             )
+            if lease_again:
+                lease_contacts_again(
+                    session=session,
+                    contact_ids=[a.contact_id for a in attempts if a.id in settled],
+                    lease_owner=self._owner,
+                    lease_seconds=self._lease_seconds,
+                    now=now,
+                )
             session.commit()
         self._open_stale = True
 

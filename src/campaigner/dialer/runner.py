@@ -25,7 +25,6 @@ import asyncio
 import itertools
 import logging
 import os
-import re
 import socket
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -47,22 +46,18 @@ from campaigner.dialer.clock import Clock, SystemClock
 from campaigner.dialer.outcomes import REASON_OUTCOMES
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
+from campaigner.dialer.refusals import ACCOUNT_ERRORS, CONFIG_ERRORS, refused_call_outcome
 from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.dialer.windows import earliest_callable_at, is_callable_at
 from campaigner.retell import (
     AmbiguousCreate,
-    AuthenticationFailed,
     BadRequest,
     Call,
-    NotFound,
-    PaymentRequired,
-    PermissionDenied,
     RateLimited,
     RetellClient,
     RetellError,
-    UnprocessableEntity,
 )
 from campaigner.store import (
     AttemptPlan,
@@ -92,12 +87,6 @@ from campaigner.store import (
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
 
 log = logging.getLogger(__name__)
-
-# A 400 whose message says this is Retell refusing a number on its internal do-not-call list
-# (written "do-not-call", "do_not_call" or "do not call").
-_DNC_REFUSAL = re.compile(r"do[\s_-]not[\s_-]call", re.IGNORECASE)
-_ACCOUNT_ERRORS = (AuthenticationFailed, PaymentRequired, PermissionDenied)
-_CONFIG_ERRORS = (NotFound, UnprocessableEntity)
 
 
 @dataclass(frozen=True)
@@ -712,16 +701,14 @@ class CampaignRunner:
         """Retell refused a create, so no call exists: decide what that means."""
         assert contact.id is not None
         detail = str(error)
-        if isinstance(error, _ACCOUNT_ERRORS + _CONFIG_ERRORS):
-            what = "the account" if isinstance(error, _ACCOUNT_ERRORS) else "the agent or number"
+        if isinstance(error, ACCOUNT_ERRORS + CONFIG_ERRORS):
+            what = "the account" if isinstance(error, ACCOUNT_ERRORS) else "the agent or number"
             self._pause(f"Retell refused {what}: {detail}")
             self._settle_unsent(
                 attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True
             )
         elif isinstance(error, BadRequest):
-            dnc = _DNC_REFUSAL.search(error.message) is not None
-            outcome = OutcomeClass.DNC_REQUEST if dnc else OutcomeClass.PERMANENT_FAILURE
-            self._settle_unsent(attempt_id, contact.id, outcome, detail)
+            self._settle_unsent(attempt_id, contact.id, refused_call_outcome(error), detail)
         else:
             self._settle_unsent(
                 attempt_id, contact.id, OutcomeClass.TRANSIENT_FAILURE, detail, blameless=True

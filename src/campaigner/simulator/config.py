@@ -139,6 +139,9 @@ class SimulatorConfig(BaseModel):
     dynamic_variables: Literal["reject", "coerce"] = "reject"
     idempotency_conflict: Literal["return_original", "reject"] = "return_original"
     idempotency_window_s: float = Field(3600.0, gt=0)
+    # Retell documents `honor_internal_dnc` (default false) on create-phone-call only; whether a
+    # batch task to a number on the internal do-not-call list is refused is not documented.
+    batch_internal_dnc: Literal["dial", "refuse"] = "dial"
     account_webhook_url: str | None = None
     webhook_retries: int = Field(3, ge=0)
     webhook_retry_backoff_s: float = Field(1.0, ge=0)

@@ -129,6 +129,11 @@ class _NewCall:
     batch_call_id: str | None = None
 
 
+def _on_dnc_list(field: str, number: str) -> ApiError:
+    """The 400 refusing a create to a number on the workspace's internal do-not-call list."""
+    return ApiError(400, f"{field}: {number} is on the internal do-not-call list")
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -241,9 +246,7 @@ class Simulator:
             number, request.override_agent_id, request.override_agent_version
         )
         if request.honor_internal_dnc and request.to_number in self.dnc:
-            raise ApiError(
-                400, f"to_number: {request.to_number} is on the internal do-not-call list"
-            )
+            raise _on_dnc_list("to_number", request.to_number)
         new = _NewCall(
             from_number=request.from_number,
             to_number=request.to_number,
@@ -321,6 +324,9 @@ class Simulator:
             path = f"tasks[{index}]"
             if not task.ignore_e164_validation and not is_e164(task.to_number):
                 raise ApiError(400, f"{path}.to_number: {task.to_number!r} is not an E.164 number")
+            if self.config.batch_internal_dnc == "refuse" and task.to_number in self.dnc:
+                # The whole batch is refused, as a single create is with honor_internal_dnc.
+                raise _on_dnc_list(f"{path}.to_number", task.to_number)
             self._variables(
                 task.retell_llm_dynamic_variables, f"{path}.retell_llm_dynamic_variables"
             )

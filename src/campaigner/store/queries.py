@@ -92,6 +92,7 @@ __all__ = [
     "insert_contacts",
     "insert_rejected_row_columns",
     "insert_rejected_rows",
+    "lease_contacts_again",
     "list_campaigns",
     "list_suppressions",
     "mark_attempt_send_failed",
@@ -102,6 +103,7 @@ __all__ = [
     "next_due_time",
     "open_batches",
     "other_live_runs",
+    "record_batch_send_failure",
     "record_call_result",
     "release_contacts",
     "remove_suppression",
@@ -1144,8 +1146,10 @@ def calls_to_number_since(
     An attempt counts from when it was written or, if later, when its call started: a batch
     task is written when its batch is sent, and Retell may dial it hours later. (Until Retell
     has dialed it, the task is a live attempt, and a number in one is not claimed at all.)
-    Attempts that failed for lack of capacity never rang and are not counted. Numbers without
-    attempts are absent from the result.
+    Attempts that never rang are not counted: those that failed for lack of capacity, and creates
+    Retell refused (`error` without a call id: a refused batch is sent again in halves, and each
+    of its tasks would otherwise use up a call of its number's day). Numbers without attempts are
+    absent from the result.
     """
     counts: dict[str, int] = {}
     for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
@@ -1160,6 +1164,10 @@ def calls_to_number_since(
                 sa.or_(
                     col(CallAttempt.outcome_class).is_(None),
                     col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
+                ),
+                sa.or_(
+                    col(CallAttempt.retell_call_id).is_not(None),
+                    col(CallAttempt.state) != AttemptState.ERROR,
                 ),
             )
             .group_by(col(CallAttempt.to_number))
@@ -1254,11 +1262,23 @@ def mark_batch_sent(
 def mark_batch_send_failed(
     *, session: Session, batch_id: int, ambiguous: bool, detail: str
 ) -> list[CallAttempt]:
-    """Record a create-batch-call that failed, on the batch and its attempts. Commits.
+    """`record_batch_send_failure`, committed."""
+    changed = record_batch_send_failure(
+        session=session, batch_id=batch_id, ambiguous=ambiguous, detail=detail
+    )
+    session.commit()
+    return changed
+
+
+def record_batch_send_failure(
+    *, session: Session, batch_id: int, ambiguous: bool, detail: str
+) -> list[CallAttempt]:
+    """Record a create-batch-call that failed, on the batch and its attempts. Flushes only.
 
     `ambiguous=True`: the batch may exist; its attempts stay live until it is reconciled.
-    `ambiguous=False`: no batch exists; its attempts become `error` (settle them next). Returns the
-    attempts changed. A batch another run has meanwhile recorded as sent is left as it is.
+    `ambiguous=False`: no batch exists; its attempts become `error` (settle them in the same
+    transaction, so a crash cannot leave their contacts `dialing`). Returns the attempts changed.
+    A batch another run has meanwhile recorded as sent is left as it is.
     """
     session.exec(
         sa.update(Batch)
@@ -1280,8 +1300,31 @@ def mark_batch_send_failed(
         attempt.state = AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR
         attempt.error_detail = detail
         session.add(attempt)
-    session.commit()
+    session.flush()
     return changed
+
+
+def lease_contacts_again(
+    *,
+    session: Session,
+    contact_ids: Collection[int],
+    lease_owner: str,
+    lease_seconds: float,
+    now: datetime,
+) -> None:
+    """Lease contacts that `lease_owner` has just settled itself (the tasks of its own batch that
+    Retell refused), so it can send them again before anyone else claims them. Flushes only.
+
+    Only contacts still dialable (pending or waiting for a retry) are leased; call it in the
+    transaction that settled them. If the owner dies, the lease expires and they are due again.
+    """
+    expires_at = now + timedelta(seconds=lease_seconds)
+    for chunk in chunks(sorted(contact_ids), IN_LIST_CHUNK):
+        session.exec(
+            sa.update(Contact)
+            .where(col(Contact.id).in_(chunk), col(Contact.status).in_(CLAIMABLE_STATUSES))
+            .values(lease_owner=lease_owner, lease_expires_at=expires_at, updated_at=now)
+        )
 
 
 def open_batches(*, session: Session, campaign_id: int) -> list[Batch]:
