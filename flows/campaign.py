@@ -162,7 +162,8 @@ async def run_campaign(
 
     Args:
         campaign: The campaign's name (campaigns/<name>.yaml).
-        max_minutes: Stop dialing after this many minutes; calls in progress still finish.
+        max_minutes: Stop dialing after this many minutes; calls in progress still finish
+            and the analyses of connected calls are awaited.
         progress_every_seconds: Seconds between progress artifact updates and log lines.
     """
     deadline = datetime.now(UTC) + timedelta(minutes=max_minutes) if max_minutes else None

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from campaigner.cli import app
-from campaigner.dialer.results import apply_call
+from campaigner.dialer.results import apply_calls
 from campaigner.retell import Call
 from campaigner.settings import get_settings
 from campaigner.status import campaign_overviews, print_overviews
@@ -79,7 +79,7 @@ def fill_store(url: str) -> None:
             }
         )
         for call in (answered, unanswered):
-            apply_call(session, config=config, call=call, now=SETTLED_AT)
+            apply_calls(session, config=config, calls=[call], now=SETTLED_AT)
         session.commit()
     engine.dispose()
 

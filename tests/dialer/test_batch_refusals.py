@@ -1,5 +1,6 @@
-"""Batch mode when Retell refuses a batch: a 400 isolates the refused tasks by bisection and the
-campaign goes on; an account refusal still pauses it.
+"""Batch mode when Retell refuses a batch: a 400 naming a task settles that task's contact and
+sends the others again, and the campaign goes on; a 400 naming no task, or an account refusal,
+still pauses it.
 
 Retell's own refusals are scripted at the edge (`RefusingTransport`, in front of the simulator,
 which does everything else); the last test lets the simulator refuse a number on its internal
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from datetime import UTC, datetime
 
 import httpx
@@ -66,7 +66,8 @@ class Crash(Exception):
 class RefusingTransport(httpx.AsyncBaseTransport):
     """Passes requests to the simulator, but answers `create-batch-call` as Retell would refuse
     it: 400 naming the first task whose number is in `refused` (with its message), or 401 for
-    every batch from the `refuse_key_from`-th on. Records the task count of each batch sent."""
+    every batch from the `refuse_key_from`-th on, or 400 naming no task for every batch with
+    `refuse_batch`. Records the task count of each batch sent."""
 
     def __init__(
         self,
@@ -74,11 +75,13 @@ class RefusingTransport(httpx.AsyncBaseTransport):
         *,
         refuse_key_from: int | None = None,
         crash_on: int | None = None,
+        refuse_batch: bool = False,
     ) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._refused = refused or {}
         self._refuse_key_from = refuse_key_from
         self._crash_on = crash_on
+        self._refuse_batch = refuse_batch
         self.batch_sizes: list[int] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -90,6 +93,8 @@ class RefusingTransport(httpx.AsyncBaseTransport):
                 raise Crash(f"killed before create-batch-call #{sent} went out")
             if self._refuse_key_from is not None and sent >= self._refuse_key_from:
                 return self._error(401, "API key is missing or invalid.")
+            if self._refuse_batch:
+                return self._error(400, "Invalid request format, please check API reference.")
             for index, task in enumerate(tasks):
                 if task["to_number"] in self._refused:
                     reason = self._refused[task["to_number"]]
@@ -145,11 +150,6 @@ def called_numbers(rig: Rig) -> list[str]:
     return [a.to_number for a in rows(rig, CallAttempt) if a.retell_call_id]
 
 
-def extra_requests_allowed(tasks: int, refused: int) -> int:
-    """Each refused task costs a refused and an accepted batch per halving."""
-    return 2 * refused * math.ceil(math.log2(tasks))
-
-
 @pytest.mark.parametrize("sim_config", [ROOMY])
 async def test_one_refused_number_among_sixteen_leaves_fifteen_calls_and_goes_on(
     rig: Rig,
@@ -171,7 +171,7 @@ async def test_one_refused_number_among_sixteen_leaves_fifteen_calls_and_goes_on
     *_, last = [a for a in rows(rig, CallAttempt) if a.contact_id == contacts[bad].id]
     assert last.outcome_class == OutcomeClass.PERMANENT_FAILURE
     assert last.error_detail is not None
-    assert f"tasks[0].to_number: {bad} cannot be dialed" in last.error_detail
+    assert f"tasks[11].to_number: {bad} cannot be dialed" in last.error_detail
     with Session(rig.engine) as session:
         assert suppressed_numbers(session=session, numbers=phones) == {}
     # The batches refused on the way down were not attempts of anyone's, nor calls of the
@@ -181,10 +181,8 @@ async def test_one_refused_number_among_sixteen_leaves_fifteen_calls_and_goes_on
         since = datetime(2000, 1, 1, tzinfo=UTC)
         counted = calls_to_number_since(session=session, numbers=phones, since=since)
     assert counted == {phone: 1 for phone in phones if phone != bad}
-    # Depth first: 0-15 refused, 0-7 sent, 8-15 refused, 8-11 refused, 8-9 sent, 10-11 refused,
-    # 10 sent, 11 refused alone, 12-15 sent.
-    assert transport.batch_sizes == [16, 8, 8, 4, 2, 2, 1, 1, 4]
-    assert len(transport.batch_sizes) - 1 <= extra_requests_allowed(16, refused=1)
+    # The refused batch, then the fifteen others at once: one request more for the refused task.
+    assert transport.batch_sizes == [16, 15]
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])
@@ -207,7 +205,7 @@ async def test_two_refused_numbers_are_each_settled_with_their_reason(rig: Rig) 
     assert contacts[unwanted].final_outcome == OutcomeClass.PERMANENT_FAILURE
     with Session(rig.engine) as session:
         assert set(suppressed_numbers(session=session, numbers=phones)) == {dnc}
-    assert len(transport.batch_sizes) - 1 <= extra_requests_allowed(16, refused=2)
+    assert transport.batch_sizes == [16, 15, 14]
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])
@@ -226,7 +224,7 @@ async def test_a_batch_of_refused_numbers_settles_every_one_and_places_no_call(
     assert simulated_batches(rig) == []
     finals = {c.final_outcome for c in rows(rig, Contact)}
     assert finals == {OutcomeClass.PERMANENT_FAILURE}
-    assert transport.batch_sizes == [4, 2, 1, 1, 2, 1, 1]  # every split once, depth log2(4)
+    assert transport.batch_sizes == [4, 3, 2, 1]  # one named task fewer each time
     assert {b.state for b in rows(rig, Batch)} == {BatchState.FAILED}
 
 
@@ -248,9 +246,27 @@ async def test_an_account_refusal_still_pauses_without_splitting(rig: Rig) -> No
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])
-async def test_a_pause_while_splitting_sends_nothing_more_and_leaves_every_contact_due(
-    rig: Rig,
-) -> None:
+async def test_a_400_naming_no_task_pauses_and_leaves_every_contact_due(rig: Rig) -> None:
+    """A refusal of the batch as a whole (its caller ID, its window) is not any contact's fault:
+    settling each contact alone would burn the whole list."""
+    phones = numbers(8)
+    transport = RefusingTransport(refuse_batch=True)
+    config = campaign(size=8)
+    rig.ingest(config, phones)
+
+    summary = await run(rig, config, transport)
+
+    assert summary.status == "paused"
+    assert "Invalid request format" in summary.stop_reason
+    assert transport.batch_sizes == [8]
+    contacts = rows(rig, Contact)
+    assert {c.status for c in contacts} == {ContactStatus.WAITING_RETRY}
+    assert {c.attempts_made for c in contacts} == {0}
+    assert {c.lease_owner for c in contacts} == {None}
+
+
+@pytest.mark.parametrize("sim_config", [ROOMY])
+async def test_a_pause_while_resending_leaves_every_other_contact_due(rig: Rig) -> None:
     phones = numbers(8)
     transport = RefusingTransport({phones[0]: "cannot be dialed"}, refuse_key_from=2)
     config = campaign(size=8)
@@ -259,18 +275,19 @@ async def test_a_pause_while_splitting_sends_nothing_more_and_leaves_every_conta
     summary = await run(rig, config, transport)
 
     assert summary.status == "paused"
-    assert transport.batch_sizes == [8, 4]  # the second half is not sent to a paused campaign
-    contacts = rows(rig, Contact)
-    assert {c.status for c in contacts} == {ContactStatus.WAITING_RETRY}
-    assert {c.lease_owner for c in contacts} == {None}
-    assert {c.attempts_made for c in contacts} == {0}
+    assert transport.batch_sizes == [8, 7]
+    contacts = by_number(rig)
+    assert contacts.pop(phones[0]).final_outcome == OutcomeClass.PERMANENT_FAILURE
+    assert {c.status for c in contacts.values()} == {ContactStatus.WAITING_RETRY}
+    assert {c.lease_owner for c in contacts.values()} == {None}
+    assert {c.attempts_made for c in contacts.values()} == {0}
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])
-async def test_a_run_killed_mid_bisection_leaves_no_contact_astray(rig: Rig) -> None:
-    """Killed as the first half goes out: the refused batch is closed, the first half is in an
-    unsent batch of its own, the second half due again once its lease expires; the next run
-    sends each good number once."""
+async def test_a_run_killed_while_resending_leaves_no_contact_astray(rig: Rig) -> None:
+    """Killed as the other tasks go out again: the refused batch is closed with the refused
+    contact settled, the others in an unsent batch of their own, which the next run reconciles;
+    each good number is called once."""
     phones = numbers(8)
     bad = phones[6]
     config = campaign(size=8)
@@ -280,20 +297,20 @@ async def test_a_run_killed_mid_bisection_leaves_no_contact_astray(rig: Rig) -> 
         await run(rig, config, RefusingTransport({bad: "cannot be dialed"}, crash_on=2))
 
     batches = {b.id: b for b in rows(rig, Batch)}
-    refused, first_half = sorted(batches)
+    refused, rest = sorted(batches)
     assert batches[refused].state == BatchState.FAILED
-    assert batches[first_half].state == BatchState.PENDING_SEND
+    assert batches[rest].state == BatchState.PENDING_SEND
     for contact in rows(rig, Contact):
         latest = max(
             (a for a in rows(rig, CallAttempt) if a.contact_id == contact.id),
             key=lambda a: a.attempt_number,
         )
-        if contact.status == ContactStatus.DIALING:
-            assert latest.batch_id == first_half  # in the batch it was about to go out in
-        else:
-            assert contact.status == ContactStatus.WAITING_RETRY  # due again
-            assert latest.finalized
+        if contact.phone_e164 == bad:
+            assert contact.final_outcome == OutcomeClass.PERMANENT_FAILURE
             assert latest.batch_id == refused
+        else:
+            assert contact.status == ContactStatus.DIALING
+            assert latest.batch_id == rest  # in the batch it was about to go out in
 
     await run_until_settled(rig, config, RefusingTransport({bad: "cannot be dialed"}))
 
@@ -363,4 +380,4 @@ async def test_the_simulator_refusing_a_dnc_number_suppresses_it_and_dials_the_r
     requests = rig.sim.stats()["requests_by_endpoint"]
     assert isinstance(requests, dict)
     batch_requests = sum(n for path, n in requests.items() if "create-batch-call" in path)
-    assert batch_requests - 1 <= extra_requests_allowed(8, refused=1)
+    assert batch_requests == 2

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
 from campaigner.campaign import OutcomeClass
 from campaigner.dialer.runner import CampaignRunner, RunOptions
+from campaigner.retell import RetellClient
 from campaigner.simulator import ForcedOutcome, SimulatorConfig
 from campaigner.store import (
     CallAttempt,
@@ -175,6 +177,43 @@ async def test_a_run_writes_no_more_attempts_ahead_than_it_has_slots(rig: Rig) -
         summary = await runner.run()
     assert summary.calls_placed == 40
     assert 0 < max(written_ahead) <= 2
+    assert_exactly_once(rig)
+
+
+class GarbledFirstCreates(httpx.AsyncBaseTransport):
+    """Passes every request to the simulator, but garbles the 2xx answer of the first `count`
+    creates: Retell placed those calls, and the client cannot read the answer."""
+
+    def __init__(self, count: int) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._left = count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.url.path == "/v2/create-phone-call" and self._left > 0:
+            await response.aread()
+            self._left -= 1
+            return httpx.Response(response.status_code, content=b"<html>gateway</html>")
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_create_answered_2xx_but_unreadable_is_reconciled_not_placed_again(
+    rig: Rig,
+) -> None:
+    rig.ingest(rig.campaign(), numbers(6))
+    client = RetellClient(
+        api_key=rig.sim.api_key, base_url=rig.sim.base_url, transport=GarbledFirstCreates(3)
+    )
+    async with client:
+        runner = CampaignRunner(
+            config=rig.campaign(), engine=rig.engine, client=client, options=FAST
+        )
+        summary = await runner.run()
+    assert summary.calls_finished == 6
+    assert rig.sim.stats()["calls_created"] == 6
     assert_exactly_once(rig)
 
 

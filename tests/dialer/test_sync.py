@@ -128,3 +128,17 @@ async def test_an_analysis_that_does_not_come_is_waited_for_only_until_the_timeo
     sync.apply([ended("voicemail_reached")])
     assert ([batch.finished for batch in applied], sync.live) == ([1, 0, 0], {})
     assert analysed_at(engine, attempt_id) is None
+
+
+async def test_a_call_waiting_for_its_analysis_is_let_go_at_the_timeout_without_a_view(
+    engine: Engine,
+) -> None:
+    """Retell unreachable for longer than `analysis_timeout`: the run must still end."""
+    clock = FakeClock(NOW)
+    sync, _, _ = follow(engine, clock)
+    sync.apply([ended("voicemail_reached")])
+    clock.advance(CONFIG.analysis_timeout.total_seconds())
+
+    await sync.poll()  # nothing is left to ask for: no request goes out (none could be answered)
+
+    assert sync.live == {}

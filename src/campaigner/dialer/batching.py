@@ -17,10 +17,11 @@ key and no way to read a batch back. Campaigner fills those gaps:
   is given up (and its contacts go out in a later batch) only once Retell has had room to dial it
   for `lost_batch_grace` seconds on end: its trigger passed, its window open, free slots beyond
   its reservation. So a retry never sends a second batch of tasks Retell still holds.
-- **Refused** (`BatchDialer._refused`): Retell created nothing. A 400 refusing a batch of several
-  tasks sends them again in two halves, and so on down to the refused tasks, each settled as a
-  refused direct create is (`refusals.refused_call_outcome`): the campaign goes on. Account and
-  configuration refusals pause it; a 429 waits.
+- **Refused** (`BatchDialer._refused`): Retell created nothing. A 400 naming the task it refuses
+  (by index or number) settles that task's contact as a refused direct create is
+  (`refusals.refused_call_outcome`) and sends the other tasks again at once, in one batch: the
+  campaign goes on. A 400 naming no task, and account and configuration refusals, pause it; a
+  429 waits.
 - **Collect** (`BatchDialer.collect`): finished calls of the open batches, by `batch_call_id`
   from an end-time watermark, go through the same `ResultSync.apply` as direct mode; retries
   become due like any other and go out in follow-up batches.
@@ -33,7 +34,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -101,7 +103,10 @@ _WEEK = 7
 _OFFSET_HORIZON_DAYS = 8 * _WEEK
 _MINUTES_PER_DAY = 1440
 _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
-_REFUSALS_THAT_PAUSE = ACCOUNT_ERRORS + CONFIG_ERRORS
+# How a 400 names the tasks it refuses: by index, as Retell names a request's fields, or number.
+_TASK_INDEX = re.compile(r"tasks\[(\d+)\]")
+_E164 = re.compile(r"\+\d{6,15}(?!\d)")
+_REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
 
 ReleaseOverCap = Callable[[Session, list[Contact], datetime], list[Contact]]
 
@@ -435,8 +440,8 @@ class BatchDialer:
         except RetellError as error:
             # The tasks sent: contacts whose lease was lost meanwhile got no attempt.
             sent = tuple(contacts[attempt.contact_id] for attempt in attempts)
-            refused = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
-            return await self._refused(batch.id, refused, error, schedule, now)
+            sent_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
+            return await self._refused(batch.id, sent_group, error, schedule, now)
         with self._session() as session:
             mark_batch_sent(
                 session=session,
@@ -458,94 +463,103 @@ class BatchDialer:
     ) -> int:
         """Retell refused the batch, so none of its calls exists; returns the tasks sent instead.
 
-        A 400 is about what the batch holds (a number Retell will not dial, a variable it
-        rejects): a batch of one task settles its contact as a refused direct create does, a
-        larger one is sent again in two halves (`_bisect`). Any other refusal gives the contacts
-        back, due again at once; account and configuration refusals also pause the campaign.
+        A 400 that names tasks (`tasks[3]...`, or their numbers) refuses those: their contacts
+        are settled as a refused direct create is, and the other tasks go again at once as one
+        batch (`_send_all_but`). A 400 that names no task is taken to be about the batch itself
+        (its caller ID, its window): like account and configuration refusals it pauses the
+        campaign, and every contact is due again, uncounted. A 429 waits.
         """
-        if isinstance(error, BadRequest):
-            if len(group.contacts) > 1:
-                return await self._bisect(batch_id, group, error, schedule, now)
-            self._close(batch_id, str(error), outcome=refused_call_outcome(error))
-            return 0
+        refused = (
+            _named_tasks(error.message, group.contacts) if isinstance(error, BadRequest) else []
+        )
+        if refused:
+            assert isinstance(error, BadRequest)
+            return await self._send_all_but(batch_id, group, refused, error, schedule, now)
         if isinstance(error, _REFUSALS_THAT_PAUSE):
             self._pause(f"Retell refused a batch: {error}")
             self._halted = True
         elif isinstance(error, RateLimited):
             self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
             self._halted = True
-        self._give_back(batch_id, str(error))
+        self._close(batch_id, str(error))
         return 0
 
-    async def _bisect(
+    async def _send_all_but(
         self,
         batch_id: int,
         group: TaskGroup,
+        refused: list[Contact],
         error: BadRequest,
         schedule: BatchSchedule,
         now: datetime,
     ) -> int:
-        """Send the tasks of a batch Retell refused with a 400 again, as two batches.
+        """Settle the refused tasks' contacts and send the batch's other tasks again, at once.
 
-        Each half that is refused again is split again, down to single tasks, which are settled:
-        one refused number among n costs about 2 * log2(n) more requests, and the other tasks go
-        out. The contacts are given back and leased to this run again in one transaction, so
-        nobody else claims them in between, and a run that dies here leaves them due again once
-        the lease expires; none is ever in a batch row it was not sent in.
+        Closing the refused batch, settling its contacts and leasing the others to this run
+        again is one transaction, so a crash leaves none `dialing` behind a closed batch, and
+        the run's other claims do not take them before they go out again. Each refused task
+        named costs one more request; a resent batch refused again is handled the same way.
         """
-        log.debug("batch %s refused (%s): its tasks go again in two halves", batch_id, error)
-        self._give_back(batch_id, str(error), lease_again=True)
-        middle = (len(group.contacts) + 1) // 2
-        sent = 0
-        for half in (group.contacts[:middle], group.contacts[middle:]):
-            if self._halted:
-                # The first half's refusal paused the campaign or asked to wait: this half's
-                # contacts are due again, like the rest of the turn's.
-                with self._session() as session:
-                    ids = [contact.id for contact in half if contact.id is not None]
-                    release_contacts(session=session, contact_ids=ids, lease_owner=self._owner)
-                    session.commit()
-                continue
-            half_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=half)
-            sent += await self._submit(half_group, schedule, now)
-        return sent
-
-    def _give_back(self, batch_id: int, detail: str, *, lease_again: bool = False) -> None:
-        """Close a batch Retell does not have: its contacts are due again, attempts uncounted;
-        with `lease_again`, leased to this run to be sent again at once."""
-        self._close(batch_id, detail, outcome=None, lease_again=lease_again)
+        outcome = refused_call_outcome(error)
+        self._close(
+            batch_id,
+            str(error),
+            refused={contact.id: outcome for contact in refused if contact.id is not None},
+            lease_again=True,
+        )
+        rest = tuple(contact for contact in group.contacts if contact not in refused)
+        if not rest:
+            return 0
+        log.debug(
+            "batch %s refused %d task(s): the other %d go again", batch_id, len(refused), len(rest)
+        )
+        return await self._submit(
+            TaskGroup(zones=group.zones, variant=group.variant, contacts=rest), schedule, now
+        )
 
     def _close(
         self,
         batch_id: int,
         detail: str,
         *,
-        outcome: OutcomeClass | None,
+        refused: Mapping[int, OutcomeClass] | None = None,
         lease_again: bool = False,
     ) -> None:
         """Close a batch Retell does not have, in one transaction (a crash cannot leave its
-        contacts `dialing`): its attempts end with `outcome`, or, without one, do not count and
-        leave their contacts due again."""
+        contacts `dialing`). The attempts of the contacts in `refused` end with their outcome;
+        the others do not count and leave their contacts due again (with `lease_again`, leased
+        to this run, to be sent again at once)."""
+        refused = refused or {}
         now = self._clock.now()
         with self._session() as session:
             attempts = record_batch_send_failure(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
-            settled = settle_attempts(
+            settle_attempts(
                 session,
                 config=self._config,
                 attempts={
-                    attempt.id: (attempt.contact_id, outcome or OutcomeClass.TRANSIENT_FAILURE)
-                    for attempt in attempts
-                    if attempt.id is not None
+                    a.id: (a.contact_id, refused[a.contact_id])
+                    for a in attempts
+                    if a.id is not None and a.contact_id in refused
                 },
                 now=now,
-                blameless=outcome is None,
+            )
+            given_back = settle_attempts(
+                session,
+                config=self._config,
+                attempts={
+                    a.id: (a.contact_id, OutcomeClass.TRANSIENT_FAILURE)
+                    for a in attempts
+                    if a.id is not None and a.contact_id not in refused
+                },
+                now=now,
+                blameless=True,
             )
             if lease_again:
                 lease_contacts_again(
                     session=session,
-                    contact_ids=[a.contact_id for a in attempts if a.id in settled],
+                    contact_ids=[a.contact_id for a in attempts if a.id in given_back],
                     lease_owner=self._owner,
                     lease_seconds=self._lease_seconds,
                     now=now,
@@ -578,7 +592,7 @@ class BatchDialer:
                 if now_mono - since >= self._options.lost_batch_grace:
                     log.warning("batch %s never reached Retell: its contacts go again", batch_id)
                     del self.ambiguous[batch_id]
-                    self._give_back(batch_id, "create-batch-call answer lost; no call followed")
+                    self._close(batch_id, "create-batch-call answer lost; no call followed")
             else:
                 self._room_since.pop(batch_id, None)
 
@@ -688,3 +702,15 @@ class BatchDialer:
 
     async def _calls(self, criteria: dict[str, Any]) -> list[Call]:
         return [call async for call in self._client.iter_calls(filter_criteria=criteria)]
+
+
+def _named_tasks(message: str, contacts: Sequence[Contact]) -> list[Contact]:
+    """The tasks (as their contacts, in task order) a 400's message names: by index
+    (`tasks[3].to_number: ...`), as Retell names a field of a request, or by their number."""
+    indexes = {int(index) for index in _TASK_INDEX.findall(message)}
+    numbers = set(_E164.findall(message))
+    return [
+        contact
+        for index, contact in enumerate(contacts)
+        if index in indexes or contact.phone_e164 in numbers
+    ]

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 
 from campaigner.campaign import CampaignConfig
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import apply_call
 from campaigner.dialer.sync import ResultSync
 from campaigner.dialer.windows import is_callable_at
 from campaigner.retell import Call, RetellClient, RetellError, call_filter
@@ -103,14 +102,16 @@ class Reconciler:
                 await self._replay_if_callable(campaign_id, attempt_id, now)
 
     def _adopt(self, attempt_id: int, call: Call) -> None:
-        with self._session() as session:
-            applied = apply_call(session, config=self._config, call=call, now=self._clock.now())
-            session.commit()
+        """The call found for an attempt whose create answer was lost becomes one of the run's
+        calls: followed and applied like any other (counted, its cost budgeted, its analysis
+        awaited), even when it has already ended."""
         self.ambiguous.discard(attempt_id)
         if attempt_id not in self._inherited:
             self._on_adopted()
-        if applied is not None and applied.outcome is None:
-            self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=applied.contact_id)
+        # Found by this campaign's metadata, which names the contact.
+        contact_id = int((call.metadata or {})["contact"])
+        self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=contact_id)
+        self._sync.apply([call])
 
     async def _replay_if_callable(self, campaign_id: int, attempt_id: int, now: datetime) -> None:
         with self._session() as session:

@@ -1,9 +1,9 @@
 """Bringing calls' results home: the one path every view of a call goes through.
 
 Polling (list-calls, get-call), webhooks and crash reconciliation all hand Retell calls to
-`apply_calls` (in batches; `apply_call` for one), which records what Retell says on each attempt,
-decides the outcome class, and settles the contact exactly once: a retry time, or a final outcome.
-A DNC request suppresses the number in every campaign at once.
+`apply_calls` (in batches), which records what Retell says on each attempt, decides the outcome
+class, and settles the contact exactly once: a retry time, or a final outcome. A DNC request
+suppresses the number in every campaign at once.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from campaigner.store import (
     settling_facts,
 )
 
-__all__ = ["DNC_SOURCE", "AppliedCall", "apply_call", "apply_calls", "settle_attempts"]
+__all__ = ["DNC_SOURCE", "AppliedCall", "apply_calls", "settle_attempts"]
 
 DNC_SOURCE = "retell:do-not-call"
 # As a set, which is what pydantic's `include` takes.
@@ -99,22 +99,6 @@ def apply_calls(
                 next_attempt_at=next_at,
             )
         )
-    return applied
-
-
-def apply_call(
-    session: Session,
-    *,
-    config: CampaignConfig,
-    call: Call,
-    now: datetime,
-    analysis_timed_out: bool = False,
-) -> AppliedCall | None:
-    """`apply_calls` for one call."""
-    timed_out = [call.call_id] if analysis_timed_out else []
-    (applied,) = apply_calls(
-        session, config=config, calls=[call], now=now, analysis_timed_out=timed_out
-    )
     return applied
 
 

@@ -56,6 +56,7 @@ from campaigner.retell import (
     BadRequest,
     Call,
     RateLimited,
+    ResponseFormatError,
     RetellClient,
     RetellError,
 )
@@ -99,9 +100,10 @@ class RunOptions:
     # its slot at once, without waiting for the write); at once when only analyses are awaited.
     apply_interval: float = 2.0
     # Attempts claimed and written ahead, so a freed slot is refilled without a store round trip;
-    # topped up (in one claim) once half of them are used: claims of eight or more, whose
-    # statements cost about the same for one contact as for eight. Never more than the run's
-    # slots: attempts one run holds ahead are contacts the campaign's other runs cannot dial.
+    # topped up (in one claim) once half of them are used: claims of eight or more (fewer for
+    # a run with fewer than 16 slots), whose statements cost about the same for one contact as
+    # for eight. Never more than the run's slots: attempts one run holds ahead are contacts the
+    # campaign's other runs cannot dial.
     ready_attempts: int = 16
     concurrency_refresh: float = 15.0
     # A contact is leased only from its claim to its attempt row, one transaction later: a run
@@ -654,7 +656,8 @@ class CampaignRunner:
                 await self._capacity.refresh(force=True)
                 await self._bucket.acquire()
                 continue
-            except AmbiguousCreate as error:
+            except (AmbiguousCreate, ResponseFormatError) as error:
+                # A 2xx answer that does not parse still means Retell placed the call.
                 self._record_send_failure(attempt_id, ambiguous=True, detail=str(error))
                 self._reconciler.ambiguous.add(attempt_id)
                 return

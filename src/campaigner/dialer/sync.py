@@ -90,6 +90,7 @@ class ResultSync:
 
     async def poll(self) -> None:
         """Poll our calls in progress (and those awaiting analysis), 1,000 ids per request."""
+        self._let_go_of_late_analyses()
         ids = list(self.live)
         for start in range(0, len(ids), MAX_IDS_PER_LIST):
             chunk = ids[start : start + MAX_IDS_PER_LIST]
@@ -120,6 +121,15 @@ class ResultSync:
         if self.pushed:
             calls, self.pushed = self.pushed, []
             self.apply(calls)
+
+    def _let_go_of_late_analyses(self) -> None:
+        """Stop following calls whose outcome is stored once `analysis_timeout` has passed since
+        their end, without waiting for a view of them: Retell may be unreachable for longer."""
+        now = self._clock.now()
+        for call_id, live in list(self.live.items()):
+            seen = live.terminal_seen_at
+            if live.outcome_known and seen and now - seen >= self._config.analysis_timeout:
+                del self.live[call_id]
 
     def _note_terminal(self, call: Call, now: datetime) -> None:
         live = self.live.get(call.call_id)

@@ -3,10 +3,10 @@
 Point the agent's `webhook_url` (or the workspace's) at `http://<host>:<port>/retell/webhook`.
 Every delivery is checked against `x-retell-signature` with the API key and a five-minute
 tolerance, answered 204 at once, and the call it carries is queued for the runner, which settles it
-through the same `apply_call` path as polling. Only `call_ended` and `call_analyzed` carry results:
+through the same `apply_calls` path as polling. Only `call_ended` and `call_analyzed` carry results:
 other events (`call_started`, transcript updates) are answered and dropped before their call is
 validated, so subscribing the agent to those two alone (`webhook_events`) only saves work. A bad
-signature is answered 401 and dropped; deliveries Retell repeats are harmless because `apply_call`
+signature is answered 401 and dropped; deliveries Retell repeats are harmless because `apply_calls`
 is idempotent. Polling stays on as the safety net, at a slower pace.
 """
 
