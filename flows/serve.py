@@ -221,7 +221,9 @@ async def serve_following_campaign_files(
     *, inbox: Path, campaign_files: CampaignFiles, watch_every: timedelta
 ) -> None:
     """Serve the deployments until interrupted, following the campaign files every `watch_every`."""
-    runner = Runner()
+    # No cap on runs in parallel, as `prefect.serve` has it: Prefect's default (5 processes) would
+    # hold one campaign's scheduled run back behind other campaigns' runs and the inbox's.
+    runner = Runner(limit=None)
     for deployment in await shared_deployments(inbox=inbox, watch_every=watch_every):
         await runner.aadd_deployment(deployment)
     print("serving watch-inbox/inbox, ingest-contacts/by-hand", flush=True)

@@ -151,6 +151,8 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     assert "starting a local Prefect server" in output
     assert "for flow 'watch-inbox'" in output
     assert "started run-campaign/shop" in output
+    # Runs are not held back by a cap on parallel runs (here watch-inbox runs pile up).
+    assert "at capacity" not in output
     assert not dropped.exists()
     # A campaign never has two dialing runs: a second one while one runs is cancelled.
     assert run_campaign["global_concurrency_limit"]["limit"] == 1
