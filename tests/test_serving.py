@@ -1,4 +1,5 @@
-"""`campaigner serve` refusing clearly what it cannot do (tests/flows/test_serve.py runs it)."""
+"""`campaigner serve` refusing clearly what it cannot do (tests/flows/test_serve.py runs it), and
+following the campaign files as they come and go."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ import pytest
 from typer.testing import CliRunner
 
 from campaigner.cli import app
-from campaigner.serving import ServeError, local_prefect_server
+from campaigner.serving import (
+    CAMPAIGN_FILE_QUIET_S,
+    CampaignFiles,
+    CampaignScan,
+    ServeError,
+    local_prefect_server,
+)
+from tests.flows.conftest import CAMPAIGN
 
 
 @pytest.fixture
@@ -82,3 +90,120 @@ def test_a_sigterm_while_the_local_server_starts_leaves_no_server_behind(tmp_pat
     serve.stdout.close()
 
     assert _processes_naming(server) == []
+
+
+LONG_AGO = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def write(path: Path, text: str, *, at: float = LONG_AGO) -> None:
+    """Write `path` as if at `at` (its modification time)."""
+    path.write_text(text)
+    os.utime(path, (at, at))
+
+
+@pytest.fixture
+def campaigns(tmp_path: Path) -> Path:
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    write(folder / "shop.yaml", CAMPAIGN.format(name="shop"))
+    return folder
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(LONG_AGO + 3600)
+
+
+def test_valid_files_are_served_and_an_invalid_one_is_reported_once_per_version(
+    campaigns: Path, clock: Clock
+) -> None:
+    write(campaigns / "broken.yaml", "name: [")
+    files = CampaignFiles(campaigns, clock=clock)
+
+    first = files.scan()
+    assert first.campaigns == {"shop"}
+    (problem,) = first.problems
+    assert str(campaigns / "broken.yaml") in problem
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+    write(campaigns / "broken.yaml", "name: Broken!", at=clock.now - 60)
+    assert len(files.scan().problems) == 1
+    write(campaigns / "broken.yaml", CAMPAIGN.format(name="broken"), at=clock.now - 30)
+    assert files.scan() == CampaignScan(frozenset({"shop", "broken"}), [])
+
+
+def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_error(
+    campaigns: Path, clock: Clock
+) -> None:
+    files = CampaignFiles(campaigns, clock=clock)
+    assert files.scan().campaigns == {"shop"}
+
+    spring = campaigns / "spring.yaml"
+    write(spring, CAMPAIGN.format(name="spring")[:20], at=clock.now)
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+    clock.now += 1
+    write(spring, CAMPAIGN.format(name="spring"), at=clock.now)
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+    clock.now += CAMPAIGN_FILE_QUIET_S
+    assert files.scan() == CampaignScan(frozenset({"shop", "spring"}), [])
+
+
+def test_a_served_file_being_rewritten_keeps_its_campaign_until_it_settles(
+    campaigns: Path, clock: Clock
+) -> None:
+    files = CampaignFiles(campaigns, clock=clock)
+    files.scan()
+
+    write(campaigns / "shop.yaml", "name: sh", at=clock.now)
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+    clock.now += CAMPAIGN_FILE_QUIET_S
+    scan = files.scan()
+    assert scan.campaigns == frozenset()
+    assert len(scan.problems) == 1
+
+
+def test_a_removed_or_renamed_file_changes_the_campaigns_at_once(
+    campaigns: Path, clock: Clock
+) -> None:
+    write(campaigns / "spring.yaml", CAMPAIGN.format(name="spring"))
+    files = CampaignFiles(campaigns, clock=clock)
+    assert files.scan().campaigns == {"shop", "spring"}
+
+    (campaigns / "spring.yaml").unlink()
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+    # Renamed with its campaign: a rename keeps the file's (old) modification time.
+    write(campaigns / "shop.yaml", CAMPAIGN.format(name="autumn"))
+    (campaigns / "shop.yaml").rename(campaigns / "autumn.yaml")
+    assert files.scan() == CampaignScan(frozenset({"autumn"}), [])
+
+
+def test_hidden_files_and_other_files_are_no_campaigns(campaigns: Path, clock: Clock) -> None:
+    write(campaigns / ".#shop.yaml", "an editor's lock file")
+    write(campaigns / "notes.txt", "not yaml")
+    (campaigns / "gone.yaml").symlink_to(campaigns / "nowhere.yaml")
+
+    assert CampaignFiles(campaigns, clock=clock).scan() == CampaignScan(frozenset({"shop"}), [])
+
+
+def test_a_missing_folder_keeps_what_was_served_and_says_so_once(
+    campaigns: Path, clock: Clock
+) -> None:
+    files = CampaignFiles(campaigns, clock=clock)
+    files.scan()
+    campaigns.rename(campaigns.with_name("unmounted"))
+
+    first = files.scan()
+    assert first.campaigns == {"shop"}
+    assert first.problems == [f"{campaigns}: no such campaigns folder"]
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])

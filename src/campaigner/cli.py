@@ -485,12 +485,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
     watch_every: Annotated[
-        float, typer.Option(min=1, help="Seconds between watch-inbox runs.")
+        float,
+        typer.Option(
+            min=1, help="Seconds between watch-inbox runs, and between looks at campaigns/."
+        ),
     ] = 60,
 ) -> None:
     """Serve the Prefect deployments with their schedules (docs/flows.md) until Ctrl-C.
 
     watch-inbox every minute, run-campaign every 5 minutes per campaign file, export-report nightly.
+    Campaign files added or removed while it runs are served or paused at the next look.
     Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit.
     """
     import os

@@ -4,7 +4,8 @@ Schedules need a Prefect server (the ephemeral one has no scheduler). With `PREF
 the deployments are served against that server; without it, a local `prefect server start` is
 started first as a child process, waited for, and stopped (with everything it started) on exit.
 The deployments themselves are served by `python -m flows.serve` in a child process, so this module
-never imports Prefect.
+never imports Prefect. `CampaignFiles` tells that process which campaigns the campaign files define
+as files come and go while it serves.
 """
 
 from __future__ import annotations
@@ -18,15 +19,26 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 import httpx
 
-__all__ = ["ServeError", "local_prefect_server", "serve_deployments"]
+from campaigner.campaign import CampaignFileError
+from campaigner.inbox import load_named_campaign
+
+__all__ = [
+    "CampaignFiles",
+    "CampaignScan",
+    "ServeError",
+    "local_prefect_server",
+    "serve_deployments",
+]
 
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
+CAMPAIGN_FILE_QUIET_S = 2.0
 
 
 class ServeError(Exception):
@@ -170,3 +182,86 @@ def _run_flows_serve(env: dict[str, str], args: list[str]) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
             return child.wait()
+
+
+@dataclass(frozen=True)
+class CampaignScan:
+    """What one look at the campaigns folder found."""
+
+    campaigns: frozenset[str]
+    """The campaigns of the valid campaign files: the ones to serve."""
+    problems: list[str] = field(default_factory=list)
+    """One line for each file found invalid in this look (a file is reported once per version)."""
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    # inode, size and modification time: a file replaced, rewritten or touched looks different.
+    stamp: tuple[int, int, int]
+    campaign: str | None
+    problem: str | None
+
+
+class CampaignFiles:
+    """The campaigns that the `*.yaml` files of a campaigns folder define, as files come and go.
+
+    Each `scan()` lists the folder and reads only the files that are new or changed since the last
+    one, so it is cheap enough to run every few seconds. A file modified less than `quiet_seconds`
+    ago is read at a later scan, so a file being copied in is not taken for an invalid one (a
+    file already known keeps its verdict until then); a removed file is gone at once. Hidden
+    files (an editor's `.name.yaml.swp`, `.#name.yaml`) are skipped: no campaign name starts
+    with a dot.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        quiet_seconds: float = CAMPAIGN_FILE_QUIET_S,
+    ) -> None:
+        self.folder = folder
+        self._clock = clock
+        self._quiet_seconds = quiet_seconds
+        self._verdicts: dict[str, _Verdict] = {}
+        self._folder_missing = False
+
+    def scan(self) -> CampaignScan:
+        """The campaigns to serve now, and the problems not reported before."""
+        if not self.folder.is_dir():
+            # An unmounted share or a mistyped setting is no reason to stop every campaign:
+            # what was served stays served, and the problem is said once.
+            problems = [] if self._folder_missing else [f"{self.folder}: no such campaigns folder"]
+            self._folder_missing = True
+            return CampaignScan(self._campaigns(), problems)
+        self._folder_missing = False
+        now = self._clock()
+        previous, self._verdicts = self._verdicts, {}
+        problems = []
+        for path in sorted(self.folder.glob("[!.]*.yaml")):
+            known = previous.get(path.name)
+            verdict = self._judge(path, known, now)
+            if verdict is None:
+                continue
+            self._verdicts[path.name] = verdict
+            if verdict is not known and verdict.problem is not None:
+                problems.append(verdict.problem)
+        return CampaignScan(self._campaigns(), problems)
+
+    def _judge(self, path: Path, known: _Verdict | None, now: float) -> _Verdict | None:
+        """The file's verdict: the known one while it is unchanged or still being written."""
+        try:
+            stat = path.stat()
+        except OSError:  # removed since it was listed, or a dangling link
+            return None
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        unchanged = known is not None and known.stamp == stamp
+        if unchanged or now - stat.st_mtime < self._quiet_seconds:
+            return known
+        try:
+            return _Verdict(stamp, load_named_campaign(self.folder, path.stem).name, None)
+        except CampaignFileError as error:
+            return _Verdict(stamp, None, str(error))
+
+    def _campaigns(self) -> frozenset[str]:
+        return frozenset(v.campaign for v in self._verdicts.values() if v.campaign is not None)
