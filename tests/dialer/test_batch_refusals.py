@@ -67,7 +67,8 @@ class RefusingTransport(httpx.AsyncBaseTransport):
     """Passes requests to the simulator, but answers `create-batch-call` as Retell would refuse
     it: 400 naming the first task whose number is in `refused` (with its message), or 401 for
     every batch from the `refuse_key_from`-th on, or 400 naming no task for every batch with
-    `refuse_batch`. Records the task count of each batch sent."""
+    `refuse_batch`, or 400 naming `refuse_field` of the first task. Records the task count of
+    each batch sent."""
 
     def __init__(
         self,
@@ -76,12 +77,14 @@ class RefusingTransport(httpx.AsyncBaseTransport):
         refuse_key_from: int | None = None,
         crash_on: int | None = None,
         refuse_batch: bool = False,
+        refuse_field: str | None = None,
     ) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._refused = refused or {}
         self._refuse_key_from = refuse_key_from
         self._crash_on = crash_on
         self._refuse_batch = refuse_batch
+        self._refuse_field = refuse_field
         self.batch_sizes: list[int] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -95,6 +98,8 @@ class RefusingTransport(httpx.AsyncBaseTransport):
                 return self._error(401, "API key is missing or invalid.")
             if self._refuse_batch:
                 return self._error(400, "Invalid request format, please check API reference.")
+            if self._refuse_field:
+                return self._error(400, f"tasks[0].{self._refuse_field}: not allowed in a batch")
             for index, task in enumerate(tasks):
                 if task["to_number"] in self._refused:
                     reason = self._refused[task["to_number"]]
@@ -263,6 +268,26 @@ async def test_a_400_naming_no_task_pauses_and_leaves_every_contact_due(rig: Rig
     assert {c.status for c in contacts} == {ContactStatus.WAITING_RETRY}
     assert {c.attempts_made for c in contacts} == {0}
     assert {c.lease_owner for c in contacts} == {None}
+
+
+@pytest.mark.parametrize("sim_config", [ROOMY])
+async def test_a_400_naming_a_field_every_task_shares_pauses_instead_of_settling_a_task(
+    rig: Rig,
+) -> None:
+    """`tasks[0].override_agent_id` is the same in every task: refusing it refuses the batch, and
+    settling task after task would burn the whole list."""
+    phones = numbers(8)
+    transport = RefusingTransport(refuse_field="override_agent_id")
+    config = campaign(size=8)
+    rig.ingest(config, phones)
+
+    summary = await run(rig, config, transport)
+
+    assert summary.status == "paused"
+    assert transport.batch_sizes == [8]
+    contacts = rows(rig, Contact)
+    assert {c.status for c in contacts} == {ContactStatus.WAITING_RETRY}
+    assert {c.attempts_made for c in contacts} == {0}
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])

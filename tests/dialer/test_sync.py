@@ -142,3 +142,19 @@ async def test_a_call_waiting_for_its_analysis_is_let_go_at_the_timeout_without_
     await sync.poll()  # nothing is left to ask for: no request goes out (none could be answered)
 
     assert sync.live == {}
+
+
+async def test_a_call_settled_by_a_webhook_then_adopted_is_counted_finished_once(
+    engine: Engine,
+) -> None:
+    """A create whose answer was lost: the call's end arrives by webhook (found by its metadata)
+    before reconciling adopts the call, which must not count it again."""
+    sync, applied, attempt_id = follow(engine, FakeClock(NOW))
+    sync.live.clear()  # the run does not know the call: the create's answer was lost
+    sync.apply([ended("dial_no_answer", status="not_connected")])
+
+    sync.follow("call_1", attempt_id=attempt_id, contact_id=1, outcome_known=True)
+    sync.apply([ended("dial_no_answer", status="not_connected")])
+
+    assert [batch.finished for batch in applied] == [1, 0]
+    assert sync.live == {}

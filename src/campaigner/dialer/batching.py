@@ -104,7 +104,7 @@ _OFFSET_HORIZON_DAYS = 8 * _WEEK
 _MINUTES_PER_DAY = 1440
 _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
 # How a 400 names the tasks it refuses: by index, as Retell names a request's fields, or number.
-_TASK_INDEX = re.compile(r"tasks\[(\d+)\]")
+_TASK_FIELD = re.compile(r"tasks\[(\d+)\](?:\.(\w+))?")
 _E164 = re.compile(r"\+\d{6,15}(?!\d)")
 _REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
 
@@ -384,6 +384,20 @@ class BatchDialer:
         return schedules
 
     async def _submit(self, group: TaskGroup, schedule: BatchSchedule, now: datetime) -> int:
+        """Send a group as a batch, and what is left of it after each refusal naming tasks (a loop,
+        not recursion: a batch of 5,000 may be refused many times). Returns the tasks sent."""
+        sent = 0
+        left: TaskGroup | None = group
+        while left is not None:
+            count, left = await self._submit_once(left, schedule, now)
+            sent += count
+        return sent
+
+    async def _submit_once(
+        self, group: TaskGroup, schedule: BatchSchedule, now: datetime
+    ) -> tuple[int, TaskGroup | None]:
+        """Send one batch; returns the tasks sent (or possibly sent) and, when Retell refused some
+        of them by name, the others, to be sent again at once."""
         variant = variant_for(self._config, group.variant)
         window = schedule.call_time_window.model_dump(exclude_none=True)
         with self._session() as session:
@@ -402,7 +416,7 @@ class BatchDialer:
                 now=now,
             )
         if recorded is None:
-            return 0
+            return 0, None
         batch, attempts = recorded
         assert batch.id is not None
         contacts = {contact.id: contact for contact in group.contacts}
@@ -436,12 +450,12 @@ class BatchDialer:
                 )
             self.ambiguous[batch.id] = batch
             self._open_stale = True
-            return len(attempts)
+            return len(attempts), None
         except RetellError as error:
             # The tasks sent: contacts whose lease was lost meanwhile got no attempt.
             sent = tuple(contacts[attempt.contact_id] for attempt in attempts)
             sent_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
-            return await self._refused(batch.id, sent_group, error, schedule, now)
+            return 0, self._refused(batch.id, sent_group, tasks, error)
         with self._session() as session:
             mark_batch_sent(
                 session=session,
@@ -451,30 +465,32 @@ class BatchDialer:
             )
         self.tasks_submitted += len(attempts)
         self._open_stale = True
-        return len(attempts)
+        return len(attempts), None
 
-    async def _refused(
+    def _refused(
         self,
         batch_id: int,
         group: TaskGroup,
+        tasks: Sequence[BatchCallTask],
         error: RetellError,
-        schedule: BatchSchedule,
-        now: datetime,
-    ) -> int:
-        """Retell refused the batch, so none of its calls exists; returns the tasks sent instead.
+    ) -> TaskGroup | None:
+        """Retell refused the batch, so none of its calls exists; returns the tasks to send again.
 
         A 400 that names tasks (`tasks[3]...`, or their numbers) refuses those: their contacts
-        are settled as a refused direct create is, and the other tasks go again at once as one
-        batch (`_send_all_but`). A 400 that names no task is taken to be about the batch itself
-        (its caller ID, its window): like account and configuration refusals it pauses the
-        campaign, and every contact is due again, uncounted. A 429 waits.
+        are settled as a refused direct create is, and the other tasks are returned, to go again
+        at once as one batch. A 400 that names no task, or names a field every task has the same
+        value in (`tasks[0].override_agent_version`), is about the batch itself: like account and
+        configuration refusals it pauses the campaign, and every contact is due again,
+        uncounted. A 429 waits.
         """
         refused = (
-            _named_tasks(error.message, group.contacts) if isinstance(error, BadRequest) else []
+            _named_tasks(error.message, group.contacts, tasks)
+            if isinstance(error, BadRequest)
+            else []
         )
         if refused:
             assert isinstance(error, BadRequest)
-            return await self._send_all_but(batch_id, group, refused, error, schedule, now)
+            return self._settle_refused(batch_id, group, refused, error)
         if isinstance(error, _REFUSALS_THAT_PAUSE):
             self._pause(f"Retell refused a batch: {error}")
             self._halted = True
@@ -482,23 +498,17 @@ class BatchDialer:
             self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
             self._halted = True
         self._close(batch_id, str(error))
-        return 0
+        return None
 
-    async def _send_all_but(
-        self,
-        batch_id: int,
-        group: TaskGroup,
-        refused: list[Contact],
-        error: BadRequest,
-        schedule: BatchSchedule,
-        now: datetime,
-    ) -> int:
-        """Settle the refused tasks' contacts and send the batch's other tasks again, at once.
+    def _settle_refused(
+        self, batch_id: int, group: TaskGroup, refused: list[Contact], error: BadRequest
+    ) -> TaskGroup | None:
+        """Settle the refused tasks' contacts; returns the batch's other tasks, to go again.
 
         Closing the refused batch, settling its contacts and leasing the others to this run
-        again is one transaction, so a crash leaves none `dialing` behind a closed batch, and
-        the run's other claims do not take them before they go out again. Each refused task
-        named costs one more request; a resent batch refused again is handled the same way.
+        again is one transaction, so a crash leaves none `dialing` behind a closed batch (those
+        leased again are due once their lease expires), and the run's other claims do not take
+        them before they go out again. Each refused task named costs one more request.
         """
         outcome = refused_call_outcome(error)
         self._close(
@@ -509,13 +519,9 @@ class BatchDialer:
         )
         rest = tuple(contact for contact in group.contacts if contact not in refused)
         if not rest:
-            return 0
-        log.debug(
-            "batch %s refused %d task(s): the other %d go again", batch_id, len(refused), len(rest)
-        )
-        return await self._submit(
-            TaskGroup(zones=group.zones, variant=group.variant, contacts=rest), schedule, now
-        )
+            return None
+        log.debug("batch %s: %d task(s) refused, %d go again", batch_id, len(refused), len(rest))
+        return TaskGroup(zones=group.zones, variant=group.variant, contacts=rest)
 
     def _close(
         self,
@@ -704,10 +710,20 @@ class BatchDialer:
         return [call async for call in self._client.iter_calls(filter_criteria=criteria)]
 
 
-def _named_tasks(message: str, contacts: Sequence[Contact]) -> list[Contact]:
+def _named_tasks(
+    message: str, contacts: Sequence[Contact], tasks: Sequence[BatchCallTask]
+) -> list[Contact]:
     """The tasks (as their contacts, in task order) a 400's message names: by index
-    (`tasks[3].to_number: ...`), as Retell names a field of a request, or by their number."""
-    indexes = {int(index) for index in _TASK_INDEX.findall(message)}
+    (`tasks[3].to_number: ...`), as Retell names a field of a request, or by their number. None
+    when it names a field every task of the batch has the same value in: that is about the
+    batch, not about one task."""
+    named = _TASK_FIELD.findall(message)
+    if len(tasks) > 1:
+        for _, field in named:
+            values = [getattr(task, field, None) for task in tasks]
+            if field and all(value == values[0] for value in values):
+                return []
+    indexes = {int(index) for index, _ in named}
     numbers = set(_E164.findall(message))
     return [
         contact

@@ -108,9 +108,18 @@ class Reconciler:
         self.ambiguous.discard(attempt_id)
         if attempt_id not in self._inherited:
             self._on_adopted()
-        # Found by this campaign's metadata, which names the contact.
-        contact_id = int((call.metadata or {})["contact"])
-        self._sync.follow(call.call_id, attempt_id=attempt_id, contact_id=contact_id)
+        with self._session() as session:
+            attempt = session.get(CallAttempt, attempt_id)
+        if attempt is None:
+            return
+        # A webhook may have settled the call meanwhile (found by its metadata): not counted
+        # as finished twice, only followed on for its analysis.
+        self._sync.follow(
+            call.call_id,
+            attempt_id=attempt_id,
+            contact_id=attempt.contact_id,
+            outcome_known=attempt.finalized,
+        )
         self._sync.apply([call])
 
     async def _replay_if_callable(self, campaign_id: int, attempt_id: int, now: datetime) -> None:

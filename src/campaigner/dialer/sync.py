@@ -75,9 +75,14 @@ class ResultSync:
         self.live: dict[str, LiveCall] = {}
         self.pushed: list[Call] = []
 
-    def follow(self, call_id: str, *, attempt_id: int, contact_id: int) -> None:
-        """Follow a call until its outcome is known."""
-        self.live[call_id] = LiveCall(attempt_id, contact_id, self._clock.monotonic())
+    def follow(
+        self, call_id: str, *, attempt_id: int, contact_id: int, outcome_known: bool = False
+    ) -> None:
+        """Follow a call until its outcome is known (and its analysis has come); a call whose
+        outcome is already stored (`outcome_known`) is not counted as finished again."""
+        self.live[call_id] = LiveCall(
+            attempt_id, contact_id, self._clock.monotonic(), outcome_known=outcome_known
+        )
 
     def frees_slot(self, call: Call) -> bool:
         """True for a view of a followed call that ended and was not yet seen ended."""
