@@ -207,3 +207,33 @@ def test_a_missing_folder_keeps_what_was_served_and_says_so_once(
     assert first.campaigns == {"shop"}
     assert first.problems == [f"{campaigns}: no such campaigns folder"]
     assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+
+def test_a_folder_that_cannot_be_listed_keeps_what_was_served_and_says_so_once(
+    campaigns: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """glob() sees no file in a folder it may not list: every campaign would stop."""
+    files = CampaignFiles(campaigns, clock=clock)
+    files.scan()
+
+    def refused(self: Path) -> Iterator[Path]:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    first = files.scan()
+    assert first.campaigns == {"shop"}
+    assert first.problems == [f"{campaigns}: Permission denied"]
+    assert files.scan() == CampaignScan(frozenset({"shop"}), [])
+
+
+def test_a_file_changed_without_a_new_modification_time_is_read_again(
+    campaigns: Path, clock: Clock
+) -> None:
+    """As after `chmod` on a file that could not be read: only its change time moves."""
+    valid = CAMPAIGN.format(name="shop")
+    write(campaigns / "shop.yaml", valid.replace("shop", "sh!p", 1))  # same size
+    files = CampaignFiles(campaigns, clock=clock)
+    assert files.scan().campaigns == frozenset()
+
+    write(campaigns / "shop.yaml", valid)  # same inode, size and modification time
+    assert files.scan().campaigns == {"shop"}

@@ -196,8 +196,9 @@ class CampaignScan:
 
 @dataclass(frozen=True)
 class _Verdict:
-    # inode, size and modification time: a file replaced, rewritten or touched looks different.
-    stamp: tuple[int, int, int]
+    # inode, size, modification and change times: a file replaced, rewritten, touched, or made
+    # readable (chmod changes only the change time) looks different.
+    stamp: tuple[int, int, int, int]
     campaign: str | None
     problem: str | None
 
@@ -224,21 +225,32 @@ class CampaignFiles:
         self._clock = clock
         self._quiet_seconds = quiet_seconds
         self._verdicts: dict[str, _Verdict] = {}
-        self._folder_missing = False
+        self._folder_problem: str | None = None
 
     def scan(self) -> CampaignScan:
         """The campaigns to serve now, and the problems not reported before."""
-        if not self.folder.is_dir():
-            # An unmounted share or a mistyped setting is no reason to stop every campaign:
-            # what was served stays served, and the problem is said once.
-            problems = [] if self._folder_missing else [f"{self.folder}: no such campaigns folder"]
-            self._folder_missing = True
+        try:
+            if not self.folder.is_dir():
+                raise FileNotFoundError(f"{self.folder}: no such campaigns folder")
+            # Not glob(): it returns nothing for a folder it cannot list, which would stop
+            # every campaign.
+            paths = sorted(
+                path
+                for path in self.folder.iterdir()
+                if path.suffix == ".yaml" and not path.name.startswith(".")
+            )
+        except OSError as error:
+            # An unmounted share, a folder it may not read, a mistyped setting: no reason to stop
+            # every campaign. What was served stays served, and the problem is said once.
+            problem = str(error) if error.filename is None else f"{self.folder}: {error.strerror}"
+            problems = [] if problem == self._folder_problem else [problem]
+            self._folder_problem = problem
             return CampaignScan(self._campaigns(), problems)
-        self._folder_missing = False
+        self._folder_problem = None
         now = self._clock()
         previous, self._verdicts = self._verdicts, {}
         problems = []
-        for path in sorted(self.folder.glob("[!.]*.yaml")):
+        for path in paths:
             known = previous.get(path.name)
             verdict = self._judge(path, known, now)
             if verdict is None:
@@ -254,7 +266,7 @@ class CampaignFiles:
             stat = path.stat()
         except OSError:  # removed since it was listed, or a dangling link
             return None
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         unchanged = known is not None and known.stamp == stamp
         if unchanged or now - stat.st_mtime < self._quiet_seconds:
             return known
