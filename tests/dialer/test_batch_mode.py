@@ -192,6 +192,26 @@ async def test_reserved_concurrency_is_left_free(rig: Rig) -> None:
 
 @pytest.mark.parametrize(
     "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=6, analysis_delay_s=60)],
+)
+async def test_an_analysis_that_comes_after_the_batch_is_final_is_collected(rig: Rig) -> None:
+    """Voicemails settle their contacts at the call's end; their summaries come a minute
+    later, after the batch has nothing left to dial."""
+    voicemails = numbers(4, area="646")
+    for number in voicemails:
+        rig.force(number, "voicemail_reached")
+    config = rig.campaign(BATCH.format(size=4, reserved=0))
+    rig.ingest(config, voicemails)
+
+    await run(rig, config)
+
+    attempts = rows(rig, CallAttempt)
+    assert [a.outcome_class for a in attempts] == [OutcomeClass.VOICEMAIL] * 4
+    assert all(a.analysis_at is not None and a.call_summary for a in attempts)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
     [SimulatorConfig(speed=400, concurrency_limit=5, cps=100, seed=5, outcomes=ANSWERED)],
 )
 async def test_outcomes_drive_follow_up_batches_and_dnc_suppresses(rig: Rig) -> None:

@@ -108,6 +108,33 @@ async def test_a_connected_call_settled_at_its_end_is_followed_until_its_analysi
     assert analysed_at(engine, attempt_id) is not None
 
 
+async def test_a_call_nobody_followed_is_followed_from_its_end_until_its_analysis(
+    engine: Engine,
+) -> None:
+    """A batch task: the run learns of the call only at its end. A voicemail settles the
+    contact at once, and the call is followed from there so its summary is not lost."""
+    clock = FakeClock(NOW)
+    sync, applied, attempt_id = follow(engine, clock)
+    sync.live.clear()
+
+    sync.apply([ended("voicemail_reached")])
+    assert (applied[-1].finished, sync.in_progress(), list(sync.live)) == (1, 0, ["call_1"])
+    assert sync.live["call_1"].attempt_id == attempt_id
+
+    sync.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    assert (applied[-1].finished, sync.live) == (0, {})
+    assert analysed_at(engine, attempt_id) is not None
+
+
+async def test_a_call_nobody_followed_that_ended_with_its_analysis_is_not_followed(
+    engine: Engine,
+) -> None:
+    sync, applied, _ = follow(engine, FakeClock(NOW))
+    sync.live.clear()
+    sync.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    assert (applied[-1].finished, sync.live) == (1, {})
+
+
 async def test_a_call_that_never_connected_is_not_followed_after_its_end(engine: Engine) -> None:
     sync, applied, _ = follow(engine, FakeClock(NOW))
     sync.apply([ended("dial_no_answer", status="not_connected")])

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import apply_calls
+from campaigner.dialer.results import AppliedCall, apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
 from campaigner.store import record_call_result, session_factory
@@ -169,6 +169,8 @@ class ResultSync:
                     live.outcome_known = True
                     if not _awaits_analysis(call, timed_out):
                         del self.live[call.call_id]
+                elif _awaits_analysis(call, timed_out):
+                    self._follow_for_analysis(call, applied, now)
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents
                     batch.settled.append((applied.outcome, call.disconnection_reason))
@@ -178,6 +180,18 @@ class ResultSync:
         # After the commit: a pause writes in its own transaction, which SQLite would block
         # behind this one.
         self._on_applied(batch)
+
+    def _follow_for_analysis(self, call: Call, applied: AppliedCall, now: datetime) -> None:
+        """A call nobody followed (a batch task, say) whose outcome is known before its
+        analysis (a voicemail, a callback request): followed from here, so polls bring the
+        analysis home and the run does not end without it."""
+        self.live[call.call_id] = LiveCall(
+            applied.attempt_id,
+            applied.contact_id,
+            self._clock.monotonic(),
+            terminal_seen_at=call.ended_at or now,
+            outcome_known=True,
+        )
 
     async def fetch_transcripts(self, call_ids: list[str]) -> None:
         """list-calls leaves transcripts out: fetch them with get-call, for connected calls only."""
