@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigner.dialer.sync import AppliedBatch, ResultSync
-from campaigner.retell import Call, CallAnalysis, RetellClient
+from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
 from campaigner.store import (
     CallAttempt,
     create_attempt,
@@ -178,10 +178,14 @@ async def test_a_call_settled_by_a_webhook_then_adopted_is_counted_finished_once
     before reconciling adopts the call, which must not count it again."""
     sync, applied, attempt_id = follow(engine, FakeClock(NOW))
     sync.live.clear()  # the run does not know the call: the create's answer was lost
-    sync.apply([ended("dial_no_answer", status="not_connected")])
+    call = ended("dial_no_answer", status="not_connected")
+    call.call_cost = CallCost(combined_cost=12.5)
+    sync.apply([call])
 
     sync.follow("call_1", attempt_id=attempt_id, contact_id=1, outcome_known=True)
-    sync.apply([ended("dial_no_answer", status="not_connected")])
+    sync.apply([call])
 
     assert [batch.finished for batch in applied] == [1, 0]
+    # The budget counts the call's cost once too.
+    assert [batch.cost_cents for batch in applied] == [12.5, 0.0]
     assert sync.live == {}
