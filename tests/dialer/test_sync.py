@@ -126,6 +126,37 @@ async def test_a_call_nobody_followed_is_followed_from_its_end_until_its_analysi
     assert analysed_at(engine, attempt_id) is not None
 
 
+async def test_a_call_followed_from_its_end_is_let_go_at_the_timeout_after_its_end(
+    engine: Engine,
+) -> None:
+    clock = FakeClock(NOW)
+    sync, _, _ = follow(engine, clock)
+    sync.live.clear()
+    call = ended("voicemail_reached")
+    sync.apply([call])
+    assert list(sync.live) == ["call_1"]
+
+    assert call.ended_at is not None
+    clock.advance((call.ended_at - NOW).total_seconds())
+    clock.advance(CONFIG.analysis_timeout.total_seconds())
+    await sync.poll()  # nothing is left to ask for: no request goes out (none could be answered)
+
+    assert sync.live == {}
+
+
+async def test_a_call_end_delivered_again_after_its_analysis_is_not_followed_again(
+    engine: Engine,
+) -> None:
+    """Retell repeats a `call_ended` delivery after `call_analyzed` was applied."""
+    sync, applied, _ = follow(engine, FakeClock(NOW))
+    sync.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    assert sync.live == {}
+
+    sync.apply([ended("voicemail_reached")])
+
+    assert (applied[-1].finished, sync.live) == (0, {})
+
+
 async def test_a_call_nobody_followed_that_ended_with_its_analysis_is_not_followed(
     engine: Engine,
 ) -> None:

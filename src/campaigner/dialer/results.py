@@ -46,6 +46,8 @@ class AppliedCall:
     settled_now: bool
     cost_cents: float
     next_attempt_at: datetime | None
+    # Its post-call analysis was stored before this view.
+    analysed_before: bool
 
 
 def apply_calls(
@@ -97,6 +99,7 @@ def apply_calls(
                 settled_now=settled_now,
                 cost_cents=attempt.cost_cents or 0.0,
                 next_attempt_at=next_at,
+                analysed_before=attempt.analysed,
             )
         )
     return applied

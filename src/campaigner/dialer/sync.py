@@ -169,7 +169,7 @@ class ResultSync:
                     live.outcome_known = True
                     if not _awaits_analysis(call, timed_out):
                         del self.live[call.call_id]
-                elif _awaits_analysis(call, timed_out):
+                elif not applied.analysed_before and _awaits_analysis(call, timed_out):
                     self._follow_for_analysis(call, applied, now)
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents
@@ -189,7 +189,9 @@ class ResultSync:
             applied.attempt_id,
             applied.contact_id,
             self._clock.monotonic(),
-            terminal_seen_at=call.ended_at or now,
+            # Retell's clock, but never later than ours: a clock behind Retell's would
+            # otherwise wait longer than `analysis_timeout`.
+            terminal_seen_at=min(call.ended_at or now, now),
             outcome_known=True,
         )
 
@@ -212,10 +214,11 @@ class ResultSync:
     async def _check_stuck_calls(self) -> None:
         """Ask for calls that have been in flight far longer than any call lasts, one by one."""
         now = self._clock.monotonic()
+        # A call whose end was seen is not stuck: it waits for its analysis until the timeout.
         stuck = [
             call_id
             for call_id, live in self.live.items()
-            if now - live.sent_at > self._stuck_call_after
+            if live.terminal_seen_at is None and now - live.sent_at > self._stuck_call_after
         ]
         for call_id in stuck:
             try:

@@ -134,6 +134,8 @@ class RecordedAttempt:
     id: int
     contact_id: int
     cost_cents: float | None
+    # Its post-call analysis was stored before this view.
+    analysed: bool
 
 
 @dataclass
@@ -142,6 +144,7 @@ class _Known:
     contact_id: int
     state: AttemptState
     cost_cents: float | None
+    analysed: bool
 
 
 def record_call_results(
@@ -180,7 +183,9 @@ def record_call_results(
         if row["v_cost_cents"] is not None:
             attempt.cost_cents = row["v_cost_cents"]
         rows.append({**row, "b_id": attempt.id, "b_call_id": call_id, "v_state": attempt.state})
-        results.append(RecordedAttempt(attempt.id, attempt.contact_id, attempt.cost_cents))
+        results.append(
+            RecordedAttempt(attempt.id, attempt.contact_id, attempt.cost_cents, attempt.analysed)
+        )
     if rows:
         connection.execute(_RECORD, rows)
         _expire_loaded(session, CallAttempt, {row["b_id"] for row in rows})
@@ -220,8 +225,14 @@ def _attempts_without_call(
     return found
 
 
-def _known_columns() -> tuple[sa.Column[Any], ...]:
-    return (_ATTEMPT.c.id, _ATTEMPT.c.contact_id, _ATTEMPT.c.state, _ATTEMPT.c.cost_cents)
+def _known_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    return (
+        _ATTEMPT.c.id,
+        _ATTEMPT.c.contact_id,
+        _ATTEMPT.c.state,
+        _ATTEMPT.c.cost_cents,
+        _ATTEMPT.c.analysis_at.is_not(None),
+    )
 
 
 def _metadata_attempt_id(call: Mapping[str, Any]) -> int | None:
