@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
 from campaigner.store import (
     CallAttempt,
+    Contact,
     create_attempt,
     make_engine,
     mark_attempt_sent,
@@ -68,21 +70,51 @@ def ended(reason: str, status: str = "ended", analysis: CallAnalysis | None = No
     )
 
 
-def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedBatch], int]:
-    attempt_id, contact_id = sent_call(engine)
-    applied: list[AppliedBatch] = []
-    # Never asked anything: apply() only writes to the store.
-    client = RetellClient(api_key="key_unused", base_url="http://127.0.0.1:9")
-    sync = ResultSync(
+# Never asked anything: apply() only writes to the store.
+UNUSED_CLIENT = RetellClient(api_key="key_unused", base_url="http://127.0.0.1:9")
+
+
+def new_sync(engine: Engine, clock: FakeClock, applied: list[AppliedBatch]) -> ResultSync:
+    return ResultSync(
         config=CONFIG,
         engine=engine,
-        client=client,
+        client=UNUSED_CLIENT,
         clock=clock,
         stuck_call_after=900,
         on_applied=applied.append,
     )
+
+
+def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedBatch], int]:
+    attempt_id, contact_id = sent_call(engine)
+    applied: list[AppliedBatch] = []
+    sync = new_sync(engine, clock, applied)
     sync.follow("call_1", attempt_id=attempt_id, contact_id=contact_id)
     return sync, applied, attempt_id
+
+
+def taken_over_by_a_later_run(engine: Engine, clock: FakeClock, attempt_id: int) -> ResultSync:
+    """What a run started now follows of what the earlier run left."""
+    with Session(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        campaign_id = attempt.campaign_id
+
+    async def never_resent(_attempt: CallAttempt, _contact: Contact) -> None:
+        raise AssertionError("nothing is re-sent")
+
+    sync = new_sync(engine, clock, [])
+    reconciler = Reconciler(
+        config=CONFIG,
+        engine=engine,
+        client=UNUSED_CLIENT,
+        clock=clock,
+        sync=sync,
+        resend=never_resent,
+        on_adopted=lambda: None,
+    )
+    reconciler.take_over(campaign_id)
+    return sync
 
 
 def analysed_at(engine: Engine, attempt_id: int) -> object:
@@ -220,3 +252,31 @@ async def test_a_call_settled_by_a_webhook_then_adopted_is_counted_finished_once
     # The budget counts the call's cost once too.
     assert [batch.cost_cents for batch in applied] == [12.5, 0.0]
     assert sync.live == {}
+
+
+async def test_a_later_run_follows_a_settled_call_whose_analysis_had_not_come(
+    engine: Engine,
+) -> None:
+    """The run that settled a voicemail stopped (killed, say) before its summary came."""
+    clock = FakeClock(NOW)
+    first, _, attempt_id = follow(engine, clock)
+    first.apply([ended("voicemail_reached")])
+    clock.advance(60)
+
+    later = taken_over_by_a_later_run(engine, clock, attempt_id)
+    assert (list(later.live), later.in_progress()) == (["call_1"], 0)
+
+    later.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    assert later.live == {}
+    assert analysed_at(engine, attempt_id) is not None
+
+
+async def test_a_later_run_does_not_follow_a_call_past_its_analysis_timeout(
+    engine: Engine,
+) -> None:
+    clock = FakeClock(NOW)
+    first, _, attempt_id = follow(engine, clock)
+    first.apply([ended("voicemail_reached")])
+    clock.advance(20 + CONFIG.analysis_timeout.total_seconds())  # the call ended at NOW + 20 s
+
+    assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}

@@ -23,6 +23,7 @@ from campaigner.retell import Call, RetellClient, RetellError, call_filter
 from campaigner.store import (
     CallAttempt,
     Contact,
+    attempts_awaiting_analysis,
     attempts_without_call_id,
     get_contact,
     session_factory,
@@ -64,14 +65,27 @@ class Reconciler:
         self._inherited: set[int] = set()
 
     def take_over(self, campaign_id: int) -> None:
-        """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
+        """Follow what a previous run left: calls in flight, settled calls whose analysis has
+        not come yet, and creates of unknown outcome."""
+        ended_since = self._clock.now() - self._config.analysis_timeout
         with self._session() as session:
             unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
+            unanalysed = attempts_awaiting_analysis(
+                session=session, campaign_id=campaign_id, ended_since=ended_since
+            )
             unsent = take_over_unsent_attempts(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
                     attempt.retell_call_id, attempt_id=attempt.id, contact_id=attempt.contact_id
+                )
+        for attempt in unanalysed:
+            if attempt.retell_call_id and attempt.id is not None:
+                self._sync.follow_for_analysis(
+                    attempt.retell_call_id,
+                    attempt_id=attempt.id,
+                    contact_id=attempt.contact_id,
+                    ended_at=attempt.end_timestamp,
                 )
         self._inherited = set(unsent)
         self.ambiguous.update(self._inherited)

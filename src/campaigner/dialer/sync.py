@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
-from campaigner.dialer.results import AppliedCall, apply_calls
+from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
 from campaigner.store import record_call_result, session_factory
@@ -170,7 +170,12 @@ class ResultSync:
                     if not _awaits_analysis(call, timed_out):
                         del self.live[call.call_id]
                 elif not applied.analysed_before and _awaits_analysis(call, timed_out):
-                    self._follow_for_analysis(call, applied, now)
+                    self.follow_for_analysis(
+                        call.call_id,
+                        attempt_id=applied.attempt_id,
+                        contact_id=applied.contact_id,
+                        ended_at=call.ended_at,
+                    )
                 if applied.settled_now:
                     batch.cost_cents += applied.cost_cents
                     batch.settled.append((applied.outcome, call.disconnection_reason))
@@ -181,17 +186,20 @@ class ResultSync:
         # behind this one.
         self._on_applied(batch)
 
-    def _follow_for_analysis(self, call: Call, applied: AppliedCall, now: datetime) -> None:
-        """A call nobody followed (a batch task, say) whose outcome is known before its
-        analysis (a voicemail, a callback request): followed from here, so polls bring the
-        analysis home and the run does not end without it."""
-        self.live[call.call_id] = LiveCall(
-            applied.attempt_id,
-            applied.contact_id,
+    def follow_for_analysis(
+        self, call_id: str, *, attempt_id: int, contact_id: int, ended_at: datetime | None
+    ) -> None:
+        """Follow a call whose outcome is stored, from its end until its analysis comes (or
+        `analysis_timeout` has passed since `ended_at`, Retell's end): a batch task, or a call a
+        previous run settled and stopped before its analysis came."""
+        now = self._clock.now()
+        self.live[call_id] = LiveCall(
+            attempt_id,
+            contact_id,
             self._clock.monotonic(),
             # Retell's clock, but never later than ours: a clock behind Retell's would
             # otherwise wait longer than `analysis_timeout`.
-            terminal_seen_at=min(call.ended_at or now, now),
+            terminal_seen_at=min(ended_at or now, now),
             outcome_known=True,
         )
 

@@ -1095,6 +1095,27 @@ def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttem
     )
 
 
+def attempts_awaiting_analysis(
+    *, session: Session, campaign_id: int, ended_since: datetime
+) -> list[CallAttempt]:
+    """Settled attempts whose call connected and ended after `ended_since` with no post-call
+    analysis stored yet: a run that stopped before the analysis came leaves them to the next."""
+    return list(
+        session.exec(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.end_timestamp) > ended_since,
+                col(CallAttempt.retell_call_id).is_not(None),
+                col(CallAttempt.finalized).is_(True),
+                CallAttempt.state == AttemptState.ENDED,
+                col(CallAttempt.analysis_at).is_(None),
+            )
+            .order_by(col(CallAttempt.id))
+        )
+    )
+
+
 def finalize_attempt(*, session: Session, attempt_id: int, outcome_class: OutcomeClass) -> bool:
     """Mark one attempt final with its outcome class, once (see `finalize_attempts`). Flushes only.
 
