@@ -16,6 +16,7 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     create_attempt,
+    hold_run_lease,
     make_engine,
     mark_attempt_sent,
     upgrade_database,
@@ -93,7 +94,9 @@ def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedBa
     return sync, applied, attempt_id
 
 
-def taken_over_by_a_later_run(engine: Engine, clock: FakeClock, attempt_id: int) -> ResultSync:
+def taken_over_by_a_later_run(
+    engine: Engine, clock: FakeClock, attempt_id: int, applied: list[AppliedBatch] | None = None
+) -> ResultSync:
     """What a run started now follows of what the earlier run left."""
     with Session(engine) as session:
         attempt = session.get(CallAttempt, attempt_id)
@@ -103,7 +106,7 @@ def taken_over_by_a_later_run(engine: Engine, clock: FakeClock, attempt_id: int)
     async def never_resent(_attempt: CallAttempt, _contact: Contact) -> None:
         raise AssertionError("nothing is re-sent")
 
-    sync = new_sync(engine, clock, [])
+    sync = new_sync(engine, clock, [] if applied is None else applied)
     reconciler = Reconciler(
         config=CONFIG,
         engine=engine,
@@ -114,6 +117,7 @@ def taken_over_by_a_later_run(engine: Engine, clock: FakeClock, attempt_id: int)
         on_adopted=lambda: None,
     )
     reconciler.take_over(campaign_id)
+    reconciler.take_over_analyses(campaign_id, owner="later-run")
     return sync
 
 
@@ -263,11 +267,16 @@ async def test_a_later_run_follows_a_settled_call_whose_analysis_had_not_come(
     first.apply([ended("voicemail_reached")])
     clock.advance(60)
 
-    later = taken_over_by_a_later_run(engine, clock, attempt_id)
+    applied: list[AppliedBatch] = []
+    later = taken_over_by_a_later_run(engine, clock, attempt_id, applied)
     assert (list(later.live), later.in_progress()) == (["call_1"], 0)
 
-    later.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
+    analysed = ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))
+    analysed.call_cost = CallCost(combined_cost=12.5)
+    later.apply([analysed])
     assert later.live == {}
+    # Settled and paid for by the first run: not counted again.
+    assert [(batch.finished, batch.cost_cents) for batch in applied] == [(0, 0.0)]
     assert analysed_at(engine, attempt_id) is not None
 
 
@@ -278,5 +287,27 @@ async def test_a_later_run_does_not_follow_a_call_past_its_analysis_timeout(
     first, _, attempt_id = follow(engine, clock)
     first.apply([ended("voicemail_reached")])
     clock.advance(20 + CONFIG.analysis_timeout.total_seconds())  # the call ended at NOW + 20 s
+
+    assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}
+
+
+async def test_a_run_started_beside_a_live_run_leaves_its_analyses_to_it(engine: Engine) -> None:
+    """Cron starts a run each minute while one is still waiting for an analysis."""
+    clock = FakeClock(NOW)
+    first, _, attempt_id = follow(engine, clock)
+    first.apply([ended("voicemail_reached")])
+    with Session(engine) as session:
+        attempt = session.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        hold_run_lease(
+            session=session,
+            owner="first-run",
+            campaign_id=attempt.campaign_id,
+            campaign_slots=5,
+            calls_in_progress=0,
+            seconds=60,
+            now=clock.now(),
+        )
+        session.commit()
 
     assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}

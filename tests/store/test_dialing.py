@@ -21,6 +21,7 @@ from campaigner.store import (
     Settlement,
     StoreError,
     add_suppressions,
+    attempts_awaiting_analysis,
     attempts_without_call_id,
     calls_to_number_since,
     campaign_status,
@@ -474,6 +475,37 @@ def test_unfinished_attempts_are_those_with_a_call_not_yet_final(session: Sessio
     unfinished = unfinished_attempts(session=session, campaign_id=campaign.id or 0)
 
     assert [a.retell_call_id for a in unfinished] == ["call_live"]
+
+
+def test_attempts_awaiting_analysis_are_settled_connected_calls_ended_recently_without_one(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 5)
+    kinds = ["awaiting", "analysed", "not_connected", "unsettled", "ended_long_ago"]
+    end_ms = int(NOW.timestamp() * 1000)
+    for kind, contact in zip(kinds, claim(session, campaign), strict=True):
+        attempt = dial(session, contact)
+        mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id=kind)
+        call: dict[str, object] = {
+            "call_id": kind,
+            "call_status": "not_connected" if kind == "not_connected" else "ended",
+            "end_timestamp": end_ms - (3_600_000 if kind == "ended_long_ago" else 0),
+        }
+        if kind == "analysed":
+            call["call_analysis"] = {"call_summary": "Left a message"}
+        record_call_result(session=session, call=call, now=NOW)
+        if kind != "unsettled":
+            finalize_attempt(
+                session=session, attempt_id=attempt.id or 0, outcome_class=OutcomeClass.VOICEMAIL
+            )
+    session.commit()
+
+    awaiting = attempts_awaiting_analysis(
+        session=session, campaign_id=campaign.id or 0, ended_since=NOW - timedelta(minutes=10)
+    )
+
+    assert [a.retell_call_id for a in awaiting] == ["awaiting"]
 
 
 def test_attempts_are_counted_by_outcome(session: Session) -> None:

@@ -26,6 +26,7 @@ from campaigner.store import (
     attempts_awaiting_analysis,
     attempts_without_call_id,
     get_contact,
+    other_live_runs,
     session_factory,
     take_over_unsent_attempts,
     unfinished_attempts,
@@ -65,20 +66,31 @@ class Reconciler:
         self._inherited: set[int] = set()
 
     def take_over(self, campaign_id: int) -> None:
-        """Follow what a previous run left: calls in flight, settled calls whose analysis has
-        not come yet, and creates of unknown outcome."""
-        ended_since = self._clock.now() - self._config.analysis_timeout
+        """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
         with self._session() as session:
             unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
-            unanalysed = attempts_awaiting_analysis(
-                session=session, campaign_id=campaign_id, ended_since=ended_since
-            )
             unsent = take_over_unsent_attempts(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
                     attempt.retell_call_id, attempt_id=attempt.id, contact_id=attempt.contact_id
                 )
+        self._inherited = set(unsent)
+        self.ambiguous.update(self._inherited)
+
+    def take_over_analyses(self, campaign_id: int, *, owner: str) -> None:
+        """Follow the connected calls an earlier run settled whose analysis had not come when it
+        stopped, unless another run of the campaign is live (it waits for them itself). Called
+        once this run's lease is held, which gives back the leases of killed local runs."""
+        now = self._clock.now()
+        with self._session() as session:
+            if other_live_runs(session=session, campaign_id=campaign_id, owner=owner, now=now):
+                return
+            unanalysed = attempts_awaiting_analysis(
+                session=session,
+                campaign_id=campaign_id,
+                ended_since=now - self._config.analysis_timeout,
+            )
         for attempt in unanalysed:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow_for_analysis(
@@ -87,8 +99,6 @@ class Reconciler:
                     contact_id=attempt.contact_id,
                     ended_at=attempt.end_timestamp,
                 )
-        self._inherited = set(unsent)
-        self.ambiguous.update(self._inherited)
 
     async def reconcile(self, campaign_id: int, *, replay: bool) -> None:
         """Resolve ambiguous attempts, without ever placing a second call.

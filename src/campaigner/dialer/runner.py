@@ -295,6 +295,7 @@ class CampaignRunner:
         try:
             # Known to the other runs first, so the concurrency read can tell their calls apart.
             self._hold_run_lease(force=True)
+            self._reconciler.take_over_analyses(self._campaign_id, owner=self.owner)
             await self._capacity.refresh(force=True, required=True)
             self._hold_run_lease(force=True)
             if self._sync.live or self._batches is not None:

@@ -139,7 +139,9 @@ class ResultSync:
     def _note_terminal(self, call: Call, now: datetime) -> None:
         live = self.live.get(call.call_id)
         if live is not None and call.is_terminal and live.terminal_seen_at is None:
-            live.terminal_seen_at = now
+            # From the call's end, not from when this run first saw it: a call a killed run
+            # left is not waited on for another `analysis_timeout` the next day.
+            live.terminal_seen_at = min(call.ended_at or now, now)
 
     def apply(self, calls: list[Call]) -> None:
         """Record these views of calls in one transaction, then hand `on_applied` what changed."""
