@@ -162,24 +162,6 @@ async def test_a_call_nobody_followed_is_followed_from_its_end_until_its_analysi
     assert analysed_at(engine, attempt_id) is not None
 
 
-async def test_a_call_followed_from_its_end_is_let_go_at_the_timeout_after_its_end(
-    engine: Engine,
-) -> None:
-    clock = FakeClock(NOW)
-    sync, _, _ = follow(engine, clock)
-    sync.live.clear()
-    call = ended("voicemail_reached")
-    sync.apply([call])
-    assert list(sync.live) == ["call_1"]
-
-    assert call.ended_at is not None
-    clock.advance((call.ended_at - NOW).total_seconds())
-    clock.advance(CONFIG.analysis_timeout.total_seconds())
-    await sync.poll()  # nothing is left to ask for: no request goes out (none could be answered)
-
-    assert sync.live == {}
-
-
 async def test_a_call_end_delivered_again_after_its_analysis_is_not_followed_again(
     engine: Engine,
 ) -> None:
@@ -224,13 +206,18 @@ async def test_an_analysis_that_does_not_come_is_waited_for_only_until_the_timeo
     assert analysed_at(engine, attempt_id) is None
 
 
+@pytest.mark.parametrize("followed_from_its_create", [True, False])
 async def test_a_call_waiting_for_its_analysis_is_let_go_at_the_timeout_without_a_view(
-    engine: Engine,
+    engine: Engine, followed_from_its_create: bool
 ) -> None:
-    """Retell unreachable for longer than `analysis_timeout`: the run must still end."""
+    """Retell unreachable for longer than `analysis_timeout`: the run must still end, whether it
+    followed the call from its create or only from its end (a batch task)."""
     clock = FakeClock(NOW)
     sync, _, _ = follow(engine, clock)
+    if not followed_from_its_create:
+        sync.live.clear()
     sync.apply([ended("voicemail_reached")])
+    assert list(sync.live) == ["call_1"]
     clock.advance(CONFIG.analysis_timeout.total_seconds())
 
     await sync.poll()  # nothing is left to ask for: no request goes out (none could be answered)
