@@ -128,30 +128,17 @@ def analysed_at(engine: Engine, attempt_id: int) -> object:
         return attempt.analysis_at
 
 
+@pytest.mark.parametrize("followed_from_its_create", [True, False])
 async def test_a_connected_call_settled_at_its_end_is_followed_until_its_analysis(
-    engine: Engine,
+    engine: Engine, followed_from_its_create: bool
 ) -> None:
     """A voicemail is decided by its reason, but its summary comes later: a run that stopped
-    following the call at its end would end without it."""
+    following the call at its end would end without it. A call the run learns of only at its
+    end (a batch task) is followed from there."""
     clock = FakeClock(NOW)
     sync, applied, attempt_id = follow(engine, clock)
-
-    sync.apply([ended("voicemail_reached")])
-    assert (applied[-1].finished, sync.in_progress(), list(sync.live)) == (1, 0, ["call_1"])
-
-    sync.apply([ended("voicemail_reached", analysis=CallAnalysis(call_summary="Left a message"))])
-    assert (applied[-1].finished, sync.live) == (0, {})
-    assert analysed_at(engine, attempt_id) is not None
-
-
-async def test_a_call_nobody_followed_is_followed_from_its_end_until_its_analysis(
-    engine: Engine,
-) -> None:
-    """A batch task: the run learns of the call only at its end. A voicemail settles the
-    contact at once, and the call is followed from there so its summary is not lost."""
-    clock = FakeClock(NOW)
-    sync, applied, attempt_id = follow(engine, clock)
-    sync.live.clear()
+    if not followed_from_its_create:
+        sync.live.clear()
 
     sync.apply([ended("voicemail_reached")])
     assert (applied[-1].finished, sync.in_progress(), list(sync.live)) == (1, 0, ["call_1"])
