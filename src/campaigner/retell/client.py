@@ -16,9 +16,10 @@ Usage:
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -48,6 +49,7 @@ from campaigner.retell.models import (
     WebCall,
 )
 from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
+from campaigner.retell.transport import LeanTransport
 from campaigner.settings import Settings
 
 __all__ = ["RetellClient"]
@@ -55,12 +57,14 @@ __all__ = ["RetellClient"]
 M = TypeVar("M", bound=RetellModel)
 Sleep = Callable[[float], Awaitable[None]]
 JSONBody = Mapping[str, Any]
+HTTPStack = Literal["lean", "httpx"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Retell's SDK gives these endpoints longer read timeouts: a slow answer is not a failure.
 CREATE_CALL_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 LIST_CALLS_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 MAX_LIST_LIMIT = 1000
+MAX_KEEPALIVE_CONNECTIONS = 20
 _ERROR_TEXT_LIMIT = 300
 
 # The request never reached the server: safe to send again, even for a create.
@@ -70,6 +74,17 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 def _path_segment(value: str) -> str:
     """Percent-encode one path segment the way Retell's SDK does (RFC 3986 pchar is safe)."""
     return quote(value, safe="!$&'()*+,;=:@-._~")
+
+
+def _lean_transport_unless_proxied(max_connections: int) -> LeanTransport | None:
+    """The lean transport, unless a proxy is set in the environment (`HTTPS_PROXY`, ...): then
+    None, so that httpx's own transport serves, which goes through it."""
+    proxies = urllib.request.getproxies_environment()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return LeanTransport(
+        max_connections=max_connections, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+    )
 
 
 def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,20 +102,29 @@ class RetellClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
         max_connections: int = 100,
+        http: HTTPStack = "lean",
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """`http="lean"` sends through `LeanTransport` (a tenth of httpx's CPU per request)
+        unless a proxy is configured; `"httpx"` through httpx's own transport. A `transport`
+        given (tests, fault injection) is used as it is."""
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not secret.get_secret_value():
             raise ValueError("a Retell API key is required")
         self.base_url = base_url.rstrip("/")
         self._retry = retry_policy or RetryPolicy()
         self._sleep = sleep
+        if transport is None and http == "lean":
+            transport = _lean_transport_unless_proxied(max_connections)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+            ),
             headers={
                 "Authorization": f"Bearer {secret.get_secret_value()}",
                 "Accept": "application/json",
