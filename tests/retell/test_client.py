@@ -22,6 +22,7 @@ from campaigner.retell import (
     TransportError,
     UnprocessableEntity,
 )
+from campaigner.retell.transport import LeanTransport
 
 API_KEY = "key_test_secret_value_123"
 CALL = {
@@ -301,3 +302,42 @@ async def test_api_key_never_appears_in_repr_errors_or_logs(
 def test_empty_api_key_is_refused() -> None:
     with pytest.raises(ValueError, match="API key"):
         RetellClient(api_key="", base_url="http://retell.test")
+
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+@pytest.fixture
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("without_proxies")
+async def test_requests_go_through_the_lean_transport_by_default() -> None:
+    async with RetellClient(api_key=API_KEY, base_url="http://retell.test") as client:
+        assert isinstance(client._http._transport, LeanTransport)
+
+
+@pytest.mark.usefixtures("without_proxies")
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_a_configured_proxy_puts_requests_on_httpx_own_transport(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lean transport goes straight to the server: it would bypass the proxy.
+    monkeypatch.setenv(variable, "http://127.0.0.1:3128")
+    async with RetellClient(api_key=API_KEY, base_url="http://retell.test") as client:
+        assert type(client._http._transport) is httpx.AsyncHTTPTransport
+
+
+@pytest.mark.usefixtures("without_proxies")
+async def test_http_httpx_puts_requests_on_httpx_own_transport() -> None:
+    async with RetellClient(api_key=API_KEY, base_url="http://retell.test", http="httpx") as client:
+        assert type(client._http._transport) is httpx.AsyncHTTPTransport

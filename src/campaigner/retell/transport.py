@@ -90,12 +90,21 @@ class _Connection(asyncio.Protocol):
         sock = self._transport.get_extra_info("socket")
         if sock is None:
             return False
-        readable, _, _ = select.select([sock], [], [], 0)
-        return not readable
+        if not hasattr(select, "poll"):  # Windows, whose select has no limit on descriptor numbers
+            readable, _, _ = select.select([sock], [], [], 0)
+            return not readable
+        # poll, not select: select refuses descriptors above 1023, which a busy process has.
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
 
     async def exchange(self, message: bytes, read_timeout: float | None) -> _Answer:
         """Write one request and wait for its whole answer."""
         assert self._transport is not None
+        if not self.usable:
+            # Closed by the server between connecting and now: the request would go nowhere and
+            # its answer never come. Nothing is written; httpx says the same of this close.
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
         self._headers, self._body = [], []
@@ -161,6 +170,13 @@ class _Connection(asyncio.Protocol):
             self._fail(httpx.RemoteProtocolError("Server disconnected without sending a response."))
 
     # -- httptools callbacks -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            # A second answer in the bytes that ended the first: out of step, as in data_received.
+            self.close()
+        # A fresh list for each message: the answer handed on keeps its own headers.
+        self._headers, self._body = [], []
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
@@ -319,9 +335,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 return await self._connect(origin, timeouts.connect)
             waiter: asyncio.Future[None] = loop.create_future()
             self._pool.waiters.append(waiter)
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                await asyncio.wait_for(waiter, remaining)
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+                # as the waiter is woken, and the request would then be sent after all.
+                async with asyncio.timeout_at(deadline):
+                    await waiter
             except BaseException as error:
                 if waiter.done() and not waiter.cancelled():
                     # Woken as it gave up: the connection freed goes to the next in line.
@@ -335,16 +353,14 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._pool.open += 1
         try:
             context = self._context() if scheme == "https" else None
-            _, connection = await asyncio.wait_for(
-                asyncio.get_running_loop().create_connection(
+            async with asyncio.timeout(timeout):  # see _acquire: not wait_for
+                _, connection = await asyncio.get_running_loop().create_connection(
                     lambda: _Connection(origin),
                     host,
                     port,
                     ssl=context,
                     server_hostname=host if context is not None else None,
-                ),
-                timeout,
-            )
+                )
         except TimeoutError:
             self._pool.open -= 1
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
