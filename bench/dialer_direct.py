@@ -21,6 +21,7 @@ The agent is subscribed to `call_ended` and `call_analyzed` only (what campaigne
   which also counts the run's start and its wait for the last calls' analyses
 - lower bound = max(calls / CPS, busy slot-seconds / slots); the ratio is virtual span / bound
 - requests per finished call = every API request the simulator served during the run / calls
+- times it slept per call = the process's voluntary context switches during the run / calls
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from campaigner.campaign import parse_campaign
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import RateLimited, RetellClient
+from campaigner.retell.transport import LeanTransport
 from campaigner.simulator import DEFAULT_API_KEY
 from campaigner.store import make_engine, upgrade_database
 
@@ -106,11 +108,12 @@ def start_simulator(
     raise RuntimeError("the simulator did not start")
 
 
-class FirstCreateTransport(httpx.AsyncHTTPTransport):
-    """Notes when the run's first create request went out (real monotonic time)."""
+class FirstCreateTransport(LeanTransport):
+    """The client's default transport, noting when the run's first create request went out
+    (real monotonic time)."""
 
     def __init__(self) -> None:
-        super().__init__(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        super().__init__(max_connections=100, max_keepalive_connections=20)
         self.first_create_at: float | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -238,6 +241,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
         before = sim_get(port, "/_sim/stats")
         clock_start = sim_get(port, "/_sim/clock")["virtual_now_ms"]
         cpu_start, wall_start = time.process_time(), time.monotonic()
+        sleeps_start = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         if args.naive:
             calls = await run_naive(args, port, transport)
         elif webhook_port:
@@ -247,6 +251,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
         else:
             calls = await run_campaigner(args, config, engine, port, None, transport)
         cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
+        sleeps = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - sleeps_start
         clock_end = sim_get(port, "/_sim/clock")["virtual_now_ms"]
         after = sim_get(port, "/_sim/stats")
         last_end = await last_call_end_ms(port)
@@ -258,7 +263,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     # The simulator's clock runs `speed` times real time from the reading at the run's start.
     first_create = clock_start + (transport.first_create_at - wall_start) * 1000 * args.speed
     spans = ((clock_end - clock_start) / 1000, (last_end - first_create) / 1000)
-    report(args, calls, cpu, wall, spans, before, after)
+    report(args, calls, (cpu, wall, sleeps), spans, before, after)
 
 
 async def last_call_end_ms(port: int) -> int:
@@ -270,13 +275,13 @@ async def last_call_end_ms(port: int) -> int:
 def report(
     args: argparse.Namespace,
     calls: int,
-    cpu: float,
-    wall: float,
+    costs: tuple[float, float, int],
     spans: tuple[float, float],
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
     span, span_of_calls = spans
+    cpu, wall, sleeps = costs
     busy = after["busy_slot_seconds"] - before["busy_slot_seconds"]
     requests = after["total_requests"] - before["total_requests"]
     created = after["calls_created"] - before["calls_created"]
@@ -301,6 +306,10 @@ def report(
     print(
         f"  orchestrator CPU per call {1000 * cpu / max(calls, 1):.2f} ms ({cpu:.1f} s CPU, "
         f"{wall:.1f} s wall)"
+    )
+    print(
+        f"  times it slept per call   {sleeps / max(calls, 1):.1f} "
+        "(each wake-up costs cold caches here: bench/wake_cost.py)"
     )
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak RSS                  {rss_mb:,.0f} MB")

@@ -145,6 +145,19 @@ def test_an_unknown_campaign_is_a_clear_error(runner: CliRunner) -> None:
     assert "error: no campaign named 'autumn'" in result.output
 
 
+def test_an_invalid_setting_is_a_clear_error_naming_its_variable(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMPAIGNER_HTTP_STACK", "requests")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["status"])
+
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: invalid setting: CAMPAIGNER_HTTP_STACK: Input should be 'lean' or 'httpx'"
+    )
+
+
 def test_a_terminal_gets_tables(store_url: str) -> None:
     engine = make_engine(store_url)
     with Session(engine) as session:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from campaigner.contacts import IngestSummary
     from campaigner.dialer.runner import RunSummary
+    from campaigner.settings import Settings
     from campaigner.store import CampaignStatus
 
 app = typer.Typer(
@@ -47,13 +48,22 @@ def _fail(message: object) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _settings() -> Settings:
+    """The process's settings, or one clear error naming the variable that is wrong."""
+    from campaigner.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as error:
+        _fail(f"invalid setting: {error}")
+
+
 @contextmanager
 def _store_session() -> Iterator[Session]:
     """A session on the store at CAMPAIGNER_DATABASE_URL, migrated to the newest schema."""
-    from campaigner.settings import get_settings
     from campaigner.store import make_engine, session_factory, upgrade_database
 
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(_settings().database_url)
     try:
         upgrade_database(engine)
         with session_factory(engine)() as session:
@@ -376,10 +386,9 @@ def run_campaign(
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.retell import RetellClient, RetellError
-    from campaigner.settings import get_settings
     from campaigner.store import StoreError, make_engine, session_factory, upgrade_database
 
-    settings = get_settings()
+    settings = _settings()
     engine = make_engine(settings.database_url)
     try:
         config = load_campaign(campaign_file)
@@ -450,7 +459,6 @@ def report(
     import sqlalchemy.exc
 
     from campaigner.reports import ReportError, ReportFormat, export_report
-    from campaigner.settings import get_settings
     from campaigner.store import StoreError, make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
@@ -459,7 +467,7 @@ def report(
         _fail(f"--format {unknown[0]!r} is not one of {', '.join(known)}")
     chosen = [ReportFormat(given.lower()) for given in formats or known]
     out_dir = out or Path("reports") / name
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(_settings().database_url)
     try:
         upgrade_database(engine)
         exported = export_report(engine, name, out_dir, chosen)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RETELL_PRODUCTION_URL = "https://api.retellai.com"
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
         default=Path("campaigns"),
         validation_alias=AliasChoices("CAMPAIGNER_CAMPAIGNS_DIR", "campaigns_dir"),
     )
+    # "httpx" sends through httpx's own transport instead of campaigner's lean one.
+    http_stack: Literal["lean", "httpx"] = Field(
+        default="lean", validation_alias=AliasChoices("CAMPAIGNER_HTTP_STACK", "http_stack")
+    )
 
     @property
     def uses_simulator(self) -> bool:
@@ -61,7 +66,18 @@ class Settings(BaseSettings):
         return self.retell_api_key or SecretStr(SIMULATOR_DEMO_API_KEY)
 
 
+class SettingsError(ValueError):
+    """An environment variable (or `.env` entry) campaigner cannot use, named in the message."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read on first use."""
-    return Settings()
+    """The settings of this process, read on first use; `SettingsError` when one is invalid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(problems) from None

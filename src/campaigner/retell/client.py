@@ -136,7 +136,10 @@ class RetellClient:
     def from_settings(cls, settings: Settings, **kwargs: Any) -> RetellClient:
         """A client for the endpoint and key the settings resolve to (the simulator by default)."""
         return cls(
-            api_key=settings.resolved_api_key(), base_url=settings.resolved_base_url(), **kwargs
+            api_key=settings.resolved_api_key(),
+            base_url=settings.resolved_base_url(),
+            http=settings.http_stack,
+            **kwargs,
         )
 
     def __repr__(self) -> str:
