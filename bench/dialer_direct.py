@@ -7,6 +7,7 @@ requests per finished call, and the orchestrator's CPU and memory per dialed cal
     python bench/dialer_direct.py --naive              # the naive loop on the same workload
     python bench/dialer_direct.py --contacts 100000 --calls 2000   # memory with a large store
     python bench/dialer_direct.py --webhook-events all # call_started delivered too
+    python bench/dialer_direct.py --http-stack httpx   # requests through httpx's own transport
 
 The simulator runs in its own process (`campaigner sim`), so the CPU and memory figures are the
 orchestrator's alone. Times on the simulator's clock are virtual seconds (`--speed` times real).
@@ -22,6 +23,7 @@ The agent is subscribed to `call_ended` and `call_analyzed` only (what campaigne
 - lower bound = max(calls / CPS, busy slot-seconds / slots); the ratio is virtual span / bound
 - requests per finished call = every API request the simulator served during the run / calls
 - times it slept per call = the process's voluntary context switches during the run / calls
+  (each a wait: for the network, a timer, or the disk)
 """
 
 from __future__ import annotations
@@ -108,18 +110,27 @@ def start_simulator(
     raise RuntimeError("the simulator did not start")
 
 
-class FirstCreateTransport(LeanTransport):
-    """The client's default transport, noting when the run's first create request went out
-    (real monotonic time)."""
+class FirstCreateTransport(httpx.AsyncBaseTransport):
+    """The client's transport (`--http-stack`), noting when the run's first create request went
+    out (real monotonic time)."""
 
-    def __init__(self) -> None:
-        super().__init__(max_connections=100, max_keepalive_connections=20)
+    def __init__(self, http_stack: str) -> None:
+        self._inner: httpx.AsyncBaseTransport = (
+            LeanTransport(max_connections=100, max_keepalive_connections=20)
+            if http_stack == "lean"
+            else httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            )
+        )
         self.first_create_at: float | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.first_create_at is None and request.url.path in CREATE_PATHS:
             self.first_create_at = time.monotonic()
-        return await super().handle_async_request(request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def subscribe_agent(port: int, events: list[str]) -> None:
@@ -234,7 +245,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     if not args.naive:
         config, engine = prepare_store(workdir, args)
     simulator = start_simulator(args, port, webhook_url)
-    transport = FirstCreateTransport()
+    transport = FirstCreateTransport(args.http_stack)
     try:
         if args.webhook_events == "results":
             subscribe_agent(port, RESULT_EVENTS)
@@ -330,6 +341,12 @@ def main() -> None:
         help="the agent's webhook subscription: call_ended and call_analyzed, or Retell's default",
     )
     parser.add_argument("--naive", action="store_true")
+    parser.add_argument(
+        "--http-stack",
+        choices=["lean", "httpx"],
+        default="lean",
+        help="the client's transport (CAMPAIGNER_HTTP_STACK): campaigner's or httpx's own",
+    )
     parser.add_argument("--mode", choices=["direct", "batch"], default="direct")
     parser.add_argument("--batch-size", type=int, default=500, help="tasks per batch (batch mode)")
     parser.add_argument("--calls", type=int, default=0, help="stop after this many calls")

@@ -53,7 +53,7 @@ from prefect.runner import Runner
 from prefect.types.entrypoint import EntrypointType
 
 from campaigner.serving import CampaignFiles, CampaignScan
-from campaigner.settings import get_settings
+from campaigner.settings import SettingsError, get_settings
 from flows.campaign import run_campaign, sync_results
 from flows.inbox import watch_inbox
 from flows.ingest import ingest_contacts
@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> None:
         help="register the deployments for this work pool's workers and exit, instead of serving",
     )
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        parser.exit(2, f"error: invalid setting: {error}\n")
     inbox = (args.inbox or settings.inbox).resolve()
     watch_every = timedelta(seconds=args.watch_every)
     print(

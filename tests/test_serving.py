@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flows.serve import main as serve_main
 from typer.testing import CliRunner
 
 from campaigner.cli import app
@@ -23,6 +24,7 @@ from campaigner.serving import (
     ServeError,
     local_prefect_server,
 )
+from campaigner.settings import get_settings
 from tests.flows.conftest import CAMPAIGN
 
 
@@ -52,6 +54,28 @@ def test_the_command_fails_with_one_line_and_no_traceback(
     assert result.exit_code == 2
     assert f"error: 127.0.0.1:{taken_port} is taken" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("entry", ["campaigner serve", "python -m flows.serve"])
+def test_an_invalid_setting_stops_serve_with_one_line_naming_it(
+    entry: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAMPAIGNER_HTTP_STACK", "requests")
+    get_settings.cache_clear()
+    try:
+        if entry == "campaigner serve":
+            result = CliRunner().invoke(app, ["serve"])
+            code, output = result.exit_code, result.output
+        else:
+            with pytest.raises(SystemExit) as exited:
+                serve_main([])
+            code, output = exited.value.code, capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+    assert code == 2
+    assert output.strip() == (
+        "error: invalid setting: CAMPAIGNER_HTTP_STACK: Input should be 'lean' or 'httpx'"
+    )
 
 
 def _processes_naming(text: str) -> list[str]:

@@ -66,13 +66,13 @@ def test_database_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     ("stack", "transport"), [(None, LeanTransport), ("httpx", httpx.AsyncHTTPTransport)]
 )
-def test_the_http_stack_from_the_environment_reaches_the_client(
+async def test_the_http_stack_from_the_environment_reaches_the_client(
     stack: str | None, transport: type, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if stack is not None:
         monkeypatch.setenv("CAMPAIGNER_HTTP_STACK", stack)
-    client = RetellClient.from_settings(Settings())
-    assert type(client._http._transport) is transport
+    async with RetellClient.from_settings(Settings()) as client:
+        assert type(client._http._transport) is transport
 
 
 def test_an_unknown_http_stack_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

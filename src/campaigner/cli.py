@@ -509,6 +509,7 @@ def serve(
 
     from campaigner.serving import ServeError, serve_deployments
 
+    _settings()  # an invalid setting is one error here, not a traceback from the child process
     env = dict(os.environ)
     args = ["--watch-every", str(watch_every)]
     if inbox is not None:

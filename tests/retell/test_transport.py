@@ -16,6 +16,7 @@ import contextlib
 import gzip
 import inspect
 import json
+import logging
 import os
 import resource
 import socket
@@ -36,6 +37,8 @@ from campaigner.retell.transport import KEEPALIVE_EXPIRY, LeanTransport
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 # Long enough never to fire on a working transport, short enough to fail a broken one quickly.
 PATIENCE = 2.0
+# A pool timeout a request queued by mistake would meet, well past what these tests wait.
+POOL_1S = httpx.Timeout(PATIENCE, pool=1.0)
 
 
 @dataclass
@@ -545,8 +548,8 @@ async def test_a_connection_closed_before_the_request_is_written_fails_at_once(
 ) -> None:
     # A server that accepts and closes at once (draining, overloaded): if the client's loop reads
     # the close before the request is written, the request would go nowhere and its answer never
-    # come. That must fail at once, as httpx fails on such a close, not after the read timeout
-    # (120 s for a create, never without one).
+    # come. That must fail at once, not after the read timeout (120 s for a create, never without
+    # one), and as a ConnectError: nothing was written, so a create may be sent again.
     loop = asyncio.get_running_loop()
     real_connect = loop.create_connection
 
@@ -566,11 +569,64 @@ async def test_a_connection_closed_before_the_request_is_written_fails_at_once(
     transport = LeanTransport(max_connections=1)
     async with Server(script) as server, lean_client(transport) as client:
         monkeypatch.setattr(loop, "create_connection", connect_then_let_the_close_arrive)
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx.ConnectError):
             await client.get(server.url + "/")
         monkeypatch.setattr(loop, "create_connection", real_connect)
         assert (await client.get(server.url + "/")).text == "ok"
     assert len(server.received) == 1
+
+
+async def test_a_failed_connect_lets_the_next_request_in_line_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The slot a failed connect held is free: a request queued behind it must not wait for its
+    # pool timeout.
+    loop = asyncio.get_running_loop()
+    real_connect = loop.create_connection
+    refused = asyncio.Event()
+
+    async def refuse_the_first(*args: Any, **kwargs: Any) -> Any:
+        if not refused.is_set():
+            await asyncio.sleep(0.05)
+            refused.set()
+            raise ConnectionRefusedError("refused")
+        return await real_connect(*args, **kwargs)
+
+    transport = LeanTransport(max_connections=1)
+    async with Server(answer_each) as server, lean_client(transport, POOL_1S) as client:
+        monkeypatch.setattr(loop, "create_connection", refuse_the_first)
+        first = asyncio.create_task(client.get(server.url + "/first"))
+        await asyncio.sleep(0.01)
+        queued = asyncio.create_task(client.get(server.url + "/queued"))
+        with pytest.raises(httpx.ConnectError):
+            await first
+        async with asyncio.timeout(0.5):
+            assert (await queued).text == "ok"
+
+
+async def test_a_cancelled_connect_lets_the_next_request_in_line_connect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    real_connect = loop.create_connection
+    hanging = asyncio.Event()
+
+    async def hang_the_first(*args: Any, **kwargs: Any) -> Any:
+        if not hanging.is_set():
+            hanging.set()
+            await asyncio.Event().wait()
+        return await real_connect(*args, **kwargs)
+
+    transport = LeanTransport(max_connections=1)
+    async with Server(answer_each) as server, lean_client(transport, POOL_1S) as client:
+        monkeypatch.setattr(loop, "create_connection", hang_the_first)
+        first = asyncio.create_task(client.get(server.url + "/first"))
+        await hanging.wait()
+        queued = asyncio.create_task(client.get(server.url + "/queued"))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        async with asyncio.timeout(0.5):
+            assert (await queued).text == "ok"
 
 
 # -- failures once the request may have been written -------------------------------------------
@@ -613,6 +669,12 @@ async def reset(peer: Peer) -> None:
     peer.writer.transport.abort()
 
 
+async def switch_protocols(peer: Peer) -> None:
+    await peer.read_request()
+    peer.send(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n")
+    await peer.until_client_closes(expect_nothing=False)
+
+
 MISBEHAVIOURS = pytest.mark.parametrize(
     ("misbehaviour", "expected"),
     [
@@ -621,6 +683,7 @@ MISBEHAVIOURS = pytest.mark.parametrize(
         (half_a_status_line_then_close, httpx.RemoteProtocolError),
         (half_a_chunked_body_then_close, httpx.RemoteProtocolError),
         (garbage, httpx.RemoteProtocolError),
+        (switch_protocols, httpx.RemoteProtocolError),
         (silent, httpx.ReadTimeout),
         (reset, httpx.ReadError),
     ],
@@ -630,7 +693,7 @@ MISBEHAVIOURS = pytest.mark.parametrize(
 
 @MISBEHAVIOURS
 async def test_a_failure_after_the_request_was_written_keeps_httpx_meaning_and_the_pool(
-    misbehaviour: Script, expected: type[httpx.TransportError]
+    misbehaviour: Script, expected: type[httpx.TransportError], caplog: pytest.LogCaptureFixture
 ) -> None:
     async def script(peer: Peer) -> None:
         await (misbehaviour if peer is server.peers[0] else answer_each)(peer)
@@ -645,6 +708,8 @@ async def test_a_failure_after_the_request_was_written_keeps_httpx_meaning_and_t
         # The failed connection gave its one slot back and is not reused.
         assert (await client.get(server.url + "/")).text == "ok"
     assert server.accepts == 2
+    # A misbehaving server is the caller's exception, not an error logged by the event loop.
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 async def test_a_close_delimited_body_is_read_to_the_close_and_not_reused() -> None:
@@ -914,6 +979,31 @@ async def test_a_request_in_flight_at_aclose_completes_and_its_connection_is_clo
             await server.peers[0].client_closes()
 
 
+async def test_requests_waiting_for_a_connection_at_aclose_fail_without_connecting() -> None:
+    gate = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.read_request()
+        await gate.wait()
+        peer.send(OK)
+        await answer_each(peer)
+
+    transport = LeanTransport(max_connections=1)
+    async with Server(script) as server, lean_client(transport) as client:
+        busy = asyncio.create_task(client.get(server.url + "/busy"))
+        await server.until(lambda: len(server.received) == 1)
+        queued = asyncio.create_task(client.get(server.url + "/queued"))
+        await asyncio.sleep(0.01)
+        await transport.aclose()
+        with pytest.raises(httpx.ConnectError, match="closed"):
+            await queued
+        gate.set()
+        assert (await busy).text == "ok"
+        with pytest.raises(httpx.ConnectError, match="closed"):
+            await client.get(server.url + "/after")
+    assert server.accepts == 1
+
+
 # -- descriptors --------------------------------------------------------------------------------
 
 
@@ -973,10 +1063,10 @@ def test_on_uvloop(
 
 @MISBEHAVIOURS
 def test_failure_meanings_on_uvloop(
-    misbehaviour: Script, expected: type[httpx.TransportError]
+    misbehaviour: Script, expected: type[httpx.TransportError], caplog: pytest.LogCaptureFixture
 ) -> None:
     run_on_uvloop(
         test_a_failure_after_the_request_was_written_keeps_httpx_meaning_and_the_pool(
-            misbehaviour, expected
+            misbehaviour, expected, caplog
         )
     )

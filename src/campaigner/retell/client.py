@@ -106,9 +106,10 @@ class RetellClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """`http="lean"` sends through `LeanTransport` (a tenth of httpx's CPU per request)
-        unless a proxy is configured; `"httpx"` through httpx's own transport. A `transport`
-        given (tests, fault injection) is used as it is."""
+        """`http="lean"` sends through `LeanTransport` (0.28 ms of CPU per create against 0.67
+        with httpx's own, `bench/http_floor.py`) unless a proxy is configured; `"httpx"`
+        through httpx's own transport. A `transport` given (tests, fault injection) is used as
+        it is."""
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not secret.get_secret_value():
             raise ValueError("a Retell API key is required")
