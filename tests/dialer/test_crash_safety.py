@@ -139,6 +139,18 @@ def assert_each_attempt_called_once(
     return calls
 
 
+def assert_every_analysis_home(engine: Engine, calls: list[dict[str, Any]]) -> None:
+    """Every connected call's post-call analysis the simulator has is stored, whichever run
+    placed the call and whether or not that run lived to see the analysis come."""
+    stored = {attempt.retell_call_id: attempt for attempt in attempts(engine)}
+    analysed = [
+        call for call in calls if call["call_status"] == "ended" and "call_analysis" in call
+    ]
+    assert analysed, "no connected call was analysed: the check below would prove nothing"
+    missing = [call["call_id"] for call in analysed if stored[call["call_id"]].analysis_at is None]
+    assert missing == []
+
+
 def assert_one_call_at_a_time_per_contact(engine: Engine, calls: list[dict[str, Any]]) -> None:
     """A contact's attempts are numbered 1..n, and each call began after the previous one ended."""
     numbers_by_contact: dict[int, list[int]] = defaultdict(list)
@@ -229,11 +241,17 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 @contextmanager
 def cli_campaign(
-    processes: Processes, name: str, *, concurrency: int, seed: int, caps: str = ""
+    processes: Processes,
+    name: str,
+    *,
+    concurrency: int,
+    seed: int,
+    caps: str = "",
+    extra: str = "",
 ) -> Iterator[CliCampaign]:
     """The simulator at 200x real time in its own process, a fresh store, the campaign file
-    (with more `caps`, such as `max_concurrency: 5`, if given)."""
-    text = CAMPAIGN_YAML.format(name=name, extra="").replace("caps:\n", f"caps:\n  {caps}\n")
+    (with more `caps`, such as `max_concurrency: 5`, and `extra` top-level keys, if given)."""
+    text = CAMPAIGN_YAML.format(name=name, extra=extra).replace("caps:\n", f"caps:\n  {caps}\n")
     (processes.workdir / f"{name}.yaml").write_text(text)
     url = f"sqlite:///{processes.workdir / 'store.db'}"
     engine = make_engine(url)
@@ -255,7 +273,11 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
     processes: Processes,
 ) -> None:
     rng = random.Random(20261124)
-    with cli_campaign(processes, "crash", concurrency=20, seed=7) as campaign:
+    # At 200x the default 10 minutes are 3 s: a killed run's analyses must not time out before
+    # the next run takes them over, or the check that they all came home could not be strict.
+    with cli_campaign(
+        processes, "crash", concurrency=20, seed=7, extra="analysis_timeout: 2h"
+    ) as campaign:
         campaign.ingest(numbers(75, "212") + numbers(75, "646"))
         left_behind = []
         for turn in range(6):
@@ -269,6 +291,7 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
         expire_leases(campaign.engine)
         campaign.run_until_settled()
         calls = assert_each_attempt_called_once(campaign.sim, campaign.engine, "crash")
+        assert_every_analysis_home(campaign.engine, calls)
         faults = campaign.sim.stats()["faults_injected"]
     assert_one_call_at_a_time_per_contact(campaign.engine, calls)
     assert_every_contact_settled(campaign.engine)
