@@ -185,6 +185,19 @@ async def silent(peer: Peer) -> None:
     await peer.until_client_closes()
 
 
+def first_answer_held_until(gate: asyncio.Event) -> Script:
+    """A server that answers its first request once `gate` is set, then every one at once: a
+    connection kept busy for as long as a test needs."""
+
+    async def script(peer: Peer) -> None:
+        await peer.read_request()
+        await gate.wait()
+        peer.send(OK)
+        await answer_each(peer)
+
+    return script
+
+
 def lean_client(
     transport: LeanTransport | None = None, timeout: httpx.Timeout | None = None
 ) -> httpx.AsyncClient:
@@ -475,12 +488,7 @@ async def test_a_second_answer_in_the_same_bytes_retires_the_connection() -> Non
 
 async def test_idle_connections_beyond_max_keepalive_are_closed() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_keepalive_connections=1)
     async with Server(script) as server, lean_client(transport) as client:
@@ -735,12 +743,7 @@ async def test_a_close_delimited_body_is_read_to_the_close_and_not_reused() -> N
 
 async def test_a_request_over_max_connections_waits_then_reuses_the_freed_connection() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_connections=1)
     async with Server(script) as server, lean_client(transport) as client:
@@ -762,12 +765,7 @@ async def test_a_request_over_max_connections_waits_then_reuses_the_freed_connec
 
 async def test_pool_timeout_when_the_only_connection_stays_busy_and_nothing_is_sent() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_connections=1)
     timeout = httpx.Timeout(PATIENCE, pool=0.05)
@@ -805,12 +803,7 @@ async def test_cancelling_mid_exchange_closes_the_connection_and_frees_its_slot(
 
 async def test_a_request_cancelled_while_queued_does_not_take_the_freed_connection() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_connections=1)
     timeout = httpx.Timeout(PATIENCE, pool=0.5)
@@ -836,12 +829,7 @@ async def test_a_request_cancelled_as_the_freed_connection_reaches_it_sends_noth
     # it runs: the cancellation must win (its caller was told the request stopped, so a create
     # must not go out after all), and the connection must pass to the next in line.
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_connections=1)
     timeout = httpx.Timeout(PATIENCE, pool=0.5)
@@ -961,12 +949,7 @@ async def test_aclose_closes_idle_connections() -> None:
 
 async def test_a_request_in_flight_at_aclose_completes_and_its_connection_is_closed() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     async with Server(script) as server:
         transport = LeanTransport()
@@ -981,12 +964,7 @@ async def test_a_request_in_flight_at_aclose_completes_and_its_connection_is_clo
 
 async def test_requests_waiting_for_a_connection_at_aclose_fail_without_connecting() -> None:
     gate = asyncio.Event()
-
-    async def script(peer: Peer) -> None:
-        await peer.read_request()
-        await gate.wait()
-        peer.send(OK)
-        await answer_each(peer)
+    script = first_answer_held_until(gate)
 
     transport = LeanTransport(max_connections=1)
     async with Server(script) as server, lean_client(transport) as client:
