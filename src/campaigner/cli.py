@@ -276,6 +276,7 @@ _SIM_OPTIONS = {
     "rate_limit": "--rate-limit",
     "faults": "--faults",
     "account_webhook_url": "--webhook-url",
+    "analysis_delay_s": "--analysis-delay",
 }
 
 
@@ -310,6 +311,10 @@ def sim(
         str | None,
         typer.Option(help="Account-level webhook URL (agents without their own webhook_url)."),
     ] = None,
+    analysis_delay: Annotated[
+        float,
+        typer.Option(help="Virtual seconds from a call's end to its post-call analysis."),
+    ] = 3.0,
 ) -> None:
     """Serve the Retell-compatible simulator (see docs/simulator.md) until Ctrl-C."""
     from pydantic import ValidationError
@@ -331,6 +336,7 @@ def sim(
                 "faults": faults,
                 "empty": empty,
                 "account_webhook_url": webhook_url,
+                "analysis_delay_s": analysis_delay,
             }
         )
     except ValidationError as error:

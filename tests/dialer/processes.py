@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +111,10 @@ class SimulatorProcess:
     def set_faults(self, spec: str) -> None:
         self._request("POST", "/_sim/faults", {"spec": spec})
 
+    def force(self, number: str, reason: str) -> None:
+        """Make every call to `number` end with `reason`."""
+        self._request("POST", "/_sim/force", {"to_number": number, "disconnection_reason": reason})
+
     def campaign_calls(self, campaign: str) -> list[dict[str, Any]]:
         """Every call whose metadata names `campaign`, through /v3/list-calls, page by page."""
         body: dict[str, Any] = {
@@ -138,12 +142,19 @@ def base_env() -> dict[str, str]:
 
 @contextmanager
 def simulator_process(
-    processes: Processes, *, speed: float, concurrency: int, cps: float, seed: int
+    processes: Processes,
+    *,
+    speed: float,
+    concurrency: int,
+    cps: float,
+    seed: int,
+    options: Sequence[str] = (),
 ) -> Iterator[SimulatorProcess]:
-    """Start `campaigner sim` on a free loopback port and wait until it answers the demo key."""
+    """Start `campaigner sim` (with more `options`, if given) on a free loopback port and wait
+    until it answers the demo key."""
     port = free_port()
     args = ["sim", "--port", str(port), "--speed", f"{speed:g}", "--concurrency", str(concurrency)]
-    args += ["--cps", f"{cps:g}", "--seed", str(seed)]
+    args += ["--cps", f"{cps:g}", "--seed", str(seed), *options]
     process = processes.start(args, name="sim", env=base_env())
     sim = SimulatorProcess(base_url=f"http://127.0.0.1:{port}")
     try:

@@ -12,7 +12,7 @@ import itertools
 import random
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -248,16 +248,18 @@ def cli_campaign(
     seed: int,
     caps: str = "",
     extra: str = "",
+    sim_options: Sequence[str] = (),
 ) -> Iterator[CliCampaign]:
-    """The simulator at 200x real time in its own process, a fresh store, the campaign file
-    (with more `caps`, such as `max_concurrency: 5`, and `extra` top-level keys, if given)."""
+    """The simulator at 200x real time in its own process (with `sim_options`), a fresh store,
+    the campaign file (with more `caps`, such as `max_concurrency: 5`, and `extra` top-level
+    keys, if given)."""
     text = CAMPAIGN_YAML.format(name=name, extra=extra).replace("caps:\n", f"caps:\n  {caps}\n")
     (processes.workdir / f"{name}.yaml").write_text(text)
     url = f"sqlite:///{processes.workdir / 'store.db'}"
     engine = make_engine(url)
     try:
         with simulator_process(
-            processes, speed=200, concurrency=concurrency, cps=50, seed=seed
+            processes, speed=200, concurrency=concurrency, cps=50, seed=seed, options=sim_options
         ) as sim:
             env = campaigner_env(database_url=url, sim=sim)
             yield CliCampaign(name, processes, sim, engine, env)
@@ -300,6 +302,50 @@ def test_kill_9_at_random_moments_places_no_second_call_and_loses_no_result(
     interrupted = sum(left_behind, Counter())
     assert interrupted["call not settled"] + interrupted["call id not written"] > 0, left_behind
     assert faults.get("lost_create", 0) > 0
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_its_voicemails_summaries_came_leaves_them_to_the_next_run(
+    processes: Processes,
+) -> None:
+    """Voicemails settle their contacts at the call's end; their summaries come 30 virtual
+    minutes later (9 s here). The run that settled them is killed in between: the next run takes
+    the calls over and brings the summaries home."""
+    phones = numbers(4, "917")
+    with cli_campaign(
+        processes,
+        "late",
+        concurrency=20,
+        seed=3,
+        extra="analysis_timeout: 2h",
+        sim_options=["--analysis-delay", "1800"],
+    ) as campaign:
+        for phone in phones:
+            campaign.sim.force(phone, "voicemail_reached")
+        campaign.ingest(phones)
+        first = campaign.start_run("first")
+        wait_for(
+            lambda: (
+                len(settled_awaiting_analysis(campaign.engine)) == len(phones)
+                or first.poll() is not None
+            ),
+            timeout=RUN_TIMEOUT,
+            what="the voicemails settled before their summaries",
+        )
+        assert kill_9(first, after=0), campaign.processes.output("first")
+        assert campaign.start_run("next").wait(timeout=RUN_TIMEOUT) == 0
+        calls = assert_each_attempt_called_once(campaign.sim, campaign.engine, "late")
+    assert len(calls) == len(phones)
+    assert settled_awaiting_analysis(campaign.engine) == []
+    assert_every_analysis_home(campaign.engine, calls)
+
+
+def settled_awaiting_analysis(engine: Engine) -> list[CallAttempt]:
+    return [
+        attempt
+        for attempt in attempts(engine)
+        if attempt.finalized and attempt.state == AttemptState.ENDED and attempt.analysis_at is None
+    ]
 
 
 # -- two runs at once --------------------------------------------------------------------------

@@ -93,6 +93,10 @@ def test_sim_does_not_print_a_key_from_the_environment() -> None:
             ["--concurrency", "0"],
             "error: --concurrency: Input should be greater than or equal to 1",
         ),
+        (
+            ["--analysis-delay", "-1"],
+            "error: --analysis-delay: Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_sim_rejects_bad_options_in_one_line(args: list[str], message: str) -> None:
