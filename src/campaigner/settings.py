@@ -21,6 +21,10 @@ SIMULATOR_DEFAULT_URL = f"http://{SIMULATOR_DEFAULT_HOST}:{SIMULATOR_DEFAULT_POR
 SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"
 
 
+# How requests reach Retell: campaigner's lean HTTP/1.1 transport, or httpx's own.
+HTTPStack = Literal["lean", "httpx"]
+
+
 class Settings(BaseSettings):
     """Environment configuration. Field names map to the variables in the README."""
 
@@ -43,8 +47,7 @@ class Settings(BaseSettings):
         default=Path("campaigns"),
         validation_alias=AliasChoices("CAMPAIGNER_CAMPAIGNS_DIR", "campaigns_dir"),
     )
-    # "httpx" sends through httpx's own transport instead of campaigner's lean one.
-    http_stack: Literal["lean", "httpx"] = Field(
+    http_stack: HTTPStack = Field(
         default="lean", validation_alias=AliasChoices("CAMPAIGNER_HTTP_STACK", "http_stack")
     )
 

@@ -19,7 +19,7 @@ import asyncio
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -50,14 +50,13 @@ from campaigner.retell.models import (
 )
 from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
 from campaigner.retell.transport import LeanTransport
-from campaigner.settings import Settings
+from campaigner.settings import HTTPStack, Settings
 
 __all__ = ["RetellClient"]
 
 M = TypeVar("M", bound=RetellModel)
 Sleep = Callable[[float], Awaitable[None]]
 JSONBody = Mapping[str, Any]
-HTTPStack = Literal["lean", "httpx"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Retell's SDK gives these endpoints longer read timeouts: a slow answer is not a failure.
