@@ -640,27 +640,28 @@ async def test_a_cancelled_connect_lets_the_next_request_in_line_connect(
 # -- failures once the request may have been written -------------------------------------------
 
 
-async def close_without_answer(peer: Peer) -> None:
-    await peer.read_request()
-    await peer.close()
+def sends_then_closes(data: bytes, name: str) -> Script:
+    """A server that reads the request, sends `data` (part of an answer, or nothing) and closes."""
+
+    async def script(peer: Peer) -> None:
+        await peer.read_request()
+        if data:
+            peer.send(data)
+        await peer.close()
+
+    script.__name__ = name
+    return script
 
 
-async def half_the_body_then_close(peer: Peer) -> None:
-    await peer.read_request()
-    peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf!")
-    await peer.close()
-
-
-async def half_a_status_line_then_close(peer: Peer) -> None:
-    await peer.read_request()
-    peer.send(b"HTTP/1.1 20")
-    await peer.close()
-
-
-async def half_a_chunked_body_then_close(peer: Peer) -> None:
-    await peer.read_request()
-    peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-    await peer.close()
+close_without_answer = sends_then_closes(b"", "close_without_answer")
+half_the_body_then_close = sends_then_closes(
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf!", "half_the_body_then_close"
+)
+half_a_status_line_then_close = sends_then_closes(b"HTTP/1.1 20", "half_a_status_line_then_close")
+half_a_chunked_body_then_close = sends_then_closes(
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    "half_a_chunked_body_then_close",
+)
 
 
 async def garbage(peer: Peer) -> None:
