@@ -7,7 +7,8 @@ Measures, for each backend:
 2. `existing_contact_numbers` and `suppressed_numbers` lookups/s over all the numbers, and the
    time of one `claim_due_contacts` of 50 among all those pending contacts;
 3. dialing bookkeeping: `claim_due_contacts` (batches of 50) followed by `create_attempt` for each
-   contact, in contacts/s, with one worker and with four threads.
+   contact, in contacts/s, with one worker and with four threads; then as the dialer's runner
+   does it: claims of 16, each followed by one `create_attempts` for all 16.
 
 PostgreSQL is skipped with a note when 127.0.0.1:5432 is unreachable.
 
@@ -34,8 +35,10 @@ from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig
 from campaigner.store import (
+    AttemptPlan,
     claim_due_contacts,
     create_attempt,
+    create_attempts,
     create_source_file,
     existing_contact_numbers,
     insert_contacts,
@@ -151,12 +154,15 @@ def bench_lookups(engine: Engine, rows: int) -> None:
     print(f"  claim_due_contacts (50 of {rows:,} pending): {claiming / claims * 1e3:.1f} ms")
 
 
-def bench_dialing(engine: Engine, contacts: int, workers: int) -> None:
+def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bool = False) -> None:
+    """Claim and write attempts until every contact is dialed: claims of 50 and one
+    `create_attempt` per contact, or (`runner_claims`) claims of 16 and one `create_attempts`."""
     sessions = session_factory(engine)
     with sessions() as session:
-        campaign_id, source_id = new_campaign(session, f"dial-{workers}")
+        name = f"dial-{workers}" + ("-runner" if runner_claims else "")
+        campaign_id, source_id = new_campaign(session, name)
         # Numbers of their own: a number with a live attempt elsewhere is never claimed.
-        first = 1_000_000 * workers
+        first = 1_000_000 * workers + (500_000 if runner_claims else 0)
         rows = contact_rows(campaign_id, source_id, contacts, first)
         insert_contacts(session=session, rows=rows, now=NOW)
         session.commit()
@@ -170,10 +176,22 @@ def bench_dialing(engine: Engine, contacts: int, workers: int) -> None:
                 session=session,
                 campaign_id=campaign_id,
                 now=NOW,
-                limit=50,
+                limit=16 if runner_claims else 50,
                 lease_owner=owner,
                 lease_seconds=300,
             ):
+                if runner_claims:
+                    plans = [
+                        AttemptPlan(
+                            contact=contact,
+                            agent_id="agent_bench",
+                            agent_version=None,
+                            from_number="+14155550100",
+                        )
+                        for contact in batch
+                    ]
+                    dialed += len(create_attempts(session=session, plans=plans, lease_owner=owner))
+                    continue
                 for contact in batch:
                     create_attempt(
                         session=session,
@@ -191,8 +209,9 @@ def bench_dialing(engine: Engine, contacts: int, workers: int) -> None:
         dialed = sum(pool.map(work, [f"w{i}" for i in range(workers)]))
     elapsed = time.perf_counter() - began
     assert dialed == contacts, (dialed, contacts)
+    what = "claims of 16 + create_attempts" if runner_claims else "claim + create_attempt"
     print(
-        f"  claim + create_attempt, {workers} worker(s): {dialed / elapsed:>7,.0f} contacts/s "
+        f"  {what}, {workers} worker(s): {dialed / elapsed:>7,.0f} contacts/s "
         f"({elapsed / dialed * 1e3:.2f} ms each)"
     )
 
@@ -239,6 +258,7 @@ def main() -> None:
         bench_lookups(engine, args.rows)
         bench_dialing(engine, args.dial, workers=1)
         bench_dialing(engine, args.dial, workers=4)
+        bench_dialing(engine, args.dial, workers=1, runner_claims=True)
     print("PostgreSQL (127.0.0.1:5432, temp database):")
     with postgres_engine() as engine:
         if engine is not None:
@@ -246,6 +266,7 @@ def main() -> None:
             bench_lookups(engine, args.rows)
             bench_dialing(engine, args.dial, workers=1)
             bench_dialing(engine, args.dial, workers=4)
+            bench_dialing(engine, args.dial, workers=1, runner_claims=True)
 
 
 if __name__ == "__main__":
