@@ -81,7 +81,7 @@ def test_sqlite_engine_is_set_up_for_concurrent_workers(tmp_path: Path) -> None:
     assert pragmas == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": 30000,
+        "busy_timeout": 300000,
         "synchronous": 1,
         "cache_size": -65536,
     }
