@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import gc
 import json
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, func, select
@@ -275,6 +277,52 @@ def test_a_missing_column_fails_before_anything_is_written(
     session.rollback()
     assert session.exec(select(func.count()).select_from(Campaign)).one() == 0
     assert not (tmp_path / "out").exists()
+
+
+def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_write_lock(
+    session: Session,
+    demo_campaign: CampaignConfig,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On SQLite the first write holds the store until the commit, and dialing runs wait for it.
+    ingest(
+        session,
+        demo_campaign,
+        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
+        tmp_path,
+    )
+    store_file = database_url.removeprefix("sqlite:///")
+    writable_during: list[str] = []
+
+    def probing(name: str) -> None:
+        real = getattr(ingest_module, name)
+
+        def probe(*args: Any, **kwargs: Any) -> Any:
+            other = sqlite3.connect(store_file, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.rollback()
+                writable_during.append(name)
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                other.close()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(ingest_module, name, probe)
+
+    steps = ["existing_contact_numbers", "list_suppressions", "string_column", "assign_variants"]
+    for name in steps:
+        probing(name)
+    path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
+    summary = ingest_contacts_file(
+        session=session, config=demo_campaign, path=path, out_dir=tmp_path
+    )
+
+    assert summary.accepted == 1
+    assert list(dict.fromkeys(writable_during)) == steps
 
 
 def test_a_concurrent_import_of_the_same_numbers_rolls_back(

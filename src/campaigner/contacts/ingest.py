@@ -50,6 +50,7 @@ from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell, neutralise_frame
 from campaigner.store import (
+    Campaign,
     JSONText,
     SourceFile,
     campaign_counts,
@@ -136,16 +137,24 @@ def ingest_contacts_file(
     """
     data = read_file_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
-    previous = _previous_import(session, config.name, sha256)
+    stored = get_campaign_by_name(session=session, name=config.name)
+    previous = _previous_import(session, stored, sha256)
     if previous is not None:
         return _repeat_summary(config, path, sha256, previous)
     with _cyclic_gc_paused():
         table = read_contact_table(path, data)
         columns = map_columns(table, config.columns)
         outcomes = classify_rows(table, columns, config.numbers)
+        # Everything that only reads comes before the first write: on SQLite that write takes
+        # the store's write lock until the commit, and dialing runs on the same store wait for it.
+        # An import racing this one between the checks and the inserts ends in IngestConflict.
+        if stored is not None and stored.id is not None:
+            _reject_campaign_numbers(session, config, stored.id, outcomes)
+        _reject_suppressed_numbers(session, outcomes)
+        table_cells = {header: string_column(table.rows[header]) for header in table.headers}
+        variants = _variants(config, outcomes)
         campaign = upsert_campaign(session=session, config=config, now=now)
         assert campaign.id is not None  # upsert_campaign flushes
-        _reject_known_numbers(session, config, campaign.id, outcomes)
         source = create_source_file(
             session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
         )
@@ -159,7 +168,7 @@ def ingest_contacts_file(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejected-file") as files:
             written = files.submit(_write_rejected_file, rejected_file, table, outcomes)
             try:
-                _store_rows(session, config, table, columns, outcomes, source, now)
+                _store_rows(session, config, table_cells, columns, outcomes, variants, source, now)
             except BaseException:
                 wait([written])
                 rejected_file.unlink(missing_ok=True)
@@ -197,10 +206,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reject_known_numbers(
+def _reject_campaign_numbers(
     session: Session, config: CampaignConfig, campaign_id: int, outcomes: pd.DataFrame
 ) -> None:
-    """Reject open rows already in the campaign, then open rows on the do-not-call list."""
+    """Reject open rows whose number is already a contact of the (stored) campaign."""
     candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)].tolist()
     known = _campaign_numbers_among(session, campaign_id, candidates)
     reject_listed_numbers(
@@ -208,6 +217,10 @@ def _reject_known_numbers(
         dict.fromkeys(known, f"already a contact of campaign {config.name}"),
         RejectReason.DUPLICATE_IN_CAMPAIGN,
     )
+
+
+def _reject_suppressed_numbers(session: Session, outcomes: pd.DataFrame) -> None:
+    """Reject open rows whose number is on the do-not-call list."""
     candidates = outcomes["e164"].to_numpy()[open_rows(outcomes)].tolist()
     on_dnc = _suppressed_among(session, candidates)
     reject_listed_numbers(
@@ -217,24 +230,28 @@ def _reject_known_numbers(
     )
 
 
+def _variants(config: CampaignConfig, outcomes: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """The A/B variant of each accepted row, in row order."""
+    return assign_variants(
+        config.name,
+        outcomes["e164"].to_numpy()[open_rows(outcomes)].tolist(),
+        [(variant.name, variant.weight) for variant in config.agent_variants()],
+    )
+
+
 def _store_rows(
     session: Session,
     config: CampaignConfig,
-    table: ContactTable,
+    table_cells: dict[str, Cells],
     columns: MappedColumns,
     outcomes: pd.DataFrame,
+    variants: npt.NDArray[np.object_],
     source: SourceFile,
     now: datetime | None,
 ) -> None:
     """Insert the accepted rows as contacts (with their variant) and the rejected rows."""
     assert source.id is not None
     accepted = open_rows(outcomes)
-    variants = assign_variants(
-        config.name,
-        outcomes["e164"].to_numpy()[accepted].tolist(),
-        [(variant.name, variant.weight) for variant in config.agent_variants()],
-    )
-    table_cells = {header: string_column(table.rows[header]) for header in table.headers}
     chunks = _contact_columns(
         table_cells, columns, outcomes, variants, source.campaign_id, source.id
     )
@@ -276,8 +293,7 @@ def rejected_rows_columns(table: ContactTable) -> list[str]:
     return [*table.headers, "row_number", "reason", "detail"]
 
 
-def _previous_import(session: Session, campaign: str, sha256: str) -> SourceFile | None:
-    stored = get_campaign_by_name(session=session, name=campaign)
+def _previous_import(session: Session, stored: Campaign | None, sha256: str) -> SourceFile | None:
     if stored is None or stored.id is None:
         return None
     return find_source_file(session=session, campaign_id=stored.id, sha256=sha256)
