@@ -126,6 +126,39 @@ def test_sample_files_into_the_demo_campaign(
     assert rejected == MESSY_REJECTED_ROWS
 
 
+@pytest.mark.parametrize(
+    ("ratio", "way"), [(0, "existing_contact_numbers"), (10**9, "campaign_numbers")]
+)
+def test_the_campaign_numbers_read_whole_or_looked_up_reject_the_same_rows(
+    session: Session,
+    demo_campaign: CampaignConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ratio: int,
+    way: str,
+) -> None:
+    load_sample_dnc(session)
+    ingest(session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
+    monkeypatch.setattr(ingest_module, "_CAMPAIGN_READ_WHOLE_RATIO", ratio)
+    called: list[str] = []
+    for name in ("existing_contact_numbers", "campaign_numbers"):
+        real = getattr(ingest_module, name)
+        monkeypatch.setattr(
+            ingest_module,
+            name,
+            lambda real=real, name=name, **kwargs: called.append(name) or real(**kwargs),
+        )
+
+    summary = ingest(session, demo_campaign, SAMPLE_DATA / "contacts_messy.csv", tmp_path)
+
+    assert called == [way]
+    assert summary.rejected == MESSY_INTO_DEMO
+    assert summary.rejected_file is not None
+    with Path(summary.rejected_file).open(encoding="utf-8-sig", newline="") as handle:
+        rejected = [(row["row_number"], row["reason"]) for row in csv.DictReader(handle)]
+    assert rejected == MESSY_REJECTED_ROWS
+
+
 @pytest.mark.postgres
 def test_sample_files_into_the_demo_campaign_on_postgresql(
     postgres_session: Session, demo_campaign: CampaignConfig, tmp_path: Path
@@ -313,7 +346,7 @@ def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_wr
 
         monkeypatch.setattr(ingest_module, name, probe)
 
-    steps = ["existing_contact_numbers", "list_suppressions", "string_column", "assign_variants"]
+    steps = ["campaign_numbers", "list_suppressions", "string_column", "assign_variants"]
     for name in steps:
         probing(name)
     path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
@@ -339,6 +372,7 @@ def test_a_concurrent_import_of_the_same_numbers_rolls_back(
     )
     # Pretend the campaign check ran before another import inserted the same number.
     monkeypatch.setattr(ingest_module, "existing_contact_numbers", lambda **_: set())
+    monkeypatch.setattr(ingest_module, "campaign_numbers", lambda **_: set())
     path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
     with pytest.raises(IngestConflict, match="run the import again"):
         ingest_contacts_file(session=session, config=demo_campaign, path=path, out_dir=tmp_path)

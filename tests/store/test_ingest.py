@@ -18,6 +18,8 @@ from campaigner.store import (
     RejectedRow,
     SourceFile,
     add_suppressions,
+    campaign_numbers,
+    contact_count,
     create_source_file,
     existing_contact_numbers,
     find_source_file,
@@ -210,6 +212,20 @@ def test_existing_contact_numbers_looks_up_large_lists_within_one_campaign(
     found = existing_contact_numbers(session=session, campaign_id=campaign.id or 0, numbers=asked)
 
     assert found == {number(i) for i in range(2_500, 3_000)}
+
+
+def test_campaign_numbers_and_contact_count_are_the_campaigns_own(session: Session) -> None:
+    campaign = make_campaign(session)
+    other = make_campaign(session, "other")
+    add_contacts(session, campaign, 30)
+    add_contacts(session, other, 10, start=5_000)
+
+    found = campaign_numbers(session=session, campaign_id=campaign.id or 0)
+
+    assert found == {number(i) for i in range(30)}
+    assert campaign_numbers(session=session, campaign_id=(other.id or 0) + 1) == set()
+    assert contact_count(session=session, campaign_id=campaign.id or 0) == 30
+    assert contact_count(session=session, campaign_id=(other.id or 0) + 1) == 0
 
 
 def test_rejected_rows_are_kept_once_per_file_row(session: Session) -> None:

@@ -53,7 +53,8 @@ from campaigner.store import (
     Campaign,
     JSONText,
     SourceFile,
-    campaign_counts,
+    campaign_numbers,
+    contact_count,
     create_source_file,
     existing_contact_numbers,
     find_source_file,
@@ -76,6 +77,10 @@ DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_C
 _STORE_CHUNK = 10_000
 # Read the whole do-not-call list when it has at most 1/50 as many entries as numbers to check.
 _DNC_READ_WHOLE_RATIO = 50
+# Read all of a campaign's numbers when it has at most 5 times as many contacts as numbers to
+# check: reading costs about 1 us a number, looking up about 10 (measured on a campaign of 945,132
+# contacts: 0.8 s to read them all, 9.3 s to look up as many).
+_CAMPAIGN_READ_WHOLE_RATIO = 5
 
 
 class IngestConflict(Exception):
@@ -268,9 +273,17 @@ def _store_rows(
 
 
 def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequence[str]) -> set[str]:
-    """Which `numbers` are already contacts of the campaign (no lookup for a new campaign)."""
-    if not campaign_counts(session=session, campaign_id=campaign_id)["contacts"]:
+    """Which `numbers` are already contacts of the campaign (no lookup for a new campaign).
+
+    A campaign with at most `_CAMPAIGN_READ_WHOLE_RATIO` times as many contacts as there are
+    numbers to check has its numbers read whole and matched in memory; a larger one is looked up
+    number by number (in chunks) by the store.
+    """
+    contacts = contact_count(session=session, campaign_id=campaign_id)
+    if not contacts:
         return set()
+    if contacts <= len(numbers) * _CAMPAIGN_READ_WHOLE_RATIO:
+        return campaign_numbers(session=session, campaign_id=campaign_id).intersection(numbers)
     return existing_contact_numbers(session=session, campaign_id=campaign_id, numbers=numbers)
 
 

