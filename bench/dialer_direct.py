@@ -8,6 +8,7 @@ requests per finished call, and the orchestrator's CPU and memory per dialed cal
     python bench/dialer_direct.py --contacts 100000 --calls 2000   # memory with a large store
     python bench/dialer_direct.py --webhook-events all # call_started delivered too
     python bench/dialer_direct.py --http-stack httpx   # requests through httpx's own transport
+    python bench/dialer_direct.py --progress           # with live progress, as `campaigner run`
 
 The simulator runs in its own process (`campaigner sim`), so the CPU and memory figures are the
 orchestrator's alone. Times on the simulator's clock are virtual seconds (`--speed` times real).
@@ -190,7 +191,13 @@ async def run_campaigner(
     options = RunOptions(poll_interval=args.poll_interval)
     async with sim_client(port, transport) as client:
         runner = CampaignRunner(
-            config=config, engine=engine, client=client, options=options, webhooks=inbox
+            config=config,
+            engine=engine,
+            client=client,
+            options=options,
+            webhooks=inbox,
+            # What `campaigner run` on a terminal and the flows' progress artifact ask for.
+            on_progress=(lambda _progress: None) if args.progress else None,
         )
         if args.calls:
             return await _run_until_calls(runner, args.calls)
@@ -297,7 +304,10 @@ def report(
     requests = after["total_requests"] - before["total_requests"]
     created = after["calls_created"] - before["calls_created"]
     bound = max(created / args.cps, busy / args.concurrency)
-    mode = "naive loop" if args.naive else f"campaigner ({args.mode} mode, {args.results})"
+    progress = ", live progress" if args.progress else ""
+    mode = (
+        "naive loop" if args.naive else f"campaigner ({args.mode} mode, {args.results}{progress})"
+    )
     print(
         f"{mode}: {args.contacts} contacts, {args.concurrency} slots, {args.cps} CPS, "
         f"speed {args.speed}x"
@@ -350,6 +360,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=["direct", "batch"], default="direct")
     parser.add_argument("--batch-size", type=int, default=500, help="tasks per batch (batch mode)")
     parser.add_argument("--calls", type=int, default=0, help="stop after this many calls")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="the run reports live progress (campaign counts), as `campaigner run` does",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         eventloop.run(measure(args, Path(workdir)))

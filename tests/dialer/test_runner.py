@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session, select
 
 from campaigner.campaign import OutcomeClass
+from campaigner.dialer import runner as runner_module
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
 from campaigner.simulator import ForcedOutcome, SimulatorConfig
@@ -178,6 +181,38 @@ async def test_a_run_writes_no_more_attempts_ahead_than_it_has_slots(rig: Rig) -
     assert summary.calls_placed == 40
     assert 0 < max(written_ahead) <= 2
     assert_exactly_once(rig)
+
+
+@pytest.mark.parametrize("counts_cost_factor", [0.0, 1e9])
+async def test_progress_recounts_the_campaign_only_as_often_as_counting_allows(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, counts_cost_factor: float
+) -> None:
+    """Counting a large campaign takes seconds on the event loop: the next count waits
+    `counts_cost_factor` times as long as the last one took (a huge factor: one count a run)."""
+    rig.ingest(rig.campaign(), numbers(40))
+    counted: list[int] = []
+    real_counts = runner_module.campaign_counts
+
+    def counting(**kwargs: Any) -> Any:
+        counted.append(kwargs["campaign_id"])
+        return real_counts(**kwargs)
+
+    monkeypatch.setattr(runner_module, "campaign_counts", counting)
+    options = replace(FAST, status_refresh=0.05, counts_cost_factor=counts_cost_factor)
+    async with rig.client() as client:
+        runner = CampaignRunner(
+            config=rig.campaign(),
+            engine=rig.engine,
+            client=client,
+            options=options,
+            on_progress=lambda _: None,
+        )
+        summary = await runner.run()
+
+    assert summary.calls_placed == 40
+    # One count for the run's cost at its start and one for its summary, the rest for progress.
+    progress_counts = len(counted) - 2
+    assert progress_counts == 1 if counts_cost_factor else progress_counts >= 3
 
 
 class GarbledFirstCreates(httpx.AsyncBaseTransport):

@@ -120,6 +120,11 @@ class RunOptions:
     dial_failed_window: int = 20
     dial_failed_trip: int = 10
     status_refresh: float = 1.0
+    # Progress counts the campaign's contacts and attempts on the event loop (0.07 s for 945,132
+    # contacts from their index here, 3.9 s reading the rows): they are recounted only after this
+    # many times as long as the last count took (and after `status_refresh`), so counting takes
+    # at most about 1/20 of a run whatever the campaign's size.
+    counts_cost_factor: float = 20.0
     idle_claim_interval: float = 1.0
     zone_sets_refresh: float = 10.0
     deadline: datetime | None = None
@@ -252,6 +257,8 @@ class CampaignRunner:
         self._zone_sets_cache: list[tuple[str, ...]] = []
         self._zone_sets_read_at = float("-inf")
         self._status_read_at = float("-inf")
+        self._counts_read_at = float("-inf")
+        self._counts_every = self.options.status_refresh
         self._run_lease_at = self._lease_reading_at = float("-inf")
         self._applied_at = float("-inf")
         self._apply_now = False
@@ -826,12 +833,24 @@ class CampaignRunner:
         if now - self._status_read_at >= self.options.status_refresh:
             with self._session() as session:
                 self._status = campaign_status(session=session, campaign_id=self._campaign_id)
-                if self._on_progress is not None:
-                    self._progress.counts = campaign_counts(
-                        session=session, campaign_id=self._campaign_id
-                    )
+                if (
+                    self._on_progress is not None
+                    and now - self._counts_read_at >= self._counts_every
+                ):
+                    self._progress.counts = self._count(session)
+                    self._counts_read_at = now
             self._status_read_at = now
         return self._status
+
+    def _count(self, session: Session) -> CampaignCounts:
+        """The campaign's counts for progress; sets when they may be counted again."""
+        started = self.clock.monotonic()
+        counts = campaign_counts(session=session, campaign_id=self._campaign_id)
+        took = self.clock.monotonic() - started
+        self._counts_every = max(
+            self.options.status_refresh, self.options.counts_cost_factor * took
+        )
+        return counts
 
     def _pause(self, reason: str) -> None:
         log.warning("pausing campaign %s: %s", self.config.name, reason)

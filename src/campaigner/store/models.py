@@ -191,6 +191,10 @@ class Contact(SQLModel, table=True):
             postgresql_where=_CLAIMABLE_CONDITION,
             sqlite_where=_CLAIMABLE_CONDITION,
         ),
+        # campaign_counts reads this index alone, not every contact row.
+        sa.Index(
+            "ix_contact_campaign_id_status_final_outcome", "campaign_id", "status", "final_outcome"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -256,7 +260,14 @@ class CallAttempt(SQLModel, table=True):
     __tablename__ = "call_attempt"
     __table_args__ = (
         sa.UniqueConstraint("contact_id", "attempt_number"),
-        sa.Index("ix_call_attempt_campaign_id_state", "campaign_id", "state"),
+        # campaign_counts reads this index alone; lookups of attempts by campaign and state use it.
+        sa.Index(
+            "ix_call_attempt_campaign_id_state_outcome_cost",
+            "campaign_id",
+            "state",
+            "outcome_class",
+            "cost_cents",
+        ),
         # calls_to_number_since / numbers_in_live_calls: per-number caps across campaigns.
         sa.Index("ix_call_attempt_to_number_created_at", "to_number", "created_at"),
         # Result sync resumes from the latest end_timestamp it has seen.
