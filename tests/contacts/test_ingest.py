@@ -195,6 +195,11 @@ HEADER = (
 )
 
 
+def ingest_one_contact(session: Session, config: CampaignConfig, tmp_path: Path) -> None:
+    """Import a file of one contact, +12125550101, into the campaign."""
+    ingest(session, config, write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"), tmp_path)
+
+
 def test_contacts_are_stored_with_strings_zones_variant_and_original(
     session: Session, demo_campaign: CampaignConfig, tmp_path: Path
 ) -> None:
@@ -277,12 +282,7 @@ def first_source(session: Session) -> SourceFile:
 def test_appending_a_file_adds_only_new_contacts(
     session: Session, demo_campaign: CampaignConfig, tmp_path: Path
 ) -> None:
-    ingest(
-        session,
-        demo_campaign,
-        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
-        tmp_path,
-    )
+    ingest_one_contact(session, demo_campaign, tmp_path)
     appended = ingest(
         session,
         demo_campaign,
@@ -320,12 +320,7 @@ def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_wr
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # On SQLite the first write holds the store until the commit, and dialing runs wait for it.
-    ingest(
-        session,
-        demo_campaign,
-        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
-        tmp_path,
-    )
+    ingest_one_contact(session, demo_campaign, tmp_path)
     store_file = database_url.removeprefix("sqlite:///")
     writable_during: list[str] = []
 
@@ -364,12 +359,7 @@ def test_a_concurrent_import_of_the_same_numbers_rolls_back(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ingest(
-        session,
-        demo_campaign,
-        write(tmp_path / "a.csv", HEADER + "A,,212-555-0101,,,,,,\n"),
-        tmp_path,
-    )
+    ingest_one_contact(session, demo_campaign, tmp_path)
     # Pretend the campaign check ran before another import inserted the same number.
     monkeypatch.setattr(ingest_module, "existing_contact_numbers", lambda **_: set())
     monkeypatch.setattr(ingest_module, "campaign_numbers", lambda **_: set())
