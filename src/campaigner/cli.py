@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from campaigner.contacts import IngestSummary
+    from campaigner.dialer.call_audit import CallAudit
     from campaigner.dialer.runner import RunSummary
     from campaigner.settings import Settings
     from campaigner.store import CampaignStatus
@@ -604,6 +605,72 @@ def status(
         typer.echo(json.dumps({"campaigns": campaigns}))
     else:
         print_overviews(overviews, Console())
+
+
+@app.command()
+def audit(
+    name: Annotated[str, _NAME_ARGUMENT],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the audit as one JSON object.")
+    ] = False,
+) -> None:
+    """Check exactly once against Retell: every call of the campaign at Retell is on exactly one
+    attempt, and every attempt with a call has exactly that one. Exit 1 on any mismatch."""
+    import sqlalchemy.exc
+
+    from campaigner import eventloop
+    from campaigner.dialer.call_audit import audit_calls
+    from campaigner.retell import RetellClient, RetellError
+    from campaigner.store import StoreError, make_engine, upgrade_database
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+
+    async def compare() -> CallAudit:
+        async with RetellClient.from_settings(settings) as client:
+            return await audit_calls(client=client, engine=engine, campaign=name)
+
+    try:
+        upgrade_database(engine)
+        result = eventloop.run(compare())
+    except StoreError as error:
+        _fail(error)
+    except RetellError as error:
+        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        _print_call_audit(result)
+    if not result.exactly_once:
+        raise typer.Exit(1)
+
+
+def _print_call_audit(result: CallAudit) -> None:
+    typer.echo(
+        f"{result.campaign}: {result.calls_at_retell} calls at Retell, "
+        f"{result.attempts_with_a_call} attempts with a call in the store"
+    )
+    problems: dict[str, list[str]] = {
+        "calls at Retell on no attempt": result.calls_without_attempt,
+        "attempts whose call Retell does not have": [
+            str(attempt) for attempt in result.attempts_whose_call_is_missing
+        ],
+        "attempts with more than one call": [
+            f"{attempt} ({', '.join(calls)})"
+            for attempt, calls in result.attempts_with_several_calls.items()
+        ],
+    }
+    for what, items in problems.items():
+        if items:
+            typer.echo(f"✗ {len(items)} {what}: {', '.join(items[:20])}")
+    if result.second_calls_recorded:
+        typer.echo(f"  ({result.second_calls_recorded} second calls recorded on flagged rows)")
+    if result.exactly_once:
+        typer.echo("✓ exactly once: every call is on one attempt, every attempt has one call")
 
 
 def main() -> None:

@@ -373,7 +373,8 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
             pause=lambda reason: None,
             options=options,
         )
-        dialer.take_over(campaign_id)
+        dialer.start(campaign_id)
+        dialer.take_over()
         for _ in range(8):  # eight minutes waiting for the trigger: within the window gap
             assert dialer.dialing(clock.now()) == 1
             clock.advance(60)

@@ -41,6 +41,7 @@ from campaigner.store import (
     get_campaign_by_name,
     make_engine,
 )
+from campaigner.store import attempts as attempts_store
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 from tests.dialer.processes import (
     RUN_TIMEOUT,
@@ -111,15 +112,22 @@ def unsettled(engine: Engine) -> Counter[str]:
 
 
 def assert_each_attempt_called_once(
-    sim: SimulatorProcess, engine: Engine, campaign: str
+    sim: SimulatorProcess, engine: Engine, campaign: str, *, others: Collection[str] = ()
 ) -> list[dict[str, Any]]:
-    """The simulator's calls and the store's attempts match one to one; every result is home."""
+    """The simulator's calls and the store's attempts of `campaign` match one to one; every
+    result is home. The simulator placed no other call than these and those of the `others`
+    campaigns."""
     calls = sim.campaign_calls(campaign)
     by_attempt: dict[str, list[str]] = defaultdict(list)
     for call in calls:
         by_attempt[call["metadata"]["attempt"]].append(call["call_id"])
     assert {a: ids for a, ids in by_attempt.items() if len(ids) > 1} == {}
-    stored = {str(attempt.id): attempt for attempt in attempts(engine)}
+    with Session(engine) as session:
+        found = get_campaign_by_name(session=session, name=campaign)
+        assert found is not None
+    stored = {
+        str(attempt.id): attempt for attempt in attempts(engine) if attempt.campaign_id == found.id
+    }
     for call in calls:
         attempt = stored[call["metadata"]["attempt"]]
         assert attempt.retell_call_id == call["call_id"]
@@ -133,7 +141,8 @@ def assert_each_attempt_called_once(
         )
     with_call = [a for a in stored.values() if a.retell_call_id]
     assert len(with_call) == len(calls)
-    assert sim.stats()["calls_created"] == len(calls)
+    other_calls = sum(len(sim.campaign_calls(other)) for other in others)
+    assert sim.stats()["calls_created"] == len(calls) + other_calls
     # Attempts without a call were refused by Retell: none is left to reconcile.
     assert [a.id for a in stored.values() if not a.retell_call_id and a.state in UNSENT] == []
     return calls
@@ -591,6 +600,14 @@ async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig
             agent_version=None,
             from_number="+14155550100",
         )
+        attempts_store.claim_first_sends(
+            session=session,
+            attempt_ids=[attempt.id or 0],
+            owner="deadhost:2:0ddba11",
+            retell_time=datetime.now(UTC),
+        )
+        session.refresh(attempt)
+        session.refresh(contact)
     # The dead run's create reached Retell; it was killed before it wrote the call id down.
     async with rig.client() as client:
         await client.create_phone_call(

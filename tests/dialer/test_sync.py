@@ -16,7 +16,6 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     create_attempt,
-    hold_run_lease,
     make_engine,
     mark_attempt_sent,
     upgrade_database,
@@ -115,9 +114,10 @@ def taken_over_by_a_later_run(
         sync=sync,
         resend=never_resent,
         on_adopted=lambda: None,
+        settle_lost=lambda *_: None,
     )
-    reconciler.take_over(campaign_id)
-    reconciler.take_over_analyses(campaign_id, owner="later-run")
+    reconciler.follow_unfinished(campaign_id)
+    reconciler.take_over_analyses(campaign_id)
     return sync
 
 
@@ -261,27 +261,5 @@ async def test_a_later_run_does_not_follow_a_call_past_its_analysis_timeout(
     first, _, attempt_id = follow(engine, clock)
     first.apply([ended("voicemail_reached")])
     clock.advance(20 + CONFIG.analysis_timeout.total_seconds())  # the call ended at NOW + 20 s
-
-    assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}
-
-
-async def test_a_run_started_beside_a_live_run_leaves_its_analyses_to_it(engine: Engine) -> None:
-    """Cron starts a run each minute while one is still waiting for an analysis."""
-    clock = FakeClock(NOW)
-    first, _, attempt_id = follow(engine, clock)
-    first.apply([ended("voicemail_reached")])
-    with Session(engine) as session:
-        attempt = session.get(CallAttempt, attempt_id)
-        assert attempt is not None
-        hold_run_lease(
-            session=session,
-            owner="first-run",
-            campaign_id=attempt.campaign_id,
-            campaign_slots=5,
-            calls_in_progress=0,
-            seconds=60,
-            now=clock.now(),
-        )
-        session.commit()
 
     assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}

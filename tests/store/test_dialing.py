@@ -21,18 +21,16 @@ from campaigner.store import (
     Settlement,
     StoreError,
     add_suppressions,
+    attempts,
     attempts_awaiting_analysis,
-    attempts_without_call_id,
     calls_to_number_since,
     campaign_status,
     claimable_timezone_sets,
     create_attempt,
     create_attempts,
-    drop_run_lease,
     finalize_attempt,
     finalize_attempts,
     get_contact,
-    hold_run_lease,
     mark_attempt_send_failed,
     mark_attempt_sent,
     mark_attempts_sent,
@@ -45,9 +43,7 @@ from campaigner.store import (
     settle_contact,
     settle_contacts,
     settling_facts,
-    take_over_unsent_attempts,
     unfinished_attempts,
-    withdraw_unsent_attempts,
 )
 from tests.store.factories import NOW, add_contacts, claim, make_campaign, number
 
@@ -293,7 +289,9 @@ def test_sent_ambiguous_and_refused_attempts(session: Session) -> None:
     session.expire_all()
 
     assert [
-        a.id for a in attempts_without_call_id(session=session, campaign_id=campaign.id or 0)
+        a.id
+        for a in (sent, lost, refused)
+        if attempts.in_doubt(session=session, attempt_id=a.id or 0, owner="w1") is not None
     ] == [lost.id]
     stored = {a.id: a for a in session.exec(select(CallAttempt)).all()}
     assert (stored[sent.id].state, stored[sent.id].retell_call_id) == (AttemptState.SENT, "call_1")
@@ -418,7 +416,7 @@ def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Ses
     assert recorded is not None
     assert (recorded.id, recorded.retell_call_id) == (attempt.id, "call_9")
     assert recorded.state == AttemptState.REGISTERED
-    assert attempts_without_call_id(session=session, campaign_id=campaign.id or 0) == []
+    assert attempts.in_doubt(session=session, attempt_id=attempt.id or 0, owner="w1") is None
 
 
 @pytest.mark.parametrize(
@@ -436,11 +434,68 @@ def test_calls_that_are_not_ours_are_ignored(session: Session, call: dict[str, o
     assert record_call_result(session=session, call=call) is None
 
 
-def test_a_known_attempt_is_not_taken_over_by_another_call_id(session: Session) -> None:
+def test_a_second_call_for_an_attempt_is_recorded_on_a_row_of_its_own(session: Session) -> None:
+    """One attempt, one call: a call whose metadata names an attempt that has another call keeps
+    that attempt as it was and is counted on a flagged row of its own."""
     attempt = sent_attempt(session)
-    impostor = {"call_id": "call_other", "metadata": {"attempt": str(attempt.id)}}
+    second = {
+        "call_id": "call_other",
+        "call_status": "not_connected",
+        "metadata": {"attempt": str(attempt.id)},
+    }
 
-    assert record_call_result(session=session, call=impostor) is None
+    recorded = record_call_result(session=session, call=second)
+    again = record_call_result(session=session, call={**second, "call_status": "ended"})
+    session.commit()
+
+    assert recorded is not None
+    assert again is not None
+    assert recorded.id == again.id != attempt.id
+    assert (recorded.retell_call_id, recorded.duplicate_of) == ("call_other", attempt.id)
+    assert (recorded.contact_id, recorded.attempt_number, recorded.to_number) == (
+        attempt.contact_id,
+        attempt.attempt_number,
+        attempt.to_number,
+    )
+    assert again.state == AttemptState.ENDED
+    session.refresh(attempt)
+    assert attempt.retell_call_id == "call_1"
+    counted = calls_to_number_since(session=session, numbers=[attempt.to_number], since=NOW)
+    assert counted == {attempt.to_number: 2}
+
+
+def test_a_call_for_an_attempt_settled_without_one_is_a_second_call(session: Session) -> None:
+    """An attempt settled as having placed no call (its key long forgotten): should its call
+    turn up after all, it is recorded and counted, not attached to the settled row."""
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 1)
+    (contact,) = claim(session, campaign)
+    attempt = dial(session, contact)
+    finalize_attempt(
+        session=session, attempt_id=attempt.id or 0, outcome_class=OutcomeClass.TRANSIENT_FAILURE
+    )
+    session.commit()
+    late = {"call_id": "call_late", "call_status": "ended", "metadata": {"attempt": attempt.id}}
+
+    recorded = record_call_result(session=session, call=late)
+    session.commit()
+
+    assert recorded is not None
+    assert recorded.duplicate_of == attempt.id
+    session.refresh(attempt)
+    assert attempt.retell_call_id is None
+
+
+def test_the_database_refuses_a_second_call_id_for_an_attempt(session: Session) -> None:
+    attempt = sent_attempt(session)
+
+    change = sa.update(CallAttempt).where(col(CallAttempt.id) == attempt.id)
+
+    with pytest.raises(sa.exc.IntegrityError, match="call id cannot change"):
+        session.exec(change.values(retell_call_id="call_other"))
+    session.rollback()
+    with pytest.raises(sa.exc.IntegrityError, match="call id cannot change"):
+        session.exec(change.values(retell_call_id=None))
 
 
 def test_an_attempt_is_finalized_once(session: Session) -> None:
@@ -766,8 +821,8 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     ahead = [dial(session, contact) for contact in (fresh, again, sent_contact)]
     mark_attempt_sent(session=session, attempt_id=ahead[2].id or 0, retell_call_id="call_2")
 
-    withdrawn = withdraw_unsent_attempts(
-        session=session, attempt_ids=[a.id or 0 for a in ahead], now=NOW
+    withdrawn = attempts.withdraw_unsent(
+        session=session, attempt_ids=[a.id or 0 for a in ahead], owner="w1", now=NOW
     )
     session.expire_all()
 
@@ -778,50 +833,3 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     assert statuses[fresh.id] == ContactStatus.PENDING
     assert statuses[retried.id] == ContactStatus.WAITING_RETRY
     assert statuses[sent_contact.id] == ContactStatus.DIALING
-
-
-def test_an_attempt_another_run_took_over_is_no_longer_withdrawn(session: Session) -> None:
-    """The live run that wrote it ahead must not delete a row the new run is replaying."""
-    campaign = make_campaign(session)
-    add_contacts(session, campaign, 2)
-    ahead = [dial(session, contact) for contact in claim(session, campaign)]
-    mark_attempt_sent(session=session, attempt_id=ahead[1].id or 0, retell_call_id="call_1")
-
-    taken = take_over_unsent_attempts(session=session, campaign_id=campaign.id or 0)
-    withdrawn = withdraw_unsent_attempts(
-        session=session, attempt_ids=[a.id or 0 for a in ahead], now=NOW
-    )
-    session.expire_all()
-
-    assert taken == [ahead[0].id]
-    assert withdrawn == 0
-    kept = session.get(CallAttempt, ahead[0].id)
-    assert kept is not None
-    assert kept.state == AttemptState.AMBIGUOUS
-    assert get_contact(session=session, contact_id=kept.contact_id).status == ContactStatus.DIALING
-
-
-def test_runs_of_a_campaign_split_its_slots_without_ever_holding_more(session: Session) -> None:
-    campaign = make_campaign(session)
-    campaign_id = campaign.id or 0
-
-    def hold(owner: str, now: datetime = NOW) -> int:
-        share = hold_run_lease(
-            session=session,
-            owner=owner,
-            campaign_id=campaign_id,
-            campaign_slots=5,
-            calls_in_progress=1,
-            seconds=10,
-            now=now,
-        )
-        return share.slots
-
-    assert hold("a") == 5
-    assert hold("b") == 0  # a holds all five until it renews
-    assert hold("a") == 3  # the oldest lease takes the remainder
-    assert hold("b") == 2
-    # a stops renewing: once its lease has expired, b holds everything.
-    assert hold("b", NOW + timedelta(seconds=11)) == 5
-    drop_run_lease(session=session, owner="b")
-    assert hold("c", NOW + timedelta(seconds=11)) == 5

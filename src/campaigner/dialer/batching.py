@@ -79,7 +79,6 @@ from campaigner.store import (
     mark_batch_send_failed,
     mark_batch_sent,
     open_batches,
-    other_live_runs,
     record_batch_send_failure,
     release_contacts,
     session_factory,
@@ -313,19 +312,17 @@ class BatchDialer:
         self.tasks_submitted = 0
         self._halted = False
 
-    def take_over(self, campaign_id: int) -> None:
-        """Start on a campaign: batches a previous run sent (or may have sent) are ours now."""
+    def start(self, campaign_id: int) -> None:
+        """Start on a campaign: its open batches are read."""
         self._campaign_id = campaign_id
         self._refresh_open()
-        with self._session() as session:
-            others = other_live_runs(
-                session=session, campaign_id=campaign_id, owner=self._owner, now=self._clock.now()
-            )
-        if others:
-            # A live run may have its create-batch-call for these still in flight (no idempotency
-            # key): giving one back and resending its contacts could dial them twice. They are
-            # reconciled by their own run, or by the next run once no other is live.
-            return
+
+    def take_over(self) -> None:
+        """Batches a previous run sent, or may have sent, are this run's to reconcile. Only
+        once no other run of the campaign is live: a live run may have its create-batch-call
+        for them still in flight (no idempotency key), and giving one back and resending its
+        contacts could dial them twice."""
+        self._refresh_open()
         for batch in self._open:
             if batch.state in _NOT_SENT and batch.id is not None:
                 self.ambiguous[batch.id] = batch

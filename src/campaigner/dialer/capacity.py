@@ -5,7 +5,7 @@ slots reserved for inbound) and how many are in progress now, ours included. The
 every so often (never per call) and keeps the difference between the account's calls and the
 campaign's as other traffic, so the campaign's share is `min(campaign cap, capacity - other
 traffic)`. Several runs of one campaign split that share: each holds a lease row in the store
-(`hold_run_lease`) with the slots it holds and its calls in progress, and dials only within its
+(`run_leases.hold`) with the slots it holds and its calls in progress, and dials only within its
 slots.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from campaigner.dialer.clock import Clock
 from campaigner.retell import RetellClient, RetellError
-from campaigner.store import RunShare
+from campaigner.store.run_leases import RunShare
 
 __all__ = ["CapacityGauge", "CapacityReading"]
 

@@ -1,17 +1,31 @@
-"""Creates of unknown outcome, and what a previous run left: resolved without a second call.
+"""Creates of unknown outcome, and what other runs left: resolved without a second call.
 
 A create whose answer was lost (a timeout, a dropped connection, a 5xx, a crash between the
-attempt row and the answer) may or may not have placed a call. Its attempt keeps a slot and is
-reconciled: first looked up by its metadata through `list-calls` (adopted if found), then, if the
-campaign is dialing and the contact may be called now, re-sent with its own idempotency key, so
-Retell answers with the existing call rather than placing a second one.
+send right and the answer) may or may not have placed a call. Its attempt (`ambiguous` in the
+store) keeps a slot and is reconciled by its owner, and only by its owner:
+
+1. Looked up by its metadata through `list-calls`, and adopted if Retell has it.
+2. Otherwise, while the campaign is dialing and the contact may be called now, sent again with
+   its own idempotency key, so that Retell answers with the existing call rather than placing a
+   second one. Retell remembers a key for an hour **on its own clock**, so a resend is claimed
+   in the store (`attempts.claim_resend`) only while the key was first used less than
+   `RESEND_WITHIN` ago by the time in Retell's latest answer (`ServerClock`): never by ours.
+3. A key Retell has forgotten is never sent again. Once it was first used `GIVE_UP_AFTER` ago
+   on Retell's clock and the call is still not found, the create placed no call: the attempt is
+   settled as such, not counted, and the contact is due again (with a new attempt and key).
+   Should the call show up after all, it is recorded as a second call of the attempt
+   (`record_call_results`) and counted.
+
+Attempts whose owner's lease is gone (the run ended, died, or was paused past its lease) are
+taken over by a live run every `reconcile_interval` (`attempts.take_over`): those never handed to
+Retell are withdrawn at once, those in doubt are reconciled by their new owner.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -23,25 +37,39 @@ from campaigner.retell import Call, RetellClient, RetellError, call_filter
 from campaigner.store import (
     CallAttempt,
     Contact,
+    attempts,
     attempts_awaiting_analysis,
-    attempts_without_call_id,
     get_contact,
-    other_live_runs,
     session_factory,
-    take_over_unsent_attempts,
     unfinished_attempts,
 )
 
-__all__ = ["Reconciler"]
+__all__ = ["GIVE_UP_AFTER", "IDEMPOTENCY_WINDOW", "RESEND_WITHIN", "Reconciler"]
 
 log = logging.getLogger(__name__)
 
+IDEMPOTENCY_WINDOW = timedelta(hours=1)
+"""How long Retell returns the existing call for a repeated `idempotency_key`."""
+
+RESEND_WITHIN = IDEMPOTENCY_WINDOW / 2
+"""A resend is claimed only while its key's first use is younger than this on Retell's clock:
+the other half of the hour covers the time from Retell's latest Date to the resend's arrival."""
+
+GIVE_UP_AFTER = 2 * IDEMPOTENCY_WINDOW
+"""A create whose call is still not found this long after its key's first use (Retell's clock)
+placed none: any call it made would have ended and be listed by then."""
+
+# A Date older than this (our monotonic seconds) is no bound on Retell's time for a resend.
+_FRESH_DATE_SECONDS = 2.0
+
 
 class Reconciler:
-    """Tracks attempts whose create may have placed a call (`ambiguous`) and resolves them.
+    """The attempts in doubt this run owns (`ambiguous`), and how each is resolved.
 
-    `resend` re-sends an attempt's create with its own key (paced like any create); `on_adopted`
-    hears of each call found this way whose create this run sent (not those a previous run left).
+    `resend` re-sends an attempt's create (paced like any create, after its own lookup and
+    claim: see `lookup` and `claim_resend`); `on_adopted` hears of each call found this way whose
+    create this run sent (not those it took over); `settle_lost` settles an attempt whose create
+    placed no call.
     """
 
     def __init__(
@@ -54,6 +82,7 @@ class Reconciler:
         sync: ResultSync,
         resend: Callable[[CallAttempt, Contact], Awaitable[None]],
         on_adopted: Callable[[], None],
+        settle_lost: Callable[[int, int, str], None],
     ) -> None:
         self._config = config
         self._session = session_factory(engine)
@@ -62,30 +91,45 @@ class Reconciler:
         self._sync = sync
         self._resend = resend
         self._on_adopted = on_adopted
+        self._settle_lost = settle_lost
         self.ambiguous: set[int] = set()
         self._inherited: set[int] = set()
 
-    def take_over(self, campaign_id: int) -> None:
-        """Follow what a previous run left: calls in flight, and creates of unknown outcome."""
+    def follow_unfinished(self, campaign_id: int) -> None:
+        """Follow the calls earlier runs placed that are not settled yet."""
         with self._session() as session:
             unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
-            unsent = take_over_unsent_attempts(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
                     attempt.retell_call_id, attempt_id=attempt.id, contact_id=attempt.contact_id
                 )
-        self._inherited = set(unsent)
-        self.ambiguous.update(self._inherited)
 
-    def take_over_analyses(self, campaign_id: int, *, owner: str) -> None:
+    def take_over(self, campaign_id: int, *, owner: str, live_owners: Collection[str]) -> None:
+        """Own the campaign's attempts whose owner is not among `live_owners`: the unsent are
+        withdrawn by the store, those in doubt are reconciled from now on."""
+        with self._session() as session:
+            in_doubt = attempts.take_over(
+                session=session,
+                campaign_id=campaign_id,
+                owner=owner,
+                live_owners=live_owners,
+                now=self._clock.now(),
+            )
+        self._inherited.update(in_doubt)
+        self.ambiguous.update(in_doubt)
+
+    def forget_all(self) -> None:
+        """This run lost its lease: what it owned is for whoever takes it over (this run too,
+        under its new name)."""
+        self.ambiguous.clear()
+        self._inherited.clear()
+
+    def take_over_analyses(self, campaign_id: int) -> None:
         """Follow the connected calls an earlier run settled whose analysis had not come when it
-        stopped, unless another run of the campaign is live (it waits for them itself). Called
-        once this run's lease is held, which gives back the leases of killed local runs."""
+        stopped. Called once no other run of the campaign is live (else it waits for them)."""
         now = self._clock.now()
         with self._session() as session:
-            if other_live_runs(session=session, campaign_id=campaign_id, owner=owner, now=now):
-                return
             unanalysed = attempts_awaiting_analysis(
                 session=session,
                 campaign_id=campaign_id,
@@ -100,30 +144,83 @@ class Reconciler:
                     ended_at=attempt.end_timestamp,
                 )
 
-    async def reconcile(self, campaign_id: int, *, replay: bool) -> None:
-        """Resolve ambiguous attempts, without ever placing a second call.
+    async def reconcile(self, *, owner: str, replay: bool) -> None:
+        """Resolve the attempts in doubt, without ever placing a second call.
 
-        First look the call up by the attempt's metadata; if Retell has it, adopt it. If not, and
-        (`replay`) the campaign is dialing and the contact may be called now, re-send the create
-        with the attempt's own idempotency key: Retell answers with the existing call if there is
-        one, or places the attempt's call once.
+        Each is looked up by its metadata and adopted if Retell has it. If not, and (`replay`)
+        the campaign is dialing and the contact may be called now, it is handed to `resend`;
+        a create whose key Retell has long forgotten is settled as having placed no call.
         """
         now = self._clock.now()
         for attempt_id in sorted(self.ambiguous):
-            try:
-                page = await self._client.list_calls(
-                    filter_criteria=call_filter(
-                        metadata={"attempt": str(attempt_id), "campaign": self._config.name}
-                    ),
-                    limit=10,
+            with self._session() as session:
+                attempt = attempts.in_doubt(session=session, attempt_id=attempt_id, owner=owner)
+                contact = (
+                    get_contact(session=session, contact_id=attempt.contact_id)
+                    if attempt is not None
+                    else None
                 )
-            except RetellError as error:
-                log.warning("reconcile lookup for attempt %s failed: %s", attempt_id, error)
+            if attempt is None or contact is None:
+                # Answered, settled or taken over meanwhile: no longer this run's to resolve.
+                self.ambiguous.discard(attempt_id)
                 continue
-            if page.items:
-                self._adopt(attempt_id, page.items[0])
-            elif replay:
-                await self._replay_if_callable(campaign_id, attempt_id, now)
+            found = await self.lookup(attempt_id)
+            if found is not False:
+                continue
+            if self.settle_if_forgotten(attempt):
+                continue
+            if replay and is_callable_at(self._config.window, contact.timezones, now):
+                await self._resend(attempt, contact)
+
+    async def lookup(self, attempt_id: int) -> bool | None:
+        """Look the attempt's call up by its metadata: True (and adopted) when Retell has it,
+        False when it has not, None when Retell could not be asked (nothing may be decided)."""
+        try:
+            page = await self._client.list_calls(
+                filter_criteria=call_filter(
+                    metadata={"attempt": str(attempt_id), "campaign": self._config.name}
+                ),
+                limit=10,
+            )
+        except RetellError as error:
+            log.warning("reconcile lookup for attempt %s failed: %s", attempt_id, error)
+            return None
+        if not page.items:
+            return False
+        self._adopt(attempt_id, page.items[0])
+        return True
+
+    def claim_resend(self, attempt_id: int, *, owner: str) -> bool:
+        """Take the store's right to send the attempt again with its key: only while this run
+        owns it and Retell's latest answer (less than two seconds old) shows the key's first
+        use younger than `RESEND_WITHIN`."""
+        retell_at_most = self._client.server_clock.at_most(stated_within=_FRESH_DATE_SECONDS)
+        if retell_at_most is None:
+            return False
+        with self._session() as session:
+            return attempts.claim_resend(
+                session=session,
+                attempt_id=attempt_id,
+                owner=owner,
+                key_used_since=retell_at_most - RESEND_WITHIN,
+            )
+
+    def settle_if_forgotten(self, attempt: CallAttempt) -> bool:
+        """Settle an attempt in doubt whose key was first used `GIVE_UP_AFTER` ago on Retell's
+        clock and whose call a lookup just did not find: it placed no call."""
+        first_used = attempt.key_first_sent_at
+        if attempt.id is None or first_used is None:
+            return False
+        if self._client.server_clock.at_least() - first_used < GIVE_UP_AFTER:
+            return False
+        self.ambiguous.discard(attempt.id)
+        self._settle_lost(
+            attempt.id,
+            attempt.contact_id,
+            "the create's answer was lost and no call was found for it before Retell forgot "
+            "its idempotency key: no call was placed",
+        )
+        return True
 
     def _adopt(self, attempt_id: int, call: Call) -> None:
         """The call found for an attempt whose create answer was lost becomes one of the run's
@@ -145,15 +242,3 @@ class Reconciler:
             outcome_known=attempt.finalized,
         )
         self._sync.apply([call])
-
-    async def _replay_if_callable(self, campaign_id: int, attempt_id: int, now: datetime) -> None:
-        with self._session() as session:
-            unsent = attempts_without_call_id(session=session, campaign_id=campaign_id)
-            attempt = next((a for a in unsent if a.id == attempt_id), None)
-            if attempt is None:
-                self.ambiguous.discard(attempt_id)
-                return
-            contact = get_contact(session=session, contact_id=attempt.contact_id)
-        if not is_callable_at(self._config.window, contact.timezones, now):
-            return
-        await self._resend(attempt, contact)

@@ -24,15 +24,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
-import socket
 from collections import deque
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
@@ -43,6 +40,7 @@ from campaigner.dialer.batching import BatchDialer, BatchOptions
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock, SystemClock
+from campaigner.dialer.leases import LeaseWatch, new_run_owner
 from campaigner.dialer.outcomes import REASON_OUTCOMES
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
@@ -67,22 +65,21 @@ from campaigner.store import (
     CampaignStatus,
     Contact,
     StatusChangeError,
+    attempts,
     calls_to_number_since,
     campaign_counts,
     campaign_status,
     claim_due_contacts,
     claimable_timezone_sets,
     create_attempts,
-    drop_run_lease,
-    hold_run_lease,
     mark_attempt_send_failed,
     mark_attempts_sent,
     next_due_time,
     release_contacts,
+    run_leases,
     session_factory,
     set_campaign_status,
     upsert_campaign,
-    withdraw_unsent_attempts,
 )
 
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -155,21 +152,6 @@ class RunSummary(BaseModel):
     next_callable_at: datetime | None
 
 
-def _is_dead_local_run(owner: str) -> bool:
-    """True for a run owner (`host:pid:tag`) on this machine whose process is gone."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class CampaignRunner:
     """Drives one campaign in direct mode; see the module docstring."""
 
@@ -189,7 +171,13 @@ class CampaignRunner:
         self.client = client
         self.clock = clock or SystemClock()
         self.options = options or RunOptions()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+        self.owner = new_run_owner()
+        self._leases = LeaseWatch(
+            lease_seconds=self.options.run_lease_seconds, monotonic=self.clock.monotonic
+        )
+        self._live_owners: tuple[str, ...] = (self.owner,)
+        self._run_lease_held = False
+        self._alone_once = False
         self._session = session_factory(engine)
         self._bucket = TokenBucket(config.caps.calls_per_second, clock=self.clock)
         self._on_progress = on_progress
@@ -198,6 +186,8 @@ class CampaignRunner:
         self._sending = 0
         self._creating = 0
         self._sent: list[tuple[int, str]] = []
+        # Attempts whose send was cancelled before it claimed the right to go out.
+        self._cancelled_sends: list[int] = []
         self._ready: deque[tuple[CallAttempt, Contact]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync = ResultSync(
@@ -216,6 +206,7 @@ class CampaignRunner:
             sync=self._sync,
             resend=self._resend,
             on_adopted=self._count_adopted,
+            settle_lost=self._settle_lost,
         )
         self._capacity = CapacityGauge(
             client=client,
@@ -293,16 +284,17 @@ class CampaignRunner:
             self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
                 "cost_cents"
             ]
-        # What a previous run left is ours before Retell's concurrency is read, so its calls
-        # count as ours and not as other traffic. The first read is not forgiven: a wrong key or
-        # an unreachable Retell must stop the run with its reason, not leave it idling.
-        self._reconciler.take_over(self._campaign_id)
+        # Calls a previous run left in progress are ours before Retell's concurrency is read, so
+        # they count as ours and not as other traffic. The first read is not forgiven: a wrong
+        # key or an unreachable Retell must stop the run with its reason, not leave it idling.
+        self._reconciler.follow_unfinished(self._campaign_id)
         if self._batches is not None:
-            self._batches.take_over(self._campaign_id)
+            self._batches.start(self._campaign_id)
         try:
-            # Known to the other runs first, so the concurrency read can tell their calls apart.
+            # Known to the other runs first, so the concurrency read can tell their calls apart;
+            # then the attempts of runs that are gone are ours to resolve.
             self._hold_run_lease(force=True)
-            self._reconciler.take_over_analyses(self._campaign_id, owner=self.owner)
+            self._take_over_attempts()
             await self._capacity.refresh(force=True, required=True)
             self._hold_run_lease(force=True)
             if self._sync.live or self._batches is not None:
@@ -314,8 +306,9 @@ class CampaignRunner:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._write_sent()
             self._withdraw_ready()
+            self._withdraw_cancelled()
             with self._session() as session:
-                drop_run_lease(session=session, owner=self.owner)
+                run_leases.drop(session=session, owner=self.owner)
         return self._summary()
 
     async def _loop(self) -> None:
@@ -356,18 +349,22 @@ class CampaignRunner:
             if not dialing:
                 self._withdraw_ready()
             claimed = await self._dial_due() if dialing else 0
-            unresolved = len(self._reconciler.ambiguous) + len(
-                self._batches.ambiguous if self._batches else ()
-            )
-            if unresolved and now - last_reconcile >= self.options.reconcile_interval:
-                was_idle = not (self._busy() or claimed)
-                await self._reconciler.reconcile(self._campaign_id, replay=dialing)
-                if self._batches is not None:
-                    await self._batches.reconcile()
+            if now - last_reconcile >= self.options.reconcile_interval:
                 last_reconcile = now
-                idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
-            # Reconciling may have adopted calls in progress: judge idleness after it.
-            waiting = dialing and self._capacity.short_of_part
+                # What runs that are gone left without a call becomes this run's to resolve,
+                # within the lease time of their going, whatever this run is doing.
+                self._take_over_attempts()
+                if self._unresolved():
+                    was_idle = not (self._busy() or claimed)
+                    await self._reconciler.reconcile(owner=self.owner, replay=dialing)
+                    if self._batches is not None:
+                        await self._batches.reconcile()
+                    idle_reconcile_rounds = idle_reconcile_rounds + 1 if was_idle else 0
+            unresolved = self._unresolved()
+            # Reconciling may have adopted calls in progress: judge idleness after it. A run
+            # whose liveness is not known yet and holds attempts without a call is watched for
+            # a lease time first: if it is gone, they are this run's to take over.
+            waiting = (dialing and self._capacity.short_of_part) or self._watching_holders()
             idle = not (self._busy() or claimed or waiting)
             self._report_progress()
             if idle and not unresolved:
@@ -387,6 +384,32 @@ class CampaignRunner:
         with suppress(TimeoutError):
             async with asyncio.timeout(self._next_turn_within()):
                 await self._wake.wait()
+
+    def _unresolved(self) -> int:
+        batches = len(self._batches.ambiguous) if self._batches is not None else 0
+        return len(self._reconciler.ambiguous) + batches
+
+    def _take_over_attempts(self) -> None:
+        """Own the attempts without a call of the campaign's runs that are gone; once no other
+        run is live, also what only a lone run may take over (analyses still awaited, batches
+        in doubt)."""
+        self._reconciler.take_over(
+            self._campaign_id, owner=self.owner, live_owners=self._live_owners
+        )
+        if not self._alone_once and self._live_owners == (self.owner,):
+            self._alone_once = True
+            self._reconciler.take_over_analyses(self._campaign_id)
+            if self._batches is not None:
+                self._batches.take_over()
+
+    def _watching_holders(self) -> bool:
+        """Another run whose liveness is not decided yet holds attempts without a call."""
+        undecided = self._leases.undecided()
+        if not undecided:
+            return False
+        with self._session() as session:
+            holders = attempts.owners_without_call(session=session, campaign_id=self._campaign_id)
+        return bool(holders & undecided)
 
     def _on_webhook(self, call: Call) -> None:
         """Wake the loop for a delivery it must act on now: a call's end (its slot is free),
@@ -516,7 +539,7 @@ class CampaignRunner:
             )
             contacts = self._release_over_cap(session, contacts, now)
             # All the attempt rows in one transaction, committed before any request goes out.
-            attempts = (
+            written = (
                 create_attempts(
                     session=session,
                     plans=[self._plan(contact) for contact in contacts],
@@ -530,7 +553,7 @@ class CampaignRunner:
             # Fewer were due than there was room for: more become due only as time passes.
             self._next_claim_at = now_mono + self.options.idle_claim_interval
         by_id = {contact.id: contact for contact in contacts}
-        self._ready.extend((attempt, by_id[attempt.contact_id]) for attempt in attempts)
+        self._ready.extend((attempt, by_id[attempt.contact_id]) for attempt in written)
         return started + self._send_ready(free) + len(contacts)
 
     def _send_ready(self, free: int) -> int:
@@ -559,7 +582,19 @@ class CampaignRunner:
         ids = [attempt.id for attempt, _ in ready if attempt.id is not None]
         if ids:
             with self._session() as session:
-                withdraw_unsent_attempts(session=session, attempt_ids=ids, now=self.clock.now())
+                attempts.withdraw_unsent(
+                    session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
+                )
+
+    def _withdraw_cancelled(self) -> None:
+        """Sends cancelled while they waited for the rate limiter (the run ends): never
+        claimed, so never sent; their contacts are due again."""
+        ids, self._cancelled_sends = self._cancelled_sends, []
+        if ids:
+            with self._session() as session:
+                attempts.withdraw_unsent(
+                    session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
+                )
 
     def _hold_run_lease(self, *, force: bool = False) -> None:
         """Renew this run's lease every `run_lease_renew` s, holding its part of the slots."""
@@ -571,23 +606,45 @@ class CampaignRunner:
         self._run_lease_at = now
         self._lease_reading_at = self._capacity.reading.read_at
         ours = self._sync.in_progress() + self._sending + len(self._reconciler.ambiguous)
+        had_lease = self._run_lease_held
         with self._session() as session:
-            share = hold_run_lease(
+            share = run_leases.hold(
                 session=session,
                 owner=self.owner,
                 campaign_id=self._campaign_id,
                 campaign_slots=self._capacity.campaign_slots(),
                 calls_in_progress=ours,
                 seconds=self.options.run_lease_seconds,
+                # Runs whose beat stood still for a lease time, or whose process is gone.
+                stale=self._leases.stale(),
                 now=self.clock.now(),
             )
-            dead = [owner for owner in share.others if _is_dead_local_run(owner)]
-            # Killed runs on this machine: their slots come back now, not at expiry.
-            for owner in dead:
-                drop_run_lease(session=session, owner=owner)
+        self._run_lease_held = True
+        self._leases.observe(share.beats)
+        self._live_owners = (self.owner, *share.others)
         self._capacity.hold(share)
-        if dead:
-            self._hold_run_lease(force=True)
+        if had_lease and not share.renewed:
+            self._lost_lease()
+
+    def _lost_lease(self) -> None:
+        """Another run dropped this run's lease (it was paused or hung past its lease time) and
+        may have taken over its attempts: the run goes on as a new run, under a new name, and
+        sends nothing it owned under the old one until it has taken that over again."""
+        log.warning(
+            "run %s of campaign %s lost its lease (paused or too slow to renew); "
+            "going on as a new run",
+            self.owner,
+            self.config.name,
+        )
+        old = self.owner
+        self.owner = new_run_owner()
+        self._ready.clear()
+        self._reconciler.forget_all()
+        self._live_owners = (self.owner,)
+        self._run_lease_held = False
+        with self._session() as session:
+            run_leases.drop(session=session, owner=old)
+        self._hold_run_lease(force=True)
 
     def _write_sent(self) -> None:
         """Record the call ids of the creates Retell answered since the last turn."""
@@ -640,13 +697,32 @@ class CampaignRunner:
         )
 
     async def _dial(self, attempt: CallAttempt, contact: Contact) -> None:
-        """Send a written attempt's create request when the token bucket allows."""
+        """Send a written attempt's create request when the token bucket allows, once the store
+        has granted this run the right to send it: taken right before the request, after every
+        wait, so a run that lost its lease meanwhile (paused, say) sends nothing it no longer
+        owns."""
+        assert attempt.id is not None
+        claimed = False
         try:
             await self._bucket.acquire()
-            await self._send_create(attempt, contact)
+            with self._session() as session:
+                claimed = bool(
+                    attempts.claim_first_sends(
+                        session=session,
+                        attempt_ids=[attempt.id],
+                        owner=self.owner,
+                        retell_time=self.client.server_clock.at_least(),
+                    )
+                )
+            if claimed:
+                await self._send_create(attempt, contact)
         finally:
             # The loop is woken when the task is done (`_task_done`), not twice per create.
             self._sending -= 1
+            if not claimed:
+                # Cancelled while waiting, or no longer this run's: not sent. Withdrawn at the
+                # run's end if it is still this run's (the store checks the owner).
+                self._cancelled_sends.append(attempt.id)
 
     async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:
         """Send (or re-send, same key) an attempt's create request and record the answer."""
@@ -660,9 +736,15 @@ class CampaignRunner:
             try:
                 call = await self._create_call(attempt, contact, variant, metadata)
             except RateLimited as error:
+                # Retell refused without doing anything; the next try is a resend of the
+                # attempt, which needs the store's right again (the waits below may outlast
+                # this run's lease, or Retell's memory of the key).
                 self._bucket.throttled(error.retry_after)
                 await self._capacity.refresh(force=True)
                 await self._bucket.acquire()
+                if not self._reconciler.claim_resend(attempt_id, owner=self.owner):
+                    self._reconciler.ambiguous.add(attempt_id)
+                    return
                 continue
             except (AmbiguousCreate, ResponseFormatError) as error:
                 # A 2xx answer that does not parse still means Retell placed the call.
@@ -813,13 +895,24 @@ class CampaignRunner:
     # -- crash recovery ------------------------------------------------------------------------
 
     async def _resend(self, attempt: CallAttempt, contact: Contact) -> None:
-        """Re-send an ambiguous attempt's create with its own key, paced like any create."""
+        """Re-send an attempt in doubt with its own key, paced like any create: after the rate
+        limiter's wait, looked up once more and claimed in the store right before it goes."""
+        assert attempt.id is not None
         self._sending += 1
         try:
             await self._bucket.acquire()
-            await self._send_create(attempt, contact)
+            if await self._reconciler.lookup(attempt.id) is not False:
+                return
+            if self._reconciler.claim_resend(attempt.id, owner=self.owner):
+                await self._send_create(attempt, contact)
         finally:
             self._sending -= 1
+
+    def _settle_lost(self, attempt_id: int, contact_id: int, detail: str) -> None:
+        """A create in doubt that placed no call: not the contact's doing, so not counted."""
+        self._settle_unsent(
+            attempt_id, contact_id, OutcomeClass.TRANSIENT_FAILURE, detail, blameless=True
+        )
 
     def _count_adopted(self) -> None:
         self._progress.calls_placed += 1

@@ -40,6 +40,7 @@ from campaigner.retell.models import (
     WebCall,
 )
 from campaigner.retell.retrying import RetryPolicy
+from campaigner.retell.server_clock import ServerClock
 from campaigner.retell.webhooks import (
     SIGNATURE_HEADER,
     WebhookEvent,
@@ -80,6 +81,7 @@ __all__ = [
     "RetellError",
     "RetellLLM",
     "RetryPolicy",
+    "ServerClock",
     "ServerError",
     "TimeWindow",
     "TransportError",

@@ -49,6 +49,7 @@ from campaigner.retell.models import (
     WebCall,
 )
 from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
+from campaigner.retell.server_clock import ServerClock
 from campaigner.retell.transport import LeanTransport
 from campaigner.settings import HTTPStack, Settings
 
@@ -115,6 +116,7 @@ class RetellClient:
         self.base_url = base_url.rstrip("/")
         self._retry = retry_policy or RetryPolicy()
         self._sleep = sleep
+        self.server_clock = ServerClock()
         if transport is None and http == "lean":
             transport = _lean_transport_unless_proxied(max_connections)
         self._http = httpx.AsyncClient(
@@ -496,13 +498,15 @@ class RetellClient:
         params: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        return await self._http.request(
+        response = await self._http.request(
             method,
             path,
             json=json,
             params=params,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
+        self.server_clock.observe(response.headers.get("date"))
+        return response
 
     @staticmethod
     def _decode(response: httpx.Response, path: str) -> Any:

@@ -146,7 +146,8 @@ class RetellApi:
 
     async def create_phone_call(self, request: Request) -> Response:
         """POST /v2/create-phone-call."""
-        call = self.sim.create_phone_call(await read_json(request))
+        refuse = getattr(request.state, "refuse_for_capacity", False)
+        call = self.sim.create_phone_call(await read_json(request), refuse_for_capacity=refuse)
         return json_response(call.full(), 201)
 
     async def get_call(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -59,6 +60,13 @@ def _gate(sim: Simulator, endpoint: Endpoint, handler: Handler) -> Handler:
     creates = endpoint.creates_calls
 
     async def serve(request: Request) -> Response:
+        response = await answer(request)
+        # Retell's clock is the simulator's virtual one: a client measuring how old an
+        # idempotency key is on Retell's side reads it here, as it reads Date from Retell.
+        response.headers["date"] = formatdate(sim.clock.now_ms() / 1000, usegmt=True)
+        return response
+
+    async def answer(request: Request) -> Response:
         sim.stats.count_request(name)
         presented = request.headers.get("authorization", "").encode("latin-1")
         if not hmac.compare_digest(presented, expected):
@@ -67,7 +75,11 @@ def _gate(sim: Simulator, endpoint: Endpoint, handler: Handler) -> Handler:
         if wait > 0:
             return sim.rate_limited(wait).response()
         fault = sim.faults.draw(creates=creates)
-        if fault is not None and fault != "lost_create":
+        if fault == "capacity":
+            sim.stats.faults_injected[fault] += 1
+            # The handler refuses the call for capacity, as Retell does when the workspace is full.
+            request.state.refuse_for_capacity = True
+        elif fault is not None and fault != "lost_create":
             sim.stats.faults_injected[fault] += 1
             if fault == "slow":
                 await asyncio.sleep(sim.faults.spec.slow_seconds)

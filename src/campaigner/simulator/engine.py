@@ -230,8 +230,11 @@ class Simulator:
 
     # Calls: create
 
-    def create_phone_call(self, raw: dict[str, Any]) -> CallRecord:
-        """Create an outbound call (201) or raise the error Retell would answer with."""
+    def create_phone_call(
+        self, raw: dict[str, Any], *, refuse_for_capacity: bool = False
+    ) -> CallRecord:
+        """Create an outbound call (201) or raise the error Retell would answer with;
+        `refuse_for_capacity` answers as if the workspace were full."""
         request = validate_body(CreatePhoneCallBody, raw)
         now = self.clock.now_ms()
         if request.idempotency_key is not None:
@@ -261,7 +264,7 @@ class Simulator:
         wait = self.pacer.wait_ms(now)
         if wait > 0 and self.config.cps_exceeded == "429":
             raise self._too_many("cps", self.clock.real_seconds(wait), MESSAGE_RATE_LIMITED)
-        if not self.pool.has_room():
+        if refuse_for_capacity or not self.pool.has_room():
             if self.config.concurrency_exhausted == "429":
                 raise self._too_many("concurrency", 1.0, MESSAGE_CONCURRENCY)
             call = self._record(new, now, _CONCURRENCY_ERROR)

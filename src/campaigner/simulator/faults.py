@@ -11,6 +11,9 @@ entries, optionally followed by ``:seconds`` for the kinds that take a duration:
 - ``drop``: send the response head and part of the body, then close the connection.
 - ``lost_create``: on create endpoints only, do the create (the call exists and proceeds) but never
   deliver the response: drop it, or hang ``seconds`` first so the client times out.
+- ``capacity``: on create-phone-call only, refuse the call for capacity as if other traffic
+  (inbound calls, another tool) filled the workspace: the call is placed and ends at once with
+  ``concurrency_limit_reached`` (or a 429 with ``concurrency_exhausted: 429``).
 
 Each request draws at most one fault from a seeded RNG, so a run repeats.
 """
@@ -22,7 +25,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["FAULT_KINDS", "FAULT_PROFILES", "FaultInjector", "FaultSpec", "parse_faults"]
 
-FAULT_KINDS = ("5xx", "429", "slow", "drop", "lost_create")
+FAULT_KINDS = ("5xx", "429", "slow", "drop", "lost_create", "capacity")
+# Kinds drawn only for requests that create something; other requests see no fault instead.
+CREATE_ONLY_KINDS = ("lost_create", "capacity")
 _DEFAULT_SLOW_S = 3.0
 
 FAULT_PROFILES: dict[str, str] = {
@@ -122,7 +127,8 @@ class FaultInjector:
         return self._rng.choice((500, 502, 503))
 
     def draw(self, *, creates: bool) -> str | None:
-        """The fault kind for one request, or None; ``lost_create`` only where ``creates``."""
+        """The fault kind for one request, or None; the create-only kinds only where
+        ``creates``."""
         rates = self._spec.rates
         if not rates:
             return None
@@ -131,7 +137,7 @@ class FaultInjector:
         for kind in FAULT_KINDS:
             threshold += rates.get(kind, 0.0)
             if roll < threshold:
-                if kind == "lost_create" and not creates:
+                if kind in CREATE_ONLY_KINDS and not creates:
                     return None
                 return kind
         return None

@@ -84,7 +84,13 @@ def _bind(host: str, port: int) -> socket.socket:
 def _server(config: SimulatorConfig, log_level: str) -> tuple[uvicorn.Server, Simulator]:
     app = create_app(config)
     settings = uvicorn.Config(
-        app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        # The app stamps each answer with the virtual clock's Date instead.
+        date_header=False,
     )
     simulator: Simulator = app.state.simulator
     return uvicorn.Server(settings), simulator

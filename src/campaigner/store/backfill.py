@@ -40,8 +40,9 @@ def insert_attempt_columns(
     batch_size: int = INSERT_BATCH_SIZE,
 ) -> int:
     """Insert finished attempts given column by column (`CallAttempt` field names, one value per
-    attempt; fields left out are null, `finalized` is true). An attempt whose (contact,
-    attempt number) already exists is skipped. Flushes only; returns the number inserted.
+    attempt; fields left out are null, `finalized` is true). An attempt whose idempotency key
+    is already stored is skipped (a second attempt under the same contact and attempt number is
+    refused by the database). Flushes only; returns the number inserted.
     """
     known = set(CallAttempt.model_fields) - {"id"}
     missing = sorted(_REQUIRED - columns.keys())
@@ -53,6 +54,6 @@ def insert_attempt_columns(
         SQLModel.metadata.tables["call_attempt"],
         columns,
         constants={"finalized": True} if "finalized" not in columns else None,
-        conflict=("contact_id", "attempt_number"),
+        conflict=("idempotency_key",),
         batch_size=batch_size,
     )

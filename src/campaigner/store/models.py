@@ -76,8 +76,10 @@ CLAIMABLE_STATUSES = (ContactStatus.PENDING, ContactStatus.WAITING_RETRY)
 class AttemptState(StrEnum):
     """One call attempt, from the committed row before the request to Retell's final call status.
 
-    `pending_send`: written, request not (known to be) sent. `sent`: Retell answered with a call_id.
-    `ambiguous`: the request went out but its answer was lost; reconcile before dialing again.
+    `pending_send`: written, never handed to Retell (it may be withdrawn). `ambiguous`: its
+    owner took the right to send it (`claim_sends`), so a request may have reached Retell and its
+    answer is not known yet; it is never withdrawn, only reconciled. `sent`: Retell answered with
+    a call_id.
     `registered`/`ongoing`/`ended`/`not_connected`/`error`: Retell's `call_status`.
     """
 
@@ -259,7 +261,16 @@ class CallAttempt(SQLModel, table=True):
 
     __tablename__ = "call_attempt"
     __table_args__ = (
-        sa.UniqueConstraint("contact_id", "attempt_number"),
+        # One row per attempt of a contact; a second call Retell placed for an attempt gets a
+        # row of its own with the same number, flagged by `duplicate_of`.
+        sa.Index(
+            "uq_call_attempt_attempt_number_once",
+            "contact_id",
+            "attempt_number",
+            unique=True,
+            postgresql_where=sa.text("duplicate_of IS NULL"),
+            sqlite_where=sa.text("duplicate_of IS NULL"),
+        ),
         # campaign_counts reads this index alone; lookups of attempts by campaign and state use it.
         sa.Index(
             "ix_call_attempt_campaign_id_state_outcome_cost",
@@ -314,6 +325,15 @@ class CallAttempt(SQLModel, table=True):
     transcript: str | None = Field(default=None, sa_type=sa.Text)
     analysis_at: datetime | None = _optional_time()
     finalized: bool = Field(default=False, nullable=False)
+    # The run that may send or reconcile the attempt (a `run_lease` owner); another run takes it
+    # over only once that run's lease is gone, and a send needs the row to still name its run.
+    owner: str | None = Field(default=None, sa_type=sa.String(200))
+    # Retell's time (as its Date headers said, never later) when the create was first handed
+    # over: the idempotency key protects a resend for an hour from then on Retell's clock.
+    key_first_sent_at: datetime | None = _optional_time()
+    # A call Retell placed for an attempt that already had another call (found by its metadata):
+    # recorded and counted on a row of its own, which names the attempt it duplicates.
+    duplicate_of: int | None = Field(default=None, foreign_key="call_attempt.id")
 
 
 class Suppression(SQLModel, table=True):
@@ -332,8 +352,8 @@ class RunLease(SQLModel, table=True):
     """A live dialer run of a campaign: the slots it holds of the campaign's share of Retell's
     concurrency, and its calls in progress.
 
-    Runs of one campaign renew their row every few seconds and split the share between the rows
-    that have not expired; a killed run's row expires and its slots go back to the others.
+    Runs of one campaign renew their row every second and split the share between the live rows;
+    a row whose `beat` stops moving is dropped by the others, and its slots go back to them.
     """
 
     __tablename__ = "run_lease"
@@ -342,7 +362,12 @@ class RunLease(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", nullable=False, index=True)
     slots: int = Field(default=0, nullable=False)
     calls_in_progress: int = Field(default=0, nullable=False)
+    # When the run last said it would renew by, on its own clock: shown to people, never used to
+    # decide whether the run is alive (clocks disagree); `beat` is.
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Grows by one at each renewal: a lease whose beat has not moved for the lease time, as
+    # another run measures it on its own monotonic clock, belongs to a dead or paused run.
+    beat: int = Field(default=0, nullable=False)
     created_at: datetime = _created_at()
 
 

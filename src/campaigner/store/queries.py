@@ -48,7 +48,6 @@ from campaigner.store.models import (
     Contact,
     ContactStatus,
     RejectedRow,
-    RunLease,
     SourceFile,
     Suppression,
 )
@@ -66,9 +65,7 @@ __all__ = [
     "AttemptPlan",
     "BatchProgress",
     "CampaignCounts",
-    "RunShare",
     "add_suppressions",
-    "attempts_without_call_id",
     "batch_progress",
     "batch_sync_watermark",
     "calls_to_number_since",
@@ -82,13 +79,11 @@ __all__ = [
     "create_attempts",
     "create_batch",
     "create_source_file",
-    "drop_run_lease",
     "existing_contact_numbers",
     "finalize_attempt",
     "find_source_file",
     "get_campaign_by_name",
     "get_contact",
-    "hold_run_lease",
     "insert_contact_column_chunks",
     "insert_contact_columns",
     "insert_contacts",
@@ -104,7 +99,6 @@ __all__ = [
     "mark_batch_sent",
     "next_due_time",
     "open_batches",
-    "other_live_runs",
     "record_batch_send_failure",
     "record_call_result",
     "release_contacts",
@@ -112,12 +106,10 @@ __all__ = [
     "set_campaign_status",
     "settle_contact",
     "suppressed_numbers",
-    "take_over_unsent_attempts",
     "timezone_key",
     "unfinished_attempts",
     "update_source_file_counts",
     "upsert_campaign",
-    "withdraw_unsent_attempts",
 ]
 
 INSERT_BATCH_SIZE = 5_000
@@ -598,103 +590,6 @@ def remove_suppression(*, session: Session, number: str) -> bool:
     return result.rowcount > 0
 
 
-# --- runs sharing a campaign's concurrency --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunShare:
-    """The slots a run holds now and its equal part (which it holds once the others have shrunk
-    to theirs), and the campaign's other live runs and their calls up."""
-
-    slots: int
-    part: int
-    others_in_progress: int
-    others: tuple[str, ...]
-
-
-def hold_run_lease(
-    *,
-    session: Session,
-    owner: str,
-    campaign_id: int,
-    campaign_slots: int,
-    calls_in_progress: int,
-    seconds: float,
-    now: datetime | None = None,
-) -> RunShare:
-    """Renew (or take) this run's lease for `seconds` and the slots it holds of the campaign's
-    `campaign_slots`. Commits.
-
-    Each live run holds an equal part (the oldest leases take the remainder), but never more than
-    the other live runs leave free: a run that joins waits until the others renew and shrink, so
-    the runs together never hold more than the campaign's slots. Runs hold their rows' write in
-    turn (the campaign row is locked on PostgreSQL; SQLite has one writer), so two runs never
-    both take the same free slots.
-    """
-    now = now or utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
-    expires_at = now + timedelta(seconds=seconds)
-    renewed = session.exec(
-        sa.update(RunLease)
-        .where(col(RunLease.owner) == owner)
-        .values(calls_in_progress=calls_in_progress, expires_at=expires_at)
-    ).rowcount
-    if not renewed:
-        session.add(
-            RunLease(
-                owner=owner,
-                campaign_id=campaign_id,
-                slots=0,
-                calls_in_progress=calls_in_progress,
-                expires_at=expires_at,
-                created_at=now,
-            )
-        )
-        session.flush()
-    live = list(
-        session.exec(
-            select(RunLease)
-            .where(RunLease.campaign_id == campaign_id, col(RunLease.expires_at) > now)
-            .order_by(col(RunLease.created_at), col(RunLease.owner))
-        )
-    )
-    mine = next(lease for lease in live if lease.owner == owner)
-    others = [lease for lease in live if lease.owner != owner]
-    part, remainder = divmod(max(campaign_slots, 0), len(live))
-    part += 1 if live.index(mine) < remainder else 0
-    free = campaign_slots - sum(lease.slots for lease in others)
-    mine.slots = max(0, min(part, free))
-    session.add(mine)
-    share = RunShare(
-        mine.slots,
-        part,
-        sum(lease.calls_in_progress for lease in others),
-        tuple(lease.owner for lease in others),
-    )
-    session.commit()
-    return share
-
-
-def other_live_runs(*, session: Session, campaign_id: int, owner: str, now: datetime) -> int:
-    """How many runs of the campaign besides `owner` hold a lease that has not expired."""
-    return len(
-        session.exec(
-            select(RunLease.owner).where(
-                col(RunLease.campaign_id) == campaign_id,
-                col(RunLease.owner) != owner,
-                col(RunLease.expires_at) > now,
-            )
-        ).all()
-    )
-
-
-def drop_run_lease(*, session: Session, owner: str) -> None:
-    """A run that ends gives its share back at once (or a dead run's is taken back). Commits."""
-    session.exec(sa.delete(RunLease).where(col(RunLease.owner) == owner))
-    session.commit()
-
-
 # --- dialing: claims, attempts, results -----------------------------------------------------------
 
 
@@ -908,6 +803,7 @@ def create_attempts(
             from_number=plan.from_number,
             to_number=plan.contact.phone_e164,
             created_at=now,
+            owner=lease_owner,
         )
         for plan in plans
         if plan.contact.id in taken
@@ -947,50 +843,6 @@ def create_attempt(
     return attempt
 
 
-def withdraw_unsent_attempts(
-    *, session: Session, attempt_ids: Collection[int], now: datetime | None = None
-) -> int:
-    """Take back attempts written ahead whose create request was never sent. Commits.
-
-    Only for attempts the caller knows did not go out (never handed to the client): the rows are
-    deleted, and their contacts are due again as they were before (pending, or waiting for a
-    retry when they had earlier attempts). Attempts that moved on meanwhile are left alone.
-    Returns how many were withdrawn.
-    """
-    now = now or utcnow()
-    attempts = _table(CallAttempt)
-    contacts = _table(Contact)
-    session.flush()
-    connection = session.connection()
-    withdrawn = 0
-    for chunk in chunks(sorted(attempt_ids), IN_LIST_CHUNK):
-        rows = connection.execute(
-            sa.delete(attempts)
-            .where(
-                attempts.c.id.in_(chunk),
-                attempts.c.state == AttemptState.PENDING_SEND,
-                attempts.c.retell_call_id.is_(None),
-            )
-            .returning(attempts.c.contact_id, attempts.c.attempt_number)
-        ).all()
-        withdrawn += len(rows)
-        for status, contact_ids in (
-            (ContactStatus.PENDING, [cid for cid, number in rows if number == 1]),
-            (ContactStatus.WAITING_RETRY, [cid for cid, number in rows if number > 1]),
-        ):
-            if contact_ids:
-                connection.execute(
-                    sa.update(contacts)
-                    .where(
-                        contacts.c.id.in_(contact_ids),
-                        contacts.c.status == ContactStatus.DIALING,
-                    )
-                    .values(status=status, updated_at=now)
-                )
-    session.commit()
-    return withdrawn
-
-
 def mark_attempts_sent(
     *, session: Session, sent: Sequence[tuple[int, str]], sent_at: datetime | None = None
 ) -> None:
@@ -1004,6 +856,7 @@ def mark_attempts_sent(
         sa.update(attempts)
         .where(
             attempts.c.id == sa.bindparam("b_id"),
+            attempts.c.retell_call_id.is_(None),
             # Not IN (...): an executemany statement cannot expand a list.
             sa.or_(
                 attempts.c.state == AttemptState.PENDING_SEND,
@@ -1056,49 +909,6 @@ def mark_attempt_send_failed(
         )
     )
     session.commit()
-
-
-def attempts_without_call_id(*, session: Session, campaign_id: int) -> list[CallAttempt]:
-    """Attempts whose create request may or may not have placed a call: reconcile these first.
-
-    Tasks of batches are left out: a batch is reconciled as a whole, never replayed call by call.
-    """
-    return list(
-        session.exec(
-            select(CallAttempt)
-            .where(
-                CallAttempt.campaign_id == campaign_id,
-                col(CallAttempt.batch_id).is_(None),
-                col(CallAttempt.retell_call_id).is_(None),
-                col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
-            )
-            .order_by(col(CallAttempt.id))
-        )
-    )
-
-
-def take_over_unsent_attempts(*, session: Session, campaign_id: int) -> list[int]:
-    """`attempts_without_call_id`, made this run's to reconcile: those still `pending_send` become
-    `ambiguous` (committed) before anything is replayed. Returns their ids.
-
-    A live run may hold some of them written ahead; once they are `ambiguous` it can no longer
-    withdraw (delete) one whose create this run is about to replay with the same key, so the
-    call Retell places always has its row.
-    """
-    ids = [
-        attempt.id
-        for attempt in attempts_without_call_id(session=session, campaign_id=campaign_id)
-        if attempt.id is not None
-    ]
-    attempts = _table(CallAttempt)
-    for chunk in chunks(ids, IN_LIST_CHUNK):
-        session.connection().execute(
-            sa.update(attempts)
-            .where(attempts.c.id.in_(chunk), attempts.c.state == AttemptState.PENDING_SEND)
-            .values(state=AttemptState.AMBIGUOUS)
-        )
-    session.commit()
-    return ids
 
 
 def unfinished_attempts(*, session: Session, campaign_id: int) -> list[CallAttempt]:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from campaigner.campaign import OutcomeClass
@@ -117,7 +118,14 @@ def _bind(name: str) -> sa.BindParameter[Any]:
 
 _RECORD = (
     _ATTEMPT.update()
-    .where(_ATTEMPT.c.id == sa.bindparam("b_id"))
+    .where(
+        _ATTEMPT.c.id == sa.bindparam("b_id"),
+        # One attempt, one call: a call id once set is never replaced (a trigger refuses it too).
+        sa.or_(
+            _ATTEMPT.c.retell_call_id.is_(None),
+            _ATTEMPT.c.retell_call_id == sa.bindparam("b_call_id"),
+        ),
+    )
     .values(
         retell_call_id=sa.bindparam("b_call_id"),
         state=_bind("state"),
@@ -136,6 +144,8 @@ class RecordedAttempt:
     cost_cents: float | None
     # Its post-call analysis was stored before this view.
     analysed: bool
+    # The call is a second one for an attempt that had another (see `record_call_results`).
+    duplicate: bool = False
 
 
 @dataclass
@@ -145,6 +155,7 @@ class _Known:
     state: AttemptState
     cost_cents: float | None
     analysed: bool
+    duplicate: bool = False
 
 
 def record_call_results(
@@ -157,9 +168,12 @@ def record_call_results(
     attempts, in order. Flushes only.
 
     Each attempt is found by `call_id`, else by the `attempt` id in the call's metadata (a call
-    whose create answer was lost, only while that attempt has no call id). None for a view that is
-    not one of ours. Updates never go backwards: a status earlier than the stored one is ignored,
-    and fields missing from a view keep their value.
+    whose create answer was lost, while that attempt has no call id and is not settled). A call
+    whose metadata names an attempt that has another call, or was settled without one, is a
+    second call for it: it is recorded on a new row of its own (`duplicate_of` that attempt,
+    same contact and number), so it is counted and followed like any call, never dropped.
+    None for a view that is not one of ours. Updates never go backwards: a status earlier than
+    the stored one is ignored, and fields missing from a view keep their value.
     """
     session.flush()
     connection = session.connection()
@@ -171,7 +185,10 @@ def record_call_results(
         call_id = call["call_id"]
         attempt = known.get(call_id)
         if attempt is None:
-            attempt = unclaimed.pop(_metadata_attempt_id(call) or -1, None)
+            named = _metadata_attempt_id(call)
+            attempt = unclaimed.pop(named or -1, None)
+            if attempt is None and named is not None:
+                attempt = _record_duplicate(connection, call_id, named, now)
             if attempt is None:
                 results.append(None)
                 continue
@@ -184,7 +201,13 @@ def record_call_results(
             attempt.cost_cents = row["v_cost_cents"]
         rows.append({**row, "b_id": attempt.id, "b_call_id": call_id, "v_state": attempt.state})
         results.append(
-            RecordedAttempt(attempt.id, attempt.contact_id, attempt.cost_cents, attempt.analysed)
+            RecordedAttempt(
+                attempt.id,
+                attempt.contact_id,
+                attempt.cost_cents,
+                attempt.analysed,
+                attempt.duplicate,
+            )
         )
     if rows:
         connection.execute(_RECORD, rows)
@@ -218,11 +241,64 @@ def _attempts_without_call(
     for chunk in chunks(sorted(wanted), IN_LIST_CHUNK):
         rows = connection.execute(
             sa.select(*_known_columns()).where(
-                _ATTEMPT.c.id.in_(chunk), _ATTEMPT.c.retell_call_id.is_(None)
+                _ATTEMPT.c.id.in_(chunk),
+                _ATTEMPT.c.retell_call_id.is_(None),
+                _ATTEMPT.c.finalized.is_(False),
             )
         ).all()
         found.update((row[0], _Known(*row)) for row in rows)
     return found
+
+
+def _record_duplicate(
+    connection: sa.Connection, call_id: str, attempt_id: int, now: datetime
+) -> _Known | None:
+    """A row for a second call of attempt `attempt_id` (None if there is no such attempt).
+
+    Another process may record the same call at the same time: the insert does nothing then
+    (the call id is unique), and the row it wrote is used.
+    """
+    source = (
+        connection.execute(sa.select(_ATTEMPT).where(_ATTEMPT.c.id == attempt_id))
+        .mappings()
+        .first()
+    )
+    if source is None:
+        return None
+    copied = {
+        name: source[name]
+        for name in (
+            "campaign_id",
+            "contact_id",
+            "attempt_number",
+            "variant",
+            "agent_id",
+            "agent_version",
+            "from_number",
+            "to_number",
+        )
+    }
+    insert = _insert_ignoring_conflicts(connection).values(
+        **copied,
+        idempotency_key=f"duplicate-of-{attempt_id}:{call_id}",
+        retell_call_id=call_id,
+        state=AttemptState.SENT,
+        created_at=now,
+        sent_at=now,
+        finalized=False,
+        duplicate_of=attempt_id,
+        error_detail=f"a second Retell call for attempt {attempt_id}",
+    )
+    connection.execute(insert)
+    found = _attempts_by_call_id(connection, [call_id])[call_id]
+    found.duplicate = True
+    return found
+
+
+def _insert_ignoring_conflicts(connection: sa.Connection) -> Any:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(_ATTEMPT).on_conflict_do_nothing()
+    return sqlite.insert(_ATTEMPT).on_conflict_do_nothing()
 
 
 def _known_columns() -> tuple[sa.ColumnElement[Any], ...]:
