@@ -149,3 +149,26 @@ def test_faults_change_at_run_time_and_reset_restores_them(make_simulator: MakeS
         assert bad.json()["message"].startswith("spec: fault 5xx rate")
         http.post("/_sim/reset")
         assert http.get("/get-concurrency").status_code == 200
+
+
+def test_a_capacity_fault_places_a_call_that_ends_refused(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(faults="capacity=1", cps=100)
+    with api_client(sim) as http:
+        created = http.post("/v2/create-phone-call", json=CREATE_BODY)
+        concurrency = http.get("/get-concurrency").json()
+        stats = http.get("/_sim/stats").json()
+        call = http.get(f"/v2/get-call/{created.json()['call_id']}").json()
+    assert created.status_code == 201
+    assert (call["call_status"], call["disconnection_reason"]) == (
+        "error",
+        "concurrency_limit_reached",
+    )
+    # Only creates draw it: the read above was answered as usual, and no slot was taken.
+    assert concurrency["current_concurrency"] == 0
+    assert stats["faults_injected"] == {"capacity": 1}
+
+
+def test_capacity_faults_parse_and_are_described() -> None:
+    spec = parse_faults("capacity=0.05,lost_create=0.1")
+    assert spec.rates == {"capacity": 0.05, "lost_create": 0.1}
+    assert parse_faults(spec.describe()) == spec
