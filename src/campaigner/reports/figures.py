@@ -11,11 +11,13 @@ first variant of the campaign file (the control) by `campaigner.reports.stats`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from campaigner.campaign import OutcomeClass
+from campaigner.outcomes import OUTCOMES, ResultGroup
+from campaigner.reports.errors import ReportError
 from campaigner.reports.frames import IN_PROGRESS, NOT_DIALED, CampaignData
 from campaigner.reports.stats import (
     enough_data,
@@ -29,31 +31,28 @@ __all__ = ["RESULT_GROUPS", "SIGNIFICANCE_LEVEL", "ab_comparison", "headline", "
 SIGNIFICANCE_LEVEL = 0.05
 """A difference is reported as significant when its p-value is below this."""
 
-RESULT_GROUPS: dict[str, str] = {
-    OutcomeClass.SUCCESS: "successful",
-    OutcomeClass.CONNECTED_UNSUCCESSFUL: "connected_unsuccessful",
-    OutcomeClass.CALLBACK_REQUESTED: "connected_unsuccessful",
-    OutcomeClass.DNC_REQUEST: "dnc",
-    OutcomeClass.VOICEMAIL: "voicemail",
-    OutcomeClass.NO_ANSWER: "no_answer",
-    OutcomeClass.DECLINED: "no_answer",
-    OutcomeClass.BUSY: "busy",
-    OutcomeClass.TRANSIENT_FAILURE: "failed",
-    OutcomeClass.PERMANENT_FAILURE: "failed",
-    OutcomeClass.INVALID_NUMBER: "failed",
-    OutcomeClass.ACCOUNT_ERROR: "failed",
-    OutcomeClass.CAPACITY: "failed",
-    ContactStatus.SUPPRESSED: "suppressed",
-    ContactStatus.CANCELLED: "cancelled",
-    NOT_DIALED: "not_dialed",
-    IN_PROGRESS: "in_progress",
+RESULT_GROUPS: Mapping[str, str] = {
+    **{outcome.value: traits.group.value for outcome, traits in OUTCOMES.items()},
+    ContactStatus.SUPPRESSED.value: ResultGroup.SUPPRESSED.value,
+    ContactStatus.CANCELLED.value: ResultGroup.CANCELLED.value,
+    NOT_DIALED: ResultGroup.NOT_DIALED.value,
+    IN_PROGRESS: ResultGroup.IN_PROGRESS.value,
 }
-"""How results (and attempt outcomes) are grouped in the funnel and the charts."""
+"""The group each result (and attempt outcome) is counted in by the funnel and the charts: an
+outcome class's is its row of `campaigner.outcomes.OUTCOMES`."""
 
 
 def result_group(results: pd.Series) -> pd.Series:
-    """The group of each result or outcome (a missing outcome: a call still in progress)."""
-    return results.map(RESULT_GROUPS).fillna(RESULT_GROUPS[IN_PROGRESS]).astype("string")
+    """The group of each result or outcome (a missing outcome: a call still in progress).
+
+    A result with no group is a `ReportError`: counted as anything, it would be counted wrong.
+    """
+    groups = results.map(RESULT_GROUPS)
+    unknown = results.notna() & groups.isna()
+    if unknown.any():
+        names = ", ".join(sorted(set(results[unknown].astype(str))))
+        raise ReportError(f"no report group for the result {names}: campaigner does not know it")
+    return groups.fillna(ResultGroup.IN_PROGRESS.value).astype("string")
 
 
 def headline(data: CampaignData) -> dict[str, Any]:

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from campaigner.outcomes import ResultGroup
 from campaigner.reports.charts import Series, bar_rows, columns, interval_rows, one_colour_per_row
-from campaigner.reports.figures import RESULT_GROUPS
 from campaigner.reports.frames import CampaignData
 from campaigner.reports.stats import MIN_EXPECTED, MIN_TRIALS
 
 __all__ = ["render_report"]
 
 _HISTOGRAM_BINS = 12
-_GROUP_ORDER = list(dict.fromkeys(RESULT_GROUPS.values()))
+_GROUP_ORDER = [group.value for group in ResultGroup]
 _FUNNEL = (
     ("contacts", "Contacts"),
     ("dialed", "Dialed"),
