@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
+from pydantic import BaseModel
 
 __all__ = ["write_csv", "write_json", "write_parquet"]
 
@@ -44,9 +44,10 @@ def write_parquet(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_json(figures: dict[str, Any], path: Path) -> Path:
+def write_json(figures: BaseModel, path: Path) -> Path:
     """Write figures as indented JSON; returns `path`."""
-    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(figures.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from campaigner.outcomes import ResultGroup
 from campaigner.reports.charts import Series, bar_rows, columns, interval_rows, one_colour_per_row
 from campaigner.reports.frames import CampaignData
+from campaigner.reports.headline import Headline
 from campaigner.reports.stats import MIN_EXPECTED, MIN_TRIALS
 
 __all__ = ["render_report"]
@@ -34,8 +35,9 @@ _FUNNEL = (
 )
 
 
-def render_report(data: CampaignData, figures: dict[str, Any]) -> str:
+def render_report(data: CampaignData, headline: Headline) -> str:
     """The whole HTML document."""
+    figures = headline.model_dump(mode="json")
     css = files("campaigner.reports").joinpath("templates/report.css").read_text("utf-8")
     sections = [
         _cards(figures),
