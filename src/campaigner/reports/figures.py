@@ -12,7 +12,6 @@ first variant of the campaign file (the control) by `campaigner.reports.stats`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import pandas as pd
 
@@ -28,6 +27,7 @@ from campaigner.reports.headline import (
     Funnel,
     Headline,
     HourRow,
+    Rate,
     Suppressed,
     TimezoneRow,
     VariantArm,
@@ -44,7 +44,6 @@ __all__ = ["RESULT_GROUPS", "SIGNIFICANCE_LEVEL", "ab_comparison", "headline", "
 SIGNIFICANCE_LEVEL = 0.05
 """A difference is reported as significant when its p-value is below this."""
 
-Rate = Literal["connect_rate", "success_rate"]
 _RATES: tuple[Rate, ...] = ("connect_rate", "success_rate")
 
 RESULT_GROUPS: Mapping[str, str] = {

@@ -46,6 +46,8 @@ def write_parquet(table: pd.DataFrame, path: Path) -> Path:
 
 def write_json(figures: BaseModel, path: Path) -> Path:
     """Write figures as indented JSON; returns `path`."""
+    # json.dumps, not pydantic's writer, so numbers are written as summary.json always wrote them
+    # (pydantic writes 0.00001 where Python writes 1e-05).
     text = json.dumps(figures.model_dump(mode="json"), indent=2, ensure_ascii=False)
     path.write_text(text + "\n", encoding="utf-8")
     return path

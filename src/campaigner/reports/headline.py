@@ -28,6 +28,7 @@ __all__ = [
     "Funnel",
     "Headline",
     "HourRow",
+    "Rate",
     "Suppressed",
     "TimezoneRow",
     "VariantArm",
@@ -132,11 +133,15 @@ class VariantArm(_Figures):
     success_rate_ci95: Interval | None
 
 
+Rate = Literal["connect_rate", "success_rate"]
+"""The two rates the A/B test compares: connected and successful contacts per dialed one."""
+
+
 class Comparison(_Figures):
     """One rate of a variant against the control's; the test's figures are None without enough
     data."""
 
-    metric: Literal["connect_rate", "success_rate"]
+    metric: Rate
     variant: str
     control: str
     enough_data: bool
