@@ -232,8 +232,8 @@ def export(work: Path) -> None:
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "files": {path.name: path.stat().st_size for path in report.files},
-        "contacts": report.headline["funnel"]["contacts"],
-        "attempts": report.headline["attempts"]["total"],
+        "contacts": report.headline.funnel.contacts,
+        "attempts": report.headline.attempts.total,
     }
     print(json.dumps(figures))
 

@@ -85,10 +85,10 @@ def test_example_campaign_keeps_federal_hours_and_overrides_only_what_it_sets() 
     assert config.window.end == time(19, 30)
     assert config.agent_variants()[0].name == DEFAULT_VARIANT
     assert config.agent_variants()[0].version == 4
-    assert config.retry.voicemail.max_attempts == 1
-    assert config.retry.voicemail.delay == timedelta(days=1)
-    assert config.retry.declined.retry is False
-    assert config.retry.declined.delay == timedelta(days=1)
+    voicemail = config.retry.rule_for(OutcomeClass.VOICEMAIL)
+    assert (voicemail.max_attempts, voicemail.delay) == (1, timedelta(days=1))
+    declined = config.retry.rule_for(OutcomeClass.DECLINED)
+    assert (declined.retry, declined.delay) == (False, timedelta(days=1))
     assert config.numbers.allowed_countries == ["US", "CA"]
 
 
@@ -140,7 +140,22 @@ def test_every_retryable_outcome_has_a_rule() -> None:
     retry = CampaignConfig.model_validate(MINIMAL).retry
     retryable = [outcome for outcome in OutcomeClass if not outcome.is_final]
 
-    assert sorted(retryable) == sorted(OutcomeClass(name) for name in type(retry).model_fields)
+    assert list(retry.root) == retryable
+
+
+def test_a_rule_in_the_file_overrides_only_its_keys_and_only_its_class() -> None:
+    default = CampaignConfig.model_validate(MINIMAL).retry
+    retry = CampaignConfig.model_validate(
+        with_changes(retry={"busy": {"delay": "20m"}, "voicemail": {"max_attempts": 1}})
+    ).retry
+
+    assert retry.rule_for(OutcomeClass.BUSY) == default.rule_for(OutcomeClass.BUSY).model_copy(
+        update={"delay": timedelta(minutes=20)}
+    )
+    assert retry.rule_for(OutcomeClass.VOICEMAIL).max_attempts == 1
+    assert retry.rule_for(OutcomeClass.VOICEMAIL).delay == timedelta(days=1)
+    untouched = set(OutcomeClass) - {OutcomeClass.BUSY, OutcomeClass.VOICEMAIL}
+    assert all(retry.rule_for(outcome) == default.rule_for(outcome) for outcome in untouched)
 
 
 def test_variant_weights_are_normalised_and_looked_up_by_name() -> None:
@@ -360,6 +375,20 @@ def test_format_duration_round_trips_whole_seconds(value: timedelta) -> None:
         (
             with_changes(retry={"busy": {"dealy": "5m"}}),
             "x.yaml: retry.busy.dealy: unknown key (did you mean 'delay'?)",
+        ),
+        (
+            with_changes(retry={"noanswer": {"delay": "3h"}}),
+            "x.yaml: retry.noanswer: unknown key (did you mean 'no_answer'?)",
+        ),
+        (
+            with_changes(retry={"xyzzy": {"delay": "3h"}}),
+            "x.yaml: retry.xyzzy: unknown key (expected one of: no_answer, busy, voicemail, "
+            "declined, transient_failure, capacity, connected_unsuccessful, callback_requested)",
+        ),
+        (
+            with_changes(retry={"busy": 5}),
+            "x.yaml: retry.busy: input should be a valid dictionary or instance of RetryRule "
+            "(got 5)",
         ),
         (
             with_changes(caps={"max_attempts_per_contact": 0}),

@@ -19,11 +19,12 @@ import hashlib
 import json
 import re
 import types
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NoReturn, Union, get_args, get_origin
 
 import holidays
 import phonenumbers
@@ -35,11 +36,15 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    RootModel,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
+
+from campaigner.durations import Duration, format_duration, parse_duration
+from campaigner.outcomes import FINAL_OUTCOMES, OUTCOMES, OutcomeClass, RetryRule
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -80,43 +85,6 @@ class CampaignFileError(Exception):
     """
 
 
-class OutcomeClass(StrEnum):
-    """What an attempt's result means for the campaign; the retry policy is keyed by it.
-
-    The dialer maps Retell's `disconnection_reason` (and post-call analysis) to one of these.
-    """
-
-    SUCCESS = "success"
-    NO_ANSWER = "no_answer"
-    BUSY = "busy"
-    VOICEMAIL = "voicemail"
-    DECLINED = "declined"
-    TRANSIENT_FAILURE = "transient_failure"
-    CAPACITY = "capacity"
-    CONNECTED_UNSUCCESSFUL = "connected_unsuccessful"
-    CALLBACK_REQUESTED = "callback_requested"
-    DNC_REQUEST = "dnc_request"
-    INVALID_NUMBER = "invalid_number"
-    PERMANENT_FAILURE = "permanent_failure"
-    ACCOUNT_ERROR = "account_error"
-
-    @property
-    def is_final(self) -> bool:
-        """True for outcomes that end a contact for good: never retried, not configurable."""
-        return self in FINAL_OUTCOMES
-
-
-FINAL_OUTCOMES = frozenset(
-    {
-        OutcomeClass.SUCCESS,
-        OutcomeClass.DNC_REQUEST,
-        OutcomeClass.INVALID_NUMBER,
-        OutcomeClass.PERMANENT_FAILURE,
-        OutcomeClass.ACCOUNT_ERROR,
-    }
-)
-
-
 class Weekday(StrEnum):
     """Days of the week, in `datetime.weekday()` order."""
 
@@ -138,39 +106,6 @@ _WEEKDAYS = tuple(Weekday)
 
 
 # --- scalar parsers (each written once, shared by the fields that need them) ---------------------
-
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
-
-
-def parse_duration(value: object) -> timedelta:
-    """Parse a duration such as `"30m"`, `"4h"`, `"1d"` or `"1h30m"` (units d, h, m, s)."""
-    if isinstance(value, timedelta):
-        if value < timedelta(0):
-            raise ValueError(f"{format_duration(-value)} before zero is not a duration")
-        return value
-    text = value.strip().lower().replace(" ", "") if isinstance(value, str) else ""
-    match = _DURATION_RE.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(f"{value!r} is not a duration like '30m', '4h', '1d' or '1h30m'")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """Write a duration the way campaign files do: `timedelta(hours=4)` -> `"4h"`."""
-    remaining = int(value.total_seconds())
-    parts = []
-    for unit, seconds in _DURATION_UNITS:
-        count, remaining = divmod(remaining, seconds)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
-]
 
 _CLOCK_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -386,61 +321,61 @@ def _holiday_calendar(code: str) -> holidays.HolidayBase:
     return holidays.country_holidays(country, subdiv=subdivision or None)
 
 
-class RetryRule(_Section):
-    """What to do after an attempt of one outcome class."""
-
-    retry: bool = True
-    delay: Duration
-    max_attempts: int | None = Field(default=None, ge=1)
-    counts_as_attempt: bool = True
-
-    @model_validator(mode="after")
-    def _retry_needs_a_delay(self) -> RetryRule:
-        if self.retry and self.delay <= timedelta(0):
-            raise ValueError("delay must be longer than zero when retry is true")
-        return self
-
-
 _NEVER_RETRY = RetryRule(retry=False, delay=timedelta(0))
 
+_DEFAULT_RULES: Mapping[OutcomeClass, RetryRule] = {
+    outcome: traits.default_retry
+    for outcome, traits in OUTCOMES.items()
+    if traits.default_retry is not None
+}
+"""The default rule of every outcome class that is retried, from the table of outcomes."""
 
-class RetryPolicy(_Section):
-    """Retry rules per retryable outcome class.
 
-    A class given in the file overrides only the keys it sets; the others keep their defaults.
-    Final outcomes (`FINAL_OUTCOMES`) are never retried and cannot be configured.
+def _retried_outcome(key: object) -> OutcomeClass:
+    """A key of `retry:`: an outcome class that has a rule to configure."""
+    if isinstance(key, str) and key in _DEFAULT_RULES:
+        return OutcomeClass(key)
+    return _unknown_key(key, [outcome.value for outcome in _DEFAULT_RULES])
+
+
+RetriedOutcome = Annotated[OutcomeClass, BeforeValidator(_retried_outcome)]
+
+
+class RetryPolicy(RootModel[dict[RetriedOutcome, RetryRule]]):
+    """Retry rules by outcome class: one for every class that is retried.
+
+    They start from the defaults of `campaigner.outcomes.OUTCOMES`; a class given in the file
+    overrides only the keys it sets. Final outcomes (`FINAL_OUTCOMES`) are never retried and cannot
+    be configured.
     """
 
-    no_answer: RetryRule = RetryRule(delay=timedelta(hours=4))
-    busy: RetryRule = RetryRule(delay=timedelta(minutes=30))
-    voicemail: RetryRule = RetryRule(delay=timedelta(days=1))
-    declined: RetryRule = RetryRule(delay=timedelta(days=1))
-    transient_failure: RetryRule = RetryRule(delay=timedelta(minutes=10))
-    capacity: RetryRule = RetryRule(delay=timedelta(minutes=1), counts_as_attempt=False)
-    connected_unsuccessful: RetryRule = RetryRule(retry=False, delay=timedelta(days=1))
-    callback_requested: RetryRule = RetryRule(delay=timedelta(hours=4))
+    model_config = ConfigDict(frozen=True)
+
+    root: dict[RetriedOutcome, RetryRule] = Field(default_factory=lambda: dict(_DEFAULT_RULES))
 
     @model_validator(mode="before")
     @classmethod
     def _merge_with_defaults(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
-        merged: dict[str, object] = {}
-        for key, value in data.items():
-            if key in {outcome.value for outcome in FINAL_OUTCOMES}:
+        for key in data:
+            if key in FINAL_OUTCOMES:
                 raise ValueError(f"{key!r} is a final outcome: it is never retried")
-            default = cls.model_fields[key].default if key in cls.model_fields else None
-            if isinstance(default, RetryRule) and isinstance(value, dict):
-                value = {**default.model_dump(), **value}
-            merged[key] = value
-        return merged
+        given = {key: _merged_rule(key, value) for key, value in data.items()}
+        return {**_DEFAULT_RULES, **given}
 
     def rule_for(self, outcome: OutcomeClass) -> RetryRule:
         """The rule for an outcome class; final outcomes get a rule that never retries."""
         if outcome.is_final:
             return _NEVER_RETRY
-        rule: RetryRule = getattr(self, outcome.value)
-        return rule
+        return self.root[outcome]
+
+
+def _merged_rule(key: object, value: object) -> object:
+    """A rule as the file gives it, over the default rule of its class (when both are known)."""
+    if not isinstance(key, str) or key not in _DEFAULT_RULES or not isinstance(value, dict):
+        return value
+    return {**_DEFAULT_RULES[OutcomeClass(key)].model_dump(), **value}
 
 
 class Caps(_Section):
@@ -620,15 +555,29 @@ def _describe_error(detail: ErrorDetails) -> str:
 def _format_location(location: tuple[int | str, ...]) -> str:
     text = ""
     for part in location:
+        if part == _DICT_KEY:
+            continue
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
     return text
 
 
+_DICT_KEY = "[key]"
+"""What pydantic adds to the location of an error in a mapping's key (`retry.noanswer.[key]`)."""
+
+
 def _key_hint(location: tuple[int | str, ...]) -> str:
-    known = _field_names_at(location[:-1])
+    return _suggestion(str(location[-1]), _field_names_at(location[:-1]))
+
+
+def _unknown_key(key: object, known: list[str]) -> NoReturn:
+    """Reject a key of a mapping section (one whose keys are not fields) as any unknown key is."""
+    raise ValueError(f"unknown key{_suggestion(str(key), known)}")
+
+
+def _suggestion(key: str, known: list[str]) -> str:
     if not known:
         return ""
-    close = difflib.get_close_matches(str(location[-1]), known, n=1)
+    close = difflib.get_close_matches(key, known, n=1)
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f" (expected one of: {', '.join(known)})"
@@ -639,7 +588,9 @@ def _field_names_at(location: tuple[int | str, ...]) -> list[str]:
     for part in location:
         if isinstance(part, int) or model is None:
             continue
-        field = model.model_fields.get(part)
+        # Any key of a mapping section (`retry:`) leads to the model of its values.
+        name = "root" if issubclass(model, RootModel) else part
+        field = model.model_fields.get(name)
         model = _model_inside(field.annotation) if field else None
     return list(model.model_fields) if model else []
 
@@ -647,7 +598,7 @@ def _field_names_at(location: tuple[int | str, ...]) -> list[str]:
 def _model_inside(annotation: object) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if get_origin(annotation) in {list, Union, types.UnionType, Annotated}:
+    if get_origin(annotation) in {list, dict, Union, types.UnionType, Annotated}:
         for argument in get_args(annotation):
             found = _model_inside(argument)
             if found:

@@ -52,7 +52,9 @@ class Rig:
     def campaign(self, extra: str = "", name: str = "t") -> CampaignConfig:
         return parse_campaign(CAMPAIGN_YAML.format(name=name, extra=extra))
 
-    def ingest(self, config: CampaignConfig, phones: list[str]) -> None:
+    def ingest(self, config: CampaignConfig, phones: list[str], *, suppressed: int = 0) -> None:
+        """Import `phones` into the campaign; all of them are accepted but `suppressed` numbers
+        that are on the do-not-call list."""
         path = self.tmp / f"{config.name}-{len(phones)}.csv"
         rows = "".join(f"{phone},Person{n}\n" for n, phone in enumerate(phones))
         path.write_text("phone,first_name\n" + rows)
@@ -60,7 +62,7 @@ class Rig:
             summary = ingest_contacts_file(
                 session=session, config=config, path=path, out_dir=self.tmp / "out"
             )
-        assert summary.accepted == len(phones)
+        assert (summary.accepted, summary.suppressed) == (len(phones) - suppressed, suppressed)
 
     def force(self, number: str, reason: str, successful: bool | None = None) -> None:
         """Make every call to `number` end with `reason` (and this post-call verdict)."""

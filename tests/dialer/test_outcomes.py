@@ -1,17 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
+from retell.types.call_response import CallResponse
 from retell.types.phone_call_response import PhoneCallResponse
+from retell.types.web_call_response import WebCallResponse
 
-from campaigner.campaign import OutcomeClass
 from campaigner.dialer.outcomes import (
     CONVERSATION_REASONS,
     REASON_OUTCOMES,
     classify_call,
     needs_analysis,
 )
+from campaigner.outcomes import OutcomeClass
 from campaigner.retell import Call
 
 
@@ -76,11 +78,27 @@ def test_calls_in_progress_have_no_outcome() -> None:
     assert not needs_analysis(call("ongoing", None))
 
 
-def test_every_reason_of_the_sdk_is_mapped() -> None:
+def literal_values(annotation: object) -> set[str]:
+    """Every value of the `Literal`s inside an annotation (`Optional[Literal[...]]` and such)."""
+    if get_origin(annotation) is Literal:
+        return {str(value) for value in get_args(annotation)}
+    return {value for inner in get_args(annotation) for value in literal_values(inner)}
 
-    annotation = PhoneCallResponse.model_fields["disconnection_reason"].annotation
-    sdk_reasons = set(
-        str(annotation).split("Literal[")[1].split("]")[0].replace("'", "").split(", ")
-    )
 
-    assert sdk_reasons - set(REASON_OUTCOMES) - CONVERSATION_REASONS == set()
+def sdk_disconnection_reasons() -> set[str]:
+    """The reasons Retell's official SDK declares, on phone and web calls alike."""
+    calls = get_args(CallResponse)
+    assert {PhoneCallResponse, WebCallResponse} <= set(calls)
+    return {
+        reason
+        for model in calls
+        for reason in literal_values(model.model_fields["disconnection_reason"].annotation)
+    }
+
+
+def test_every_reason_of_the_sdk_is_mapped_and_no_other() -> None:
+    reasons = sdk_disconnection_reasons()
+
+    assert len(reasons) == 39
+    assert CONVERSATION_REASONS.isdisjoint(REASON_OUTCOMES)
+    assert set(REASON_OUTCOMES) | CONVERSATION_REASONS == reasons

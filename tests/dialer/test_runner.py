@@ -20,6 +20,7 @@ from campaigner.store import (
     CampaignStatus,
     Contact,
     ContactStatus,
+    get_campaign_by_name,
     set_campaign_status,
     suppressed_numbers,
 )
@@ -46,6 +47,19 @@ def attempts(rig: Rig) -> list[CallAttempt]:
 def contacts(rig: Rig) -> list[Contact]:
     with Session(rig.engine) as session:
         return list(session.exec(select(Contact)))
+
+
+def campaign_id(rig: Rig, name: str) -> int:
+    with Session(rig.engine) as session:
+        campaign = get_campaign_by_name(session=session, name=name)
+    assert campaign is not None
+    assert campaign.id is not None
+    return campaign.id
+
+
+def contacts_of(rig: Rig, campaign: str) -> list[Contact]:
+    number = campaign_id(rig, campaign)
+    return [contact for contact in contacts(rig) if contact.campaign_id == number]
 
 
 def assert_exactly_once(rig: Rig) -> None:
@@ -87,19 +101,26 @@ async def test_outcomes_drive_retries_and_dnc_suppresses_everywhere(rig: Rig) ->
         order = ForcedOutcome(to_number=number, disconnection_reason=reason, call_successful=ok)
         rig.sim.call(lambda sim, order=order: sim.force(order))
     rig.ingest(rig.campaign(), [busy, dnc, success])
+    # Another campaign has the number already, from before anyone asked not to be called.
+    fresh = numbers(2, area="917")
+    rig.ingest(rig.campaign(name="earlier"), [dnc, fresh[0]])
     await run(rig)
-    by_number = {c.phone_e164: c for c in contacts(rig)}
+    by_number = {c.phone_e164: c for c in contacts_of(rig, "t")}
     assert by_number[busy].status == ContactStatus.WAITING_RETRY
     assert by_number[busy].attempts_made == 1
     assert by_number[dnc].final_outcome == OutcomeClass.DNC_REQUEST
     assert by_number[success].final_outcome == OutcomeClass.SUCCESS
     with Session(rig.engine) as session:
         assert dnc in suppressed_numbers(session=session, numbers=[dnc, busy])
-    # A second campaign with the same number never dials it.
-    second = rig.campaign(name="second")
-    rig.ingest(second, [numbers(1, area="917")[0]])
-    await run(rig, name="second")
-    assert all(a.to_number != dnc for a in attempts(rig) if a.campaign_id != 1)
+    # A campaign importing the number now refuses it; the one that has it never dials it.
+    rig.ingest(rig.campaign(name="later"), [dnc, fresh[1]], suppressed=1)
+    await run(rig, name="earlier")
+    await run(rig, name="later")
+    assert [c.phone_e164 for c in contacts_of(rig, "later")] == [fresh[1]]
+    earlier = {c.phone_e164: c for c in contacts_of(rig, "earlier")}
+    assert earlier[dnc].attempts_made == 0
+    first = campaign_id(rig, "t")
+    assert {a.to_number for a in attempts(rig) if a.campaign_id != first} == set(fresh)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ Wilson 95 % of 20/40: centre 0.5, half 1.95996/1.096037 * sqrt(0.25/40 + 3.84146
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.reports import ReportFormat, export_report
+from campaigner.reports.headline import Funnel
 from campaigner.store import (
     Contact,
     create_source_file,
@@ -103,30 +105,34 @@ def build_campaign(
 
 def test_ab_figures_match_the_hand_computed_example(engine: Engine, tmp_path: Path) -> None:
     build_campaign(engine, {"A": (40, 30, 20), "B": (40, 20, 8)})
-    ab_test = export_report(engine, "ab", tmp_path, [ReportFormat.JSON]).headline["ab_test"]
-    a, b = ab_test["variants"]
-    assert (a["variant"], a["dialed"], a["connected"], a["successful"]) == ("A", 40, 30, 20)
-    assert (b["variant"], b["dialed"], b["connected"], b["successful"]) == ("B", 40, 20, 8)
-    assert a["success_rate"] == 0.5
-    assert a["success_rate_ci95"] == pytest.approx([0.351995, 0.648005], abs=1e-6)
-    success = next(c for c in ab_test["comparisons"] if c["metric"] == "success_rate")
-    connect = next(c for c in ab_test["comparisons"] if c["metric"] == "connect_rate")
-    assert (success["variant"], success["control"]) == ("B", "A")
-    assert success["enough_data"] is True
-    assert success["difference"] == pytest.approx(-0.3)
-    assert success["z"] == pytest.approx(-2.81284, abs=1e-5)
-    assert success["p_value"] == pytest.approx(0.004911, abs=1e-6)
-    assert success["significant"] is True
-    assert connect["z"] == pytest.approx(-2.30940, abs=1e-5)
-    assert connect["p_value"] == pytest.approx(0.020921, abs=1e-6)
+    ab_test = export_report(engine, "ab", tmp_path, [ReportFormat.JSON]).headline.ab_test
+    a, b = ab_test.variants
+    assert (a.variant, a.dialed, a.connected, a.successful) == ("A", 40, 30, 20)
+    assert (b.variant, b.dialed, b.connected, b.successful) == ("B", 40, 20, 8)
+    assert a.success_rate == 0.5
+    assert a.success_rate_ci95 == pytest.approx((0.351995, 0.648005), abs=1e-6)
+    success = next(c for c in ab_test.comparisons if c.metric == "success_rate")
+    connect = next(c for c in ab_test.comparisons if c.metric == "connect_rate")
+    assert (success.variant, success.control) == ("B", "A")
+    assert success.enough_data is True
+    assert success.difference == pytest.approx(-0.3)
+    assert success.z == pytest.approx(-2.81284, abs=1e-5)
+    assert success.p_value == pytest.approx(0.004911, abs=1e-6)
+    assert success.significant is True
+    assert connect.z == pytest.approx(-2.30940, abs=1e-5)
+    assert connect.p_value == pytest.approx(0.020921, abs=1e-6)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ab_test"]["variants"][0]["success_rate_ci95"] == pytest.approx(
+        [0.351995, 0.648005], abs=1e-6
+    )
 
 
 def test_small_arms_say_not_enough_data(engine: Engine, tmp_path: Path) -> None:
     build_campaign(engine, {"A": (10, 6, 4), "B": (12, 5, 2)})
     report = export_report(engine, "ab", tmp_path, [ReportFormat.HTML, ReportFormat.JSON])
-    comparisons = report.headline["ab_test"]["comparisons"]
-    assert [c["enough_data"] for c in comparisons] == [False, False]
-    assert all(c["p_value"] is None for c in comparisons)
+    comparisons = report.headline.ab_test.comparisons
+    assert [c.enough_data for c in comparisons] == [False, False]
+    assert all(c.p_value is None for c in comparisons)
     assert "not enough data" in (tmp_path / "report.html").read_text()
 
 
@@ -134,19 +140,14 @@ def test_a_campaign_without_calls_still_gets_every_file(engine: Engine, tmp_path
     build_campaign(engine, {"A": (0, 0, 0)})
     report = export_report(engine, "ab", tmp_path)
     assert len(report.files) == 7
-    assert report.headline["funnel"] == {
-        "contacts": 0,
-        "dialed": 0,
-        "connected": 0,
-        "successful": 0,
-    }
+    assert report.headline.funnel == Funnel(contacts=0, dialed=0, connected=0, successful=0)
     assert "nothing to compare" in (tmp_path / "report.html").read_text()
 
 
 def test_contacts_not_dialed_yet_are_reported_as_such(engine: Engine, tmp_path: Path) -> None:
     build_campaign(engine, {"A": (5, 0, 0), "B": (4, 0, 0)}, dial=False)
     report = export_report(engine, "ab", tmp_path)
-    assert report.headline["results"] == {"not_dialed": 9}
-    assert report.headline["funnel"]["dialed"] == 0
+    assert report.headline.results == {"not_dialed": 9}
+    assert report.headline.funnel.dialed == 0
     contacts = (tmp_path / "contacts.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(contacts) == 1 + 9

@@ -14,6 +14,7 @@ from python_calamine import CalamineWorkbook
 from sqlmodel import Session, select
 
 from campaigner.reports import ExportedReport, ReportError, ReportFormat, export_report
+from campaigner.reports.headline import Headline
 from campaigner.store import CallAttempt, CampaignNotFound, Contact, RejectedRow
 from tests.reports.conftest import (
     ANALYSIS_FIELDS,
@@ -59,8 +60,9 @@ def test_rows_add_up_to_the_input_rows(report: ExportedReport, campaign: RunCamp
     assert len(exported_contacts) + len(exported_rejected) == campaign.input_rows
     assert len(read_csv(report.directory / "attempts.csv")) == len(attempts)
     assert len(pd.read_parquet(report.directory / "attempts.parquet")) == len(attempts)
-    summary = json.loads((report.directory / "summary.json").read_text())
-    assert summary == report.headline
+    summary_json = (report.directory / "summary.json").read_text()
+    assert Headline.model_validate_json(summary_json) == report.headline
+    summary = json.loads(summary_json)
     assert summary["input_rows"] == campaign.input_rows
     assert sum(summary["results"].values()) == CONTACTS
     assert summary["rejected_by_reason"] == {
@@ -184,7 +186,7 @@ def test_only_the_formats_asked_for_are_written(campaign: RunCampaign, tmp_path:
     exported = export_report(campaign.engine, "report", tmp_path / "out", [ReportFormat.JSON])
     assert [path.name for path in exported.files] == ["summary.json"]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["summary.json"]
-    assert exported.headline["funnel"]["contacts"] == CONTACTS
+    assert exported.headline.funnel.contacts == CONTACTS
 
 
 def test_an_unknown_campaign_is_a_clear_error(campaign: RunCampaign, tmp_path: Path) -> None:
@@ -206,4 +208,4 @@ def test_masked_numbers_in_every_export(tmp_path: Path) -> None:
     assert rejected.loc["suppressed", "Phone"] == "xxxxxxx0199"
     for path in exported.files:
         assert FORCED_NUMBER[2:].encode() not in path.read_bytes(), path.name
-    assert exported.headline["numbers_masked"] is True
+    assert exported.headline.numbers_masked is True

@@ -1,14 +1,15 @@
 """What a finished Retell call means for the campaign: its `OutcomeClass`.
 
 This is the one place where Retell's `disconnection_reason` values are interpreted
-(retell-api.md §4.3). Reasons Retell adds later fall back by `call_status`, so a new value is never
-fatal: an unknown reason on a connected call counts as a conversation, anywhere else as a transient
-failure that is retried.
+(retell-api.md §4.3); what each outcome class then means is the table
+`campaigner.outcomes.OUTCOMES`. Reasons Retell adds later fall back by `call_status`, so a new value
+is never fatal: an unknown reason on a connected call counts as a conversation, anywhere else as a
+transient failure that is retried.
 """
 
 from __future__ import annotations
 
-from campaigner.campaign import OutcomeClass
+from campaigner.outcomes import OutcomeClass
 from campaigner.retell import Call
 
 __all__ = ["CONVERSATION_REASONS", "REASON_OUTCOMES", "classify_call", "needs_analysis"]

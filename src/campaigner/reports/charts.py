@@ -17,27 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from campaigner.outcomes import RESULT_GROUP_COLOURS
+
 __all__ = ["COLOURS", "Series", "bar_rows", "columns", "interval_rows", "one_colour_per_row"]
 
 COLOURS = {
     "funnel": "#1565c0",
-    "successful": "#2e7d32",
-    "connected_unsuccessful": "#81c784",
-    "dnc": "#6a1b9a",
-    "voicemail": "#f9a825",
-    "no_answer": "#90a4ae",
-    "busy": "#ef6c00",
-    "failed": "#c62828",
-    "suppressed": "#4e342e",
-    "cancelled": "#9e9e9e",
-    "not_dialed": "#d7ccc8",
-    "in_progress": "#42a5f5",
+    **{group.value: colour for group, colour in RESULT_GROUP_COLOURS.items()},
     "Positive": "#2e7d32",
     "Neutral": "#90a4ae",
     "Negative": "#c62828",
     "Unknown": "#d7ccc8",
 }
-"""Fill colours by series name; other series take `_FALLBACK`."""
+"""Fill colours by series name (a result group's is the table of outcomes'); other series take
+`_FALLBACK`."""
 
 _FALLBACK = "#5c6bc0"
 _WIDTH = 760

@@ -12,14 +12,17 @@ managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 from rustpy_xlsxwriter import FastExcel, Format
 
 from campaigner.csvsafe import neutralise_frame
 from campaigner.reports.errors import ReportError
+from campaigner.reports.headline import Headline
 
 __all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
 
@@ -43,7 +46,7 @@ _NUMBER_FORMATS = {
 }
 
 
-def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: dict[str, Any]) -> Path:
+def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: Headline) -> Path:
     """Write the Summary sheet of `figures`, one sheet per table, then one per list of figure
     rows; returns `path`. A table too long for one Excel sheet raises `ReportError` (nothing is
     written): the CSV and Parquet files have no such limit."""
@@ -80,7 +83,7 @@ def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: dict[st
     return path
 
 
-def _summary_rows(figures: dict[str, Any]) -> pd.DataFrame:
+def _summary_rows(figures: Headline) -> pd.DataFrame:
     """Every scalar figure as a (figure, value) row; nested names joined with dots."""
     rows: list[tuple[str, Any]] = []
 
@@ -91,24 +94,25 @@ def _summary_rows(figures: dict[str, Any]) -> pd.DataFrame:
         elif not isinstance(value, list):
             rows.append((prefix, value))
 
-    walk("", figures)
+    walk("", figures.model_dump(mode="json"))
     return pd.DataFrame(rows, columns=["figure", "value"])
 
 
-def _breakdowns(figures: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    ab_test = figures["ab_test"]
+def _breakdowns(figures: Headline) -> dict[str, pd.DataFrame]:
+    ab_test = figures.ab_test
     return {
-        "A-B variants": _flat_rows(ab_test["variants"]),
-        "A-B tests": _flat_rows(ab_test["comparisons"]),
-        "By local hour": pd.DataFrame(figures["by_local_hour"]),
-        "By timezone": pd.DataFrame(figures["by_timezone"]),
+        "A-B variants": _flat_rows(ab_test.variants),
+        "A-B tests": _flat_rows(ab_test.comparisons),
+        "By local hour": _flat_rows(figures.by_local_hour),
+        "By timezone": _flat_rows(figures.by_timezone),
     }
 
 
-def _flat_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows whose intervals (`..._ci95`: [low, high] or None) become two columns each."""
+def _flat_rows(figures: Sequence[BaseModel]) -> pd.DataFrame:
+    """Rows as summary.json has them, but each interval (`..._ci95`: [low, high] or None) as two
+    columns."""
     flat = []
-    for row in rows:
+    for row in (figure.model_dump(mode="json") for figure in figures):
         out: dict[str, Any] = {}
         for key, value in row.items():
             if key.endswith("_ci95"):

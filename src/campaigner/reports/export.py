@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
@@ -30,6 +29,7 @@ from campaigner.reports.excel import write_workbook
 from campaigner.reports.figures import headline
 from campaigner.reports.files import write_csv, write_json, write_parquet
 from campaigner.reports.frames import CampaignData, load_campaign_data
+from campaigner.reports.headline import Headline
 from campaigner.reports.html import render_report
 from campaigner.reports.tables import attempts_table, contacts_table, rejected_table
 
@@ -52,7 +52,7 @@ class ExportedReport(BaseModel):
     directory: Path
     files: list[Path]
     """Every file written, in the order of the formats."""
-    headline: dict[str, Any]
+    headline: Headline
     """The figures of summary.json (also returned when JSON was not asked for)."""
 
 
@@ -61,7 +61,7 @@ class _Report:
     """A campaign's data and figures, and each exported table built once, when first needed."""
 
     data: CampaignData
-    figures: dict[str, Any]
+    figures: Headline
     out_dir: Path
 
     @cached_property

@@ -1,8 +1,8 @@
 """The headline figures of a campaign: funnel, results, cost, breakdowns, the A/B comparison.
 
-`headline(data)` is what `summary.json` holds and what the HTML report shows; every figure is a
-plain number, string, list or dict, so it serialises as JSON unchanged. Rates are fractions (0..1),
-costs are in cents (Retell's `combined_cost`), durations in seconds.
+`headline(data)` is the `Headline` (`campaigner.reports.headline`) that `summary.json` holds and the
+HTML report shows. Rates are fractions (0..1), costs are in cents (Retell's `combined_cost`),
+durations in seconds.
 
 The unit of the funnel and of the A/B comparison is the contact: a contact is dialed, connected or
 successful when any of its attempts was. The A/B rates are per dialed contact, compared with the
@@ -11,12 +11,27 @@ first variant of the campaign file (the control) by `campaigner.reports.stats`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import pandas as pd
 
-from campaigner.campaign import OutcomeClass
+from campaigner.outcomes import OUTCOMES, ResultGroup
+from campaigner.reports.errors import ReportError
 from campaigner.reports.frames import IN_PROGRESS, NOT_DIALED, CampaignData
+from campaigner.reports.headline import (
+    ABTest,
+    AttemptCounts,
+    Comparison,
+    Cost,
+    Durations,
+    Funnel,
+    Headline,
+    HourRow,
+    Rate,
+    Suppressed,
+    TimezoneRow,
+    VariantArm,
+)
 from campaigner.reports.stats import (
     enough_data,
     two_proportion_test,
@@ -29,149 +44,156 @@ __all__ = ["RESULT_GROUPS", "SIGNIFICANCE_LEVEL", "ab_comparison", "headline", "
 SIGNIFICANCE_LEVEL = 0.05
 """A difference is reported as significant when its p-value is below this."""
 
-RESULT_GROUPS: dict[str, str] = {
-    OutcomeClass.SUCCESS: "successful",
-    OutcomeClass.CONNECTED_UNSUCCESSFUL: "connected_unsuccessful",
-    OutcomeClass.CALLBACK_REQUESTED: "connected_unsuccessful",
-    OutcomeClass.DNC_REQUEST: "dnc",
-    OutcomeClass.VOICEMAIL: "voicemail",
-    OutcomeClass.NO_ANSWER: "no_answer",
-    OutcomeClass.DECLINED: "no_answer",
-    OutcomeClass.BUSY: "busy",
-    OutcomeClass.TRANSIENT_FAILURE: "failed",
-    OutcomeClass.PERMANENT_FAILURE: "failed",
-    OutcomeClass.INVALID_NUMBER: "failed",
-    OutcomeClass.ACCOUNT_ERROR: "failed",
-    OutcomeClass.CAPACITY: "failed",
-    ContactStatus.SUPPRESSED: "suppressed",
-    ContactStatus.CANCELLED: "cancelled",
-    NOT_DIALED: "not_dialed",
-    IN_PROGRESS: "in_progress",
+_RATES: tuple[Rate, ...] = ("connect_rate", "success_rate")
+
+RESULT_GROUPS: Mapping[str, str] = {
+    **{outcome.value: traits.group.value for outcome, traits in OUTCOMES.items()},
+    ContactStatus.SUPPRESSED.value: ResultGroup.SUPPRESSED.value,
+    ContactStatus.CANCELLED.value: ResultGroup.CANCELLED.value,
+    NOT_DIALED: ResultGroup.NOT_DIALED.value,
+    IN_PROGRESS: ResultGroup.IN_PROGRESS.value,
 }
-"""How results (and attempt outcomes) are grouped in the funnel and the charts."""
+"""The group each result (and attempt outcome) is counted in by the funnel and the charts: an
+outcome class's is its row of `campaigner.outcomes.OUTCOMES`."""
 
 
 def result_group(results: pd.Series) -> pd.Series:
-    """The group of each result or outcome (a missing outcome: a call still in progress)."""
-    return results.map(RESULT_GROUPS).fillna(RESULT_GROUPS[IN_PROGRESS]).astype("string")
+    """The group of each result or outcome (a missing outcome: a call still in progress).
+
+    A result with no group is a `ReportError`: counted as anything, it would be counted wrong.
+    """
+    groups = results.map(RESULT_GROUPS)
+    unknown = results.notna() & groups.isna()
+    if unknown.any():
+        names = ", ".join(sorted(set(results[unknown].astype(str))))
+        raise ReportError(f"no report group for the result {names}: campaigner does not know it")
+    return groups.fillna(ResultGroup.IN_PROGRESS.value).astype("string")
 
 
-def headline(data: CampaignData) -> dict[str, Any]:
-    """Every figure of the report, JSON-ready."""
+def headline(data: CampaignData) -> Headline:
+    """Every figure of the report."""
     contacts, attempts, rejected = data.contacts, data.attempts, data.rejected
     rejected_reasons = _counts(rejected["reason"])
-    placed = attempts[attempts["placed"]]
     connected_calls = attempts[attempts["connected"]]
-    total_cost = float(attempts["cost_cents"].sum())
-    funnel = {
-        "contacts": len(contacts),
-        "dialed": int(contacts["dialed"].sum()),
-        "connected": int(contacts["connected"].sum()),
-        "successful": int(contacts["successful"].sum()),
-    }
-    return {
-        "campaign": data.name,
-        "config_sha256": data.config_sha256,
-        "generated_at": utcnow().isoformat(),
-        "numbers_masked": data.mask_numbers,
-        "input_rows": data.input_rows,
-        "rejected": len(rejected),
-        "rejected_by_reason": rejected_reasons,
-        "funnel": funnel,
-        "results": _counts(result_group(contacts["result"])),
-        "outcomes": _counts(contacts["result"]),
-        "suppressed": {
-            "at_import": rejected_reasons.get(ContactStatus.SUPPRESSED.value, 0),
-            "before_dialing": int((contacts["result"] == ContactStatus.SUPPRESSED).sum()),
-        },
-        "attempts": {
-            "total": len(attempts),
-            "placed": len(placed),
-            "connected": len(connected_calls),
-            "by_outcome": _counts(attempts["outcome_class"]),
-        },
-        "cost": {
-            "total_cents": round(total_cost, 4),
-            "per_call_cents": _ratio(total_cost, len(placed)),
-            "per_connected_contact_cents": _ratio(total_cost, funnel["connected"]),
-            "per_successful_contact_cents": _ratio(total_cost, funnel["successful"]),
-        },
-        "duration": {
-            "total_s": round(float(attempts["duration_ms"].sum()) / 1000, 3),
-            "mean_connected_call_s": _mean_seconds(connected_calls["duration_ms"]),
-            "median_connected_call_s": _median_seconds(connected_calls["duration_ms"]),
-        },
-        "sentiment": _counts(connected_calls["user_sentiment"]),
-        "by_local_hour": _by_local_hour(attempts),
-        "by_timezone": _by_timezone(contacts),
-        "ab_test": ab_comparison(data),
-    }
+    funnel = _funnel(contacts)
+    return Headline(
+        campaign=data.name,
+        config_sha256=data.config_sha256,
+        generated_at=utcnow(),
+        numbers_masked=data.mask_numbers,
+        input_rows=data.input_rows,
+        rejected=len(rejected),
+        rejected_by_reason=rejected_reasons,
+        funnel=funnel,
+        results=_counts(result_group(contacts["result"])),
+        outcomes=_counts(contacts["result"]),
+        suppressed=Suppressed(
+            at_import=rejected_reasons.get(ContactStatus.SUPPRESSED.value, 0),
+            before_dialing=int((contacts["result"] == ContactStatus.SUPPRESSED).sum()),
+        ),
+        attempts=AttemptCounts(
+            total=len(attempts),
+            placed=int(attempts["placed"].sum()),
+            connected=len(connected_calls),
+            by_outcome=_counts(attempts["outcome_class"]),
+        ),
+        cost=_cost(attempts, funnel),
+        duration=Durations(
+            total_s=round(float(attempts["duration_ms"].sum()) / 1000, 3),
+            mean_connected_call_s=_mean_seconds(connected_calls["duration_ms"]),
+            median_connected_call_s=_median_seconds(connected_calls["duration_ms"]),
+        ),
+        sentiment=_counts(connected_calls["user_sentiment"]),
+        by_local_hour=_by_local_hour(attempts),
+        by_timezone=_by_timezone(contacts),
+        ab_test=ab_comparison(data),
+    )
 
 
-def ab_comparison(data: CampaignData) -> dict[str, Any]:
+def _funnel(contacts: pd.DataFrame) -> Funnel:
+    return Funnel(
+        contacts=len(contacts),
+        dialed=int(contacts["dialed"].sum()),
+        connected=int(contacts["connected"].sum()),
+        successful=int(contacts["successful"].sum()),
+    )
+
+
+def _cost(attempts: pd.DataFrame, funnel: Funnel) -> Cost:
+    total = float(attempts["cost_cents"].sum())
+    return Cost(
+        total_cents=round(total, 4),
+        per_call_cents=_ratio(total, int(attempts["placed"].sum())),
+        per_connected_contact_cents=_ratio(total, funnel.connected),
+        per_successful_contact_cents=_ratio(total, funnel.successful),
+    )
+
+
+def ab_comparison(data: CampaignData) -> ABTest:
     """Connect and success rates per variant with 95 % Wilson intervals, and each variant against
     the control (the first) with a two-proportion z test, or `enough_data: false`."""
     contacts = data.contacts
     present = contacts["variant"].dropna().unique().tolist()
     names = [*data.variants, *sorted(set(present) - set(data.variants))]
     arms = [_arm(name, contacts[contacts["variant"] == name]) for name in names]
-    comparisons = [
-        _compare(arms[0], arm, metric) for arm in arms[1:] for metric in ("connected", "successful")
-    ]
-    return {
-        "control": names[0],
-        "variants": arms,
-        "comparisons": comparisons,
-        "significance_level": SIGNIFICANCE_LEVEL,
-    }
+    comparisons = [_compare(arms[0], arm, metric) for arm in arms[1:] for metric in _RATES]
+    return ABTest(
+        control=names[0],
+        variants=arms,
+        comparisons=comparisons,
+        significance_level=SIGNIFICANCE_LEVEL,
+    )
 
 
-def _arm(name: str, contacts: pd.DataFrame) -> dict[str, Any]:
+def _arm(name: str, contacts: pd.DataFrame) -> VariantArm:
     dialed = int(contacts["dialed"].sum())
-    arm: dict[str, Any] = {"variant": name, "contacts": len(contacts), "dialed": dialed}
-    for metric, rate in (("connected", "connect_rate"), ("successful", "success_rate")):
-        count = int(contacts[metric].sum())
-        interval = wilson_interval(count, dialed)
-        arm[metric] = count
-        arm[rate] = count / dialed if dialed else None
-        arm[f"{rate}_ci95"] = [interval.low, interval.high] if dialed else None
-    return arm
+    connected = int(contacts["connected"].sum())
+    successful = int(contacts["successful"].sum())
+    return VariantArm(
+        variant=name,
+        contacts=len(contacts),
+        dialed=dialed,
+        connected=connected,
+        connect_rate=connected / dialed if dialed else None,
+        connect_rate_ci95=wilson_interval(connected, dialed) if dialed else None,
+        successful=successful,
+        success_rate=successful / dialed if dialed else None,
+        success_rate_ci95=wilson_interval(successful, dialed) if dialed else None,
+    )
 
 
-def _compare(control: dict[str, Any], arm: dict[str, Any], metric: str) -> dict[str, Any]:
-    counts = (arm[metric], arm["dialed"], control[metric], control["dialed"])
-    comparison: dict[str, Any] = {
-        "metric": "connect_rate" if metric == "connected" else "success_rate",
-        "variant": arm["variant"],
-        "control": control["variant"],
-        "enough_data": enough_data(*counts),
-        "difference": None,
-        "z": None,
-        "p_value": None,
-        "significant": None,
-    }
-    if comparison["enough_data"]:
-        test = two_proportion_test(*counts)
-        comparison |= {
-            "difference": counts[0] / counts[1] - counts[2] / counts[3],
-            "z": test.z,
-            "p_value": test.p_value,
-            "significant": test.p_value < SIGNIFICANCE_LEVEL,
-        }
-    return comparison
+def _compare(control: VariantArm, arm: VariantArm, metric: Rate) -> Comparison:
+    counts = (*_trials(arm, metric), *_trials(control, metric))
+    tested = enough_data(*counts)
+    test = two_proportion_test(*counts) if tested else None
+    return Comparison(
+        metric=metric,
+        variant=arm.variant,
+        control=control.variant,
+        enough_data=tested,
+        difference=counts[0] / counts[1] - counts[2] / counts[3] if test is not None else None,
+        z=test.z if test is not None else None,
+        p_value=test.p_value if test is not None else None,
+        significant=test.p_value < SIGNIFICANCE_LEVEL if test is not None else None,
+    )
 
 
-def _by_local_hour(attempts: pd.DataFrame) -> list[dict[str, Any]]:
+def _trials(arm: VariantArm, metric: Rate) -> tuple[int, int]:
+    """The successes and trials of one rate of a variant: connected or successful of dialed."""
+    return (arm.connected if metric == "connect_rate" else arm.successful), arm.dialed
+
+
+def _by_local_hour(attempts: pd.DataFrame) -> list[HourRow]:
     placed = attempts[attempts["placed"] & attempts["local_hour"].notna()]
     groups = result_group(placed["outcome_class"])
     table = pd.crosstab(placed["local_hour"].astype(int), groups)
     return [
-        {"hour": int(hour), "calls": sum(row.values()), **{str(k): v for k, v in row.items()}}
+        HourRow(hour=int(hour), calls=sum(row.values()), by_group=row)
         for hour, row in zip(table.index.tolist(), _int_records(table), strict=True)
     ]
 
 
-def _by_timezone(contacts: pd.DataFrame) -> list[dict[str, Any]]:
+def _by_timezone(contacts: pd.DataFrame) -> list[TimezoneRow]:
     table = contacts.groupby("timezone_key", dropna=False).agg(
         contacts=("contact_id", "size"),
         dialed=("dialed", "sum"),
@@ -180,7 +202,7 @@ def _by_timezone(contacts: pd.DataFrame) -> list[dict[str, Any]]:
     )
     table = table.sort_values("contacts", ascending=False)
     return [
-        {"timezone": str(zone), **row}
+        TimezoneRow(timezone=str(zone), **row)
         for zone, row in zip(table.index.tolist(), _int_records(table), strict=True)
     ]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pa_parquet
+from pydantic import BaseModel
 
 __all__ = ["write_csv", "write_json", "write_parquet"]
 
@@ -44,9 +44,12 @@ def write_parquet(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_json(figures: dict[str, Any], path: Path) -> Path:
+def write_json(figures: BaseModel, path: Path) -> Path:
     """Write figures as indented JSON; returns `path`."""
-    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # json.dumps, not pydantic's writer, so numbers are written as summary.json always wrote them
+    # (pydantic writes 0.00001 where Python writes 1e-05).
+    text = json.dumps(figures.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
 
 

@@ -25,8 +25,9 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigner.campaign import DEFAULT_VARIANT, OutcomeClass
-from campaigner.reports.errors import UnknownCampaign
+from campaigner.campaign import DEFAULT_VARIANT
+from campaigner.outcomes import CONNECTED_OUTCOMES, OutcomeClass
+from campaigner.reports.errors import ReportError, UnknownCampaign
 from campaigner.store import ContactStatus, get_campaign_by_name
 from campaigner.store.reading import (
     attempt_frames,
@@ -36,17 +37,7 @@ from campaigner.store.reading import (
     snapshot,
 )
 
-__all__ = ["CONNECTED_OUTCOMES", "CampaignData", "load_campaign_data", "lookup"]
-
-CONNECTED_OUTCOMES = frozenset(
-    {
-        OutcomeClass.SUCCESS,
-        OutcomeClass.CONNECTED_UNSUCCESSFUL,
-        OutcomeClass.CALLBACK_REQUESTED,
-        OutcomeClass.DNC_REQUEST,
-    }
-)
-"""Outcomes of a call on which a person answered and spoke with the agent."""
+__all__ = ["CampaignData", "load_campaign_data", "lookup"]
 
 NOT_DIALED = "not_dialed"
 IN_PROGRESS = "in_progress"
@@ -83,6 +74,8 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
         input_rows = input_row_count(connection=connection, campaign_id=campaign.id)
     contacts = _typed_contacts(contacts)
     attempts = _with_attempt_facts(_typed_attempts(attempts), contacts)
+    _check_outcomes(contacts["final_outcome"], "contacts' final outcomes")
+    _check_outcomes(attempts["outcome_class"], "attempts' outcomes")
     config = campaign.config
     return CampaignData(
         name=campaign.name,
@@ -103,6 +96,18 @@ def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
     found = values.reindex(pd.Index(keys))
     found.index = keys.index
     return found
+
+
+def _check_outcomes(outcomes: pd.Series, what: str) -> None:
+    """A `ReportError` when the store holds an outcome class this campaigner does not know (a newer
+    version's, say): a report would count it as nothing, or as the wrong thing."""
+    unknown = set(outcomes.dropna().unique()) - _KNOWN_OUTCOMES
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise ReportError(f"the {what} include {names}, which is not an outcome class")
+
+
+_KNOWN_OUTCOMES = frozenset(outcome.value for outcome in OutcomeClass)
 
 
 def _variant_names(config: dict[str, Any]) -> tuple[str, ...]:

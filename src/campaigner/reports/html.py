@@ -1,285 +1,191 @@
 """report.html: one self-contained page a manager can open anywhere, offline.
 
-Styles are inlined from `templates/report.css`, charts are inline SVG (`campaigner.reports.charts`)
-and there is no script and no reference to anything outside the file. Every figure comes from
-`campaigner.reports.figures.headline`; the two histograms (call duration, call cost) are drawn
-from the attempts themselves.
+The page is the Jinja2 template `templates/report.html.j2`, autoescaped, reading the `Headline`
+(`campaigner.reports.headline`) by attribute. Styles are inlined from `templates/report.css`,
+charts are inline SVG (`campaigner.reports.charts`, handed to the template as markup) and there is
+no script and no reference to anything outside the file. The two histograms (call duration, call
+cost) are drawn from the attempts themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from campaigner.outcomes import ResultGroup
 from campaigner.reports.charts import Series, bar_rows, columns, interval_rows, one_colour_per_row
-from campaigner.reports.figures import RESULT_GROUPS
 from campaigner.reports.frames import CampaignData
+from campaigner.reports.headline import ABTest, Headline, HourRow, TimezoneRow
 from campaigner.reports.stats import MIN_EXPECTED, MIN_TRIALS
 
 __all__ = ["render_report"]
 
 _HISTOGRAM_BINS = 12
-_GROUP_ORDER = list(dict.fromkeys(RESULT_GROUPS.values()))
-_FUNNEL = (
-    ("contacts", "Contacts"),
-    ("dialed", "Dialed"),
-    ("connected", "Connected"),
-    ("successful", "Successful"),
-)
+_FUNNEL_LABELS = ("Input rows", "Contacts", "Dialed", "Connected", "Successful")
 
 
-def render_report(data: CampaignData, figures: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class _Charts:
+    """The page's charts as SVG markup; None where there is nothing to draw yet."""
+
+    funnel: Markup
+    results: Markup
+    by_hour: Markup | None
+    by_timezone: Markup
+    durations: Markup | None
+    costs: Markup | None
+    sentiment: Markup | None
+    ab_rates: Markup | None
+
+
+def render_report(data: CampaignData, headline: Headline) -> str:
     """The whole HTML document."""
     css = files("campaigner.reports").joinpath("templates/report.css").read_text("utf-8")
-    sections = [
-        _cards(figures),
-        _section("Funnel", _funnel(figures)),
-        _section("Results by contact", _results(figures)),
-        _section("Calls by hour of the recipient's day", _by_hour(figures)),
-        _section("By timezone", _by_timezone(figures)),
-        _section("Call duration and cost", _distributions(data, figures)),
-        _section("Sentiment of connected calls", _sentiment(figures)),
-        _section("A/B comparison of agent variants", _ab_test(figures["ab_test"])),
-        _section("Rejected input rows", _rejected(figures)),
-    ]
-    masked = " Phone numbers are masked in the exported files." if figures["numbers_masked"] else ""
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Campaign report: {escape(data.name)}</title><style>{css}</style></head><body>"
-        f"<header><h1>Campaign {escape(data.name)}</h1><p>Report generated "
-        f"{escape(figures['generated_at'][:19].replace('T', ' '))} UTC · configuration "
-        f"{escape(data.config_sha256[:12])}.{masked}</p></header><main>"
-        + "".join(sections)
-        + "</main></body></html>\n"
-    )
-
-
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{escape(title)}</h2>{body}</section>"
-
-
-def _cards(figures: dict[str, Any]) -> str:
-    funnel, cost = figures["funnel"], figures["cost"]
-    cards = [
-        ("Input rows", _count(figures["input_rows"])),
-        ("Contacts", _count(funnel["contacts"])),
-        ("Dialed", _count(funnel["dialed"])),
-        ("Connected", _count(funnel["connected"])),
-        ("Successful", _count(funnel["successful"])),
-        ("Total cost", _dollars(cost["total_cents"])),
-        ("Cost per connected contact", _dollars(cost["per_connected_contact_cents"])),
-        ("Cost per successful contact", _dollars(cost["per_successful_contact_cents"])),
-    ]
-    return (
-        '<section class="cards">'
-        + "".join(
-            f'<div class="card"><div class="value">{escape(value)}</div>'
-            f'<div class="label">{escape(label)}</div></div>'
-            for label, value in cards
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            report=headline,
+            charts=_charts(data, headline),
+            # Our own style sheet: escaping would break its quoted font names.
+            css=Markup(css),  # noqa: S704
+            min_trials=MIN_TRIALS,
+            min_expected=MIN_EXPECTED,
         )
-        + "</section>"
     )
 
 
-def _funnel(figures: dict[str, Any]) -> str:
-    funnel = figures["funnel"]
-    labels = ["Input rows", *(label for _, label in _FUNNEL)]
-    values = [figures["input_rows"], *(funnel[key] for key, _ in _FUNNEL)]
-    chart = bar_rows("Funnel", labels, [Series("funnel", values)])
-    suppressed = figures["suppressed"]
-    note = (
-        f'<p class="note">Input rows = contacts + {figures["rejected"]} rejected rows. '
-        f"Suppressed by the do-not-call list: {suppressed['at_import']} at import, "
-        f"{suppressed['before_dialing']} before dialing. Rates: "
-        f"connected {_share(funnel['connected'], funnel['dialed'])} of dialed, "
-        f"successful {_share(funnel['successful'], funnel['dialed'])} of dialed.</p>"
+@cache
+def _templates() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("campaigner.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-    return chart + note
-
-
-def _results(figures: dict[str, Any]) -> str:
-    results = figures["results"]
-    names = [name for name in _GROUP_ORDER if results.get(name)]
-    values = [results[name] for name in names]
-    labels = [name.replace("_", " ") for name in names]
-    chart = bar_rows("Contacts by result", labels, one_colour_per_row(names, values), legend=False)
-    return chart + (
-        '<p class="note">Each contact counts once, by its final outcome (or its latest call '
-        "while it waits for a retry). No answer includes declined calls; failed includes "
-        "invalid numbers, telephony and account errors.</p>"
+    environment.filters.update(
+        number=_number, share=_share, dollars=_dollars, seconds=_seconds, percent=_percent
     )
+    return environment
 
 
-def _by_hour(figures: dict[str, Any]) -> str:
-    rows = {row["hour"]: row for row in figures["by_local_hour"]}
-    if not rows:
-        return '<p class="note">No calls placed yet.</p>'
-    present = {key for row in rows.values() for key in row}
-    names = [name for name in _GROUP_ORDER if name in present]
-    series = [
-        Series(name, [rows.get(hour, {}).get(name, 0) for hour in range(24)]) for name in names
-    ]
-    labels = [f"{hour:02d}" for hour in range(24)]
-    return columns("Calls by local hour and result", labels, series, label_every=2)
-
-
-def _by_timezone(figures: dict[str, Any]) -> str:
-    rows = figures["by_timezone"]
-    labels = [row["timezone"].replace("|", " | ") for row in rows]
-    series = [
-        Series("successful", [row["successful"] for row in rows]),
-        Series("connected_unsuccessful", [row["connected"] - row["successful"] for row in rows]),
-        Series("no_answer", [row["dialed"] - row["connected"] for row in rows], "not connected"),
-        Series("not_dialed", [row["contacts"] - row["dialed"] for row in rows]),
-    ]
-    chart = bar_rows("Contacts by timezone and result", labels, series)
-    table = _table(
-        ["Timezone", "Contacts", "Dialed", "Connected", "Successful", "Success rate"],
-        [
-            [
-                label,
-                _count(row["contacts"]),
-                _count(row["dialed"]),
-                _count(row["connected"]),
-                _count(row["successful"]),
-                _share(row["successful"], row["dialed"]),
-            ]
-            for label, row in zip(labels, rows, strict=True)
-        ],
-    )
-    return chart + table
-
-
-def _distributions(data: CampaignData, figures: dict[str, Any]) -> str:
+def _charts(data: CampaignData, headline: Headline) -> _Charts:
     attempts = data.attempts
     durations = attempts.loc[attempts["connected"], "duration_ms"].dropna() / 1000
     costs = attempts.loc[attempts["placed"], "cost_cents"].dropna()
-    cost, duration = figures["cost"], figures["duration"]
-    note = (
-        f'<p class="note">Connected calls: mean {_seconds(duration["mean_connected_call_s"])}, '
-        f"median {_seconds(duration['median_connected_call_s'])}. Cost per placed call "
-        f"{_dollars(cost['per_call_cents'])}, per connected contact "
-        f"{_dollars(cost['per_connected_contact_cents'])}, per successful contact "
-        f"{_dollars(cost['per_successful_contact_cents'])}.</p>"
-    )
-    return (
-        _histogram("Duration of connected calls (seconds)", durations, "s")
-        + _histogram("Cost per placed call (cents)", costs, "¢")
-        + note
+    return _Charts(
+        funnel=_funnel(headline),
+        results=_results(headline.results),
+        by_hour=_by_hour(headline.by_local_hour),
+        by_timezone=_by_timezone(headline.by_timezone),
+        durations=_histogram("Duration of connected calls (seconds)", durations, "s"),
+        costs=_histogram("Cost per placed call (cents)", costs, "¢"),
+        sentiment=_sentiment(headline.sentiment),
+        ab_rates=_ab_rates(headline.ab_test),
     )
 
 
-def _histogram(title: str, values: pd.Series, unit: str) -> str:
-    heading = f"<h3>{escape(title)}</h3>"
+def _svg(svg: str) -> Markup:
+    """A chart of `campaigner.reports.charts`, which escapes every text it draws."""
+    return Markup(svg)  # noqa: S704
+
+
+def _funnel(headline: Headline) -> Markup:
+    funnel = headline.funnel
+    values = [
+        headline.input_rows,
+        funnel.contacts,
+        funnel.dialed,
+        funnel.connected,
+        funnel.successful,
+    ]
+    return _svg(bar_rows("Funnel", _FUNNEL_LABELS, [Series("funnel", values)]))
+
+
+def _results(results: dict[ResultGroup, int]) -> Markup:
+    groups = [group for group in ResultGroup if results.get(group)]
+    series = one_colour_per_row([group.value for group in groups], [results[g] for g in groups])
+    labels = [group.value.replace("_", " ") for group in groups]
+    return _svg(bar_rows("Contacts by result", labels, series, legend=False))
+
+
+def _by_hour(rows: list[HourRow]) -> Markup | None:
+    if not rows:
+        return None
+    by_hour = {row.hour: row.by_group for row in rows}
+    present = {group for row in rows for group in row.by_group}
+    series = [
+        Series(group.value, [by_hour.get(hour, {}).get(group, 0) for hour in range(24)])
+        for group in ResultGroup
+        if group in present
+    ]
+    labels = [f"{hour:02d}" for hour in range(24)]
+    return _svg(columns("Calls by local hour and result", labels, series, label_every=2))
+
+
+def _by_timezone(rows: list[TimezoneRow]) -> Markup:
+    labels = [row.timezone.replace("|", " | ") for row in rows]
+    series = [
+        Series("successful", [row.successful for row in rows]),
+        Series("connected_unsuccessful", [row.connected - row.successful for row in rows]),
+        Series("no_answer", [row.dialed - row.connected for row in rows], "not connected"),
+        Series("not_dialed", [row.contacts - row.dialed for row in rows]),
+    ]
+    return _svg(bar_rows("Contacts by timezone and result", labels, series))
+
+
+def _histogram(title: str, values: pd.Series, unit: str) -> Markup | None:
     if values.empty:
-        return heading + '<p class="note">No calls yet.</p>'
+        return None
     counts, edges = np.histogram(values.to_numpy(dtype=float), bins=_HISTOGRAM_BINS)
     labels = [f"{low:,.0f}–{high:,.0f}{unit}" for low, high in pairwise(edges)]
-    return heading + columns(title, labels, [Series("funnel", counts.tolist())], label_every=2)
+    return _svg(columns(title, labels, [Series("funnel", counts.tolist())], label_every=2))
 
 
-def _sentiment(figures: dict[str, Any]) -> str:
-    sentiment = figures["sentiment"]
+def _sentiment(sentiment: dict[str, int]) -> Markup | None:
     if not sentiment:
-        return '<p class="note">No connected calls yet.</p>'
+        return None
     names = list(sentiment)
     values = [sentiment[name] for name in names]
-    return bar_rows("Sentiment", names, one_colour_per_row(names, values), legend=False)
+    return _svg(bar_rows("Sentiment", names, one_colour_per_row(names, values), legend=False))
 
 
-def _ab_test(ab_test: dict[str, Any]) -> str:
-    variants = ab_test["variants"]
-    if len(variants) < 2:
-        return '<p class="note">The campaign has one agent: there is nothing to compare.</p>'
-    table = _table(
-        ["Variant", "Contacts", "Dialed", "Connect rate (95% CI)", "Success rate (95% CI)"],
-        [
-            [
-                arm["variant"],
-                _count(arm["contacts"]),
-                _count(arm["dialed"]),
-                _rate_with_interval(arm, "connect_rate"),
-                _rate_with_interval(arm, "success_rate"),
-            ]
-            for arm in variants
-        ],
-    )
+def _ab_rates(ab_test: ABTest) -> Markup | None:
+    """The variants' rates with their intervals, when there are variants to compare."""
+    if len(ab_test.variants) < 2:
+        return None
+    arms = ab_test.variants
+    rates = [
+        *((f"{arm.variant} connect", arm.connect_rate, arm.connect_rate_ci95) for arm in arms),
+        *((f"{arm.variant} success", arm.success_rate, arm.success_rate_ci95) for arm in arms),
+    ]
     rows = [
-        (f"{arm['variant']} {label}", arm[rate], *arm[f"{rate}_ci95"])
-        for rate, label in (("connect_rate", "connect"), ("success_rate", "success"))
-        for arm in variants
-        if arm[rate] is not None
+        (label, rate, *interval)
+        for label, rate, interval in rates
+        if rate is not None and interval is not None
     ]
-    chart = interval_rows("Rates with 95% confidence intervals", rows) if rows else ""
-    tests = _table(
-        ["Rate", "Variant vs control", "Difference", "z", "p-value", "Verdict"],
-        [_comparison_row(comparison, ab_test) for comparison in ab_test["comparisons"]],
-    )
-    method = (
-        '<p class="note">Rates are per dialed contact, with Wilson 95% intervals; each variant '
-        "is compared with the control (the campaign file's first variant) by a pooled "
-        f"two-proportion z test. A comparison needs at least {MIN_TRIALS} dialed contacts per "
-        f"variant and {MIN_EXPECTED} expected successes and failures in each.</p>"
-    )
-    return table + chart + tests + method
+    return _svg(interval_rows("Rates with 95% confidence intervals", rows)) if rows else None
 
 
-def _comparison_row(comparison: dict[str, Any], ab_test: dict[str, Any]) -> list[str]:
-    rate = comparison["metric"].replace("_", " ")
-    pair = f"{comparison['variant']} vs {comparison['control']}"
-    if not comparison["enough_data"]:
-        return [rate, pair, "–", "–", "–", "not enough data"]
-    level = ab_test["significance_level"]
-    verdict = (
-        f"significant at {level:.0%}" if comparison["significant"] else "no significant difference"
-    )
-    return [
-        rate,
-        pair,
-        f"{comparison['difference'] * 100:+.1f} points",
-        f"{comparison['z']:.2f}",
-        f"{comparison['p_value']:.4f}",
-        verdict,
-    ]
-
-
-def _rejected(figures: dict[str, Any]) -> str:
-    reasons = figures["rejected_by_reason"]
-    if not reasons:
-        return '<p class="note">No input row was rejected.</p>'
-    rows = [[reason.replace("_", " "), _count(count)] for reason, count in reasons.items()]
-    return _table(["Reason", "Rows"], rows) + (
-        '<p class="note">Each rejected row, with its reason, is in rejected.csv.</p>'
-    )
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{escape(header)}</th>" for header in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _rate_with_interval(arm: dict[str, Any], rate: str) -> str:
-    if arm[rate] is None:
-        return "–"
-    low, high = arm[f"{rate}_ci95"]
-    return f"{arm[rate]:.1%} ({low:.1%}–{high:.1%})"
-
-
-def _count(value: int) -> str:
+def _number(value: int) -> str:
     return f"{value:,}"
 
 
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "–"
+
+
+def _percent(rate: float, digits: int = 1) -> str:
+    return f"{rate:.{digits}%}"
 
 
 def _dollars(cents: float | None) -> str:
