@@ -319,7 +319,7 @@ def sim(
     """Serve the Retell-compatible simulator (see docs/simulator.md) until Ctrl-C."""
     from pydantic import ValidationError
 
-    from campaigner.simulator import SimulatorConfig, resolve_api_key, serve_until_stopped
+    from retell_sim import SimulatorConfig, resolve_api_key, serve_until_stopped
 
     key, source = resolve_api_key(api_key)
     try:

@@ -29,7 +29,6 @@ from campaigner.dialer.clock import SystemClock
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import Call
-from campaigner.simulator import SimulatorConfig
 from campaigner.store import (
     AttemptState,
     CallAttempt,
@@ -41,6 +40,7 @@ from campaigner.store import (
     get_campaign_by_name,
     make_engine,
 )
+from retell_sim import SimulatorConfig
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 from tests.dialer.processes import (
     RUN_TIMEOUT,
