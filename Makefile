@@ -29,6 +29,7 @@ CODE_DIRS := $(wildcard src tests flows bench)
 lint: install
 	$(BIN)/ruff check $(CODE_DIRS)
 	$(BIN)/ruff format --check $(CODE_DIRS)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy
