@@ -12,10 +12,12 @@ export DO_NOT_TRACK ?= 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The simulator is a distribution of its own (src/retell_sim): installing it from there in the same
+# command is what satisfies campaigner's `sim` extra.
+$(STAMP): pyproject.toml src/retell_sim/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./src/retell_sim -e '.[dev,sim]'
 	touch $(STAMP)
 
 demo: install
@@ -27,6 +29,7 @@ CODE_DIRS := $(wildcard src tests flows bench)
 lint: install
 	$(BIN)/ruff check $(CODE_DIRS)
 	$(BIN)/ruff format --check $(CODE_DIRS)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy

@@ -50,8 +50,8 @@ from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import RateLimited, RetellClient
 from campaigner.retell.transport import LeanTransport
-from campaigner.simulator import DEFAULT_API_KEY
 from campaigner.store import make_engine, upgrade_database
+from retell_sim import DEFAULT_API_KEY
 
 CREATE_PATHS = frozenset({"/v2/create-phone-call", "/create-batch-call"})
 RESULT_EVENTS = ["call_ended", "call_analyzed"]

@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import RetellClient
-from campaigner.simulator import DEFAULT_API_KEY
+from retell_sim import DEFAULT_API_KEY
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dialer_direct import free_port, start_simulator

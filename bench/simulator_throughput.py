@@ -25,7 +25,7 @@ import socket
 import time
 from typing import Any
 
-from campaigner.simulator import DEMO_FROM_NUMBERS, OutcomeModel, SimulatorConfig
+from retell_sim import DEMO_FROM_NUMBERS, OutcomeModel, SimulatorConfig
 
 API_KEY = "key_campaigner_bench"
 HOST = "127.0.0.1"
@@ -68,7 +68,7 @@ class Connection:
 def _serve(config: SimulatorConfig, port: int) -> None:
     import uvicorn
 
-    from campaigner.simulator import create_app
+    from retell_sim import create_app
 
     uvicorn.run(create_app(config), host=HOST, port=port, log_level="warning", access_log=False)
 

@@ -32,7 +32,7 @@ from campaigner.retell.webhooks import (
     verify_webhook,
     webhook_event_from_payload,
 )
-from campaigner.simulator import DEFAULT_API_KEY
+from retell_sim import DEFAULT_API_KEY
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dialer_direct import free_port, start_simulator

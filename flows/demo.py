@@ -18,10 +18,10 @@ from campaigner import eventloop
 from campaigner.console import print_run_summary
 from campaigner.demo import CAMPAIGN_FILE, CONTACTS_FILE, DEMO_DIR, SIMULATOR, print_import
 from campaigner.settings import get_settings
-from campaigner.simulator import run_simulator
 from flows.campaign import run_campaign
 from flows.ingest import ingest_contacts
 from flows.report import export_report_flow
+from retell_sim import run_simulator
 
 __all__ = ["main"]
 

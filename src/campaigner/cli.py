@@ -268,99 +268,24 @@ def _e164(number: str, region: str) -> str:
     return result.e164
 
 
-_SIM_OPTIONS = {
-    "speed": "--speed",
-    "concurrency_limit": "--concurrency",
-    "concurrency_exhausted": "--concurrency-exhausted",
-    "cps": "--cps",
-    "cps_exceeded": "--cps-exceeded",
-    "rate_limit": "--rate-limit",
-    "faults": "--faults",
-    "account_webhook_url": "--webhook-url",
-    "analysis_delay_s": "--analysis-delay",
-}
-
-
-@app.command()
-def sim(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8765,
-    speed: Annotated[
-        float, typer.Option(help="Virtual seconds per real second; 0 = manual clock.")
-    ] = 1.0,
-    concurrency: Annotated[int, typer.Option(help="Workspace concurrency limit.")] = 20,
-    cps: Annotated[float, typer.Option(help="Outbound dials per second (per workspace).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the outcome model and the faults.")] = 0,
-    faults: Annotated[
-        str, typer.Option(help="none, flaky, hostile, or a spec such as 5xx=0.02,drop=0.005.")
-    ] = "none",
-    api_key: Annotated[
-        str | None,
-        typer.Option(help="Key clients must send (default: $RETELL_API_KEY, else the demo key)."),
-    ] = None,
-    empty: Annotated[bool, typer.Option(help="Start without the demo workspace.")] = False,
-    concurrency_exhausted: Annotated[
-        str, typer.Option(help="A create beyond the limit: error_call (201, then error) or 429.")
-    ] = "error_call",
-    cps_exceeded: Annotated[
-        str, typer.Option(help="A create beyond the CPS: 429, or queue it until its dial slot.")
-    ] = "429",
-    rate_limit: Annotated[
-        float | None, typer.Option(help="API requests per second per key (default: no limit).")
-    ] = None,
-    webhook_url: Annotated[
-        str | None,
-        typer.Option(help="Account-level webhook URL (agents without their own webhook_url)."),
-    ] = None,
-    analysis_delay: Annotated[
-        float,
-        typer.Option(help="Virtual seconds from a call's end to its post-call analysis."),
-    ] = 3.0,
-) -> None:
+@app.command(
+    # Every option is the simulator's own (`python -m retell_sim`): they and --help pass through.
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sim(context: typer.Context) -> None:
     """Serve the Retell-compatible simulator (see docs/simulator.md) until Ctrl-C."""
-    from pydantic import ValidationError
-
-    from campaigner.simulator import SimulatorConfig, resolve_api_key, serve_until_stopped
-
-    key, source = resolve_api_key(api_key)
     try:
-        config = SimulatorConfig.model_validate(
-            {
-                "api_key": key,
-                "speed": speed,
-                "seed": seed,
-                "concurrency_limit": concurrency,
-                "concurrency_exhausted": concurrency_exhausted,
-                "cps": cps,
-                "cps_exceeded": cps_exceeded,
-                "rate_limit": rate_limit,
-                "faults": faults,
-                "empty": empty,
-                "account_webhook_url": webhook_url,
-                "analysis_delay_s": analysis_delay,
-            }
+        from retell_sim.cli import main
+    except ModuleNotFoundError as error:
+        if error.name != "retell_sim":
+            raise
+        # A plain `pip install .` has no simulator: it is a distribution of its own (README).
+        _fail(
+            "the Retell simulator is not installed; to install it, run "
+            "`pip install ./src/retell_sim` in campaigner's source folder"
         )
-    except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        _fail(f"{_SIM_OPTIONS.get(field, field)}: {problem['msg']}")
-    hints = {
-        "default": f"API key: {key} (the demo key)",
-        "--api-key": "API key: the one given with --api-key",
-    }
-
-    def announce(base_url: str) -> None:
-        typer.echo(f"Retell simulator listening on {base_url}")
-        typer.echo(hints.get(source, f"API key: from ${source}"))
-        typer.echo(f"Point clients at it with RETELL_BASE_URL={base_url}. Ctrl-C stops it.")
-
-    try:
-        serve_until_stopped(config, host=host, port=port, announce=announce)
-    except OSError as error:
-        _fail(f"cannot listen on {host}:{port}: {error.strerror}")
-    except KeyboardInterrupt:
-        # uvicorn re-raises the Ctrl-C it caught once it has shut down cleanly.
-        typer.echo("Retell simulator stopped.")
+    raise typer.Exit(main(context.args, prog="campaigner sim"))
 
 
 @app.command("run")

@@ -19,8 +19,8 @@ from campaigner.console import ProgressDisplay, print_run_summary
 from campaigner.contacts import IngestSummary, ingest_contacts_file
 from campaigner.dialer.runner import CampaignRunner, RunSummary
 from campaigner.retell import RetellClient
-from campaigner.simulator import SimulatorConfig, run_simulator
 from campaigner.store import make_engine, session_factory, upgrade_database
+from retell_sim import SimulatorConfig, run_simulator
 
 __all__ = [
     "CAMPAIGN_FILE",

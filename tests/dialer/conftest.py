@@ -14,8 +14,8 @@ from sqlmodel import Session
 from campaigner.campaign import CampaignConfig, parse_campaign
 from campaigner.contacts import ingest_contacts_file
 from campaigner.retell import RetellClient
-from campaigner.simulator import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
 from campaigner.store import make_engine, upgrade_database
+from retell_sim import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
 
 CAMPAIGN_YAML = """
 name: {name}

@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from campaigner.simulator import SimulatorHandle
+from retell_sim import SimulatorHandle
 
 
 class FakeClock:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from campaigner.retell import call_filter
-from campaigner.simulator import DEFAULT_API_KEY
+from retell_sim import DEFAULT_API_KEY
 
 STARTUP_TIMEOUT = 20.0
 RUN_TIMEOUT = 60.0

@@ -18,7 +18,6 @@ from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer.batching import BatchDialer, BatchOptions
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.sync import ResultSync
-from campaigner.simulator import OutcomeModel, Simulator, SimulatorConfig
 from campaigner.store import (
     Batch,
     BatchState,
@@ -30,6 +29,7 @@ from campaigner.store import (
     suppressed_numbers,
     upsert_campaign,
 )
+from retell_sim import OutcomeModel, Simulator, SimulatorConfig
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 from tests.dialer.fakes import FakeClock, SimulatorClock
 from tests.store.factories import lease_into_batch

@@ -21,7 +21,6 @@ from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer import batching
 from campaigner.dialer.runner import CampaignRunner, RunSummary
 from campaigner.retell import RetellClient
-from campaigner.simulator import SimulatorConfig
 from campaigner.store import (
     Batch,
     BatchState,
@@ -31,6 +30,7 @@ from campaigner.store import (
     calls_to_number_since,
     suppressed_numbers,
 )
+from retell_sim import SimulatorConfig
 from tests.dialer.conftest import Rig, numbers
 from tests.dialer.fakes import SimulatorClock
 from tests.dialer.test_batch_mode import (

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from campaigner.cli import app
 from campaigner.settings import get_settings
-from campaigner.simulator import SimulatorConfig, SimulatorHandle, run_simulator
+from retell_sim import SimulatorConfig, SimulatorHandle, run_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = """

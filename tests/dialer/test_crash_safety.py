@@ -29,7 +29,6 @@ from campaigner.dialer.clock import SystemClock
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import Call
-from campaigner.simulator import SimulatorConfig
 from campaigner.store import (
     AttemptState,
     CallAttempt,
@@ -42,6 +41,7 @@ from campaigner.store import (
     make_engine,
 )
 from campaigner.store import attempts as attempts_store
+from retell_sim import SimulatorConfig
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 from tests.dialer.processes import (
     RUN_TIMEOUT,

@@ -14,7 +14,6 @@ from campaigner.campaign import OutcomeClass
 from campaigner.dialer import runner as runner_module
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
-from campaigner.simulator import ForcedOutcome, SimulatorConfig
 from campaigner.store import (
     CallAttempt,
     CampaignStatus,
@@ -24,6 +23,7 @@ from campaigner.store import (
     set_campaign_status,
     suppressed_numbers,
 )
+from retell_sim import ForcedOutcome, SimulatorConfig
 from tests.dialer.conftest import Rig, numbers
 
 # Faults strike replays too; enough rounds that a run resolves every lost create by itself.

@@ -18,8 +18,8 @@ from campaigner.dialer import webhook_inbox
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
 from campaigner.retell import sign_webhook
-from campaigner.simulator import DEMO_AGENT_B_ID, DEMO_AGENT_ID, SimulatorConfig, run_simulator
 from campaigner.store import CallAttempt, make_engine, upgrade_database
+from retell_sim import DEMO_AGENT_B_ID, DEMO_AGENT_ID, SimulatorConfig, run_simulator
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 
 KEY = SecretStr("key_webhook_test")

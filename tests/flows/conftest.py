@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from campaigner.settings import get_settings
-from campaigner.simulator import SimulatorConfig, SimulatorHandle, run_simulator
 from campaigner.store import Contact, SourceFile, make_engine
+from retell_sim import SimulatorConfig, SimulatorHandle, run_simulator
 
 CAMPAIGN = """
 name: {name}

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from flows.serve import RUN_CAMPAIGN_EVERY, UNRESPONSIVE_RUNS
 
-from campaigner.simulator import SimulatorConfig, run_simulator
+from retell_sim import SimulatorConfig, run_simulator
 from tests.flows.conftest import CAMPAIGN, contacts_csv
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]

@@ -21,8 +21,8 @@ from campaigner.campaign import CampaignConfig, parse_campaign
 from campaigner.contacts import ingest_contacts_file
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
-from campaigner.simulator import ForcedOutcome, SimulatorConfig, run_simulator
 from campaigner.store import add_suppressions, make_engine, upgrade_database
+from retell_sim import ForcedOutcome, SimulatorConfig, run_simulator
 from tests.store import conftest as store_fixtures
 
 engine = store_fixtures.engine

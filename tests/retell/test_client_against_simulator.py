@@ -17,7 +17,7 @@ from campaigner.retell import (
     TimeWindow,
     call_filter,
 )
-from campaigner.simulator import (
+from retell_sim import (
     DEMO_AGENT_ID,
     DEMO_FROM_NUMBERS,
     DEMO_LLM_ID,
