@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -167,3 +168,40 @@ def test_batch_mode_runs_through_the_cli_and_status_shows_its_batches(
     assert campaign["mode"] == "batch"
     assert [b["submitted"] for b in campaign["batches"]] == [5, 5, 2]
     assert all(b["finished"] == b["dialed"] == b["submitted"] for b in campaign["batches"])
+
+
+def test_audit_finds_the_calls_and_attempts_one_to_one_and_names_a_stray_call(
+    runner: CliRunner, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    ran = runner.invoke(app, ["run", "cli.yaml", "--contacts", "contacts.csv", "--json"])
+    assert ran.exit_code == 0, ran.output
+
+    clean = runner.invoke(app, ["audit", "cli", "--json"])
+    assert clean.exit_code == 0, clean.output
+    audit = json.loads(clean.stdout)
+    assert (audit["calls_at_retell"], audit["attempts_with_a_call"]) == (12, 12)
+    assert "✓ exactly once" in runner.invoke(app, ["audit", "cli"]).stdout
+
+    # A second call for attempt 3, placed behind the store's back (a fresh key).
+    with httpx.Client(
+        base_url=sim.base_url, headers={"Authorization": f"Bearer {sim.api_key}"}
+    ) as http:
+        placed = http.post(
+            "/v2/create-phone-call",
+            json={
+                "from_number": "+14155550100",
+                "to_number": "+12125550103",
+                "metadata": {"campaign": "cli", "attempt": "3"},
+            },
+        )
+    assert placed.status_code == 201
+    stray = placed.json()["call_id"]
+
+    found = runner.invoke(app, ["audit", "cli", "--json"])
+    assert found.exit_code == 1
+    audit = json.loads(found.stdout)
+    assert audit["calls_without_attempt"] == [stray]
+    assert list(audit["attempts_with_several_calls"]) == ["3"]
+    assert stray in audit["attempts_with_several_calls"]["3"]
+    shown = runner.invoke(app, ["audit", "cli"]).stdout
+    assert "✗ 1 calls at Retell on no attempt" in shown
