@@ -16,6 +16,7 @@ from campaigner.contacts import ingest_contacts_file
 from campaigner.retell import RetellClient
 from campaigner.store import make_engine, upgrade_database
 from retell_sim import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
+from tests.dialer.processes import Processes
 
 CAMPAIGN_YAML = """
 name: {name}
@@ -78,6 +79,16 @@ class Rig:
             await asyncio.sleep(min(seconds, 0.01))
 
         return RetellClient(api_key=self.sim.api_key, base_url=self.sim.base_url, sleep=short_wait)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """The processes a test starts, killed at its end if still running."""
+    registry = Processes(workdir=tmp_path)
+    try:
+        yield registry
+    finally:
+        registry.stop_all()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,15 +236,6 @@ class CliCampaign:
             assert code == 0, self.processes.output(label)
             assert self.summary(label).stop_reason == "nothing is due now"
         assert not unsettled(self.engine)
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    registry = Processes(workdir=tmp_path)
-    try:
-        yield registry
-    finally:
-        registry.stop_all()
 
 
 @contextmanager

@@ -22,7 +22,6 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,15 +43,6 @@ RUNS_EXIT_WITHIN = 150.0
 FAULTS = "lost_create=0.08,5xx=0.04,capacity=0.05"
 CI_SEEDS = [23, 2312]
 SOAK_SEEDS = list(range(100, 120))
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    registry = Processes(workdir=tmp_path)
-    try:
-        yield registry
-    finally:
-        registry.stop_all()
 
 
 def needs_libfaketime() -> None:

@@ -16,6 +16,7 @@ from campaigner.store import (
     Campaign,
     Contact,
     claim_due_contacts,
+    create_attempt,
     create_batch,
     create_source_file,
     insert_contacts,
@@ -141,4 +142,18 @@ def claim(
         lease_owner=owner,
         lease_seconds=60,
         timezones=timezones,
+    )
+
+
+def write_attempt(session: Session, contact: Contact, owner: str = "w1") -> CallAttempt:
+    """The next attempt for a contact `owner` leased, committed (as a run writes it ahead)."""
+    return create_attempt(
+        session=session,
+        contact=contact,
+        lease_owner=owner,
+        agent_id="agent_abc",
+        agent_version=None,
+        from_number="+14155550100",
+        variant="default",
+        now=NOW,
     )

@@ -9,35 +9,21 @@ from sqlmodel import Session, select
 from campaigner.store import (
     AttemptState,
     CallAttempt,
-    Contact,
     ContactStatus,
     attempts,
-    create_attempt,
     get_contact,
     mark_attempt_sent,
     run_leases,
 )
-from tests.store.factories import NOW, add_contacts, claim, make_campaign
+from tests.store.factories import NOW, add_contacts, claim, make_campaign, write_attempt
 
 RETELL_NOW = NOW + timedelta(hours=5)  # Retell's clock need not agree with ours
-
-
-def write(session: Session, contact: Contact, owner: str) -> CallAttempt:
-    return create_attempt(
-        session=session,
-        contact=contact,
-        lease_owner=owner,
-        agent_id="agent_abc",
-        agent_version=None,
-        from_number="+14155550100",
-        now=NOW,
-    )
 
 
 def written(session: Session, count: int, owner: str = "run-a") -> list[CallAttempt]:
     campaign = make_campaign(session)
     add_contacts(session, campaign, count)
-    return [write(session, contact, owner) for contact in claim(session, campaign, owner=owner)]
+    return [write_attempt(session, c, owner) for c in claim(session, campaign, owner=owner)]
 
 
 def ids(rows: list[CallAttempt]) -> list[int]:

@@ -26,7 +26,6 @@ from campaigner.store import (
     calls_to_number_since,
     campaign_status,
     claimable_timezone_sets,
-    create_attempt,
     create_attempts,
     finalize_attempt,
     finalize_attempts,
@@ -45,20 +44,9 @@ from campaigner.store import (
     settling_facts,
     unfinished_attempts,
 )
-from tests.store.factories import NOW, add_contacts, claim, make_campaign, number
+from tests.store.factories import NOW, add_contacts, claim, make_campaign, number, write_attempt
 
-
-def dial(session: Session, contact: Contact, owner: str = "w1") -> CallAttempt:
-    return create_attempt(
-        session=session,
-        contact=contact,
-        lease_owner=owner,
-        agent_id="agent_abc",
-        agent_version=None,
-        from_number="+14155550100",
-        variant="default",
-        now=NOW,
-    )
+dial = write_attempt
 
 
 def phones(contacts: list[Contact]) -> list[str]:
