@@ -28,16 +28,8 @@ import pytest
 
 from campaigner.retell import AmbiguousCreate, RetellClient, RetryPolicy, TransportError
 from campaigner.retell import client as client_module
+from tests.retell.test_client import API_KEY, CALL
 
-API_KEY = "key_test_secret_value_123"
-CALL = {
-    "call_id": "call_1",
-    "call_type": "phone_call",
-    "call_status": "registered",
-    "agent_id": "agent_1",
-    "from_number": "+14155550100",
-    "to_number": "+12125550101",
-}
 CALL_ANSWER = json.dumps(CALL).encode()
 CREATED = (
     b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
@@ -204,33 +196,37 @@ async def answer_each(peer: Peer) -> None:
 # -- nothing was sent: the create is sent again -------------------------------------------------
 
 
-@LOOPS
-def test_a_refused_connection_sends_the_create_again(loop: str) -> None:
-    async def scenario() -> None:
-        sleeps: list[float] = []
-        async with make_client(f"http://127.0.0.1:{free_port()}", sleeps) as client:
-            with pytest.raises(TransportError, match="ConnectError") as caught:
-                await create(client)
-        assert not isinstance(caught.value, AmbiguousCreate)
-        assert len(sleeps) == RETRIES
-
-    run(loop, scenario())
+@contextlib.asynccontextmanager
+async def refusing() -> AsyncIterator[str]:
+    """A URL nobody listens on."""
+    yield f"http://127.0.0.1:{free_port()}"
 
 
-@LOOPS
-def test_a_tls_handshake_that_never_completes_sends_the_create_again(loop: str) -> None:
-    # The server takes the connection and never answers the client's hello: the request was
-    # never written.
+@contextlib.asynccontextmanager
+async def never_shaking_hands() -> AsyncIterator[str]:
+    """An HTTPS URL whose server takes the connection and never answers the client's hello."""
+
     async def hello_and_nothing(peer: Peer) -> None:
         await peer.reader.read()
 
+    async with serving(hello_and_nothing) as server:
+        yield server.url.replace("http://", "https://")
+
+
+@LOOPS
+@pytest.mark.parametrize(
+    ("endpoint", "failure"),
+    [(refusing, "ConnectError"), (never_shaking_hands, "ConnectTimeout")],
+    ids=["refused", "tls_handshake_never_completes"],
+)
+def test_a_create_never_written_is_sent_again(
+    loop: str, endpoint: Callable[[], contextlib.AbstractAsyncContextManager[str]], failure: str
+) -> None:
     async def scenario() -> None:
         sleeps: list[float] = []
-        async with serving(hello_and_nothing) as server:
-            https = server.url.replace("http://", "https://")
-            async with make_client(https, sleeps) as client:
-                with pytest.raises(TransportError, match="ConnectTimeout") as caught:
-                    await create(client)
+        async with endpoint() as url, make_client(url, sleeps) as client:
+            with pytest.raises(TransportError, match=failure) as caught:
+                await create(client)
         assert not isinstance(caught.value, AmbiguousCreate)
         assert len(sleeps) == RETRIES
 
