@@ -7,7 +7,6 @@ requests per finished call, and the orchestrator's CPU and memory per dialed cal
     python bench/dialer_direct.py --naive              # the naive loop on the same workload
     python bench/dialer_direct.py --contacts 100000 --calls 2000   # memory with a large store
     python bench/dialer_direct.py --webhook-events all # call_started delivered too
-    python bench/dialer_direct.py --http-stack httpx   # requests through httpx's own transport
     python bench/dialer_direct.py --progress           # with live progress, as `campaigner run`
 
 The simulator runs in its own process (`campaigner sim`), so the CPU and memory figures are the
@@ -49,7 +48,7 @@ from campaigner.campaign import parse_campaign
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.dialer.webhook_inbox import serve_webhook_inbox
 from campaigner.retell import RateLimited, RetellClient
-from campaigner.retell.transport import LeanTransport
+from campaigner.retell.client import MAX_KEEPALIVE_CONNECTIONS
 from campaigner.store import make_engine, upgrade_database
 from retell_sim import DEFAULT_API_KEY
 
@@ -112,15 +111,13 @@ def start_simulator(
 
 
 class FirstCreateTransport(httpx.AsyncBaseTransport):
-    """The client's transport (`--http-stack`), noting when the run's first create request went
-    out (real monotonic time)."""
+    """httpx's own transport with the client's limits, as `RetellClient` sends through it, noting
+    when the run's first create request went out (real monotonic time)."""
 
-    def __init__(self, http_stack: str) -> None:
-        self._inner: httpx.AsyncBaseTransport = (
-            LeanTransport(max_connections=100, max_keepalive_connections=20)
-            if http_stack == "lean"
-            else httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
             )
         )
         self.first_create_at: float | None = None
@@ -252,7 +249,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     if not args.naive:
         config, engine = prepare_store(workdir, args)
     simulator = start_simulator(args, port, webhook_url)
-    transport = FirstCreateTransport(args.http_stack)
+    transport = FirstCreateTransport()
     try:
         if args.webhook_events == "results":
             subscribe_agent(port, RESULT_EVENTS)
@@ -351,12 +348,6 @@ def main() -> None:
         help="the agent's webhook subscription: call_ended and call_analyzed, or Retell's default",
     )
     parser.add_argument("--naive", action="store_true")
-    parser.add_argument(
-        "--http-stack",
-        choices=["lean", "httpx"],
-        default="lean",
-        help="the client's transport (CAMPAIGNER_HTTP_STACK): campaigner's or httpx's own",
-    )
     parser.add_argument("--mode", choices=["direct", "batch"], default="direct")
     parser.add_argument("--batch-size", type=int, default=500, help="tasks per batch (batch mode)")
     parser.add_argument("--calls", type=int, default=0, help="stop after this many calls")

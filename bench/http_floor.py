@@ -4,10 +4,10 @@ nothing of campaigner's own work around it.
     python bench/http_floor.py              # 2,000 of each
 
 - create: `RetellClient.create_phone_call` against the simulator (in its own process), one
-  keep-alive connection: the client side of the one request a dialed call needs, through the
-  client's default transport (`LeanTransport`).
-- raw httpx: the same POST through a bare `httpx.AsyncClient` on httpx's own transport (what the
-  client used before `LeanTransport`).
+  keep-alive connection: the client side of the one request a dialed call needs.
+- raw httpx: the same POST through a bare `httpx.AsyncClient`, the transport the client sends
+  through: what the client's own work (the body, the answer's validation) adds shows as the
+  difference.
 - webhook: signed deliveries posted by another process to `serve_webhook_inbox` in this one
   (uvicorn, signature check, parsing): the receiving side of each webhook (Retell sends three
   per call: started, ended, analyzed).

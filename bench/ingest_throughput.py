@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -302,11 +301,10 @@ def run_child(mode: str, path: Path, database_url: str) -> None:
 
 def sqlite_floor(imported: Path) -> dict[str, float]:
     """Insert the contacts stored in `imported` again into a fresh store through the driver's
-    executemany, as the store's bulk insert runs it (columns with one value for every row written
-    into the statement, the others bound, 10,000 rows per call, one transaction, the store's
-    connection settings), and commit: the time SQLite itself needs for these rows."""
+    executemany, as the store's bulk insert runs it (every value bound, 10,000 rows per call, one
+    transaction, the store's connection settings), and commit: the time SQLite itself needs for
+    these rows."""
     from campaigner.store import make_engine, upgrade_database
-    from campaigner.store.bulk import _sqlite_literal
 
     source = sqlite3.connect(imported)
     tables = {
@@ -322,12 +320,10 @@ def sqlite_floor(imported: Path) -> dict[str, float]:
     connection = engine.raw_connection()
     cursor = connection.cursor()
     for name in ("campaign", "source_file"):
-        cursor.executemany(
-            f"INSERT INTO {name} ({', '.join(columns[name])}) "  # noqa: S608 (schema names)
-            f"VALUES ({', '.join('?' for _ in columns[name])})",
-            rows[name],
-        )
-    contacts, statement = _contact_statement(columns["contact"], rows["contact"], _sqlite_literal)
+        cursor.executemany(_insert_statement(name, columns[name]), rows[name])
+    contacts = rows["contact"]
+    statement = _insert_statement("contact", columns["contact"])
+    statement += " ON CONFLICT (campaign_id, phone_e164) DO NOTHING"
     started = time.perf_counter()
     for start in range(0, len(contacts), 10_000):
         cursor.executemany(statement, contacts[start : start + 10_000])
@@ -343,22 +339,11 @@ def sqlite_floor(imported: Path) -> dict[str, float]:
     }
 
 
-def _contact_statement(
-    names: list[str], rows: list[tuple[object, ...]], literal: Callable[[object], str | None]
-) -> tuple[list[tuple[object, ...]], str]:
-    """The contact rows with only their varying columns, and the insert statement for them."""
-    fixed = {
-        index: written
-        for index in range(len(names))
-        if len({row[index] for row in rows}) == 1 and (written := literal(rows[0][index]))
-    }
-    varying = [index for index in range(len(names)) if index not in fixed]
-    values = ", ".join(fixed.get(index, "?") for index in range(len(names)))
-    statement = (
-        f"INSERT INTO contact ({', '.join(names)}) VALUES ({values}) "  # noqa: S608 (our literals)
-        "ON CONFLICT (campaign_id, phone_e164) DO NOTHING"
-    )
-    return [tuple(row[index] for index in varying) for row in rows], statement
+def _insert_statement(table: str, names: list[str]) -> str:
+    """An insert of one row of `names` into `table`, every value bound."""
+    # Names read from the store's own schema, not from the input.
+    columns = ", ".join(names)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in names)})"  # noqa: S608
 
 
 def plain_approach(path: Path, sample: int) -> dict[str, float]:

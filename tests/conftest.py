@@ -17,13 +17,37 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pydantic import AliasChoices, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from campaigner import settings
 from campaigner.store import make_engine, upgrade_database
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class _SettingsWithANumber(settings.Settings):
+    """The settings with one more, a number. campaigner's own settings are free text (a key,
+    URLs, paths) that any value satisfies, so this is how a test gives a process a setting it
+    cannot read."""
+
+    test_retries: int = Field(
+        default=0, validation_alias=AliasChoices("CAMPAIGNER_TEST_RETRIES", "test_retries")
+    )
+
+
+@pytest.fixture
+def invalid_setting(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment holds a setting that cannot be read; returns the one line of error that
+    must name it."""
+    monkeypatch.setattr(settings, "Settings", _SettingsWithANumber)
+    monkeypatch.setenv("CAMPAIGNER_TEST_RETRIES", "many")
+    return (
+        "error: invalid setting: CAMPAIGNER_TEST_RETRIES: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )
 
 
 def missing_dependency(reason: str) -> None:

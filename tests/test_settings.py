@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from campaigner.retell import RetellClient
-from campaigner.retell.transport import LeanTransport
 from campaigner.settings import (
     RETELL_PRODUCTION_URL,
     SIMULATOR_DEFAULT_URL,
@@ -19,13 +17,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "RETELL_API_KEY",
         "RETELL_BASE_URL",
         "CAMPAIGNER_DATABASE_URL",
-        "CAMPAIGNER_HTTP_STACK",
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "ALL_PROXY",
-        "https_proxy",
-        "http_proxy",
-        "all_proxy",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no stray .env
@@ -61,21 +52,3 @@ def test_base_url_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_database_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
     assert Settings().database_url == "postgresql://postgres@127.0.0.1/test"
-
-
-@pytest.mark.parametrize(
-    ("stack", "transport"), [(None, LeanTransport), ("httpx", httpx.AsyncHTTPTransport)]
-)
-async def test_the_http_stack_from_the_environment_reaches_the_client(
-    stack: str | None, transport: type, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if stack is not None:
-        monkeypatch.setenv("CAMPAIGNER_HTTP_STACK", stack)
-    async with RetellClient.from_settings(Settings()) as client:
-        assert type(client._http._transport) is transport
-
-
-def test_an_unknown_http_stack_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CAMPAIGNER_HTTP_STACK", "requests")
-    with pytest.raises(ValueError, match="CAMPAIGNER_HTTP_STACK"):
-        Settings()

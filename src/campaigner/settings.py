@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,10 +18,6 @@ SIMULATOR_DEFAULT_PORT = 8765
 SIMULATOR_DEFAULT_URL = f"http://{SIMULATOR_DEFAULT_HOST}:{SIMULATOR_DEFAULT_PORT}"
 # Not a secret: the simulator accepts it by default so the demo needs no configuration.
 SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"
-
-
-# How requests reach Retell: campaigner's lean HTTP/1.1 transport, or httpx's own.
-HTTPStack = Literal["lean", "httpx"]
 
 
 class Settings(BaseSettings):
@@ -46,9 +41,6 @@ class Settings(BaseSettings):
     campaigns_dir: Path = Field(
         default=Path("campaigns"),
         validation_alias=AliasChoices("CAMPAIGNER_CAMPAIGNS_DIR", "campaigns_dir"),
-    )
-    http_stack: HTTPStack = Field(
-        default="lean", validation_alias=AliasChoices("CAMPAIGNER_HTTP_STACK", "http_stack")
     )
 
     @property

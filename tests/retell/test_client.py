@@ -22,7 +22,6 @@ from campaigner.retell import (
     TransportError,
     UnprocessableEntity,
 )
-from campaigner.retell.transport import LeanTransport
 
 API_KEY = "key_test_secret_value_123"
 CALL = {
@@ -116,6 +115,7 @@ async def test_create_requires_an_idempotency_key() -> None:
         httpx.RemoteProtocolError("peer closed connection"),
         httpx.ReadError("reset"),
         httpx.WriteTimeout("stuck"),
+        httpx.WriteError("broken pipe"),
     ],
 )
 async def test_create_after_send_failure_is_ambiguous_and_not_retried(
@@ -138,8 +138,16 @@ async def test_create_answered_5xx_is_ambiguous_and_not_retried(status: int) -> 
     assert len(script.requests) == 1
 
 
-async def test_create_that_never_left_is_retried() -> None:
-    script = Script(httpx.ConnectError("refused"), httpx.Response(201, json=CALL))
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no handshake"),
+        httpx.PoolTimeout("every connection busy"),
+    ],
+)
+async def test_create_that_never_left_is_retried(failure: Exception) -> None:
+    script = Script(failure, httpx.Response(201, json=CALL))
     sleeps: list[float] = []
     async with make_client(script, sleeps) as client:
         call = await client.create_phone_call(from_number="+1", to_number="+2", idempotency_key="k")
@@ -302,42 +310,3 @@ async def test_api_key_never_appears_in_repr_errors_or_logs(
 def test_empty_api_key_is_refused() -> None:
     with pytest.raises(ValueError, match="API key"):
         RetellClient(api_key="", base_url="http://retell.test")
-
-
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
-
-
-@pytest.fixture
-def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.mark.usefixtures("without_proxies")
-async def test_requests_go_through_the_lean_transport_by_default() -> None:
-    async with RetellClient(api_key=API_KEY, base_url="http://retell.test") as client:
-        assert isinstance(client._http._transport, LeanTransport)
-
-
-@pytest.mark.usefixtures("without_proxies")
-@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"])
-async def test_a_configured_proxy_puts_requests_on_httpx_own_transport(
-    variable: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The lean transport goes straight to the server: it would bypass the proxy.
-    monkeypatch.setenv(variable, "http://127.0.0.1:3128")
-    async with RetellClient(api_key=API_KEY, base_url="http://retell.test") as client:
-        assert type(client._http._transport) is httpx.AsyncHTTPTransport
-
-
-@pytest.mark.usefixtures("without_proxies")
-async def test_http_httpx_puts_requests_on_httpx_own_transport() -> None:
-    async with RetellClient(api_key=API_KEY, base_url="http://retell.test", http="httpx") as client:
-        assert type(client._http._transport) is httpx.AsyncHTTPTransport

@@ -18,6 +18,7 @@ from campaigner.store import (
     RejectedRow,
     SourceFile,
     add_suppressions,
+    bulk,
     campaign_numbers,
     contact_count,
     create_source_file,
@@ -401,7 +402,7 @@ def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
 
 
 def test_constant_columns_of_a_bulk_insert_are_stored_as_given(session: Session) -> None:
-    # SQLite writes constants into the statement as literals; these must not change them.
+    # Quotes, comment markers and placeholders in a constant must arrive as they are.
     campaign_id, source_id = _imported_file(session)
     detail = "it's 'quoted' -- not a comment; DROP TABLE contact; \\ ? :x"
 
@@ -429,6 +430,41 @@ def test_constant_columns_of_a_bulk_insert_are_stored_as_given(session: Session)
     ]
     assert {(row.reason, row.detail) for row in rows} == {("invalid_number", detail)}
     assert [row.raw for row in rows] == [{"Phone": "'; --", "Note": None}] * 2
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_sqlite_bulk_insert_binds_every_value_and_writes_none_into_its_statement(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id, source_id = _imported_file(session)
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = []
+    execute_many = bulk._execute_many
+
+    def recording(cursor: Any, sql: str, params: list[tuple[Any, ...]]) -> int:
+        statements.append((sql, params))
+        return execute_many(cursor, sql, params)
+
+    monkeypatch.setattr(bulk, "_execute_many", recording)
+    bulk_insert_columns(
+        session,
+        RejectedRow.__table__,  # type: ignore[arg-type]
+        {"row_number": [7, 8], "detail": ["row-detail-7", "row-detail-8"]},
+        constants={
+            "campaign_id": campaign_id,
+            "source_file_id": source_id,
+            "reason": "constant-reason",
+            "raw": {"Phone": "constant-raw"},
+        },
+        conflict=("source_file_id", "row_number"),
+        batch_size=10,
+    )
+
+    ((sql, params),) = statements
+    assert "constant-" not in sql
+    assert sql.count("?") == 6
+    assert [len(row) for row in params] == [6, 6]
+    bound = {value for row in params for value in row}
+    assert {"constant-reason", '{"Phone":"constant-raw"}'} <= bound
 
 
 def test_a_constant_integer_wider_than_64_bits_is_refused_not_stored_as_a_real(

@@ -16,7 +16,6 @@ Usage:
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -50,8 +49,7 @@ from campaigner.retell.models import (
 )
 from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
 from campaigner.retell.server_clock import ServerClock
-from campaigner.retell.transport import LeanTransport
-from campaigner.settings import HTTPStack, Settings
+from campaigner.settings import Settings
 
 __all__ = ["RetellClient"]
 
@@ -67,24 +65,15 @@ MAX_LIST_LIMIT = 1000
 MAX_KEEPALIVE_CONNECTIONS = 20
 _ERROR_TEXT_LIMIT = 300
 
-# The request never reached the server: safe to send again, even for a create.
+# httpx raises these only before any byte of the request was written: safe to send again, even a
+# create. Every other `httpx.TransportError` (a read or write timeout, a dropped or garbled
+# answer) may come after Retell received the request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _path_segment(value: str) -> str:
     """Percent-encode one path segment the way Retell's SDK does (RFC 3986 pchar is safe)."""
     return quote(value, safe="!$&'()*+,;=:@-._~")
-
-
-def _lean_transport_unless_proxied(max_connections: int) -> LeanTransport | None:
-    """The lean transport, unless a proxy is set in the environment (`HTTPS_PROXY`, ...): then
-    None, so that httpx's own transport serves, which goes through it."""
-    proxies = urllib.request.getproxies_environment()
-    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
-        return None
-    return LeanTransport(
-        max_connections=max_connections, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
-    )
 
 
 def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,14 +91,12 @@ class RetellClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
         max_connections: int = 100,
-        http: HTTPStack = "lean",
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """`http="lean"` sends through `LeanTransport` (0.28 ms of CPU per create against 0.67
-        with httpx's own, `bench/http_floor.py`) unless a proxy is configured; `"httpx"`
-        through httpx's own transport. A `transport` given (tests, fault injection) is used as
-        it is."""
+        """Requests go through httpx's own transport, which also honours the environment's
+        proxies (`HTTPS_PROXY`, `NO_PROXY`, ...) and `SSL_CERT_FILE`. A `transport` given (tests,
+        fault injection) is used as it is."""
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not secret.get_secret_value():
             raise ValueError("a Retell API key is required")
@@ -117,8 +104,6 @@ class RetellClient:
         self._retry = retry_policy or RetryPolicy()
         self._sleep = sleep
         self.server_clock = ServerClock()
-        if transport is None and http == "lean":
-            transport = _lean_transport_unless_proxied(max_connections)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
@@ -140,7 +125,6 @@ class RetellClient:
         return cls(
             api_key=settings.resolved_api_key(),
             base_url=settings.resolved_base_url(),
-            http=settings.http_stack,
             **kwargs,
         )
 

@@ -5,10 +5,10 @@ Values are converted by SQLAlchemy's own bind processors (so they read back exac
 values do), memoised per column because most repeat (timestamps, statuses), and JSON is encoded
 with orjson; rows are built column by column, in batches.
 
-- SQLite: one prepared `INSERT ... ON CONFLICT DO NOTHING` (constant columns written into it as
-  literals, not bound for every row) run with the driver's `executemany` on the session's
-  connection, in a writer thread: sqlite3 releases the GIL while SQLite works, so the next batch
-  is encoded meanwhile. The driver sums the rows each statement inserted.
+- SQLite: one `INSERT ... ON CONFLICT DO NOTHING` compiled by SQLAlchemy, every value bound,
+  run with the driver's `executemany` on the session's connection, in a writer thread: sqlite3
+  releases the GIL while SQLite works, so the next batch is encoded meanwhile. The driver sums
+  the rows each statement inserted.
 - PostgreSQL: `COPY` into a temporary table with the target's column types (no constraints), then
   one `INSERT ... SELECT ... ORDER BY <copy order> ON CONFLICT DO NOTHING`, so ids follow the
   input order. COPY streams rows without a statement per batch (the `unnest` arrays it replaces
@@ -28,6 +28,7 @@ from typing import Any, TypeVar, overload
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
@@ -236,19 +237,6 @@ def _encoded_rows(
             yield list(zip(*batch, *repeats, strict=False))
 
 
-def _sqlite_literal(value: Any) -> str | None:
-    """`value` (a driver value) written as an SQLite literal, if it is a 64-bit int, a text
-    without NUL or None; otherwise None (it is bound)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, int) and -(2**63) <= value < 2**63:
-        # Wider integers are bound, so the driver refuses them instead of SQLite storing a REAL.
-        return str(int(value))
-    if isinstance(value, str) and "\x00" not in value:
-        return "'" + value.replace("'", "''") + "'"
-    return None
-
-
 def _sqlite_insert(
     session: Session,
     table: sa.Table,
@@ -261,28 +249,10 @@ def _sqlite_insert(
     if first is None:
         return 0
     connection = session.connection()
-    quote = connection.dialect.identifier_preparer.quote
-    # Constants go into the statement as literals: binding them again for every row cost the
-    # writer thread, which holds the GIL while it binds, about 1.5 s per million contacts.
-    literals: dict[str, str] = {}
-    bound: dict[str, Any] = {}
-    for name, value in _driver_constants(table, connection.dialect, constants).items():
-        literal = _sqlite_literal(value)
-        if literal is None:
-            bound[name] = value
-        else:
-            literals[name] = literal
-    names = [*first, *bound, *literals]
-    values = [*("?" for _ in [*first, *bound]), *literals.values()]
-    # Identifiers come from the table's own metadata and are quoted; values are bound, or
-    # literals of the caller's constants written by `_sqlite_literal`.
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) "  # noqa: S608
-        f"VALUES ({', '.join(values)}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
-    )
+    fixed = _driver_constants(table, connection.dialect, constants)
+    sql = _sqlite_statement(table, [*first, *fixed], conflict)
     batches = _encoded_rows(
-        table, connection.dialect, chain([first], column_chunks), bound, batch_size
+        table, connection.dialect, chain([first], column_chunks), fixed, batch_size
     )
     # The driver's own cursor on the session's connection, so in the session's transaction.
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -302,6 +272,17 @@ def _sqlite_insert(
     finally:
         cursor.close()
     return inserted
+
+
+def _sqlite_statement(table: sa.Table, names: Sequence[str], conflict: Sequence[str]) -> str:
+    """SQLAlchemy's `INSERT ... ON CONFLICT DO NOTHING` of one row of the columns `names`, in that
+    order, into `table`, every value a `?` for the driver's `executemany`.
+
+    Compiled against the columns alone, not `table`: the table's Python-side defaults would add
+    columns whose values SQLAlchemy fills in as it executes, and the driver executes this."""
+    target = sa.table(table.name, *(sa.column(name) for name in names))
+    statement = sqlite.insert(target).on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.compile(dialect=sqlite.dialect(), column_keys=list(names)).string
 
 
 @contextmanager
