@@ -71,7 +71,7 @@ class SimulatorHandle:
 
 def _bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
-    # TCP, and without it every response waits ~40 ms for a delayed ACK.
+    # TCP, and without it every response waits for the client's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

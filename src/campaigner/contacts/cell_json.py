@@ -1,8 +1,8 @@
 """JSON objects of table cells, built column by column.
 
 An import stores JSON objects per row: a contact's variables, metadata and original row, a
-rejected row's cells. A dict per row encoded with orjson costs about 2 us per object in Python
-(6 s for the three objects of a million contacts); here pyarrow joins the key literals and the
+rejected row's cells. A dict per row encoded with orjson costs Python work per object, seconds
+for a million contacts (figures in bench/README.md); here pyarrow joins the key literals and the
 cells of whole columns at once, and only rows that need more than quotes and backslashes escaped
 (a control character, a missing cell) go through `json_text`. The text is exactly what
 `json_text({key: cell, ...})` writes (a property test holds the two together).
@@ -35,8 +35,8 @@ def string_column(values: pd.Series) -> Cells:
     """A table column as one contiguous pyarrow array of large strings.
 
     The reader's columns come in about a hundred chunks; `take` on a chunked array joins them
-    on every call (measured: 16 ms against 0.3 ms for 50,000 cells), and an import takes from
-    every column once per chunk of contacts.
+    on every call, and an import takes from every column once per chunk of contacts (figures
+    in bench/README.md).
     """
     cells: Cells = pc.cast(pa.array(values), pa.large_string())
     if isinstance(cells, pa.ChunkedArray):

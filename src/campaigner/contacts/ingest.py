@@ -71,15 +71,14 @@ __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_
 
 DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
 # Rows per chunk handed to the store, and per statement batch on SQLite: it bounds the memory of
-# the cells, and one batch per chunk lets SQLite insert a chunk while the next is built (with ten
-# batches per chunk SQLite waited while each chunk was built: 6.3 s -> 5.7 s of inserting for a
-# million contacts).
+# the cells, and one batch per chunk lets SQLite insert a chunk while the next is built (with
+# several batches per chunk SQLite waited while each chunk was built; bench/README.md).
 _STORE_CHUNK = 10_000
 # Read the whole do-not-call list when it has at most 1/50 as many entries as numbers to check.
 _DNC_READ_WHOLE_RATIO = 50
 # Read all of a campaign's numbers when it has at most 5 times as many contacts as numbers to
-# check: reading costs about 0.8 us a number, looking up about 6 (measured on a campaign of
-# 945,132 contacts: 0.8 s to read them all, 5.5 s to look up as many).
+# check: reading a number costs several times less than looking one up (figures in
+# bench/README.md).
 _CAMPAIGN_READ_WHOLE_RATIO = 5
 
 
@@ -200,7 +199,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
     An import builds millions of small containers without cycles (row dictionaries here, parameter
     tuples in the store); the collector would rescan them again and again as they pile up
-    (measured here: about a third of the import's CPU time). Reference counting still frees them.
+    (a large share of the import's CPU time; figures in bench/README.md). Reference counting
+    still frees them.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -428,8 +428,8 @@ def _summary(
 def _write_rejected_file(target: Path, table: ContactTable, outcomes: pd.DataFrame) -> None:
     """The rejected rows as spreadsheet-safe CSV (UTF-8 with a BOM, so Excel reads accents).
 
-    Neutralised column by column and written by pandas: cell by cell in Python this took 0.64 s
-    of CPU, holding the GIL the store's writer thread needs, for 55,000 rejected rows (now half).
+    Neutralised column by column and written by pandas: cell by cell in Python it held the GIL
+    the store's writer thread needs for longer (figures in bench/README.md).
     """
     positions = np.flatnonzero(~open_rows(outcomes))
     rejected = outcomes.iloc[positions]

@@ -18,8 +18,8 @@ RESULT_COLUMNS = tuple(field.name for field in fields(NumberResult))
 """The columns of `NormalisedNumbers.frame`: the fields of `NumberResult`, in order."""
 
 # Distinct cells split into parts decided in threads: the fast path is mostly pyarrow and numpy
-# work that runs without the GIL (measured on two cores, a million distinct cells: 2.1 s in one
-# part, 1.7 s in two). Fewer cells than the minimum are decided in one part.
+# work that runs without the GIL, so two parts use both cores (figures in bench/README.md). Fewer
+# cells than the minimum are decided in one part.
 _NANP_PARTS = 2
 _NANP_PARALLEL_MIN_CELLS = 100_000
 

@@ -216,9 +216,9 @@ def _count_unquoted(line: str, delimiter: str) -> int:
 def _parse_text(path: Path, text: str, delimiter: str, utf8: bytes) -> pd.DataFrame:
     """All records as a grid of strings, blank lines included (as rows of empty cells).
 
-    pyarrow's multi-threaded reader takes files whose rows all have the header's width (about ten
-    times faster than pandas' parser); a file with a wider or narrower row goes to pandas, read
-    with room for every cell.
+    pyarrow's multi-threaded reader takes files whose rows all have the header's width (much
+    faster than pandas' parser: bench/README.md); a file with a wider or narrower row goes to
+    pandas, read with room for every cell.
     """
     if not text.strip():
         raise ContactFileError(f"{path.name}: the file is empty")

@@ -117,8 +117,8 @@ class RunOptions:
     dial_failed_window: int = 20
     dial_failed_trip: int = 10
     status_refresh: float = 1.0
-    # Progress counts the campaign's contacts and attempts on the event loop (0.07 s for 945,132
-    # contacts from their index here, 3.9 s reading the rows): they are recounted only after this
+    # Progress counts the campaign's contacts and attempts on the event loop, which a large
+    # campaign makes slow (bench/dialer_direct.py --progress): they are recounted only after this
     # many times as long as the last count took (and after `status_refresh`), so counting takes
     # at most about 1/20 of a run whatever the campaign's size.
     counts_cost_factor: float = 20.0

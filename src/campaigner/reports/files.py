@@ -2,9 +2,9 @@
 spreadsheet-safe (`campaigner.reports.tables`).
 
 CSV is UTF-8 with a byte-order mark (so Excel reads accents), timestamps ISO 8601 in UTC
-(`2026-03-02T14:05:09Z`), booleans `true`/`false`. Both CSV and
-Parquet go through Arrow (pandas' own CSV writer took 3.5 times as long). A column that mixes value
-types (a custom analysis field that is sometimes a number) is written as text in both.
+(`2026-03-02T14:05:09Z`), booleans `true`/`false`. Both CSV and Parquet go through Arrow (faster
+than pandas' own CSV writer; figures in bench/README.md). A column that mixes value types (a custom
+analysis field that is sometimes a number) is written as text in both.
 """
 
 from __future__ import annotations
