@@ -152,17 +152,24 @@ def test_attempts_of_a_live_run_are_not_taken_over(session: Session) -> None:
     }
 
 
-def test_only_the_owner_withdraws_and_never_a_claimed_attempt(session: Session) -> None:
+def test_only_the_owner_withdraws_and_a_claimed_attempt_only_when_asked(session: Session) -> None:
     both = ids(written(session, 2))
     attempts.claim_first_sends(
         session=session, attempt_ids=both[1:], owner="run-a", retell_time=NOW
     )
 
-    by_other = attempts.withdraw_unsent(session=session, attempt_ids=both, owner="run-b")
-    by_owner = attempts.withdraw_unsent(session=session, attempt_ids=both, owner="run-a")
+    by_other = attempts.withdraw_unsent(
+        session=session, attempt_ids=both, owner="run-b", claimed=True
+    )
+    unclaimed_only = attempts.withdraw_unsent(session=session, attempt_ids=both, owner="run-a")
+    left = [row.id for row in session.exec(select(CallAttempt))]
+    with_claimed = attempts.withdraw_unsent(
+        session=session, attempt_ids=both, owner="run-a", claimed=True
+    )
 
-    assert (by_other, by_owner) == (0, 1)
-    assert [row.id for row in session.exec(select(CallAttempt))] == both[1:]
+    assert (by_other, unclaimed_only, with_claimed) == (0, 1, 1)
+    assert left == both[1:]
+    assert session.exec(select(CallAttempt)).all() == []
 
 
 def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stood_still(

@@ -82,9 +82,13 @@ from campaigner.store import (
     upsert_campaign,
 )
 
-__all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
+__all__ = ["SEND_RECHECK_AFTER", "CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
 
 log = logging.getLogger(__name__)
+
+SEND_RECHECK_AFTER = 1.0
+"""Seconds a claimed create may wait for the rate limiter before it needs the store's right
+again: well inside a run lease (5 s), so a run paused past its lease finds out before it sends."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,7 @@ class CampaignRunner:
         self._sending = 0
         self._creating = 0
         self._sent: list[tuple[int, str]] = []
-        # Attempts whose send was cancelled before it claimed the right to go out.
+        # Claimed attempts whose send was cancelled before its request left.
         self._cancelled_sends: list[int] = []
         self._ready: deque[tuple[CallAttempt, Contact]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -559,18 +563,32 @@ class CampaignRunner:
     def _send_ready(self, free: int) -> int:
         """Start up to `free` of the attempts written ahead; give back those whose window closed."""
         now = self.clock.now()
-        started = 0
+        chosen: list[tuple[CallAttempt, Contact]] = []
         closed: list[tuple[CallAttempt, Contact]] = []
-        while started < free and self._ready:
+        while len(chosen) < free and self._ready:
             attempt, contact = self._ready.popleft()
-            if not is_callable_at(self.config.window, contact.timezones, now):
+            if is_callable_at(self.config.window, contact.timezones, now):
+                chosen.append((attempt, contact))
+            else:
                 closed.append((attempt, contact))
-                continue
-            self._sending += 1
-            self._spawn(self._dial(attempt, contact))
-            started += 1
         self._withdraw(closed)
-        return started
+        if not chosen:
+            return 0
+        # The right to send them, taken in the store for all of them at once: an attempt
+        # another run took over meanwhile (this run lost its lease) is not sent.
+        with self._session() as session:
+            claimed = attempts.claim_first_sends(
+                session=session,
+                attempt_ids=[attempt.id for attempt, _ in chosen if attempt.id is not None],
+                owner=self.owner,
+                retell_time=self.client.server_clock.at_least(),
+            )
+        claimed_at = self.clock.monotonic()
+        for attempt, contact in chosen:
+            if attempt.id in claimed:
+                self._sending += 1
+                self._spawn(self._dial(attempt, contact, claimed_at))
+        return len(claimed)
 
     def _withdraw_ready(self) -> None:
         """The campaign stopped dialing or the run ends: give back every attempt written ahead."""
@@ -587,13 +605,17 @@ class CampaignRunner:
                 )
 
     def _withdraw_cancelled(self) -> None:
-        """Sends cancelled while they waited for the rate limiter (the run ends): never
-        claimed, so never sent; their contacts are due again."""
+        """Sends cancelled while they waited for the rate limiter (the run ends): claimed but
+        never sent; their contacts are due again."""
         ids, self._cancelled_sends = self._cancelled_sends, []
         if ids:
             with self._session() as session:
                 attempts.withdraw_unsent(
-                    session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
+                    session=session,
+                    attempt_ids=ids,
+                    owner=self.owner,
+                    claimed=True,
+                    now=self.clock.now(),
                 )
 
     def _hold_run_lease(self, *, force: bool = False) -> None:
@@ -696,32 +718,30 @@ class CampaignRunner:
             variant=variant.name,
         )
 
-    async def _dial(self, attempt: CallAttempt, contact: Contact) -> None:
-        """Send a written attempt's create request when the token bucket allows, once the store
-        has granted this run the right to send it: taken right before the request, after every
-        wait, so a run that lost its lease meanwhile (paused, say) sends nothing it no longer
-        owns."""
+    async def _dial(self, attempt: CallAttempt, contact: Contact, claimed_at: float) -> None:
+        """Send a claimed attempt's create request when the token bucket allows. A wait longer
+        than `SEND_RECHECK_AFTER` since the claim (the process may have been paused past its
+        lease) needs the store's right once more, as a resend does: a run that lost its lease
+        meanwhile sends nothing it no longer owns."""
         assert attempt.id is not None
-        claimed = False
+        handed_over = False
         try:
             await self._bucket.acquire()
-            with self._session() as session:
-                claimed = bool(
-                    attempts.claim_first_sends(
-                        session=session,
-                        attempt_ids=[attempt.id],
-                        owner=self.owner,
-                        retell_time=self.client.server_clock.at_least(),
-                    )
-                )
-            if claimed:
-                await self._send_create(attempt, contact)
+            handed_over = True
+            waited = self.clock.monotonic() - claimed_at
+            if waited > SEND_RECHECK_AFTER and not self._reconciler.claim_resend(
+                attempt.id, owner=self.owner
+            ):
+                # Not provably this run's and safe to send now: resolved like any attempt in
+                # doubt (looked up, resent only while Retell remembers its key).
+                self._reconciler.ambiguous.add(attempt.id)
+                return
+            await self._send_create(attempt, contact)
         finally:
             # The loop is woken when the task is done (`_task_done`), not twice per create.
             self._sending -= 1
-            if not claimed:
-                # Cancelled while waiting, or no longer this run's: not sent. Withdrawn at the
-                # run's end if it is still this run's (the store checks the owner).
+            if not handed_over:
+                # Cancelled while it waited for the rate limiter: claimed but never sent.
                 self._cancelled_sends.append(attempt.id)
 
     async def _send_create(self, attempt: CallAttempt, contact: Contact) -> None:

@@ -190,7 +190,7 @@ def take_over(
         .all()
     )
     unsent = [attempt_id for attempt_id, state in taken if state == AttemptState.PENDING_SEND]
-    _delete_unsent(session, unsent, owner=owner, now=now)
+    _delete_unsent(session, unsent, owner=owner, states=(AttemptState.PENDING_SEND,), now=now)
     session.commit()
     return sorted(attempt_id for attempt_id, state in taken if state == AttemptState.AMBIGUOUS)
 
@@ -200,16 +200,23 @@ def withdraw_unsent(
     session: Session,
     attempt_ids: Collection[int],
     owner: str,
+    claimed: bool = False,
     now: datetime | None = None,
 ) -> int:
-    """Take back attempts `owner` wrote and never claimed (`claim_first_sends`), so never handed
-    to Retell. Commits.
+    """Take back attempts `owner` wrote whose create was never handed to Retell. Commits.
 
     The rows are deleted and their contacts are due again as they were before (pending, or
-    waiting for a retry when they had earlier attempts). Attempts that moved on meanwhile are
-    left alone. Returns how many were withdrawn.
+    waiting for a retry when they had earlier attempts). `claimed`: also attempts whose send
+    right the caller took (`claim_first_sends`) and knows it never used, e.g. a send cancelled
+    while it waited for the rate limiter. Attempts that moved on meanwhile, or that another run
+    took over, are left alone. Returns how many were withdrawn.
     """
-    withdrawn = _delete_unsent(session, attempt_ids, owner=owner, now=now)
+    states = (
+        (AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS)
+        if claimed
+        else (AttemptState.PENDING_SEND,)
+    )
+    withdrawn = _delete_unsent(session, attempt_ids, owner=owner, states=states, now=now)
     session.commit()
     return withdrawn
 
@@ -219,6 +226,7 @@ def _delete_unsent(
     attempt_ids: Collection[int],
     *,
     owner: str,
+    states: tuple[AttemptState, ...],
     now: datetime | None,
 ) -> int:
     now = now or utcnow()
@@ -230,7 +238,7 @@ def _delete_unsent(
             .where(
                 _ATTEMPT.c.id.in_(chunk),
                 _ATTEMPT.c.owner == owner,
-                _ATTEMPT.c.state == AttemptState.PENDING_SEND,
+                _ATTEMPT.c.state.in_(states),
                 *_WITHOUT_CALL,
             )
             .returning(_ATTEMPT.c.contact_id, _ATTEMPT.c.attempt_number)
