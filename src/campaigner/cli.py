@@ -167,14 +167,14 @@ def dnc_import(
     """Add every number of a file to the do-not-call list (exit 1 if some entries were invalid)."""
     from campaigner.contacts import ContactFileError
     from campaigner.contacts.dnc import read_dnc_file
-    from campaigner.store import add_suppressions
+    from campaigner.store import suppression
 
     try:
         entries = read_dnc_file(file, column=column, region=_region(region))
     except ContactFileError as error:
         _fail(error)
     with _store_session() as session:
-        added = add_suppressions(
+        added = suppression.add(
             session=session,
             entries=[(number, reason, f"file:{file.name}") for number in entries.numbers],
         )
@@ -202,11 +202,11 @@ def dnc_add(
     region: Annotated[str, _REGION_OPTION] = "US",
 ) -> None:
     """Add one number to the do-not-call list."""
-    from campaigner.store import add_suppressions
+    from campaigner.store import suppression
 
     e164 = _e164(number, region)
     with _store_session() as session:
-        added = add_suppressions(session=session, entries=[(e164, reason, "cli")])
+        added = suppression.add(session=session, entries=[(e164, reason, "cli")])
         session.commit()
     typer.echo(f"{e164} added to the do-not-call list." if added else f"{e164} was already on it.")
 
@@ -217,10 +217,10 @@ def dnc_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from campaigner.store import list_suppressions
+    from campaigner.store import suppression
 
     with _store_session() as session:
-        entries = list_suppressions(session=session)
+        entries = suppression.entries(session=session)
     if not entries:
         typer.echo("The do-not-call list is empty.")
         return
@@ -238,11 +238,11 @@ def dnc_remove(
     region: Annotated[str, _REGION_OPTION] = "US",
 ) -> None:
     """Take a number off the do-not-call list (exit 1 if it was not on it)."""
-    from campaigner.store import remove_suppression
+    from campaigner.store import suppression
 
     e164 = _e164(number, region)
     with _store_session() as session:
-        removed = remove_suppression(session=session, number=e164)
+        removed = suppression.remove(session=session, number=e164)
         session.commit()
     if not removed:
         typer.echo(f"{e164} was not on the do-not-call list.", err=True)
@@ -456,11 +456,14 @@ def serve(
 
 
 def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
-    from campaigner.store import StoreError, set_campaign_status
+    from campaigner import store
+    from campaigner.store import StoreError
 
     try:
         with _store_session() as session:
-            campaign = set_campaign_status(session=session, name=name, status=status, reason=reason)
+            campaign = store.campaigns.set_status(
+                session=session, name=name, status=status, reason=reason
+            )
             session.commit()
     except StoreError as error:
         _fail(error)

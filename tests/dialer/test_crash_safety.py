@@ -35,9 +35,8 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     LeaseLost,
-    claim_due_contacts,
-    create_attempt,
-    get_campaign_by_name,
+    campaigns,
+    claims,
     make_engine,
 )
 from campaigner.store import attempts as attempts_store
@@ -53,6 +52,7 @@ from tests.dialer.processes import (
     simulator_process,
     wait_for,
 )
+from tests.store.factories import create_attempt
 
 FAST = RunOptions(poll_interval=0.05, reconcile_interval=0.1, max_reconcile_rounds=60)
 TERMINAL = {"ended", "not_connected", "error"}
@@ -123,7 +123,7 @@ def assert_each_attempt_called_once(
         by_attempt[call["metadata"]["attempt"]].append(call["call_id"])
     assert {a: ids for a, ids in by_attempt.items() if len(ids) > 1} == {}
     with Session(engine) as session:
-        found = get_campaign_by_name(session=session, name=campaign)
+        found = campaigns.get_by_name(session=session, name=campaign)
         assert found is not None
     stored = {
         str(attempt.id): attempt for attempt in attempts(engine) if attempt.campaign_id == found.id
@@ -564,10 +564,10 @@ def claim_as_dead_run(
     session: Session, name: str, owner: str, lease_seconds: float, limit: int = 100
 ) -> list[Contact]:
     """Lease contacts of campaign `name` as a run that then died would have."""
-    campaign = get_campaign_by_name(session=session, name=name)
+    campaign = campaigns.get_by_name(session=session, name=name)
     assert campaign is not None
     assert campaign.id is not None
-    return claim_due_contacts(
+    return claims.claim_due(
         session=session,
         campaign_id=campaign.id,
         now=datetime.now(UTC),

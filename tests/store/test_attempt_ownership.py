@@ -12,12 +12,17 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     attempts,
-    create_attempt,
-    get_contact,
-    mark_attempt_sent,
+    contacts,
     run_leases,
 )
-from tests.store.factories import NOW, add_contacts, claim, make_campaign
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    claim,
+    create_attempt,
+    make_campaign,
+    mark_attempt_sent,
+)
 
 RETELL_NOW = NOW + timedelta(hours=5)  # Retell's clock need not agree with ours
 
@@ -125,7 +130,9 @@ def test_take_over_withdraws_the_unsent_and_keeps_those_in_doubt(session: Sessio
 
     assert taken == [in_doubt.id]
     assert stored(session, unsent_id) is None
-    assert get_contact(session=session, contact_id=unsent_contact).status == (ContactStatus.PENDING)
+    assert contacts.get(session=session, contact_id=unsent_contact).status == (
+        ContactStatus.PENDING
+    )
     row = stored(session, in_doubt.id or 0)
     assert row is not None
     assert (row.owner, row.state) == ("run-b", AttemptState.AMBIGUOUS)

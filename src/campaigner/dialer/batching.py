@@ -66,23 +66,7 @@ from campaigner.retell import (
     TimeWindow,
     call_filter,
 )
-from campaigner.store import (
-    Batch,
-    BatchState,
-    Contact,
-    batch_progress,
-    batch_sync_watermark,
-    claim_due_contacts,
-    claimable_timezone_sets,
-    create_batch,
-    lease_contacts_again,
-    mark_batch_send_failed,
-    mark_batch_sent,
-    open_batches,
-    record_batch_send_failure,
-    release_contacts,
-    session_factory,
-)
+from campaigner.store import Batch, BatchState, Contact, batches, claims, session_factory
 
 __all__ = [
     "BatchDialer",
@@ -340,7 +324,7 @@ class BatchDialer:
         with self._session() as session:
             schedules = self._schedules(session, now)
             contacts = (
-                claim_due_contacts(
+                claims.claim_due(
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
@@ -363,7 +347,7 @@ class BatchDialer:
                 # Paused or told to wait by a refusal: the rest of this turn's contacts stay due.
                 with self._session() as session:
                     unsent = [c.id for later in groups[index:] for c in later.contacts if c.id]
-                    release_contacts(session=session, contact_ids=unsent, lease_owner=self._owner)
+                    claims.release(session=session, contact_ids=unsent, lease_owner=self._owner)
                     session.commit()
                 break
             sent += await self._submit(group, schedules[group.zones], now)
@@ -374,7 +358,7 @@ class BatchDialer:
         `batch.submit_ahead`."""
         schedules = {}
         horizon = now + self._config.batch.submit_ahead
-        for zones in claimable_timezone_sets(session=session, campaign_id=self._campaign_id):
+        for zones in claims.zone_sets(session=session, campaign_id=self._campaign_id):
             schedule = batch_schedule(self._config.window, zones, now)
             if schedule is not None and (schedule.trigger_at or now) <= horizon:
                 schedules[zones] = schedule
@@ -398,7 +382,7 @@ class BatchDialer:
         variant = variant_for(self._config, group.variant)
         window = schedule.call_time_window.model_dump(exclude_none=True)
         with self._session() as session:
-            recorded = create_batch(
+            recorded = batches.create(
                 session=session,
                 campaign_id=self._campaign_id,
                 contacts=group.contacts,
@@ -442,9 +426,10 @@ class BatchDialer:
         except (AmbiguousCreate, ResponseFormatError) as error:
             # A 2xx answer that does not parse still means Retell created the batch.
             with self._session() as session:
-                mark_batch_send_failed(
+                batches.mark_send_failed(
                     session=session, batch_id=batch.id, ambiguous=True, detail=str(error)
                 )
+                session.commit()
             self.ambiguous[batch.id] = batch
             self._open_stale = True
             return len(attempts), None
@@ -454,7 +439,7 @@ class BatchDialer:
             sent_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
             return 0, self._refused(batch.id, sent_group, tasks, error)
         with self._session() as session:
-            mark_batch_sent(
+            batches.mark_sent(
                 session=session,
                 batch_id=batch.id,
                 retell_batch_id=answer.batch_call_id,
@@ -535,7 +520,7 @@ class BatchDialer:
         refused = refused or {}
         now = self._clock.now()
         with self._session() as session:
-            attempts = record_batch_send_failure(
+            attempts = batches.mark_send_failed(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
             settle_attempts(
@@ -560,7 +545,7 @@ class BatchDialer:
                 blameless=True,
             )
             if lease_again:
-                lease_contacts_again(
+                claims.lease_again(
                     session=session,
                     contact_ids=[a.contact_id for a in attempts if a.id in given_back],
                     lease_owner=self._owner,
@@ -602,7 +587,7 @@ class BatchDialer:
     def _adopt(self, batch_id: int, calls: list[Call]) -> None:
         """Retell has the batch (its calls carry its metadata); its id stays unknown."""
         with self._session() as session:
-            mark_batch_sent(
+            batches.mark_sent(
                 session=session, batch_id=batch_id, retell_batch_id=None, sent_at=self._clock.now()
             )
         batch = self.ambiguous.pop(batch_id)
@@ -628,7 +613,7 @@ class BatchDialer:
             if batch.state in _NOT_SENT or batch.id is None:
                 continue
             with self._session() as session:
-                watermark = batch_sync_watermark(session=session, batch_id=batch.id)
+                watermark = batches.sync_watermark(session=session, batch_id=batch.id)
             since = (
                 _epoch_ms(watermark - self._options.watermark_margin)
                 if watermark is not None
@@ -688,10 +673,10 @@ class BatchDialer:
             return
         now_mono = self._clock.monotonic()
         with self._session() as session:
-            self._open = open_batches(session=session, campaign_id=self._campaign_id)
+            self._open = batches.unfinished(session=session, campaign_id=self._campaign_id)
             finished = {
                 row["batch_id"]: row["finished"]
-                for row in batch_progress(session=session, campaign_id=self._campaign_id)
+                for row in batches.progress(session=session, campaign_id=self._campaign_id)
             }
         for batch in self._open:
             assert batch.id is not None

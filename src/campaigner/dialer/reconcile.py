@@ -14,7 +14,7 @@ store) keeps a slot and is reconciled by its owner, and only by its owner:
    on Retell's clock and the call is still not found, the create placed no call: the attempt is
    settled as such, not counted, and the contact is due again (with a new attempt and key).
    Should the call show up after all, it is recorded as a second call of the attempt
-   (`record_call_results`) and counted.
+   (`results.record_call_results`) and counted.
 
 Attempts whose owner's lease is gone (the run ended, died, or was paused past its lease) are
 taken over by a live run every `reconcile_interval` (`attempts.take_over`): those never handed to
@@ -34,15 +34,7 @@ from campaigner.dialer.clock import Clock
 from campaigner.dialer.sync import ResultSync
 from campaigner.dialer.windows import is_callable_at
 from campaigner.retell import Call, RetellClient, RetellError, call_filter
-from campaigner.store import (
-    CallAttempt,
-    Contact,
-    attempts,
-    attempts_awaiting_analysis,
-    get_contact,
-    session_factory,
-    unfinished_attempts,
-)
+from campaigner.store import CallAttempt, Contact, attempts, contacts, session_factory
 
 __all__ = ["GIVE_UP_AFTER", "IDEMPOTENCY_WINDOW", "RESEND_WITHIN", "Reconciler"]
 
@@ -98,7 +90,7 @@ class Reconciler:
     def follow_unfinished(self, campaign_id: int) -> None:
         """Follow the calls earlier runs placed that are not settled yet."""
         with self._session() as session:
-            unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
+            unfinished = attempts.unfinished(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
@@ -130,7 +122,7 @@ class Reconciler:
         stopped. Called once no other run of the campaign is live (else it waits for them)."""
         now = self._clock.now()
         with self._session() as session:
-            unanalysed = attempts_awaiting_analysis(
+            unanalysed = attempts.awaiting_analysis(
                 session=session,
                 campaign_id=campaign_id,
                 ended_since=now - self._config.analysis_timeout,
@@ -156,7 +148,7 @@ class Reconciler:
             with self._session() as session:
                 attempt = attempts.in_doubt(session=session, attempt_id=attempt_id, owner=owner)
                 contact = (
-                    get_contact(session=session, contact_id=attempt.contact_id)
+                    contacts.get(session=session, contact_id=attempt.contact_id)
                     if attempt is not None
                     else None
                 )

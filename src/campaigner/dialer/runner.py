@@ -66,20 +66,10 @@ from campaigner.store import (
     Contact,
     StatusChangeError,
     attempts,
-    calls_to_number_since,
-    campaign_counts,
-    campaign_status,
-    claim_due_contacts,
-    claimable_timezone_sets,
-    create_attempts,
-    mark_attempt_send_failed,
-    mark_attempts_sent,
-    next_due_time,
-    release_contacts,
+    campaigns,
+    claims,
     run_leases,
     session_factory,
-    set_campaign_status,
-    upsert_campaign,
 )
 
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -277,11 +267,11 @@ class CampaignRunner:
         """Dial until nothing is left to do now (or the campaign is paused, cancelled, or out of
         time), and return the summary."""
         with self._session() as session:
-            campaign = upsert_campaign(session=session, config=self.config)
+            campaign = campaigns.upsert(session=session, config=self.config)
             session.commit()
             assert campaign.id is not None
             self._campaign_id = campaign.id
-            self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
+            self._cost_cents = campaigns.counts(session=session, campaign_id=campaign.id)[
                 "cost_cents"
             ]
         # Calls a previous run left in progress are ours before Retell's concurrency is read, so
@@ -525,7 +515,7 @@ class CampaignRunner:
                 if is_callable_at(self.config.window, zones, now)
             ]
             contacts = (
-                claim_due_contacts(
+                claims.claim_due(
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
@@ -540,7 +530,7 @@ class CampaignRunner:
             contacts = self._release_over_cap(session, contacts, now)
             # All the attempt rows in one transaction, committed before any request goes out.
             written = (
-                create_attempts(
+                attempts.create(
                     session=session,
                     plans=[self._plan(contact) for contact in contacts],
                     lease_owner=self.owner,
@@ -651,14 +641,12 @@ class CampaignRunner:
         if self._sent:
             sent, self._sent = self._sent, []
             with self._session() as session:
-                mark_attempts_sent(session=session, sent=sent, sent_at=self.clock.now())
+                attempts.mark_sent(session=session, sent=sent, sent_at=self.clock.now())
 
     def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
         """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
         if now - self._zone_sets_read_at >= self.options.zone_sets_refresh:
-            self._zone_sets_cache = claimable_timezone_sets(
-                session=session, campaign_id=self._campaign_id
-            )
+            self._zone_sets_cache = claims.zone_sets(session=session, campaign_id=self._campaign_id)
             self._zone_sets_read_at = now
         return self._zone_sets_cache
 
@@ -669,14 +657,14 @@ class CampaignRunner:
         if not contacts:
             return contacts
         cap = self.config.caps.max_calls_per_number_per_24h
-        recent = calls_to_number_since(
+        recent = attempts.calls_to_number_since(
             session=session,
             numbers=[contact.phone_e164 for contact in contacts],
             since=now - timedelta(hours=24),
         )
         over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
         if over:
-            release_contacts(
+            claims.release(
                 session=session,
                 contact_ids=[contact.id for contact in over if contact.id is not None],
                 lease_owner=self.owner,
@@ -843,7 +831,7 @@ class CampaignRunner:
         outcome: OutcomeClass | None = None,
     ) -> None:
         with self._session() as session:
-            mark_attempt_send_failed(
+            attempts.mark_send_failed(
                 session=session,
                 attempt_id=attempt_id,
                 ambiguous=ambiguous,
@@ -925,7 +913,7 @@ class CampaignRunner:
         now = self.clock.monotonic()
         if now - self._status_read_at >= self.options.status_refresh:
             with self._session() as session:
-                self._status = campaign_status(session=session, campaign_id=self._campaign_id)
+                self._status = campaigns.status(session=session, campaign_id=self._campaign_id)
                 if (
                     self._on_progress is not None
                     and now - self._counts_read_at >= self._counts_every
@@ -938,7 +926,7 @@ class CampaignRunner:
     def _count(self, session: Session) -> CampaignCounts:
         """The campaign's counts for progress; sets when they may be counted again."""
         started = self.clock.monotonic()
-        counts = campaign_counts(session=session, campaign_id=self._campaign_id)
+        counts = campaigns.counts(session=session, campaign_id=self._campaign_id)
         took = self.clock.monotonic() - started
         self._counts_every = max(
             self.options.status_refresh, self.options.counts_cost_factor * took
@@ -950,7 +938,7 @@ class CampaignRunner:
         self._status_read_at = float("-inf")
         with self._session() as session:
             try:
-                set_campaign_status(
+                campaigns.set_status(
                     session=session,
                     name=self.config.name,
                     status=CampaignStatus.PAUSED,
@@ -984,10 +972,10 @@ class CampaignRunner:
     def _summary(self) -> RunSummary:
         now = self.clock.now()
         with self._session() as session:
-            counts = campaign_counts(session=session, campaign_id=self._campaign_id)
-            status = campaign_status(session=session, campaign_id=self._campaign_id)
-            zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
-            next_due = next_due_time(session=session, campaign_id=self._campaign_id)
+            counts = campaigns.counts(session=session, campaign_id=self._campaign_id)
+            status = campaigns.status(session=session, campaign_id=self._campaign_id)
+            zone_sets = claims.zone_sets(session=session, campaign_id=self._campaign_id)
+            next_due = claims.next_due_time(session=session, campaign_id=self._campaign_id)
         earliest = max(now, next_due) if next_due else now
         return RunSummary(
             campaign=self.config.name,

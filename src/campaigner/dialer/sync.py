@@ -22,7 +22,7 @@ from campaigner.dialer.clock import Clock
 from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
-from campaigner.store import record_call_result, session_factory
+from campaigner.store import results, session_factory
 
 __all__ = ["MAX_IDS_PER_LIST", "AppliedBatch", "LiveCall", "ResultSync"]
 
@@ -214,9 +214,9 @@ class ResultSync:
                 log.warning("could not fetch the transcript of %s: %s", call_id, error)
                 continue
             with self._session() as session:
-                record_call_result(
+                results.record_call_results(
                     session=session,
-                    call=call.model_dump(mode="json", exclude_none=True),
+                    views=[(call.model_dump(mode="json", exclude_none=True), None)],
                     now=self._clock.now(),
                 )
                 session.commit()

@@ -7,7 +7,7 @@
 
 Timestamps are timezone-aware UTC (`UTCDateTime`). Status columns hold the `StrEnum` values as
 plain strings, so the schema is the same on SQLite and PostgreSQL and needs no enum types. Comments
-on the indexes name the queries in `campaigner.store.queries` that need them.
+on the indexes name the store queries (in its aggregate modules) that need them.
 """
 
 from __future__ import annotations
