@@ -56,6 +56,7 @@ def fill_store(url: str) -> None:
         )
         assert batch.id is not None
         batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+        session.commit()
         start = int((NOW + timedelta(hours=1)).timestamp() * 1000)
         answered = Call.model_validate(
             {

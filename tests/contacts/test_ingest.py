@@ -121,9 +121,7 @@ def test_sample_files_into_the_demo_campaign(
     assert rejected == MESSY_REJECTED_ROWS
 
 
-@pytest.mark.parametrize(
-    ("ratio", "way"), [(0, "existing_numbers"), (10**9, "numbers")]
-)
+@pytest.mark.parametrize(("ratio", "way"), [(0, "existing_numbers"), (10**9, "numbers")])
 def test_the_campaign_numbers_read_whole_or_looked_up_reject_the_same_rows(
     session: Session,
     demo_campaign: CampaignConfig,

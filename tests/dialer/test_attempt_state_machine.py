@@ -124,8 +124,10 @@ class AttemptMachine(RuleBasedStateMachine):
                 lease_owner=me.owner,
                 lease_seconds=30,
             )
+            session.commit()
             plans = [AttemptPlan(contact, "agent_abc", None, "+14155550100") for contact in leased]
             written = attempts.create(session=session, plans=plans, lease_owner=me.owner, now=NOW)
+            session.commit()
         me.ready.extend(attempt.id or 0 for attempt in written)
 
     @precondition(lambda self: any(run.ready for run in self.runs.values()))
@@ -142,6 +144,7 @@ class AttemptMachine(RuleBasedStateMachine):
                 owner=me.owner,
                 retell_time=self.retell.now,
             )
+            session.commit()
         if claimed:
             self.deliver(me, attempt_id, outcome)
 
@@ -171,6 +174,7 @@ class AttemptMachine(RuleBasedStateMachine):
                 owner=me.owner,
                 key_used_since=self.retell.now - RESEND_WITHIN,
             )
+            session.commit()
         if granted:
             self.deliver(me, attempt_id, outcome)
         elif first_used is not None and self.retell.now - first_used >= GIVE_UP_AFTER:
@@ -178,6 +182,7 @@ class AttemptMachine(RuleBasedStateMachine):
                 attempts.mark_send_failed(
                     session=session, attempt_id=attempt_id, ambiguous=False, detail="no call"
                 )
+                session.commit()
                 finalize_attempt(
                     session=session,
                     attempt_id=attempt_id,
@@ -196,6 +201,7 @@ class AttemptMachine(RuleBasedStateMachine):
             taken = attempts.take_over(
                 session=session, campaign_id=1, owner=me.owner, live_owners=[me.owner], now=NOW
             )
+            session.commit()
         me.in_doubt.update(taken)
         self.dead.add(other.owner)
 
@@ -235,6 +241,7 @@ class AttemptMachine(RuleBasedStateMachine):
             return
         with self.session() as session:
             attempts.mark_sent(session=session, sent=[(attempt_id, call_id)], sent_at=NOW)
+            session.commit()
         me.in_doubt.discard(attempt_id)
         if outcome == "capacity":
             self.record(call_id, attempt_id, {"call_status": "error"})
@@ -244,6 +251,7 @@ class AttemptMachine(RuleBasedStateMachine):
             attempts.mark_send_failed(
                 session=session, attempt_id=attempt_id, ambiguous=True, detail="lost"
             )
+            session.commit()
         me.in_doubt.add(attempt_id)
 
     def record(self, call_id: str, attempt_id: int, extra: dict[str, Any] | None = None) -> None:

@@ -353,6 +353,7 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
         store.batches.mark_sent(
             session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting"
         )
+        session.commit()
     options = BatchOptions(stalled_after=150)
     async with rig.client() as client:
         sync = ResultSync(

@@ -38,6 +38,7 @@ from campaigner.store import (
     campaigns,
     claims,
     make_engine,
+    transaction,
 )
 from campaigner.store import attempts as attempts_store
 from retell_sim import SimulatorConfig
@@ -409,7 +410,7 @@ async def test_a_dead_runs_leases_expire_and_its_contacts_are_dialed_once(rig: R
     config = rig.campaign(name="lease")
     rig.ingest(config, numbers(6))
     dead = "deadhost:4242:cafebabe"
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         leased = claim_as_dead_run(session, "lease", dead, 60)
     assert len(leased) == 6
     # While the lease holds, nobody else dials them.
@@ -563,7 +564,8 @@ async def test_two_runs_in_one_process_split_the_slots_instead_of_overfilling_th
 def claim_as_dead_run(
     session: Session, name: str, owner: str, lease_seconds: float, limit: int = 100
 ) -> list[Contact]:
-    """Lease contacts of campaign `name` as a run that then died would have."""
+    """Lease contacts of campaign `name` as a run that then died would have (the caller
+    commits)."""
     campaign = campaigns.get_by_name(session=session, name=name)
     assert campaign is not None
     assert campaign.id is not None
@@ -580,7 +582,7 @@ def claim_as_dead_run(
 async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -> None:
     config = rig.campaign(name="quick")
     rig.ingest(config, numbers(3))
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         # Leased as a run of the default options leases.
         claim_as_dead_run(session, "quick", "deadhost:1:feedface", RunOptions().lease_seconds)
     later = await run_once(rig, "quick", LaterClock(timedelta(seconds=31)))
@@ -590,7 +592,7 @@ async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -
 async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig) -> None:
     config = rig.campaign(name="heir")
     rig.ingest(config, numbers(1))
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         (contact,) = claim_as_dead_run(session, "heir", "deadhost:2:0ddba11", 60)
         attempt = create_attempt(
             session=session,
@@ -606,6 +608,7 @@ async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig
             owner="deadhost:2:0ddba11",
             retell_time=datetime.now(UTC),
         )
+        session.commit()
         session.refresh(attempt)
         session.refresh(contact)
     # The dead run's create reached Retell; it was killed before it wrote the call id down.

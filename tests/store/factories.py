@@ -110,6 +110,7 @@ def lease_into_batch(
         lease_owner=lease_owner,
         lease_seconds=300,
     )
+    session.commit()
     recorded = batches.create(
         session=session,
         campaign_id=campaign_id,
@@ -124,6 +125,7 @@ def lease_into_batch(
         call_time_window={"windows": [{"start": 0, "end": 1440}], "timezone": NEW_YORK[0]},
         now=now,
     )
+    session.commit()
     assert recorded is not None
     return recorded
 
@@ -137,8 +139,8 @@ def claim(
     now: datetime = NOW,
     timezones: Collection[Collection[str]] | None = None,
 ) -> list[Contact]:
-    """Lease up to `limit` due contacts for `owner` (60 s leases)."""
-    return claims.claim_due(
+    """Lease up to `limit` due contacts for `owner` (60 s leases); commits."""
+    leased = claims.claim_due(
         session=session,
         campaign_id=campaign.id or 0,
         now=now,
@@ -147,6 +149,8 @@ def claim(
         lease_seconds=60,
         timezones=timezones,
     )
+    session.commit()
+    return leased
 
 
 # Singular wrappers of the store's batch functions, for tests that follow one call or contact.
@@ -168,6 +172,7 @@ def create_attempt(
     no longer `lease_owner`'s. Commits."""
     plan = AttemptPlan(contact, agent_id, agent_version, from_number, variant, batch_id)
     written = store.attempts.create(session=session, plans=[plan], lease_owner=lease_owner, now=now)
+    session.commit()
     if not written:
         raise LeaseLost(f"contact {contact.id} is no longer leased by {lease_owner!r}")
     if contact in session:
@@ -182,6 +187,7 @@ def mark_attempt_sent(
 ) -> None:
     """`attempts.mark_sent` for one attempt. Commits."""
     store.attempts.mark_sent(session=session, sent=[(attempt_id, retell_call_id)], sent_at=sent_at)
+    session.commit()
     if (loaded := session.get(CallAttempt, attempt_id)) is not None:
         session.refresh(loaded)
 

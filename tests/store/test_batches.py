@@ -42,6 +42,7 @@ def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> Non
         call_time_window={"windows": [{"start": 0, "end": 1440}]},
         now=later,
     )
+    session.commit()
 
     assert recorded is None  # every lease was lost: nothing written
     assert session.exec(select(Batch)).all() == []
@@ -71,11 +72,14 @@ def test_a_batch_sent_by_another_run_stays_sent_and_keeps_its_id(session: Sessio
     assert batch.id is not None
 
     batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+    session.commit()
     # A second run, which saw only a lost answer, adopts it, then (too late) gives it up.
     batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id=None)
+    session.commit()
     changed = batches.mark_send_failed(
         session=session, batch_id=batch.id, ambiguous=False, detail="lost"
     )
+    session.commit()
 
     assert changed == []
     stored = session.get(Batch, batch.id, populate_existing=True)

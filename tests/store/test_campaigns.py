@@ -74,6 +74,7 @@ def test_pause_is_seen_by_another_session_and_stops_claims(engine: Engine) -> No
             lease_owner="d",
             lease_seconds=60,
         )
+        dialer.commit()
         campaigns.set_status(
             session=controller, name=campaign.name, status=CampaignStatus.ACTIVE, reason=None
         )
@@ -86,6 +87,7 @@ def test_pause_is_seen_by_another_session_and_stops_claims(engine: Engine) -> No
             lease_owner="d",
             lease_seconds=60,
         )
+        dialer.commit()
 
     assert paused == []
     assert len(resumed) == 3
@@ -131,6 +133,7 @@ def test_campaign_counts_contacts_attempts_outcomes_and_cost(session: Session) -
         lease_owner="w",
         lease_seconds=60,
     )
+    session.commit()
     answered = create_attempt(
         session=session,
         contact=first,
@@ -174,6 +177,7 @@ def test_campaign_counts_contacts_attempts_outcomes_and_cost(session: Session) -
         detail="400 bad number",
         outcome_class=OutcomeClass.INVALID_NUMBER,
     )
+    session.commit()
 
     assert campaigns.counts(session=session, campaign_id=campaign.id) == {
         "contacts": 4,

@@ -77,6 +77,7 @@ def test_only_one_of_several_syncers_finalizes_an_attempt(engine: Engine) -> Non
             lease_owner="w",
             lease_seconds=60,
         )
+        session.commit()
         attempt = create_attempt(
             session=session,
             contact=contact,

@@ -273,6 +273,7 @@ def test_sent_ambiguous_and_refused_attempts(session: Session) -> None:
     attempts.mark_send_failed(
         session=session, attempt_id=lost.id or 0, ambiguous=True, detail="read timeout"
     )
+    session.commit()
     attempts.mark_send_failed(
         session=session,
         attempt_id=refused.id or 0,
@@ -280,6 +281,7 @@ def test_sent_ambiguous_and_refused_attempts(session: Session) -> None:
         detail="400: invalid to_number",
         outcome_class=OutcomeClass.INVALID_NUMBER,
     )
+    session.commit()
     session.expire_all()
 
     assert [
@@ -399,6 +401,7 @@ def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Ses
     attempts.mark_send_failed(
         session=session, attempt_id=attempt.id or 0, ambiguous=True, detail="timeout"
     )
+    session.commit()
     metadata = {"campaign": campaign.name, "contact": str(contact.id), "attempt": str(attempt.id)}
 
     recorded = record_call_result(
@@ -571,6 +574,7 @@ def test_attempts_are_counted_by_outcome(session: Session) -> None:
         detail="busy",
         outcome_class=OutcomeClass.BUSY,
     )
+    session.commit()
     contact_id = contact.id or 0
 
     facts = results.settling_facts(session=session, contact_ids=[contact_id])[contact_id]
@@ -740,6 +744,7 @@ def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
         for contact in (first, second, third, taken)
     ]
     written = attempts.create(session=session, plans=plans, lease_owner="w1", now=NOW)
+    session.commit()
     assert [a.contact_id for a in written] == [first.id, second.id, third.id]
     assert all(a.id is not None and a.attempt_number == 1 for a in written)
     assert len({a.idempotency_key for a in written}) == 3
@@ -749,6 +754,7 @@ def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
         sent=[(one.id or 0, "call_a"), (two.id or 0, "call_b"), (three.id or 0, "call_c")],
         sent_at=NOW,
     )
+    session.commit()
 
     ended = {**ENDED_CALL, "call_id": "call_a"}
     analyzed = {**ended, "call_analysis": ANALYSIS}
@@ -810,6 +816,7 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     attempts.mark_send_failed(
         session=session, attempt_id=earlier.id or 0, ambiguous=False, detail="busy"
     )
+    session.commit()
     settle_contact(
         session=session,
         contact_id=retried.id or 0,
@@ -825,6 +832,7 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     withdrawn = attempts.withdraw_unsent(
         session=session, attempt_ids=[a.id or 0 for a in ahead], owner="w1", now=NOW
     )
+    session.commit()
     session.expire_all()
 
     assert withdrawn == 2

@@ -66,7 +66,15 @@ from campaigner.retell import (
     TimeWindow,
     call_filter,
 )
-from campaigner.store import Batch, BatchState, Contact, batches, claims, session_factory
+from campaigner.store import (
+    Batch,
+    BatchState,
+    Contact,
+    batches,
+    claims,
+    session_factory,
+    transaction,
+)
 
 __all__ = [
     "BatchDialer",
@@ -91,7 +99,7 @@ _TASK_FIELD = re.compile(r"tasks\[(\d+)\](?:\.(\w+))?")
 _E164 = re.compile(r"\+\d{6,15}(?!\d)")
 _REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
 
-ReleaseOverCap = Callable[[Session, list[Contact], datetime], list[Contact]]
+ReleaseOverCap = Callable[[list[Contact], datetime], list[Contact]]
 
 
 # --- grouping and scheduling (pure) -----------------------------------------------------------
@@ -275,6 +283,7 @@ class BatchDialer:
         options: BatchOptions | None = None,
     ) -> None:
         self._config = config
+        self._engine = engine
         self._session = session_factory(engine)
         self._client = client
         self._clock = clock
@@ -321,7 +330,8 @@ class BatchDialer:
             return 0
         self._next_submit_at = now_mono + self._options.submit_interval
         now = self._clock.now()
-        with self._session() as session:
+        # The leases are committed before the batch is recorded (`batches.create`, its own unit).
+        with transaction(self._engine) as session:
             schedules = self._schedules(session, now)
             contacts = (
                 claims.claim_due(
@@ -338,17 +348,16 @@ class BatchDialer:
             )
             if len(contacts) == self._options.claim_limit:
                 self._next_submit_at = float("-inf")  # more are due: carry on next turn
-            contacts = self._release_over_cap(session, contacts, now)
+        contacts = self._release_over_cap(contacts, now)
         sent = 0
         self._halted = False
         groups = group_contacts(contacts, self._config.batch.size)
         for index, group in enumerate(groups):
             if self._halted:
                 # Paused or told to wait by a refusal: the rest of this turn's contacts stay due.
-                with self._session() as session:
+                with transaction(self._engine) as session:
                     unsent = [c.id for later in groups[index:] for c in later.contacts if c.id]
                     claims.release(session=session, contact_ids=unsent, lease_owner=self._owner)
-                    session.commit()
                 break
             sent += await self._submit(group, schedules[group.zones], now)
         return sent
@@ -381,7 +390,8 @@ class BatchDialer:
         of them by name, the others, to be sent again at once."""
         variant = variant_for(self._config, group.variant)
         window = schedule.call_time_window.model_dump(exclude_none=True)
-        with self._session() as session:
+        # The batch and its attempts are committed before the batch is requested.
+        with transaction(self._engine) as session:
             recorded = batches.create(
                 session=session,
                 campaign_id=self._campaign_id,
@@ -425,11 +435,10 @@ class BatchDialer:
             )
         except (AmbiguousCreate, ResponseFormatError) as error:
             # A 2xx answer that does not parse still means Retell created the batch.
-            with self._session() as session:
+            with transaction(self._engine) as session:
                 batches.mark_send_failed(
                     session=session, batch_id=batch.id, ambiguous=True, detail=str(error)
                 )
-                session.commit()
             self.ambiguous[batch.id] = batch
             self._open_stale = True
             return len(attempts), None
@@ -438,7 +447,7 @@ class BatchDialer:
             sent = tuple(contacts[attempt.contact_id] for attempt in attempts)
             sent_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
             return 0, self._refused(batch.id, sent_group, tasks, error)
-        with self._session() as session:
+        with transaction(self._engine) as session:
             batches.mark_sent(
                 session=session,
                 batch_id=batch.id,
@@ -519,7 +528,7 @@ class BatchDialer:
         to this run, to be sent again at once)."""
         refused = refused or {}
         now = self._clock.now()
-        with self._session() as session:
+        with transaction(self._engine) as session:
             attempts = batches.mark_send_failed(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
@@ -552,7 +561,6 @@ class BatchDialer:
                     lease_seconds=self._lease_seconds,
                     now=now,
                 )
-            session.commit()
         self._open_stale = True
 
     # -- reconciling ---------------------------------------------------------------------------
@@ -586,7 +594,7 @@ class BatchDialer:
 
     def _adopt(self, batch_id: int, calls: list[Call]) -> None:
         """Retell has the batch (its calls carry its metadata); its id stays unknown."""
-        with self._session() as session:
+        with transaction(self._engine) as session:
             batches.mark_sent(
                 session=session, batch_id=batch_id, retell_batch_id=None, sent_at=self._clock.now()
             )

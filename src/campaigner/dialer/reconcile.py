@@ -34,7 +34,14 @@ from campaigner.dialer.clock import Clock
 from campaigner.dialer.sync import ResultSync
 from campaigner.dialer.windows import is_callable_at
 from campaigner.retell import Call, RetellClient, RetellError, call_filter
-from campaigner.store import CallAttempt, Contact, attempts, contacts, session_factory
+from campaigner.store import (
+    CallAttempt,
+    Contact,
+    attempts,
+    contacts,
+    session_factory,
+    transaction,
+)
 
 __all__ = ["GIVE_UP_AFTER", "IDEMPOTENCY_WINDOW", "RESEND_WITHIN", "Reconciler"]
 
@@ -77,6 +84,7 @@ class Reconciler:
         settle_lost: Callable[[int, int, str], None],
     ) -> None:
         self._config = config
+        self._engine = engine
         self._session = session_factory(engine)
         self._client = client
         self._clock = clock
@@ -100,7 +108,7 @@ class Reconciler:
     def take_over(self, campaign_id: int, *, owner: str, live_owners: Collection[str]) -> None:
         """Own the campaign's attempts whose owner is not among `live_owners`: the unsent are
         withdrawn by the store, those in doubt are reconciled from now on."""
-        with self._session() as session:
+        with transaction(self._engine) as session:
             in_doubt = attempts.take_over(
                 session=session,
                 campaign_id=campaign_id,
@@ -189,7 +197,8 @@ class Reconciler:
         retell_at_most = self._client.server_clock.at_most(stated_within=_FRESH_DATE_SECONDS)
         if retell_at_most is None:
             return False
-        with self._session() as session:
+        # Committed before the resend goes out, as the first claim is.
+        with transaction(self._engine) as session:
             return attempts.claim_resend(
                 session=session,
                 attempt_id=attempt_id,
@@ -222,7 +231,7 @@ class Reconciler:
         if attempt_id not in self._inherited:
             self._on_adopted()
         with self._session() as session:
-            attempt = session.get(CallAttempt, attempt_id)
+            attempt = attempts.get(session=session, attempt_id=attempt_id)
         if attempt is None:
             return
         # A webhook may have settled the call meanwhile (found by its metadata): not counted

@@ -70,6 +70,7 @@ from campaigner.store import (
     claims,
     run_leases,
     session_factory,
+    transaction,
 )
 
 __all__ = ["CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -266,9 +267,9 @@ class CampaignRunner:
     async def run(self) -> RunSummary:
         """Dial until nothing is left to do now (or the campaign is paused, cancelled, or out of
         time), and return the summary."""
-        with self._session() as session:
+        with transaction(self.engine) as session:
             campaign = campaigns.upsert(session=session, config=self.config)
-            session.commit()
+        with self._session() as session:
             assert campaign.id is not None
             self._campaign_id = campaign.id
             self._cost_cents = campaigns.counts(session=session, campaign_id=campaign.id)[
@@ -297,7 +298,7 @@ class CampaignRunner:
             self._write_sent()
             self._withdraw_ready()
             self._withdraw_cancelled()
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 run_leases.drop(session=session, owner=self.owner)
         return self._summary()
 
@@ -508,7 +509,9 @@ class CampaignRunner:
         if topped_up or now_mono < self._next_claim_at or self._capacity.held <= 0:
             return started
         now = self.clock.now()
-        with self._session() as session:
+        # Three units of work, as the dial path needs them durable: the leases, the leases given
+        # back over a cap, then every attempt row, committed before any request goes out.
+        with transaction(self.engine) as session:
             open_sets = [
                 zones
                 for zones in self._zone_sets(session, now_mono)
@@ -527,8 +530,8 @@ class CampaignRunner:
                 if open_sets
                 else []
             )
-            contacts = self._release_over_cap(session, contacts, now)
-            # All the attempt rows in one transaction, committed before any request goes out.
+        contacts = self._release_over_cap(contacts, now)
+        with transaction(self.engine) as session:
             written = (
                 attempts.create(
                     session=session,
@@ -571,7 +574,7 @@ class CampaignRunner:
         """Attempts written ahead that will not be sent now: their contacts are due again."""
         ids = [attempt.id for attempt, _ in ready if attempt.id is not None]
         if ids:
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 attempts.withdraw_unsent(
                     session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
                 )
@@ -581,7 +584,7 @@ class CampaignRunner:
         claimed, so never sent; their contacts are due again."""
         ids, self._cancelled_sends = self._cancelled_sends, []
         if ids:
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 attempts.withdraw_unsent(
                     session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
                 )
@@ -597,7 +600,7 @@ class CampaignRunner:
         self._lease_reading_at = self._capacity.reading.read_at
         ours = self._sync.in_progress() + self._sending + len(self._reconciler.ambiguous)
         had_lease = self._run_lease_held
-        with self._session() as session:
+        with transaction(self.engine) as session:
             share = run_leases.hold(
                 session=session,
                 owner=self.owner,
@@ -632,7 +635,7 @@ class CampaignRunner:
         self._reconciler.forget_all()
         self._live_owners = (self.owner,)
         self._run_lease_held = False
-        with self._session() as session:
+        with transaction(self.engine) as session:
             run_leases.drop(session=session, owner=old)
         self._hold_run_lease(force=True)
 
@@ -640,7 +643,7 @@ class CampaignRunner:
         """Record the call ids of the creates Retell answered since the last turn."""
         if self._sent:
             sent, self._sent = self._sent, []
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 attempts.mark_sent(session=session, sent=sent, sent_at=self.clock.now())
 
     def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
@@ -650,28 +653,26 @@ class CampaignRunner:
             self._zone_sets_read_at = now
         return self._zone_sets_cache
 
-    def _release_over_cap(
-        self, session: Session, contacts: list[Contact], now: datetime
-    ) -> list[Contact]:
+    def _release_over_cap(self, contacts: list[Contact], now: datetime) -> list[Contact]:
         """Give back contacts whose number had its day's share of calls (across campaigns)."""
         if not contacts:
             return contacts
         cap = self.config.caps.max_calls_per_number_per_24h
-        recent = attempts.calls_to_number_since(
-            session=session,
-            numbers=[contact.phone_e164 for contact in contacts],
-            since=now - timedelta(hours=24),
-        )
-        over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
-        if over:
-            claims.release(
+        with transaction(self.engine) as session:
+            recent = attempts.calls_to_number_since(
                 session=session,
-                contact_ids=[contact.id for contact in over if contact.id is not None],
-                lease_owner=self.owner,
-                next_attempt_at=now + timedelta(hours=1),
-                now=now,
+                numbers=[contact.phone_e164 for contact in contacts],
+                since=now - timedelta(hours=24),
             )
-            session.commit()
+            over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
+            if over:
+                claims.release(
+                    session=session,
+                    contact_ids=[contact.id for contact in over if contact.id is not None],
+                    lease_owner=self.owner,
+                    next_attempt_at=now + timedelta(hours=1),
+                    now=now,
+                )
         return [contact for contact in contacts if contact not in over]
 
     def _plan(self, contact: Contact) -> AttemptPlan:
@@ -693,7 +694,8 @@ class CampaignRunner:
         claimed = False
         try:
             await self._bucket.acquire()
-            with self._session() as session:
+            # Committed before the request: the claim is what makes a second send impossible.
+            with transaction(self.engine) as session:
                 claimed = bool(
                     attempts.claim_first_sends(
                         session=session,
@@ -830,7 +832,7 @@ class CampaignRunner:
         detail: str,
         outcome: OutcomeClass | None = None,
     ) -> None:
-        with self._session() as session:
+        with transaction(self.engine) as session:
             attempts.mark_send_failed(
                 session=session,
                 attempt_id=attempt_id,

@@ -2,9 +2,11 @@
 
     engine = make_engine(get_settings().database_url)
     upgrade_database(engine)
-    with session_factory(engine)() as session:
+    with transaction(engine) as session:
         campaign = campaigns.upsert(session=session, config=config)
-        session.commit()
+
+One transaction rule: store functions never commit or roll back; the caller owns the unit of
+work, through `transaction(engine)` (commits when the block ends, rolls back if it raises).
 
 Only this package writes SQL. Its queries live in one module per aggregate, called by module:
 `campaigns`, `contacts`, `imports` (source files, rejected rows), `suppression`, `claims`
@@ -38,6 +40,7 @@ from campaigner.store.db import (
     alembic_config,
     make_engine,
     session_factory,
+    transaction,
     upgrade_database,
 )
 from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
@@ -110,6 +113,7 @@ __all__ = [
     "run_leases",
     "session_factory",
     "suppression",
+    "transaction",
     "upgrade_database",
     "utcnow",
 ]

@@ -86,7 +86,8 @@ def calls_on_record(*, session: Session, campaign_id: int) -> list[CallOnRecord]
 def claim_first_sends(
     *, session: Session, attempt_ids: Collection[int], owner: str, retell_time: datetime
 ) -> set[int]:
-    """Take the right to send these written attempts' creates, for the first time. Commits.
+    """Take the right to send these written attempts' creates, for the first time; commit
+    before sending them.
 
     Only attempts still `pending_send` and owned by `owner` are claimed; they become `ambiguous`
     with `retell_time` (a time Retell's clock has reached, so never later than the create's
@@ -114,14 +115,14 @@ def claim_first_sends(
                 .returning(_ATTEMPT.c.id)
             ).scalars()
         )
-    session.commit()
     return claimed
 
 
 def claim_resend(
     *, session: Session, attempt_id: int, owner: str, key_used_since: datetime
 ) -> bool:
-    """Take the right to send an attempt in doubt again with its own key. Commits.
+    """Take the right to send an attempt in doubt again with its own key; commit before
+    the resend.
 
     Granted only while `owner` owns it, it has no call and is not settled, and its key was first
     used at or after `key_used_since` (Retell's time, the caller's bound for a key Retell still
@@ -143,7 +144,6 @@ def claim_resend(
         )
         .first()
     )
-    session.commit()
     return claimed is not None
 
 
@@ -185,7 +185,7 @@ def take_over(
     now: datetime | None = None,
 ) -> list[int]:
     """Make `owner` the owner of the campaign's attempts without a call whose owner is not among
-    `live_owners` (it stopped, died, or lost its lease). Commits.
+    `live_owners` (it stopped, died, or lost its lease).
 
     Those still `pending_send` were never handed to Retell and their former owner can no longer
     claim them: they are withdrawn at once (rows deleted, contacts due again). Returns the ids of
@@ -209,7 +209,6 @@ def take_over(
     )
     unsent = [attempt_id for attempt_id, state in taken if state == AttemptState.PENDING_SEND]
     _delete_unsent(session, unsent, owner=owner, now=now)
-    session.commit()
     return sorted(attempt_id for attempt_id, state in taken if state == AttemptState.AMBIGUOUS)
 
 
@@ -221,14 +220,13 @@ def withdraw_unsent(
     now: datetime | None = None,
 ) -> int:
     """Take back attempts `owner` wrote and never claimed (`claim_first_sends`), so never handed
-    to Retell. Commits.
+    to Retell.
 
     The rows are deleted and their contacts are due again as they were before (pending, or
     waiting for a retry when they had earlier attempts). Attempts that moved on meanwhile are
     left alone. Returns how many were withdrawn.
     """
     withdrawn = _delete_unsent(session, attempt_ids, owner=owner, now=now)
-    session.commit()
     return withdrawn
 
 
@@ -301,7 +299,7 @@ def create(
     now: datetime | None = None,
 ) -> list[CallAttempt]:
     """Write the next attempt for each leased contact, with fresh idempotency keys, in one
-    transaction. Commits.
+    transaction.
 
     Must be committed before the create requests are sent: after a crash the row (and its key) is
     how a call is found again. The contacts become `dialing` and their leases are released. A
@@ -334,7 +332,6 @@ def create(
             ).scalars()
         )
     if not taken:
-        session.rollback()
         return []
     previous: dict[int, int] = {}
     for chunk in chunks(sorted(taken), IN_LIST_CHUNK):
@@ -368,7 +365,6 @@ def create(
     ).scalars()
     for attempt, attempt_id in zip(written, ids, strict=True):
         attempt.id = attempt_id
-    session.commit()
     return written
 
 
@@ -376,7 +372,7 @@ def mark_sent(
     *, session: Session, sent: Sequence[tuple[int, str]], sent_at: datetime | None = None
 ) -> None:
     """Record the call ids Retell gave for attempts' create requests ((attempt id, call id)
-    pairs). Commits."""
+    pairs)."""
     if not sent:
         return
     attempts = _ATTEMPT
@@ -399,7 +395,6 @@ def mark_sent(
         ),
         [{"b_id": attempt_id, "b_call_id": call_id} for attempt_id, call_id in sent],
     )
-    session.commit()
 
 
 def mark_send_failed(
@@ -410,7 +405,7 @@ def mark_send_failed(
     detail: str,
     outcome_class: OutcomeClass | None = None,
 ) -> None:
-    """Record a create request that failed. Commits.
+    """Record a create request that failed.
 
     `ambiguous=True`: the request may have placed a call (timeout, lost connection): the attempt
     must be reconciled before the contact is dialed again. `ambiguous=False`: Retell refused it and
@@ -428,7 +423,6 @@ def mark_send_failed(
             outcome_class=outcome_class,
         )
     )
-    session.commit()
 
 
 def unfinished(*, session: Session, campaign_id: int) -> list[CallAttempt]:

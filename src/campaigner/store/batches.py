@@ -47,7 +47,7 @@ def create(
     call_time_window: dict[str, Any],
     now: datetime | None = None,
 ) -> tuple[Batch, list[CallAttempt]] | None:
-    """Record a batch and one attempt per leased contact, before the batch is requested. Commits.
+    """Record a batch and one attempt per leased contact, to commit before the batch is requested.
 
     `attempts.create` in the batch's transaction: each contact still leased by `lease_owner`
     becomes `dialing` and gets its next attempt (with `batch_id`); contacts whose lease was lost
@@ -73,11 +73,14 @@ def create(
     ]
     written = attempts.create(session=session, plans=plans, lease_owner=lease_owner, now=now)
     if not written:
+        # No lease was left: the batch row goes too, so the unit of work writes nothing.
+        session.delete(batch)
+        session.flush()
         return None
     if len(written) != batch.task_count:
         batch.task_count = len(written)
         session.add(batch)
-        session.commit()
+        session.flush()
     return batch, written
 
 
@@ -91,7 +94,7 @@ def mark_sent(
     retell_batch_id: str | None,
     sent_at: datetime | None = None,
 ) -> None:
-    """Record that Retell has the batch (its id, when known) and its tasks' attempts. Commits.
+    """Record that Retell has the batch (its id, when known) and its tasks' attempts.
 
     `retell_batch_id` is None for a batch whose create answer was lost but whose calls were found;
     an id already stored (by another run that got the answer) is kept.
@@ -109,7 +112,6 @@ def mark_sent(
         )
         .values(state=AttemptState.SENT, sent_at=sent_at)
     )
-    session.commit()
 
 
 def mark_send_failed(

@@ -63,7 +63,8 @@ def claim_due(
     lease_seconds: float,
     timezones: Collection[Collection[str]] | None = None,
 ) -> list[Contact]:
-    """Lease up to `limit` contacts that are due to be dialed, atomically. Commits.
+    """Lease up to `limit` contacts that are due to be dialed, atomically; commit the leases
+    before dialing them.
 
     A contact is due when its campaign is active, it is pending or waiting for a retry, its
     `next_attempt_at` has come (a new contact is due from its import), its number is not
@@ -122,7 +123,6 @@ def claim_due(
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     claimed = list(session.exec(claim).scalars())
-    session.commit()
     return sorted(claimed, key=_claim_order)
 
 
