@@ -16,13 +16,11 @@ import typer
 from campaigner import __version__
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from campaigner.contacts import IngestSummary
     from campaigner.dialer.call_audit import CallAudit
     from campaigner.dialer.runner import RunSummary
     from campaigner.settings import Settings
-    from campaigner.store import CampaignStatus
+    from campaigner.store import CampaignStatus, Session
 
 app = typer.Typer(
     name="campaigner",
@@ -90,11 +88,9 @@ def ingest(
     ] = False,
 ) -> None:
     """Import a contacts file into a campaign: every row is accepted or rejected with a reason."""
-    import sqlalchemy.exc
-
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
-    from campaigner.store import StoreError
+    from campaigner.store import DatabaseError, StoreError
 
     try:
         config = load_campaign(campaign_file)
@@ -107,7 +103,7 @@ def ingest(
             )
     except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
         _fail(error)
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -309,8 +305,6 @@ def run_campaign(
     ] = "127.0.0.1",
 ) -> None:
     """Dial the campaign until nothing is left to do now; show progress and a summary."""
-    import sqlalchemy.exc
-
     from campaigner import eventloop
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.console import ProgressDisplay, print_run_summary
@@ -318,7 +312,13 @@ def run_campaign(
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.retell import RetellClient, RetellError
-    from campaigner.store import StoreError, make_engine, session_factory, upgrade_database
+    from campaigner.store import (
+        DatabaseError,
+        StoreError,
+        make_engine,
+        session_factory,
+        upgrade_database,
+    )
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -361,7 +361,7 @@ def run_campaign(
         _fail(error)
     except RetellError as error:
         _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
@@ -388,10 +388,8 @@ def report(
     ] = None,
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
-    import sqlalchemy.exc
-
     from campaigner.reports import ReportError, ReportFormat, export_report
-    from campaigner.store import StoreError, make_engine, upgrade_database
+    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
     unknown = [given for given in formats or [] if given.lower() not in known]
@@ -405,7 +403,7 @@ def report(
         exported = export_report(engine, name, out_dir, chosen)
     except (ReportError, StoreError) as error:
         _fail(error)
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"cannot write the report to {out_dir}: {error.strerror}")
@@ -544,12 +542,10 @@ def audit(
 ) -> None:
     """Check exactly once against Retell: every call of the campaign at Retell is on exactly one
     attempt, and every attempt with a call has exactly that one. Exit 1 on any mismatch."""
-    import sqlalchemy.exc
-
     from campaigner import eventloop
     from campaigner.dialer.call_audit import audit_calls
     from campaigner.retell import RetellClient, RetellError
-    from campaigner.store import StoreError, make_engine, upgrade_database
+    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -565,7 +561,7 @@ def audit(
         _fail(error)
     except RetellError as error:
         _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     finally:
         engine.dispose()

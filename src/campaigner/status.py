@@ -15,13 +15,19 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.console import add_count_rows
 from campaigner.dialer.windows import earliest_callable_at
-from campaigner.store import BatchProgress, Campaign, CampaignCounts, CampaignNotFound, claims
+from campaigner.store import (
+    BatchProgress,
+    Campaign,
+    CampaignCounts,
+    CampaignNotFound,
+    Session,
+    claims,
+)
 
 __all__ = ["CampaignOverview", "campaign_overviews", "overview_lines", "print_overviews"]
 

@@ -34,7 +34,6 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
-from sqlmodel import Session
 
 from campaigner import store
 from campaigner.campaign import CampaignConfig
@@ -50,7 +49,15 @@ from campaigner.contacts.reading import ContactTable, read_contact_table, read_f
 from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell, neutralise_frame
-from campaigner.store import Campaign, JSONText, SourceFile, campaigns, imports, suppression
+from campaigner.store import (
+    Campaign,
+    JSONText,
+    Session,
+    SourceFile,
+    campaigns,
+    imports,
+    suppression,
+)
 
 __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
 

@@ -41,9 +41,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
@@ -70,6 +67,8 @@ from campaigner.store import (
     Batch,
     BatchState,
     Contact,
+    Engine,
+    Session,
     batches,
     claims,
     session_factory,

@@ -16,10 +16,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 
 from campaigner.retell import RetellClient, call_filter
-from campaigner.store import attempts, campaigns, session_factory
+from campaigner.store import Engine, attempts, campaigns, session_factory
 
 __all__ = ["CallAudit", "audit_calls"]
 

@@ -27,8 +27,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 
-from sqlalchemy.engine import Engine
-
 from campaigner.campaign import CampaignConfig
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.sync import ResultSync
@@ -37,6 +35,7 @@ from campaigner.retell import Call, RetellClient, RetellError, call_filter
 from campaigner.store import (
     CallAttempt,
     Contact,
+    Engine,
     attempts,
     contacts,
     session_factory,

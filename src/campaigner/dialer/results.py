@@ -12,13 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.outcomes import classify_call
 from campaigner.dialer.retries import next_attempt_time
 from campaigner.retell import Call
-from campaigner.store import RECORDED_CALL_FIELDS, Settlement, results, suppression
+from campaigner.store import RECORDED_CALL_FIELDS, Session, Settlement, results, suppression
 
 __all__ = ["DNC_SOURCE", "AppliedCall", "apply_calls", "settle_attempts"]
 

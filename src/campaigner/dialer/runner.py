@@ -32,8 +32,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
 from campaigner.dialer.batching import BatchDialer, BatchOptions
@@ -64,6 +62,8 @@ from campaigner.store import (
     CampaignCounts,
     CampaignStatus,
     Contact,
+    Engine,
+    Session,
     StatusChangeError,
     attempts,
     campaigns,

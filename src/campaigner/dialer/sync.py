@@ -15,14 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
-from campaigner.store import results, session_factory
+from campaigner.store import Engine, results, session_factory
 
 __all__ = ["MAX_IDS_PER_LIST", "AppliedBatch", "LiveCall", "ResultSync"]
 

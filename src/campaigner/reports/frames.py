@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from campaigner.campaign import DEFAULT_VARIANT
 from campaigner.outcomes import CONNECTED_OUTCOMES, OutcomeClass
 from campaigner.reports.errors import ReportError, UnknownCampaign
-from campaigner.store import ContactStatus, campaigns
+from campaigner.store import ContactStatus, Engine, Session, campaigns
 from campaigner.store.reading import (
     attempt_frames,
     contact_frames,

@@ -37,13 +37,23 @@ from campaigner.store.contacts import INSERT_BATCH_SIZE
 from campaigner.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_PAGE_SIZE,
+    Engine,
+    Session,
     alembic_config,
     make_engine,
     session_factory,
     transaction,
     upgrade_database,
 )
-from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
+from campaigner.store.errors import (
+    CampaignNotFound,
+    DatabaseError,
+    IntegrityError,
+    LeaseLost,
+    OperationalError,
+    StatusChangeError,
+    StoreError,
+)
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
     AttemptState,
@@ -88,12 +98,17 @@ __all__ = [
     "Contact",
     "ContactFacts",
     "ContactStatus",
+    "DatabaseError",
+    "Engine",
+    "IntegrityError",
     "JSONText",
     "LeaseLost",
+    "OperationalError",
     "RecordedAttempt",
     "RejectedRow",
     "RunLease",
     "RunShare",
+    "Session",
     "Settlement",
     "SourceFile",
     "StatusChangeError",

@@ -28,6 +28,8 @@ from campaigner.store.errors import StoreError
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "SQLITE_PAGE_SIZE",
+    "Engine",
+    "Session",
     "alembic_config",
     "make_engine",
     "session_factory",
