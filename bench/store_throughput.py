@@ -116,7 +116,7 @@ def bench_inserts(engine: Engine, rows: int) -> None:
             fresh = timed(insert)
             again = timed(insert)
         print(
-            f"  insert_contacts batch {batch_size:>6,}: {rows / fresh:>9,.0f} rows/s new, "
+            f"  contacts.insert batch {batch_size:>6,}: {rows / fresh:>9,.0f} rows/s new, "
             f"{rows / again:>9,.0f} rows/s re-import (all skipped)"
         )
 

@@ -151,11 +151,11 @@ def ingest_contacts_file(
         table_cells = {header: string_column(table.rows[header]) for header in table.headers}
         variants = _variants(config, outcomes)
         campaign = campaigns.upsert(session=session, config=config, now=now)
-        assert campaign.id is not None  # upsert_campaign flushes
+        assert campaign.id is not None  # campaigns.upsert flushes
         source = imports.create_file(
             session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
         )
-        assert source.id is not None  # create_source_file flushes
+        assert source.id is not None  # imports.create_file flushes
         stem = f"{path.stem}-{sha256[:8]}"
         rejected_file = out_dir / f"{stem}.rejected.csv"
         summary_file = out_dir / f"{stem}.summary.json"
