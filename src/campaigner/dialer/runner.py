@@ -812,7 +812,7 @@ class CampaignRunner:
         attempt does not count and the contact is due again as soon as dialing goes on.
         """
         self._record_send_failure(attempt_id, ambiguous=False, detail=detail, outcome=outcome)
-        with self._session() as session:
+        with transaction(self.engine) as session:
             settled = settle_attempts(
                 session,
                 config=self.config,
@@ -820,7 +820,6 @@ class CampaignRunner:
                 now=self.clock.now(),
                 blameless=blameless,
             )
-            session.commit()
         if settled and not blameless:
             self._note_outcome(outcome, None)
 
@@ -938,18 +937,17 @@ class CampaignRunner:
     def _pause(self, reason: str) -> None:
         log.warning("pausing campaign %s: %s", self.config.name, reason)
         self._status_read_at = float("-inf")
-        with self._session() as session:
-            try:
+        try:
+            with transaction(self.engine) as session:
                 campaigns.set_status(
                     session=session,
                     name=self.config.name,
                     status=CampaignStatus.PAUSED,
                     reason=reason,
                 )
-                session.commit()
-            except StatusChangeError:
-                # A cancelled campaign stays cancelled, which stops dialing all the same.
-                session.rollback()
+        except StatusChangeError:
+            # A cancelled campaign stays cancelled, which stops dialing all the same.
+            pass
         self._stop_reason = reason
 
     def _report_progress(self) -> None:
