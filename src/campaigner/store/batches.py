@@ -12,13 +12,7 @@ from typing_extensions import TypedDict
 
 from campaigner.store import attempts
 from campaigner.store.attempts import AttemptPlan
-from campaigner.store.models import (
-    AttemptState,
-    Batch,
-    BatchState,
-    CallAttempt,
-    Contact,
-)
+from campaigner.store.models import AttemptState, Batch, BatchState, CallAttempt, Contact
 from campaigner.store.types import utcnow
 
 __all__ = [

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from typing_extensions import TypedDict
 
 from campaigner.campaign import CampaignConfig
-from campaigner.store.bulk import (
-    bulk_insert,
-)
+from campaigner.store.bulk import bulk_insert
 from campaigner.store.errors import CampaignNotFound, StatusChangeError
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
@@ -25,6 +22,8 @@ from campaigner.store.models import (
 from campaigner.store.types import utcnow
 
 __all__ = ["CampaignCounts", "counts", "get_by_name", "list_all", "set_status", "status", "upsert"]
+
+_CAMPAIGN: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
 
 
 def get_by_name(*, session: Session, name: str) -> Campaign | None:
@@ -52,7 +51,7 @@ def upsert(*, session: Session, config: CampaignConfig, now: datetime | None = N
     sha = config.config_sha256()
     bulk_insert(
         session,
-        _table(Campaign),
+        _CAMPAIGN,
         ("name", "config", "config_sha256", "status", "created_at", "updated_at"),
         [(config.name, stored, sha, CampaignStatus.ACTIVE, now, now)],
         conflict=("name",),
@@ -175,8 +174,3 @@ def counts(*, session: Session, campaign_id: int) -> CampaignCounts:
 def _add(totals: dict[str, int], key: str | None, count: int) -> None:
     if key is not None:
         totals[str(key)] = totals.get(str(key), 0) + count
-
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table

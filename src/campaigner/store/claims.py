@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaigner.store import contacts
-from campaigner.store.bulk import (
-    chunks,
-)
+from campaigner.store.bulk import chunks
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
     LIVE_ATTEMPT_STATES,
@@ -22,9 +20,7 @@ from campaigner.store.models import (
     Contact,
     Suppression,
 )
-from campaigner.store.results import (
-    IN_LIST_CHUNK,
-)
+from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
 __all__ = ["claim_due", "lease_again", "next_due_time", "release", "zone_sets"]

@@ -10,20 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaigner.store.bulk import (
-    JSONText,
-    bulk_insert_column_chunks,
-    chunks,
-    json_text,
-)
+from campaigner.store.bulk import JSONText, bulk_insert_column_chunks, chunks, json_text
 from campaigner.store.errors import StoreError
-from campaigner.store.models import (
-    Contact,
-    ContactStatus,
-)
-from campaigner.store.results import (
-    IN_LIST_CHUNK,
-)
+from campaigner.store.models import Contact, ContactStatus
+from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
 __all__ = [
@@ -38,14 +28,11 @@ __all__ = [
     "timezone_key",
 ]
 
+_CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+
 
 INSERT_BATCH_SIZE = 5_000
 """Rows per bulk insert statement (see bench/store_throughput.py for the measured trade-off)."""
-
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
 
 
 def timezone_key(timezones: Collection[str]) -> str:
@@ -179,7 +166,7 @@ def insert_column_chunks(
 
     return bulk_insert_column_chunks(
         session,
-        _table(Contact),
+        _CONTACT,
         map(converted, chain([first], pending)),
         # Due from its import: claims take contacts in order of due time.
         constants=defaults
@@ -214,7 +201,7 @@ def count(*, session: Session, campaign_id: int) -> int:
 
 def numbers(*, session: Session, campaign_id: int) -> set[str]:
     """Every number (E.164) that is a contact of the campaign."""
-    contacts = _table(Contact).c
+    contacts = _CONTACT.c
     return set(
         session.connection()
         .execute(sa.select(contacts.phone_e164).where(contacts.campaign_id == campaign_id))

@@ -9,22 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaigner.store.bulk import (
-    bulk_insert_columns,
-)
+from campaigner.store.bulk import bulk_insert_columns
 from campaigner.store.contacts import INSERT_BATCH_SIZE
-from campaigner.store.models import (
-    RejectedRow,
-    SourceFile,
-)
+from campaigner.store.models import RejectedRow, SourceFile
 from campaigner.store.types import utcnow
 
 __all__ = ["create_file", "find_file", "insert_rejected", "insert_rejected_columns", "set_counts"]
 
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
+_REJECTED_ROW: sa.Table = RejectedRow.__table__  # type: ignore[attr-defined]
 
 
 def find_file(*, session: Session, campaign_id: int, sha256: str) -> SourceFile | None:
@@ -95,7 +87,7 @@ def insert_rejected_columns(*, session: Session, columns: Mapping[str, Sequence[
         raise ValueError(f"rejected row columns: expected {expected}, got {sorted(columns)}")
     return bulk_insert_columns(
         session,
-        _table(RejectedRow),
+        _REJECTED_ROW,
         columns,
         conflict=("source_file_id", "row_number"),
         batch_size=INSERT_BATCH_SIZE,

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from campaigner.store.bulk import (
-    bulk_insert,
-    chunks,
-)
+from campaigner.store.bulk import bulk_insert, chunks
 from campaigner.store.contacts import INSERT_BATCH_SIZE
-from campaigner.store.models import (
-    Suppression,
-)
-from campaigner.store.results import (
-    IN_LIST_CHUNK,
-)
+from campaigner.store.models import Suppression
+from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
 __all__ = ["add", "entries", "reasons", "remove"]
 
-
-def _table(model: type[Any]) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
+_SUPPRESSION: sa.Table = Suppression.__table__  # type: ignore[attr-defined]
 
 
 def reasons(*, session: Session, numbers: Collection[str]) -> dict[str, str]:
@@ -58,7 +47,7 @@ def add(
     now = now or utcnow()
     return bulk_insert(
         session,
-        _table(Suppression),
+        _SUPPRESSION,
         ("phone_e164", "reason", "source", "campaign_id", "created_at"),
         [(number, reason, source, campaign_id, now) for number, reason, source in entries],
         conflict=("phone_e164",),
