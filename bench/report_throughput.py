@@ -28,15 +28,9 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig
-from campaigner.store import (
-    create_source_file,
-    insert_contact_columns,
-    make_engine,
-    update_source_file_counts,
-    upgrade_database,
-    upsert_campaign,
-)
+from campaigner.store import campaigns, imports, make_engine, upgrade_database
 from campaigner.store.backfill import insert_attempt_columns
 
 SEED = 11
@@ -113,12 +107,12 @@ def build_store(path: Path, contacts: int, attempts: int) -> None:
     variants = np.where(rng.random(contacts) < 0.5, "A", "B").tolist()
     ids = [f"C{n:06d}" for n in range(contacts)]
     with Session(engine) as session:
-        campaign = upsert_campaign(session=session, config=config)
-        source = create_source_file(
+        campaign = campaigns.upsert(session=session, config=config)
+        source = imports.create_file(
             session=session, campaign_id=campaign.id or 0, path="contacts.csv", sha256="0" * 64
         )
         source_id = source.id or 0
-        insert_contact_columns(
+        store.contacts.insert_columns(
             session=session,
             columns={
                 "campaign_id": [campaign.id] * contacts,
@@ -140,7 +134,7 @@ def build_store(path: Path, contacts: int, attempts: int) -> None:
                 ],
             },
         )
-        update_source_file_counts(
+        imports.set_counts(
             session=session,
             source_file_id=source_id,
             rows_read=contacts,

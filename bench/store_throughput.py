@@ -2,13 +2,13 @@
 
 Measures, for each backend:
 
-1. `insert_contacts` rows/s at several batch sizes (new rows), and again for a re-import of the
+1. `contacts.insert` rows/s at several batch sizes (new rows), and again for a re-import of the
    same rows (every row a conflict, skipped);
-2. `existing_contact_numbers` and `suppressed_numbers` lookups/s over all the numbers, and the
-   time of one `claim_due_contacts` of 50 among all those pending contacts;
-3. dialing bookkeeping: `claim_due_contacts` (batches of 50) followed by `create_attempt` for each
+2. `contacts.existing_numbers` and `suppression.reasons` lookups/s over all the numbers, and the
+   time of one `claims.claim_due` of 50 among all those pending contacts;
+3. dialing bookkeeping: `claims.claim_due` (batches of 50) followed by `attempts.create` for each
    contact, in contacts/s, with one worker and with four threads; then claims of 16, each
-   followed by one `create_attempts` for all 16, the store calls the dialer's runner makes
+   followed by one `attempts.create` for all 16, the store calls the dialer's runner makes
    (it claims about 8 at a time and also counts each number's calls of the last 24 hours).
 
 PostgreSQL is skipped with a note when 127.0.0.1:5432 is unreachable.
@@ -34,20 +34,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.store import (
     AttemptPlan,
-    claim_due_contacts,
-    create_attempt,
-    create_attempts,
-    create_source_file,
-    existing_contact_numbers,
-    insert_contacts,
+    attempts,
+    campaigns,
+    imports,
     make_engine,
     session_factory,
-    suppressed_numbers,
+    suppression,
     upgrade_database,
-    upsert_campaign,
 )
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -91,8 +88,8 @@ def new_campaign(session: Session, name: str) -> tuple[int, int]:
             "columns": {"phone": "Phone"},
         }
     )
-    campaign = upsert_campaign(session=session, config=config)
-    source = create_source_file(
+    campaign = campaigns.upsert(session=session, config=config)
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="bench.csv", sha256=uuid.uuid4().hex * 2
     )
     session.commit()
@@ -113,13 +110,13 @@ def bench_inserts(engine: Engine, rows: int) -> None:
             values = contact_rows(campaign_id, source_id, rows)
 
             def insert(values: list[dict[str, Any]] = values, size: int = batch_size) -> None:
-                insert_contacts(session=session, rows=values, now=NOW, batch_size=size)
+                store.contacts.insert(session=session, rows=values, now=NOW, batch_size=size)
                 session.commit()
 
             fresh = timed(insert)
             again = timed(insert)
         print(
-            f"  insert_contacts batch {batch_size:>6,}: {rows / fresh:>9,.0f} rows/s new, "
+            f"  contacts.insert batch {batch_size:>6,}: {rows / fresh:>9,.0f} rows/s new, "
             f"{rows / again:>9,.0f} rows/s re-import (all skipped)"
         )
 
@@ -127,37 +124,39 @@ def bench_inserts(engine: Engine, rows: int) -> None:
 def bench_lookups(engine: Engine, rows: int) -> None:
     with session_factory(engine)() as session:
         campaign_id, source_id = new_campaign(session, "lookups")
-        insert_contacts(session=session, rows=contact_rows(campaign_id, source_id, rows), now=NOW)
+        store.contacts.insert(
+            session=session, rows=contact_rows(campaign_id, source_id, rows), now=NOW
+        )
         session.commit()
         numbers = [number(i) for i in range(rows)]
         existing = timed(
-            lambda: existing_contact_numbers(
+            lambda: store.contacts.existing_numbers(
                 session=session, campaign_id=campaign_id, numbers=numbers
             )
         )
-        suppressed = timed(lambda: suppressed_numbers(session=session, numbers=numbers))
+        suppressed = timed(lambda: suppression.reasons(session=session, numbers=numbers))
         claims = 20
-        claiming = timed(
-            lambda: [
-                claim_due_contacts(
-                    session=session,
-                    campaign_id=campaign_id,
-                    now=NOW,
-                    limit=50,
-                    lease_owner="bench",
-                    lease_seconds=300,
-                )
-                for _ in range(claims)
-            ]
-        )
-    print(f"  existing_contact_numbers: {rows / existing:>9,.0f} numbers/s")
-    print(f"  suppressed_numbers:       {rows / suppressed:>9,.0f} numbers/s")
-    print(f"  claim_due_contacts (50 of {rows:,} pending): {claiming / claims * 1e3:.1f} ms")
+
+        def claim() -> None:
+            store.claims.claim_due(
+                session=session,
+                campaign_id=campaign_id,
+                now=NOW,
+                limit=50,
+                lease_owner="bench",
+                lease_seconds=300,
+            )
+            session.commit()
+
+        claiming = timed(lambda: [claim() for _ in range(claims)])
+    print(f"  contacts.existing_numbers: {rows / existing:>9,.0f} numbers/s")
+    print(f"  suppression.reasons:       {rows / suppressed:>9,.0f} numbers/s")
+    print(f"  claims.claim_due (50 of {rows:,} pending): {claiming / claims * 1e3:.1f} ms")
 
 
 def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bool = False) -> None:
     """Claim and write attempts until every contact is dialed: claims of 50 and one
-    `create_attempt` per contact, or (`runner_claims`) claims of 16 and one `create_attempts`."""
+    `attempts.create` per contact, or (`runner_claims`) claims of 16 and one `attempts.create`."""
     sessions = session_factory(engine)
     with sessions() as session:
         name = f"dial-{workers}" + ("-runner" if runner_claims else "")
@@ -165,7 +164,7 @@ def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bo
         # Numbers of their own: a number with a live attempt elsewhere is never claimed.
         first = 1_000_000 * workers + (10_000_000 if runner_claims else 0)
         rows = contact_rows(campaign_id, source_id, contacts, first)
-        insert_contacts(session=session, rows=rows, now=NOW)
+        store.contacts.insert(session=session, rows=rows, now=NOW)
         session.commit()
     start = threading.Barrier(workers)
 
@@ -173,7 +172,7 @@ def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bo
         dialed = 0
         with sessions() as session:
             start.wait()
-            while batch := claim_due_contacts(
+            while batch := store.claims.claim_due(
                 session=session,
                 campaign_id=campaign_id,
                 now=NOW,
@@ -181,6 +180,7 @@ def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bo
                 lease_owner=owner,
                 lease_seconds=300,
             ):
+                session.commit()
                 if runner_claims:
                     plans = [
                         AttemptPlan(
@@ -191,18 +191,18 @@ def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bo
                         )
                         for contact in batch
                     ]
-                    dialed += len(create_attempts(session=session, plans=plans, lease_owner=owner))
+                    dialed += len(attempts.create(session=session, plans=plans, lease_owner=owner))
+                    session.commit()
                     continue
                 for contact in batch:
-                    create_attempt(
-                        session=session,
+                    plan = AttemptPlan(
                         contact=contact,
-                        lease_owner=owner,
                         agent_id="agent_bench",
                         agent_version=None,
                         from_number="+14155550100",
                     )
-                    dialed += 1
+                    dialed += len(attempts.create(session=session, plans=[plan], lease_owner=owner))
+                    session.commit()
         return dialed
 
     began = time.perf_counter()
@@ -210,7 +210,7 @@ def bench_dialing(engine: Engine, contacts: int, workers: int, runner_claims: bo
         dialed = sum(pool.map(work, [f"w{i}" for i in range(workers)]))
     elapsed = time.perf_counter() - began
     assert dialed == contacts, (dialed, contacts)
-    what = "claims of 16 + create_attempts" if runner_claims else "claim + create_attempt"
+    what = "claims of 16 + attempts.create" if runner_claims else "claim + attempts.create of one"
     print(
         f"  {what}, {workers} worker(s): {dialed / elapsed:>7,.0f} contacts/s "
         f"({elapsed / dialed * 1e3:.2f} ms each)"

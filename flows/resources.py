@@ -7,14 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-import sqlalchemy.exc
 from prefect.blocks.system import Secret
 from pydantic import Field, SecretStr
-from sqlalchemy.engine import Engine
 
 from campaigner.retell import RateLimited, ServerError, TransportError
 from campaigner.settings import Settings, get_settings
-from campaigner.store import make_engine, upgrade_database
+from campaigner.store import Engine, OperationalError, make_engine, upgrade_database
 
 __all__ = [
     "DIAL_TASK_RETRIES",
@@ -47,7 +45,7 @@ CampaignName = Annotated[
 
 # Worth another try: Retell overloaded or unreachable, and the store's connection failing.
 # Not an API key Retell refuses, a billing stop or a bad campaign file: those fail at once.
-_TRANSIENT_ERRORS = (ServerError, TransportError, RateLimited, sqlalchemy.exc.OperationalError)
+_TRANSIENT_ERRORS = (ServerError, TransportError, RateLimited, OperationalError)
 
 
 def imports_dir(campaign: str) -> Path:

@@ -14,12 +14,13 @@ from rich.console import Console
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from campaigner import store
 from campaigner.cli import app
 from campaigner.dialer.results import apply_calls
 from campaigner.retell import Call
 from campaigner.settings import get_settings
 from campaigner.status import campaign_overviews, print_overviews
-from campaigner.store import make_engine, mark_batch_sent, upsert_campaign
+from campaigner.store import batches, make_engine
 from tests.store.factories import (
     NOW,
     add_contacts,
@@ -46,7 +47,7 @@ def fill_store(url: str) -> None:
     config = campaign_config("spring", mode="batch", window=ALL_DAY)
     with Session(engine) as session:
         make_campaign(session, "quiet")
-        campaign = upsert_campaign(session=session, config=config, now=NOW)
+        campaign = store.campaigns.upsert(session=session, config=config, now=NOW)
         session.commit()
         assert campaign.id is not None
         add_contacts(session, campaign, 3)
@@ -54,7 +55,8 @@ def fill_store(url: str) -> None:
             session, campaign.id, now=NOW, trigger_at=NOW + timedelta(hours=1)
         )
         assert batch.id is not None
-        mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+        batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+        session.commit()
         start = int((NOW + timedelta(hours=1)).timestamp() * 1000)
         answered = Call.model_validate(
             {

@@ -16,13 +16,11 @@ import typer
 from campaigner import __version__
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from campaigner.contacts import IngestSummary
     from campaigner.dialer.call_audit import CallAudit
     from campaigner.dialer.runner import RunSummary
     from campaigner.settings import Settings
-    from campaigner.store import CampaignStatus
+    from campaigner.store import CampaignStatus, Session
 
 app = typer.Typer(
     name="campaigner",
@@ -90,11 +88,9 @@ def ingest(
     ] = False,
 ) -> None:
     """Import a contacts file into a campaign: every row is accepted or rejected with a reason."""
-    import sqlalchemy.exc
-
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
-    from campaigner.store import StoreError
+    from campaigner.store import DatabaseError, StoreError
 
     try:
         config = load_campaign(campaign_file)
@@ -107,7 +103,7 @@ def ingest(
             )
     except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
         _fail(error)
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -167,14 +163,14 @@ def dnc_import(
     """Add every number of a file to the do-not-call list (exit 1 if some entries were invalid)."""
     from campaigner.contacts import ContactFileError
     from campaigner.contacts.dnc import read_dnc_file
-    from campaigner.store import add_suppressions
+    from campaigner.store import suppression
 
     try:
         entries = read_dnc_file(file, column=column, region=_region(region))
     except ContactFileError as error:
         _fail(error)
     with _store_session() as session:
-        added = add_suppressions(
+        added = suppression.add(
             session=session,
             entries=[(number, reason, f"file:{file.name}") for number in entries.numbers],
         )
@@ -202,11 +198,11 @@ def dnc_add(
     region: Annotated[str, _REGION_OPTION] = "US",
 ) -> None:
     """Add one number to the do-not-call list."""
-    from campaigner.store import add_suppressions
+    from campaigner.store import suppression
 
     e164 = _e164(number, region)
     with _store_session() as session:
-        added = add_suppressions(session=session, entries=[(e164, reason, "cli")])
+        added = suppression.add(session=session, entries=[(e164, reason, "cli")])
         session.commit()
     typer.echo(f"{e164} added to the do-not-call list." if added else f"{e164} was already on it.")
 
@@ -217,10 +213,10 @@ def dnc_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from campaigner.store import list_suppressions
+    from campaigner.store import suppression
 
     with _store_session() as session:
-        entries = list_suppressions(session=session)
+        entries = suppression.entries(session=session)
     if not entries:
         typer.echo("The do-not-call list is empty.")
         return
@@ -238,11 +234,11 @@ def dnc_remove(
     region: Annotated[str, _REGION_OPTION] = "US",
 ) -> None:
     """Take a number off the do-not-call list (exit 1 if it was not on it)."""
-    from campaigner.store import remove_suppression
+    from campaigner.store import suppression
 
     e164 = _e164(number, region)
     with _store_session() as session:
-        removed = remove_suppression(session=session, number=e164)
+        removed = suppression.remove(session=session, number=e164)
         session.commit()
     if not removed:
         typer.echo(f"{e164} was not on the do-not-call list.", err=True)
@@ -309,8 +305,6 @@ def run_campaign(
     ] = "127.0.0.1",
 ) -> None:
     """Dial the campaign until nothing is left to do now; show progress and a summary."""
-    import sqlalchemy.exc
-
     from campaigner import eventloop
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.console import ProgressDisplay, print_run_summary
@@ -318,7 +312,13 @@ def run_campaign(
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.retell import RetellClient, RetellError
-    from campaigner.store import StoreError, make_engine, session_factory, upgrade_database
+    from campaigner.store import (
+        DatabaseError,
+        StoreError,
+        make_engine,
+        session_factory,
+        upgrade_database,
+    )
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -361,7 +361,7 @@ def run_campaign(
         _fail(error)
     except RetellError as error:
         _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
@@ -388,10 +388,8 @@ def report(
     ] = None,
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
-    import sqlalchemy.exc
-
     from campaigner.reports import ReportError, ReportFormat, export_report
-    from campaigner.store import StoreError, make_engine, upgrade_database
+    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
     unknown = [given for given in formats or [] if given.lower() not in known]
@@ -405,7 +403,7 @@ def report(
         exported = export_report(engine, name, out_dir, chosen)
     except (ReportError, StoreError) as error:
         _fail(error)
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"cannot write the report to {out_dir}: {error.strerror}")
@@ -456,11 +454,14 @@ def serve(
 
 
 def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
-    from campaigner.store import StoreError, set_campaign_status
+    from campaigner import store
+    from campaigner.store import StoreError
 
     try:
         with _store_session() as session:
-            campaign = set_campaign_status(session=session, name=name, status=status, reason=reason)
+            campaign = store.campaigns.set_status(
+                session=session, name=name, status=status, reason=reason
+            )
             session.commit()
     except StoreError as error:
         _fail(error)
@@ -541,12 +542,10 @@ def audit(
 ) -> None:
     """Check exactly once against Retell: every call of the campaign at Retell is on exactly one
     attempt, and every attempt with a call has exactly that one. Exit 1 on any mismatch."""
-    import sqlalchemy.exc
-
     from campaigner import eventloop
     from campaigner.dialer.call_audit import audit_calls
     from campaigner.retell import RetellClient, RetellError
-    from campaigner.store import StoreError, make_engine, upgrade_database
+    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -562,7 +561,7 @@ def audit(
         _fail(error)
     except RetellError as error:
         _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except sqlalchemy.exc.SQLAlchemyError as error:
+    except DatabaseError as error:
         _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     finally:
         engine.dispose()

@@ -40,9 +40,6 @@ from pathlib import Path
 from typing import Protocol
 from uuid import uuid4
 
-import sqlalchemy.exc
-from sqlalchemy.engine import Engine
-
 from campaigner.campaign import CampaignConfig, CampaignFileError, load_campaign
 from campaigner.contacts import (
     ContactFileError,
@@ -50,7 +47,7 @@ from campaigner.contacts import (
     IngestSummary,
     ingest_contacts_file,
 )
-from campaigner.store import session_factory
+from campaigner.store import Engine, IntegrityError, session_factory
 
 __all__ = [
     "ARCHIVE",
@@ -350,7 +347,7 @@ def import_claimed_file(
     """
     try:
         return _ingest(engine, config, claimed.path, out_dir)
-    except (IngestConflict, sqlalchemy.exc.IntegrityError):
+    except (IngestConflict, IntegrityError):
         return _ingest(engine, config, claimed.path, out_dir)
 
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.console import add_count_rows
 from campaigner.dialer.windows import earliest_callable_at
@@ -25,12 +25,8 @@ from campaigner.store import (
     Campaign,
     CampaignCounts,
     CampaignNotFound,
-    batch_progress,
-    campaign_counts,
-    claimable_timezone_sets,
-    get_campaign_by_name,
-    list_campaigns,
-    next_due_time,
+    Session,
+    claims,
 )
 
 __all__ = ["CampaignOverview", "campaign_overviews", "overview_lines", "print_overviews"]
@@ -53,9 +49,9 @@ def campaign_overviews(
 ) -> list[CampaignOverview]:
     """Every campaign (or the one named; `CampaignNotFound` if there is none such)."""
     if name is None:
-        campaigns = list_campaigns(session=session)
+        campaigns = store.campaigns.list_all(session=session)
     else:
-        found = get_campaign_by_name(session=session, name=name)
+        found = store.campaigns.get_by_name(session=session, name=name)
         if found is None:
             raise CampaignNotFound(f"no campaign named {name!r}")
         campaigns = [found]
@@ -68,19 +64,19 @@ def _overview(session: Session, campaign: Campaign, now: datetime) -> CampaignOv
         config: CampaignConfig | None = CampaignConfig.model_validate(campaign.config)
     except ValidationError:
         config = None  # stored by a version that wrote another shape: no window to apply
-    next_due = next_due_time(session=session, campaign_id=campaign.id)
+    next_due = claims.next_due_time(session=session, campaign_id=campaign.id)
     earliest = max(now, next_due) if next_due else None
     if earliest is not None and config is not None:
-        zone_sets = claimable_timezone_sets(session=session, campaign_id=campaign.id)
+        zone_sets = claims.zone_sets(session=session, campaign_id=campaign.id)
         earliest = earliest_callable_at(config.window, zone_sets, earliest)
     return CampaignOverview(
         name=campaign.name,
         status=campaign.status.value,
         status_reason=campaign.status_reason,
         mode=config.mode if config else "unknown",
-        counts=campaign_counts(session=session, campaign_id=campaign.id),
+        counts=store.campaigns.counts(session=session, campaign_id=campaign.id),
         next_callable_at=earliest,
-        batches=batch_progress(session=session, campaign_id=campaign.id),
+        batches=store.batches.progress(session=session, campaign_id=campaign.id),
     )
 
 

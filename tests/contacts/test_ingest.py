@@ -12,19 +12,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, func, select
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.contacts import ingest as ingest_module
 from campaigner.contacts.errors import ContactFileError
 from campaigner.contacts.ingest import IngestConflict, IngestSummary, ingest_contacts_file
 from campaigner.contacts.phones import normalise_number
 from campaigner.contacts.variants import assign_variant
-from campaigner.store import (
-    Campaign,
-    Contact,
-    RejectedRow,
-    SourceFile,
-    add_suppressions,
-)
+from campaigner.store import Campaign, Contact, RejectedRow, SourceFile, suppression
 from tests.contacts.conftest import SAMPLE_DATA
 
 MESSY_VARIANTS = ["contacts_messy.csv", "contacts_messy_utf16.txt", "contacts_messy.xlsx"]
@@ -76,7 +71,7 @@ def load_sample_dnc(session: Session) -> None:
         numbers = [
             normalise_number(row["Phone Number"], "US").e164 for row in csv.DictReader(handle)
         ]
-    add_suppressions(
+    suppression.add(
         session=session,
         entries=[(number, "asked not to be called", "dnc.csv") for number in numbers if number],
     )
@@ -126,9 +121,7 @@ def test_sample_files_into_the_demo_campaign(
     assert rejected == MESSY_REJECTED_ROWS
 
 
-@pytest.mark.parametrize(
-    ("ratio", "way"), [(0, "existing_contact_numbers"), (10**9, "campaign_numbers")]
-)
+@pytest.mark.parametrize(("ratio", "way"), [(0, "existing_numbers"), (10**9, "numbers")])
 def test_the_campaign_numbers_read_whole_or_looked_up_reject_the_same_rows(
     session: Session,
     demo_campaign: CampaignConfig,
@@ -141,10 +134,10 @@ def test_the_campaign_numbers_read_whole_or_looked_up_reject_the_same_rows(
     ingest(session, demo_campaign, SAMPLE_DATA / "contacts.csv", tmp_path)
     monkeypatch.setattr(ingest_module, "_CAMPAIGN_READ_WHOLE_RATIO", ratio)
     called: list[str] = []
-    for name in ("existing_contact_numbers", "campaign_numbers"):
-        real = getattr(ingest_module, name)
+    for name in ("existing_numbers", "numbers"):
+        real = getattr(store.contacts, name)
         monkeypatch.setattr(
-            ingest_module,
+            store.contacts,
             name,
             lambda real=real, name=name, **kwargs: called.append(name) or real(**kwargs),
         )
@@ -312,6 +305,14 @@ def test_a_missing_column_fails_before_anything_is_written(
     assert not (tmp_path / "out").exists()
 
 
+_PROBED: dict[str, tuple[Any, str]] = {
+    "contacts.numbers": (store.contacts, "numbers"),
+    "suppression.entries": (store.suppression, "entries"),
+    "string_column": (ingest_module, "string_column"),
+    "assign_variants": (ingest_module, "assign_variants"),
+}
+
+
 def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_write_lock(
     session: Session,
     demo_campaign: CampaignConfig,
@@ -325,7 +326,8 @@ def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_wr
     writable_during: list[str] = []
 
     def probing(name: str) -> None:
-        real = getattr(ingest_module, name)
+        module, attribute = _PROBED[name]
+        real = getattr(module, attribute)
 
         def probe(*args: Any, **kwargs: Any) -> Any:
             other = sqlite3.connect(store_file, timeout=0)
@@ -339,9 +341,9 @@ def test_an_import_reads_the_store_and_builds_its_columns_before_it_takes_the_wr
                 other.close()
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(ingest_module, name, probe)
+        monkeypatch.setattr(module, attribute, probe)
 
-    steps = ["campaign_numbers", "list_suppressions", "string_column", "assign_variants"]
+    steps = ["contacts.numbers", "suppression.entries", "string_column", "assign_variants"]
     for name in steps:
         probing(name)
     path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
@@ -361,8 +363,8 @@ def test_a_concurrent_import_of_the_same_numbers_rolls_back(
 ) -> None:
     ingest_one_contact(session, demo_campaign, tmp_path)
     # Pretend the campaign check ran before another import inserted the same number.
-    monkeypatch.setattr(ingest_module, "existing_contact_numbers", lambda **_: set())
-    monkeypatch.setattr(ingest_module, "campaign_numbers", lambda **_: set())
+    monkeypatch.setattr(store.contacts, "existing_numbers", lambda **_: set())
+    monkeypatch.setattr(store.contacts, "numbers", lambda **_: set())
     path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,212-555-0102,,,,,,\n")
     with pytest.raises(IngestConflict, match="run the import again"):
         ingest_contacts_file(session=session, config=demo_campaign, path=path, out_dir=tmp_path)

@@ -36,16 +36,12 @@ from campaigner.store import (
     AttemptPlan,
     CallAttempt,
     attempts,
-    claim_due_contacts,
-    create_attempts,
-    finalize_attempt,
+    claims,
     make_engine,
-    mark_attempt_send_failed,
-    mark_attempts_sent,
-    record_call_results,
+    results,
     upgrade_database,
 )
-from tests.store.factories import NOW, add_contacts, make_campaign
+from tests.store.factories import NOW, add_contacts, finalize_attempt, make_campaign
 
 CONTACTS = 3
 OUTCOMES = ("answered", "lost", "lost and unlisted", "5xx", "capacity")
@@ -120,7 +116,7 @@ class AttemptMachine(RuleBasedStateMachine):
     def write_ahead(self, run: str) -> None:
         me = self.runs[run]
         with self.session() as session:
-            leased = claim_due_contacts(
+            leased = claims.claim_due(
                 session=session,
                 campaign_id=1,
                 now=NOW,
@@ -128,8 +124,10 @@ class AttemptMachine(RuleBasedStateMachine):
                 lease_owner=me.owner,
                 lease_seconds=30,
             )
+            session.commit()
             plans = [AttemptPlan(contact, "agent_abc", None, "+14155550100") for contact in leased]
-            written = create_attempts(session=session, plans=plans, lease_owner=me.owner, now=NOW)
+            written = attempts.create(session=session, plans=plans, lease_owner=me.owner, now=NOW)
+            session.commit()
         me.ready.extend(attempt.id or 0 for attempt in written)
 
     @precondition(lambda self: any(run.ready for run in self.runs.values()))
@@ -146,6 +144,7 @@ class AttemptMachine(RuleBasedStateMachine):
                 owner=me.owner,
                 retell_time=self.retell.now,
             )
+            session.commit()
         if claimed:
             self.deliver(me, attempt_id, outcome)
 
@@ -175,13 +174,15 @@ class AttemptMachine(RuleBasedStateMachine):
                 owner=me.owner,
                 key_used_since=self.retell.now - RESEND_WITHIN,
             )
+            session.commit()
         if granted:
             self.deliver(me, attempt_id, outcome)
         elif first_used is not None and self.retell.now - first_used >= GIVE_UP_AFTER:
             with self.session() as session:
-                mark_attempt_send_failed(
+                attempts.mark_send_failed(
                     session=session, attempt_id=attempt_id, ambiguous=False, detail="no call"
                 )
+                session.commit()
                 finalize_attempt(
                     session=session,
                     attempt_id=attempt_id,
@@ -200,6 +201,7 @@ class AttemptMachine(RuleBasedStateMachine):
             taken = attempts.take_over(
                 session=session, campaign_id=1, owner=me.owner, live_owners=[me.owner], now=NOW
             )
+            session.commit()
         me.in_doubt.update(taken)
         self.dead.add(other.owner)
 
@@ -238,22 +240,24 @@ class AttemptMachine(RuleBasedStateMachine):
             self.in_doubt(me, attempt_id)
             return
         with self.session() as session:
-            mark_attempts_sent(session=session, sent=[(attempt_id, call_id)], sent_at=NOW)
+            attempts.mark_sent(session=session, sent=[(attempt_id, call_id)], sent_at=NOW)
+            session.commit()
         me.in_doubt.discard(attempt_id)
         if outcome == "capacity":
             self.record(call_id, attempt_id, {"call_status": "error"})
 
     def in_doubt(self, me: Run, attempt_id: int) -> None:
         with self.session() as session:
-            mark_attempt_send_failed(
+            attempts.mark_send_failed(
                 session=session, attempt_id=attempt_id, ambiguous=True, detail="lost"
             )
+            session.commit()
         me.in_doubt.add(attempt_id)
 
     def record(self, call_id: str, attempt_id: int, extra: dict[str, Any] | None = None) -> None:
         view = {"call_id": call_id, "metadata": {"attempt": str(attempt_id)}, **(extra or {})}
         with self.session() as session:
-            record_call_results(session=session, views=[(view, None)], now=NOW)
+            results.record_call_results(session=session, views=[(view, None)], now=NOW)
             session.commit()
 
     # -- what must hold after every step -----------------------------------------------------

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer.batching import BatchDialer, BatchOptions
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
@@ -25,9 +26,8 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     RunLease,
-    mark_batch_sent,
-    suppressed_numbers,
-    upsert_campaign,
+    campaigns,
+    suppression,
 )
 from retell_sim import OutcomeModel, Simulator, SimulatorConfig
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
@@ -81,7 +81,7 @@ def record_unsent_batch(rig: Rig, config: CampaignConfig, owner: str) -> int:
     """Four contacts in a batch `owner` recorded and has not sent (yet); the campaign's id."""
     rig.ingest(config, numbers(4))
     with Session(rig.engine) as session:
-        campaign = upsert_campaign(session=session, config=config)
+        campaign = campaigns.upsert(session=session, config=config)
         session.commit()
         assert campaign.id is not None
         lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner=owner)
@@ -231,7 +231,7 @@ async def test_outcomes_drive_follow_up_batches_and_dnc_suppresses(rig: Rig) -> 
     assert by_number[dnc].final_outcome == OutcomeClass.DNC_REQUEST
     assert by_number[success].final_outcome == OutcomeClass.SUCCESS
     with Session(rig.engine) as session:
-        assert set(suppressed_numbers(session=session, numbers=by_number)) == {dnc}
+        assert set(suppression.reasons(session=session, numbers=by_number)) == {dnc}
     busy_batches = [a.batch_id for a in rows(rig, CallAttempt) if a.to_number == busy]
     assert len(set(busy_batches)) == 3  # each retry went out in a follow-up batch
     assert all(a.batch_id is not None and a.finalized for a in rows(rig, CallAttempt))
@@ -343,14 +343,17 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
     rig.ingest(config, numbers(3))
     clock = FakeClock(MONDAY_1330_UTC)
     with Session(rig.engine) as session:
-        campaign_id = upsert_campaign(session=session, config=config).id
+        campaign_id = campaigns.upsert(session=session, config=config).id
         session.commit()
         assert campaign_id is not None
         batch_id = lease_into_batch(
             session, campaign_id, now=clock.now(), trigger_at=clock.now() + timedelta(minutes=8)
         )[0].id
         assert batch_id is not None
-        mark_batch_sent(session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting")
+        store.batches.mark_sent(
+            session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting"
+        )
+        session.commit()
     options = BatchOptions(stalled_after=150)
     async with rig.client() as client:
         sync = ResultSync(

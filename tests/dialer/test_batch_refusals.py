@@ -27,8 +27,8 @@ from campaigner.store import (
     CallAttempt,
     Contact,
     ContactStatus,
-    calls_to_number_since,
-    suppressed_numbers,
+    attempts,
+    suppression,
 )
 from retell_sim import SimulatorConfig
 from tests.dialer.conftest import Rig, numbers
@@ -178,13 +178,13 @@ async def test_one_refused_number_among_sixteen_leaves_fifteen_calls_and_goes_on
     assert last.error_detail is not None
     assert f"tasks[11].to_number: {bad} cannot be dialed" in last.error_detail
     with Session(rig.engine) as session:
-        assert suppressed_numbers(session=session, numbers=phones) == {}
+        assert suppression.reasons(session=session, numbers=phones) == {}
     # The batches refused on the way down were not attempts of anyone's, nor calls of the
     # numbers' day (per-number caps).
     assert {c.attempts_made for c in contacts.values()} == {1}
     with Session(rig.engine) as session:
         since = datetime(2000, 1, 1, tzinfo=UTC)
-        counted = calls_to_number_since(session=session, numbers=phones, since=since)
+        counted = attempts.calls_to_number_since(session=session, numbers=phones, since=since)
     assert counted == {phone: 1 for phone in phones if phone != bad}
     # The refused batch, then the fifteen others at once: one request more for the refused task.
     assert transport.batch_sizes == [16, 15]
@@ -209,7 +209,7 @@ async def test_two_refused_numbers_are_each_settled_with_their_reason(rig: Rig) 
     assert contacts[dnc].final_outcome == OutcomeClass.DNC_REQUEST
     assert contacts[unwanted].final_outcome == OutcomeClass.PERMANENT_FAILURE
     with Session(rig.engine) as session:
-        assert set(suppressed_numbers(session=session, numbers=phones)) == {dnc}
+        assert set(suppression.reasons(session=session, numbers=phones)) == {dnc}
     assert transport.batch_sizes == [16, 15, 14]
 
 
@@ -401,7 +401,7 @@ async def test_the_simulator_refusing_a_dnc_number_suppresses_it_and_dials_the_r
     assert_every_task_sent_once(rig)
     assert by_number(rig)[dnc].final_outcome == OutcomeClass.DNC_REQUEST
     with Session(rig.engine) as session:
-        assert set(suppressed_numbers(session=session, numbers=phones)) == {dnc}
+        assert set(suppression.reasons(session=session, numbers=phones)) == {dnc}
     requests = rig.sim.stats()["requests_by_endpoint"]
     assert isinstance(requests, dict)
     batch_requests = sum(n for path, n in requests.items() if "create-batch-call" in path)

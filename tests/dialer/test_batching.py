@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from campaigner import store
 from campaigner.campaign import CallWindow, Weekday
 from campaigner.dialer.batching import (
     batch_schedule,
@@ -13,7 +14,7 @@ from campaigner.dialer.batching import (
     window_is_open,
     window_opens_by,
 )
-from campaigner.store import Contact, timezone_key
+from campaigner.store import Contact
 
 NY = "America/New_York"
 CHICAGO = "America/Chicago"
@@ -30,7 +31,7 @@ def contact(contact_id: int, zones: tuple[str, ...], variant: str | None = "A") 
         row_number=contact_id,
         phone_e164=f"+1212555{contact_id:04d}",
         timezones=list(zones),
-        timezone_key=timezone_key(zones),
+        timezone_key=store.contacts.timezone_key(zones),
         dynamic_variables={},
         extra_metadata={},
         original={},

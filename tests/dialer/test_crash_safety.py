@@ -34,10 +34,10 @@ from campaigner.store import (
     Contact,
     ContactStatus,
     LeaseLost,
-    claim_due_contacts,
-    create_attempt,
-    get_campaign_by_name,
+    campaigns,
+    claims,
     make_engine,
+    transaction,
 )
 from campaigner.store import attempts as attempts_store
 from retell_sim import SimulatorConfig
@@ -52,6 +52,7 @@ from tests.dialer.processes import (
     simulator_process,
     wait_for,
 )
+from tests.store.factories import create_attempt
 
 FAST = RunOptions(poll_interval=0.05, reconcile_interval=0.1, max_reconcile_rounds=60)
 TERMINAL = {"ended", "not_connected", "error"}
@@ -122,7 +123,7 @@ def assert_each_attempt_called_once(
         by_attempt[call["metadata"]["attempt"]].append(call["call_id"])
     assert {a: ids for a, ids in by_attempt.items() if len(ids) > 1} == {}
     with Session(engine) as session:
-        found = get_campaign_by_name(session=session, name=campaign)
+        found = campaigns.get_by_name(session=session, name=campaign)
         assert found is not None
     stored = {
         str(attempt.id): attempt for attempt in attempts(engine) if attempt.campaign_id == found.id
@@ -399,7 +400,7 @@ async def test_a_dead_runs_leases_expire_and_its_contacts_are_dialed_once(rig: R
     config = rig.campaign(name="lease")
     rig.ingest(config, numbers(6))
     dead = "deadhost:4242:cafebabe"
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         leased = claim_as_dead_run(session, "lease", dead, 60)
     assert len(leased) == 6
     # While the lease holds, nobody else dials them.
@@ -553,11 +554,12 @@ async def test_two_runs_in_one_process_split_the_slots_instead_of_overfilling_th
 def claim_as_dead_run(
     session: Session, name: str, owner: str, lease_seconds: float, limit: int = 100
 ) -> list[Contact]:
-    """Lease contacts of campaign `name` as a run that then died would have."""
-    campaign = get_campaign_by_name(session=session, name=name)
+    """Lease contacts of campaign `name` as a run that then died would have (the caller
+    commits)."""
+    campaign = campaigns.get_by_name(session=session, name=name)
     assert campaign is not None
     assert campaign.id is not None
-    return claim_due_contacts(
+    return claims.claim_due(
         session=session,
         campaign_id=campaign.id,
         now=datetime.now(UTC),
@@ -570,7 +572,7 @@ def claim_as_dead_run(
 async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -> None:
     config = rig.campaign(name="quick")
     rig.ingest(config, numbers(3))
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         # Leased as a run of the default options leases.
         claim_as_dead_run(session, "quick", "deadhost:1:feedface", RunOptions().lease_seconds)
     later = await run_once(rig, "quick", LaterClock(timedelta(seconds=31)))
@@ -580,7 +582,7 @@ async def test_a_dead_runs_contacts_are_retaken_within_half_a_minute(rig: Rig) -
 async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig) -> None:
     config = rig.campaign(name="heir")
     rig.ingest(config, numbers(1))
-    with Session(rig.engine) as session:
+    with transaction(rig.engine) as session:
         (contact,) = claim_as_dead_run(session, "heir", "deadhost:2:0ddba11", 60)
         attempt = create_attempt(
             session=session,
@@ -596,6 +598,7 @@ async def test_calls_a_previous_run_placed_are_not_counted_as_this_runs(rig: Rig
             owner="deadhost:2:0ddba11",
             retell_time=datetime.now(UTC),
         )
+        session.commit()
         session.refresh(attempt)
         session.refresh(contact)
     # The dead run's create reached Retell; it was killed before it wrote the call id down.

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from campaigner import store
 from campaigner.campaign import OutcomeClass
-from campaigner.dialer import runner as runner_module
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
 from campaigner.store import (
@@ -19,9 +19,8 @@ from campaigner.store import (
     CampaignStatus,
     Contact,
     ContactStatus,
-    get_campaign_by_name,
-    set_campaign_status,
-    suppressed_numbers,
+    campaigns,
+    suppression,
 )
 from retell_sim import ForcedOutcome, SimulatorConfig
 from tests.dialer.conftest import Rig, numbers
@@ -51,7 +50,7 @@ def contacts(rig: Rig) -> list[Contact]:
 
 def campaign_id(rig: Rig, name: str) -> int:
     with Session(rig.engine) as session:
-        campaign = get_campaign_by_name(session=session, name=name)
+        campaign = campaigns.get_by_name(session=session, name=name)
     assert campaign is not None
     assert campaign.id is not None
     return campaign.id
@@ -111,7 +110,7 @@ async def test_outcomes_drive_retries_and_dnc_suppresses_everywhere(rig: Rig) ->
     assert by_number[dnc].final_outcome == OutcomeClass.DNC_REQUEST
     assert by_number[success].final_outcome == OutcomeClass.SUCCESS
     with Session(rig.engine) as session:
-        assert dnc in suppressed_numbers(session=session, numbers=[dnc, busy])
+        assert dnc in suppression.reasons(session=session, numbers=[dnc, busy])
     # A campaign importing the number now refuses it; the one that has it never dials it.
     rig.ingest(rig.campaign(name="later"), [dnc, fresh[1]], suppressed=1)
     await run(rig, name="earlier")
@@ -153,7 +152,7 @@ async def test_paused_campaign_places_no_call(rig: Rig) -> None:
     config = rig.campaign()
     rig.ingest(config, numbers(5))
     with Session(rig.engine) as session:
-        set_campaign_status(
+        campaigns.set_status(
             session=session, name=config.name, status=CampaignStatus.PAUSED, reason="test"
         )
         session.commit()
@@ -212,13 +211,13 @@ async def test_progress_recounts_the_campaign_only_as_often_as_counting_allows(
     `counts_cost_factor` times as long as the last one took (a huge factor: one count a run)."""
     rig.ingest(rig.campaign(), numbers(40))
     counted: list[int] = []
-    real_counts = runner_module.campaign_counts
+    real_counts = store.campaigns.counts
 
     def counting(**kwargs: Any) -> Any:
         counted.append(kwargs["campaign_id"])
         return real_counts(**kwargs)
 
-    monkeypatch.setattr(runner_module, "campaign_counts", counting)
+    monkeypatch.setattr(store.campaigns, "counts", counting)
     options = replace(FAST, status_refresh=0.05, counts_cost_factor=counts_cost_factor)
     async with rig.client() as client:
         runner = CampaignRunner(
@@ -318,5 +317,5 @@ async def test_retells_own_do_not_call_list_is_honoured_and_suppresses(rig: Rig)
     assert by_number[listed].final_outcome == OutcomeClass.DNC_REQUEST
     assert by_number[other].final_outcome != OutcomeClass.DNC_REQUEST
     with Session(rig.engine) as session:
-        assert set(suppressed_numbers(session=session, numbers=[listed, other])) == {listed}
+        assert set(suppression.reasons(session=session, numbers=[listed, other])) == {listed}
     assert rig.sim.stats()["calls_created"] == 1

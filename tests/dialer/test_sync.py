@@ -12,16 +12,17 @@ from sqlmodel import Session
 from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
-from campaigner.store import (
-    CallAttempt,
-    Contact,
-    create_attempt,
-    make_engine,
-    mark_attempt_sent,
-    upgrade_database,
-)
+from campaigner.store import CallAttempt, Contact, make_engine, upgrade_database
 from tests.dialer.fakes import FakeClock
-from tests.store.factories import NOW, add_contacts, campaign_config, claim, make_campaign
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    campaign_config,
+    claim,
+    create_attempt,
+    make_campaign,
+    mark_attempt_sent,
+)
 
 CONFIG = campaign_config()
 START_MS = int(NOW.timestamp() * 1000)

@@ -21,7 +21,7 @@ from campaigner.campaign import CampaignConfig, parse_campaign
 from campaigner.contacts import ingest_contacts_file
 from campaigner.dialer.runner import CampaignRunner, RunOptions
 from campaigner.retell import RetellClient
-from campaigner.store import add_suppressions, make_engine, upgrade_database
+from campaigner.store import make_engine, suppression, upgrade_database
 from retell_sim import ForcedOutcome, SimulatorConfig, run_simulator
 from tests.store import conftest as store_fixtures
 
@@ -117,7 +117,7 @@ def run_campaign(tmp: Path, *, mask: bool, name: str) -> RunCampaign:
         )
         sim.call(lambda simulator: simulator.force(order))
         with Session(engine) as session:
-            add_suppressions(session=session, entries=[(DNC_NUMBER, "asked", "test")])
+            suppression.add(session=session, entries=[(DNC_NUMBER, "asked", "test")])
             session.commit()
             ingest_contacts_file(session=session, config=config, path=contacts_file, out_dir=tmp)
 

@@ -17,16 +17,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.reports import ReportFormat, export_report
 from campaigner.reports.headline import Funnel
-from campaigner.store import (
-    Contact,
-    create_source_file,
-    insert_contact_columns,
-    update_source_file_counts,
-    upsert_campaign,
-)
+from campaigner.store import Contact, campaigns, imports
 from campaigner.store.backfill import insert_attempt_columns
 from campaigner.store.types import utcnow
 
@@ -52,14 +47,14 @@ def build_campaign(
     numbers = [f"+1212555{n:04d}" for n in range(len(outcomes))]
     now = utcnow()
     with Session(engine) as session:
-        campaign = upsert_campaign(session=session, config=config)
+        campaign = campaigns.upsert(session=session, config=config)
         assert campaign.id is not None
-        source = create_source_file(
+        source = imports.create_file(
             session=session, campaign_id=campaign.id, path="c.csv", sha256="0" * 64
         )
         assert source.id is not None
         count = len(outcomes)
-        insert_contact_columns(
+        store.contacts.insert_columns(
             session=session,
             columns={
                 "campaign_id": [campaign.id] * count,
@@ -70,7 +65,7 @@ def build_campaign(
                 "variant": [name for name, _ in outcomes],
             },
         )
-        update_source_file_counts(
+        imports.set_counts(
             session=session,
             source_file_id=source.id,
             rows_read=count,

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from campaigner.campaign import CampaignConfig
+from campaigner import store
+from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.store import (
+    AttemptPlan,
     Batch,
     CallAttempt,
     Campaign,
     Contact,
-    claim_due_contacts,
-    create_attempt,
-    create_batch,
-    create_source_file,
-    insert_contacts,
-    upsert_campaign,
+    LeaseLost,
+    Settlement,
+    batches,
+    campaigns,
+    claims,
+    contacts,
+    imports,
+    utcnow,
 )
 
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
@@ -40,7 +44,7 @@ def campaign_config(name: str = "spring-recall", **changes: Any) -> CampaignConf
 
 
 def make_campaign(session: Session, name: str = "spring-recall") -> Campaign:
-    campaign = upsert_campaign(session=session, config=campaign_config(name), now=NOW)
+    campaign = campaigns.upsert(session=session, config=campaign_config(name), now=NOW)
     session.commit()
     return campaign
 
@@ -76,7 +80,7 @@ def add_contacts(
 ) -> int:
     """Insert `count` contacts (numbers start..start+count) from a new source file; commits."""
     assert campaign.id is not None
-    source = create_source_file(
+    source = imports.create_file(
         session=session,
         campaign_id=campaign.id,
         path=f"contacts-{start}.csv",
@@ -84,7 +88,7 @@ def add_contacts(
     )
     assert source.id is not None
     rows = [contact_row(campaign.id, source.id, i, **changes) for i in range(start, start + count)]
-    inserted = insert_contacts(session=session, rows=rows, now=NOW)
+    inserted = contacts.insert(session=session, rows=rows, now=NOW)
     session.commit()
     return inserted
 
@@ -98,7 +102,7 @@ def lease_into_batch(
     trigger_at: datetime | None = None,
 ) -> tuple[Batch, list[CallAttempt]]:
     """Lease every due contact of the campaign and record them as one batch (not sent); commits."""
-    leased = claim_due_contacts(
+    leased = claims.claim_due(
         session=session,
         campaign_id=campaign_id,
         now=now,
@@ -106,7 +110,8 @@ def lease_into_batch(
         lease_owner=lease_owner,
         lease_seconds=300,
     )
-    recorded = create_batch(
+    session.commit()
+    recorded = batches.create(
         session=session,
         campaign_id=campaign_id,
         contacts=leased,
@@ -120,6 +125,7 @@ def lease_into_batch(
         call_time_window={"windows": [{"start": 0, "end": 1440}], "timezone": NEW_YORK[0]},
         now=now,
     )
+    session.commit()
     assert recorded is not None
     return recorded
 
@@ -133,8 +139,8 @@ def claim(
     now: datetime = NOW,
     timezones: Collection[Collection[str]] | None = None,
 ) -> list[Contact]:
-    """Lease up to `limit` due contacts for `owner` (60 s leases)."""
-    return claim_due_contacts(
+    """Lease up to `limit` due contacts for `owner` (60 s leases); commits."""
+    leased = claims.claim_due(
         session=session,
         campaign_id=campaign.id or 0,
         now=now,
@@ -143,6 +149,37 @@ def claim(
         lease_seconds=60,
         timezones=timezones,
     )
+    session.commit()
+    return leased
+
+
+# Singular wrappers of the store's batch functions, for tests that follow one call or contact.
+
+
+def create_attempt(
+    *,
+    session: Session,
+    contact: Contact,
+    lease_owner: str,
+    agent_id: str,
+    agent_version: int | None,
+    from_number: str,
+    variant: str | None = None,
+    batch_id: int | None = None,
+    now: datetime | None = None,
+) -> CallAttempt:
+    """`attempts.create` for one contact, whose object is refreshed; `LeaseLost` if the lease is
+    no longer `lease_owner`'s. Commits."""
+    plan = AttemptPlan(contact, agent_id, agent_version, from_number, variant, batch_id)
+    written = store.attempts.create(session=session, plans=[plan], lease_owner=lease_owner, now=now)
+    session.commit()
+    if not written:
+        raise LeaseLost(f"contact {contact.id} is no longer leased by {lease_owner!r}")
+    if contact in session:
+        session.refresh(contact)
+    attempt = session.get(CallAttempt, written[0].id)
+    assert attempt is not None
+    return attempt
 
 
 def write_attempt(session: Session, contact: Contact, owner: str = "w1") -> CallAttempt:
@@ -157,3 +194,59 @@ def write_attempt(session: Session, contact: Contact, owner: str = "w1") -> Call
         variant="default",
         now=NOW,
     )
+
+
+def mark_attempt_sent(
+    *, session: Session, attempt_id: int, retell_call_id: str, sent_at: datetime | None = None
+) -> None:
+    """`attempts.mark_sent` for one attempt. Commits."""
+    store.attempts.mark_sent(session=session, sent=[(attempt_id, retell_call_id)], sent_at=sent_at)
+    session.commit()
+    if (loaded := session.get(CallAttempt, attempt_id)) is not None:
+        session.refresh(loaded)
+
+
+def finalize_attempt(*, session: Session, attempt_id: int, outcome_class: OutcomeClass) -> bool:
+    """Mark one attempt final with its outcome class, once (see `results.finalize_attempts`).
+
+    True for the caller that made it final; False when it already was.
+    """
+    finalized = store.results.finalize_attempts(
+        session=session, outcomes={attempt_id: outcome_class}
+    )
+    return attempt_id in finalized
+
+
+def record_call_result(
+    *,
+    session: Session,
+    call: Mapping[str, Any],
+    outcome_class: OutcomeClass | None = None,
+    now: datetime | None = None,
+) -> CallAttempt | None:
+    """Merge what Retell says about one call (a call object as a dict) into its attempt, as
+    `results.record_call_results` does for many. None for a call that is not one of ours."""
+    (recorded,) = store.results.record_call_results(
+        session=session, views=[(call, outcome_class)], now=now or utcnow()
+    )
+    if recorded is None:
+        return None
+    return session.get(CallAttempt, recorded.id, populate_existing=True)
+
+
+def settle_contact(
+    *,
+    session: Session,
+    contact_id: int,
+    outcome: OutcomeClass,
+    counted: bool,
+    next_attempt_at: datetime | None,
+    now: datetime | None = None,
+) -> Contact:
+    """Close one contact's attempt, as `results.settle_contacts` does for many."""
+    store.results.settle_contacts(
+        session=session,
+        settlements=[Settlement(contact_id, outcome, counted, next_attempt_at)],
+        now=now or utcnow(),
+    )
+    return store.contacts.get(session=session, contact_id=contact_id)

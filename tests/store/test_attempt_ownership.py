@@ -11,11 +11,17 @@ from campaigner.store import (
     CallAttempt,
     ContactStatus,
     attempts,
-    get_contact,
-    mark_attempt_sent,
+    contacts,
     run_leases,
 )
-from tests.store.factories import NOW, add_contacts, claim, make_campaign, write_attempt
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    claim,
+    make_campaign,
+    mark_attempt_sent,
+    write_attempt,
+)
 
 RETELL_NOW = NOW + timedelta(hours=5)  # Retell's clock need not agree with ours
 
@@ -50,12 +56,15 @@ def test_only_the_owner_claims_a_first_send_and_only_once(session: Session) -> N
         )
         == set()
     )
+    session.commit()
     claimed = attempts.claim_first_sends(
         session=session, attempt_ids=ids([first, second]), owner="run-a", retell_time=RETELL_NOW
     )
+    session.commit()
     again = attempts.claim_first_sends(
         session=session, attempt_ids=ids([first]), owner="run-a", retell_time=RETELL_NOW
     )
+    session.commit()
 
     assert claimed == {first.id, second.id}
     assert again == set()
@@ -69,15 +78,18 @@ def test_a_resend_is_claimed_only_by_the_owner_while_the_key_is_young(session: S
     attempts.claim_first_sends(
         session=session, attempt_ids=ids([first, answered]), owner="run-a", retell_time=RETELL_NOW
     )
+    session.commit()
     mark_attempt_sent(session=session, attempt_id=answered.id or 0, retell_call_id="call_1")
 
     def claim_resend(attempt: CallAttempt, owner: str, since: timedelta) -> bool:
-        return attempts.claim_resend(
+        claimed = attempts.claim_resend(
             session=session,
             attempt_id=attempt.id or 0,
             owner=owner,
             key_used_since=RETELL_NOW + since,
         )
+        session.commit()
+        return claimed
 
     assert claim_resend(first, "run-a", -timedelta(minutes=30))
     assert claim_resend(first, "run-a", timedelta(0))
@@ -95,6 +107,7 @@ def test_an_unclaimed_attempt_is_never_resent(session: Session) -> None:
         owner="run-a",
         key_used_since=RETELL_NOW - timedelta(days=1),
     )
+    session.commit()
 
 
 def test_take_over_withdraws_the_unsent_and_keeps_those_in_doubt(session: Session) -> None:
@@ -102,16 +115,20 @@ def test_take_over_withdraws_the_unsent_and_keeps_those_in_doubt(session: Sessio
     attempts.claim_first_sends(
         session=session, attempt_ids=ids([in_doubt, answered]), owner="gone", retell_time=NOW
     )
+    session.commit()
     mark_attempt_sent(session=session, attempt_id=answered.id or 0, retell_call_id="call_1")
     unsent_id, unsent_contact = unsent.id or 0, unsent.contact_id
 
     taken = attempts.take_over(
         session=session, campaign_id=unsent.campaign_id, owner="run-b", live_owners=["run-b"]
     )
+    session.commit()
 
     assert taken == [in_doubt.id]
     assert stored(session, unsent_id) is None
-    assert get_contact(session=session, contact_id=unsent_contact).status == (ContactStatus.PENDING)
+    assert contacts.get(session=session, contact_id=unsent_contact).status == (
+        ContactStatus.PENDING
+    )
     row = stored(session, in_doubt.id or 0)
     assert row is not None
     assert (row.owner, row.state) == ("run-b", AttemptState.AMBIGUOUS)
@@ -125,12 +142,14 @@ def test_take_over_withdraws_the_unsent_and_keeps_those_in_doubt(session: Sessio
         )
         == set()
     )
+    session.commit()
     assert not attempts.claim_resend(
         session=session,
         attempt_id=in_doubt.id or 0,
         owner="gone",
         key_used_since=NOW - timedelta(days=1),
     )
+    session.commit()
 
 
 def test_attempts_of_a_live_run_are_not_taken_over(session: Session) -> None:
@@ -142,6 +161,7 @@ def test_attempts_of_a_live_run_are_not_taken_over(session: Session) -> None:
         owner="run-b",
         live_owners=["alive", "run-b"],
     )
+    session.commit()
 
     assert taken == []
     row = stored(session, attempt.id or 0)
@@ -157,15 +177,18 @@ def test_only_the_owner_withdraws_and_a_claimed_attempt_only_when_asked(session:
     attempts.claim_first_sends(
         session=session, attempt_ids=both[1:], owner="run-a", retell_time=NOW
     )
+    session.commit()
 
     by_other = attempts.withdraw_unsent(
         session=session, attempt_ids=both, owner="run-b", claimed=True
     )
     unclaimed_only = attempts.withdraw_unsent(session=session, attempt_ids=both, owner="run-a")
+    session.commit()
     left = [row.id for row in session.exec(select(CallAttempt))]
     with_claimed = attempts.withdraw_unsent(
         session=session, attempt_ids=both, owner="run-a", claimed=True
     )
+    session.commit()
 
     assert (by_other, unclaimed_only, with_claimed) == (0, 1, 1)
     assert left == both[1:]
@@ -178,7 +201,7 @@ def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stoo
     campaign_id = make_campaign(session).id or 0
 
     def hold(owner: str, stale: dict[str, int] | None = None) -> run_leases.RunShare:
-        return run_leases.hold(
+        share = run_leases.hold(
             session=session,
             owner=owner,
             campaign_id=campaign_id,
@@ -188,6 +211,8 @@ def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stoo
             stale=stale,
             now=NOW,
         )
+        session.commit()
+        return share
 
     assert hold("a").slots == 5
     assert hold("b").slots == 0  # a holds all five until it renews
@@ -201,4 +226,5 @@ def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stoo
     # a comes back (it was paused): its row is gone, so it learns it lost its lease.
     assert not hold("a").renewed
     run_leases.drop(session=session, owner="b")
+    session.commit()
     assert hold("c").others == ("a",)

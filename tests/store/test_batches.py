@@ -12,12 +12,8 @@ from campaigner.store import (
     BatchState,
     CallAttempt,
     ContactStatus,
-    batch_sync_watermark,
-    create_batch,
-    get_contact,
-    mark_batch_send_failed,
-    mark_batch_sent,
-    open_batches,
+    batches,
+    contacts,
 )
 from tests.store.factories import NOW, add_contacts, claim, lease_into_batch, make_campaign
 
@@ -32,7 +28,7 @@ def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> Non
     stolen = claim(session, campaign, limit=3, owner="other", now=later)
     assert len(stolen) == 3
 
-    recorded = create_batch(
+    recorded = batches.create(
         session=session,
         campaign_id=campaign.id,
         contacts=leased,
@@ -46,6 +42,7 @@ def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> Non
         call_time_window={"windows": [{"start": 0, "end": 1440}]},
         now=later,
     )
+    session.commit()
 
     assert recorded is None  # every lease was lost: nothing written
     assert session.exec(select(Batch)).all() == []
@@ -62,7 +59,7 @@ def test_attempts_are_numbered_per_contact_and_contacts_dial(session: Session) -
     assert [a.attempt_number for a in attempts] == [1, 1]
     assert {a.batch_id for a in attempts} == {batch.id}
     assert {a.state for a in attempts} == {AttemptState.PENDING_SEND}
-    contact = get_contact(session=session, contact_id=attempts[0].contact_id)
+    contact = contacts.get(session=session, contact_id=attempts[0].contact_id)
     assert contact.status == ContactStatus.DIALING
     assert contact.lease_owner is None
 
@@ -74,18 +71,23 @@ def test_a_batch_sent_by_another_run_stays_sent_and_keeps_its_id(session: Sessio
     batch, _ = lease_into_batch(session, campaign.id, now=NOW)
     assert batch.id is not None
 
-    mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+    batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+    session.commit()
     # A second run, which saw only a lost answer, adopts it, then (too late) gives it up.
-    mark_batch_sent(session=session, batch_id=batch.id, retell_batch_id=None)
-    changed = mark_batch_send_failed(
+    batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id=None)
+    session.commit()
+    changed = batches.mark_send_failed(
         session=session, batch_id=batch.id, ambiguous=False, detail="lost"
     )
+    session.commit()
 
     assert changed == []
     stored = session.get(Batch, batch.id, populate_existing=True)
     assert stored is not None
     assert (stored.state, stored.retell_batch_id) == (BatchState.SENT, "batch_call_1")
-    assert [b.id for b in open_batches(session=session, campaign_id=campaign.id)] == [batch.id]
+    assert [b.id for b in batches.unfinished(session=session, campaign_id=campaign.id)] == [
+        batch.id
+    ]
     states = {a.state for a in session.exec(select(CallAttempt))}
     assert states == {AttemptState.SENT}
 
@@ -96,7 +98,7 @@ def test_the_sync_watermark_waits_for_the_earliest_unsettled_call(session: Sessi
     add_contacts(session, campaign, 2)
     batch, attempts = lease_into_batch(session, campaign.id, now=NOW)
     assert batch.id is not None
-    assert batch_sync_watermark(session=session, batch_id=batch.id) is None
+    assert batches.sync_watermark(session=session, batch_id=batch.id) is None
     first, second = (session.get(CallAttempt, attempt.id) for attempt in attempts)
     assert first is not None
     assert second is not None
@@ -105,10 +107,10 @@ def test_the_sync_watermark_waits_for_the_earliest_unsettled_call(session: Sessi
     second.end_timestamp = NOW + timedelta(minutes=3)
     session.add_all([first, second])
     session.commit()
-    assert batch_sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
+    assert batches.sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
 
     second.finalized = True
     session.add(second)
     session.commit()
-    assert batch_sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
-    assert open_batches(session=session, campaign_id=campaign.id) == []
+    assert batches.sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
+    assert batches.unfinished(session=session, campaign_id=campaign.id) == []

@@ -13,27 +13,29 @@ from campaigner.store import (
     CampaignNotFound,
     CampaignStatus,
     StatusChangeError,
-    campaign_counts,
-    claim_due_contacts,
-    create_attempt,
-    get_campaign_by_name,
-    mark_attempt_send_failed,
-    record_call_result,
+    attempts,
+    campaigns,
+    claims,
     session_factory,
-    set_campaign_status,
-    settle_contact,
-    upsert_campaign,
 )
-from tests.store.factories import NOW, add_contacts, campaign_config, make_campaign
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    campaign_config,
+    create_attempt,
+    make_campaign,
+    record_call_result,
+    settle_contact,
+)
 
 
 def test_upsert_creates_then_updates_only_when_the_config_changes(session: Session) -> None:
-    created = upsert_campaign(session=session, config=campaign_config(), now=NOW)
+    created = campaigns.upsert(session=session, config=campaign_config(), now=NOW)
     session.commit()
-    same = upsert_campaign(session=session, config=campaign_config(), now=NOW + timedelta(hours=1))
+    same = campaigns.upsert(session=session, config=campaign_config(), now=NOW + timedelta(hours=1))
     updated_at_unchanged = same.updated_at
     changed_config = campaign_config(description="now with a description")
-    changed = upsert_campaign(session=session, config=changed_config, now=NOW + timedelta(hours=2))
+    changed = campaigns.upsert(session=session, config=changed_config, now=NOW + timedelta(hours=2))
     session.commit()
 
     assert created.id == same.id == changed.id
@@ -47,8 +49,8 @@ def test_upsert_creates_then_updates_only_when_the_config_changes(session: Sessi
 def test_get_campaign_by_name(session: Session) -> None:
     make_campaign(session, "alpha")
 
-    assert get_campaign_by_name(session=session, name="beta") is None
-    found = get_campaign_by_name(session=session, name="alpha")
+    assert campaigns.get_by_name(session=session, name="beta") is None
+    found = campaigns.get_by_name(session=session, name="alpha")
     assert found is not None
     assert found.name == "alpha"
 
@@ -60,11 +62,11 @@ def test_pause_is_seen_by_another_session_and_stops_claims(engine: Engine) -> No
         add_contacts(controller, campaign, 3)
         assert campaign.id is not None
 
-        set_campaign_status(
+        campaigns.set_status(
             session=controller, name=campaign.name, status=CampaignStatus.PAUSED, reason="lunch"
         )
         controller.commit()
-        paused = claim_due_contacts(
+        paused = claims.claim_due(
             session=dialer,
             campaign_id=campaign.id,
             now=NOW,
@@ -72,11 +74,12 @@ def test_pause_is_seen_by_another_session_and_stops_claims(engine: Engine) -> No
             lease_owner="d",
             lease_seconds=60,
         )
-        set_campaign_status(
+        dialer.commit()
+        campaigns.set_status(
             session=controller, name=campaign.name, status=CampaignStatus.ACTIVE, reason=None
         )
         controller.commit()
-        resumed = claim_due_contacts(
+        resumed = claims.claim_due(
             session=dialer,
             campaign_id=campaign.id,
             now=NOW,
@@ -84,6 +87,7 @@ def test_pause_is_seen_by_another_session_and_stops_claims(engine: Engine) -> No
             lease_owner="d",
             lease_seconds=60,
         )
+        dialer.commit()
 
     assert paused == []
     assert len(resumed) == 3
@@ -93,24 +97,24 @@ def test_cancel_cancels_waiting_contacts_and_is_final(session: Session) -> None:
     campaign = make_campaign(session)
     add_contacts(session, campaign, 3)
 
-    cancelled = set_campaign_status(
+    cancelled = campaigns.set_status(
         session=session, name=campaign.name, status=CampaignStatus.CANCELLED, reason="recall"
     )
     session.commit()
 
     assert cancelled.status_reason == "recall"
-    assert campaign_counts(session=session, campaign_id=cancelled.id or 0)[
+    assert campaigns.counts(session=session, campaign_id=cancelled.id or 0)[
         "contacts_by_status"
     ] == {"cancelled": 3}
     with pytest.raises(StatusChangeError, match="is cancelled; it cannot become active"):
-        set_campaign_status(
+        campaigns.set_status(
             session=session, name=campaign.name, status=CampaignStatus.ACTIVE, reason=None
         )
 
 
 def test_status_of_an_unknown_campaign(session: Session) -> None:
     with pytest.raises(CampaignNotFound, match="no campaign named 'ghost'"):
-        set_campaign_status(
+        campaigns.set_status(
             session=session, name="ghost", status=CampaignStatus.PAUSED, reason=None
         )
 
@@ -121,7 +125,7 @@ def test_campaign_counts_contacts_attempts_outcomes_and_cost(session: Session) -
     add_contacts(session, campaign, 4)
     add_contacts(session, other, 2, start=100)
     assert campaign.id is not None
-    first, second = claim_due_contacts(
+    first, second = claims.claim_due(
         session=session,
         campaign_id=campaign.id,
         now=NOW,
@@ -129,6 +133,7 @@ def test_campaign_counts_contacts_attempts_outcomes_and_cost(session: Session) -
         lease_owner="w",
         lease_seconds=60,
     )
+    session.commit()
     answered = create_attempt(
         session=session,
         contact=first,
@@ -165,15 +170,16 @@ def test_campaign_counts_contacts_attempts_outcomes_and_cost(session: Session) -
         next_attempt_at=None,
     )
     session.commit()
-    mark_attempt_send_failed(
+    attempts.mark_send_failed(
         session=session,
         attempt_id=refused.id or 0,
         ambiguous=False,
         detail="400 bad number",
         outcome_class=OutcomeClass.INVALID_NUMBER,
     )
+    session.commit()
 
-    assert campaign_counts(session=session, campaign_id=campaign.id) == {
+    assert campaigns.counts(session=session, campaign_id=campaign.id) == {
         "contacts": 4,
         "contacts_by_status": {"done": 1, "dialing": 1, "pending": 2},
         "final_outcomes": {"success": 1},

@@ -8,15 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from campaigner import store
 from campaigner.campaign import OutcomeClass
-from campaigner.store import (
-    Contact,
-    claim_due_contacts,
-    create_attempt,
-    finalize_attempt,
-    session_factory,
-)
-from tests.store.factories import NOW, add_contacts, make_campaign
+from campaigner.store import Contact, session_factory
+from tests.store.factories import NOW, add_contacts, create_attempt, finalize_attempt, make_campaign
 
 WORKERS = 4
 CONTACTS = 600
@@ -33,7 +28,7 @@ def test_concurrent_claimers_never_share_a_contact(engine: Engine) -> None:
         claimed: list[int] = []
         with sessions() as session:
             start.wait()
-            while batch := claim_due_contacts(
+            while batch := store.claims.claim_due(
                 session=session,
                 campaign_id=campaign.id or 0,
                 now=NOW,
@@ -74,7 +69,7 @@ def test_only_one_of_several_syncers_finalizes_an_attempt(engine: Engine) -> Non
     with sessions() as session:
         campaign = make_campaign(session)
         add_contacts(session, campaign, 1)
-        (contact,) = claim_due_contacts(
+        (contact,) = store.claims.claim_due(
             session=session,
             campaign_id=campaign.id or 0,
             now=NOW,
@@ -82,6 +77,7 @@ def test_only_one_of_several_syncers_finalizes_an_attempt(engine: Engine) -> Non
             lease_owner="w",
             lease_seconds=60,
         )
+        session.commit()
         attempt = create_attempt(
             session=session,
             contact=contact,

@@ -25,9 +25,9 @@ from campaigner.store import (
     Campaign,
     StoreError,
     alembic_config,
-    get_campaign_by_name,
+    campaigns,
+    claims,
     make_engine,
-    next_due_time,
     session_factory,
     upgrade_database,
 )
@@ -120,7 +120,7 @@ def test_timestamps_are_stored_in_utc_and_read_back_aware(session: Session) -> N
     session.commit()
     session.expire_all()
 
-    stored = get_campaign_by_name(session=session, name=campaign.name)
+    stored = campaigns.get_by_name(session=session, name=campaign.name)
 
     assert stored is not None
     assert stored.updated_at == datetime(2026, 3, 3, 15, 30, tzinfo=UTC)
@@ -243,7 +243,7 @@ def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
 
     upgrade_database(engine)
     with session_factory(engine)() as session:
-        assert next_due_time(session=session, campaign_id=campaign_id) == created
+        assert claims.next_due_time(session=session, campaign_id=campaign_id) == created
     command.downgrade(alembic_config(engine), "0001")
     upgrade_database(engine)
     with engine.connect() as connection:

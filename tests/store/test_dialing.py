@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from campaigner import store
 from campaigner.campaign import OutcomeClass
 from campaigner.store import (
     AttemptPlan,
@@ -20,31 +21,25 @@ from campaigner.store import (
     LeaseLost,
     Settlement,
     StoreError,
-    add_suppressions,
     attempts,
-    attempts_awaiting_analysis,
-    calls_to_number_since,
-    campaign_status,
-    claimable_timezone_sets,
-    create_attempts,
-    finalize_attempt,
-    finalize_attempts,
-    get_contact,
-    mark_attempt_send_failed,
-    mark_attempt_sent,
-    mark_attempts_sent,
-    next_due_time,
-    record_call_result,
-    record_call_results,
-    release_contacts,
+    campaigns,
+    claims,
+    results,
     session_factory,
-    set_campaign_status,
-    settle_contact,
-    settle_contacts,
-    settling_facts,
-    unfinished_attempts,
+    suppression,
 )
-from tests.store.factories import NOW, add_contacts, claim, make_campaign, number, write_attempt
+from tests.store.factories import (
+    NOW,
+    add_contacts,
+    claim,
+    finalize_attempt,
+    make_campaign,
+    mark_attempt_sent,
+    number,
+    record_call_result,
+    settle_contact,
+    write_attempt,
+)
 
 dial = write_attempt
 
@@ -86,7 +81,7 @@ def test_claim_skips_suppressed_numbers_future_retries_and_other_campaigns(
     other = make_campaign(session, "other")
     add_contacts(session, campaign, 4)
     add_contacts(session, other, 2, start=100)
-    add_suppressions(session=session, entries=[(number(1), "dnc", "test")])
+    suppression.add(session=session, entries=[(number(1), "dnc", "test")])
     session.exec(
         sa.update(Contact)
         .where(col(Contact.phone_e164) == number(2))
@@ -111,7 +106,7 @@ def test_claim_filters_by_candidate_timezone_sets(session: Session) -> None:
     add_contacts(session, campaign, 2, start=10, timezones=["America/Denver", "America/Phoenix"])
     add_contacts(session, campaign, 1, start=20, timezones=["America/Los_Angeles"])
 
-    sets = claimable_timezone_sets(session=session, campaign_id=campaign.id or 0)
+    sets = claims.zone_sets(session=session, campaign_id=campaign.id or 0)
     mountain = claim(session, campaign, timezones=[("America/Phoenix", "America/Denver")])
 
     assert sets == [
@@ -143,8 +138,8 @@ def test_released_contacts_can_be_deferred(session: Session) -> None:
     claimed = claim(session, campaign)
     ids = [c.id or 0 for c in claimed]
 
-    wrong_owner = release_contacts(session=session, contact_ids=ids, lease_owner="w2")
-    released = release_contacts(
+    wrong_owner = claims.release(session=session, contact_ids=ids, lease_owner="w2")
+    released = claims.release(
         session=session,
         contact_ids=ids[:1],
         lease_owner="w1",
@@ -264,16 +259,18 @@ def test_sent_ambiguous_and_refused_attempts(session: Session) -> None:
     mark_attempt_sent(
         session=session, attempt_id=sent.id or 0, retell_call_id="call_1", sent_at=NOW
     )
-    mark_attempt_send_failed(
+    attempts.mark_send_failed(
         session=session, attempt_id=lost.id or 0, ambiguous=True, detail="read timeout"
     )
-    mark_attempt_send_failed(
+    session.commit()
+    attempts.mark_send_failed(
         session=session,
         attempt_id=refused.id or 0,
         ambiguous=False,
         detail="400: invalid to_number",
         outcome_class=OutcomeClass.INVALID_NUMBER,
     )
+    session.commit()
     session.expire_all()
 
     assert [
@@ -390,9 +387,10 @@ def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Ses
     add_contacts(session, campaign, 1)
     (contact,) = claim(session, campaign)
     attempt = dial(session, contact)
-    mark_attempt_send_failed(
+    attempts.mark_send_failed(
         session=session, attempt_id=attempt.id or 0, ambiguous=True, detail="timeout"
     )
+    session.commit()
     metadata = {"campaign": campaign.name, "contact": str(contact.id), "attempt": str(attempt.id)}
 
     recorded = record_call_result(
@@ -448,7 +446,9 @@ def test_a_second_call_for_an_attempt_is_recorded_on_a_row_of_its_own(session: S
     assert again.state == AttemptState.ENDED
     session.refresh(attempt)
     assert attempt.retell_call_id == "call_1"
-    counted = calls_to_number_since(session=session, numbers=[attempt.to_number], since=NOW)
+    counted = attempts.calls_to_number_since(
+        session=session, numbers=[attempt.to_number], since=NOW
+    )
     assert counted == {attempt.to_number: 2}
 
 
@@ -515,7 +515,7 @@ def test_unfinished_attempts_are_those_with_a_call_not_yet_final(session: Sessio
     )
     session.commit()
 
-    unfinished = unfinished_attempts(session=session, campaign_id=campaign.id or 0)
+    unfinished = attempts.unfinished(session=session, campaign_id=campaign.id or 0)
 
     assert [a.retell_call_id for a in unfinished] == ["call_live"]
 
@@ -544,7 +544,7 @@ def test_attempts_awaiting_analysis_are_settled_connected_calls_ended_recently_w
             )
     session.commit()
 
-    awaiting = attempts_awaiting_analysis(
+    awaiting = attempts.awaiting_analysis(
         session=session, campaign_id=campaign.id or 0, ended_since=NOW - timedelta(minutes=10)
     )
 
@@ -556,16 +556,17 @@ def test_attempts_are_counted_by_outcome(session: Session) -> None:
     add_contacts(session, campaign, 1)
     (contact,) = claim(session, campaign)
     attempt = dial(session, contact)
-    mark_attempt_send_failed(
+    attempts.mark_send_failed(
         session=session,
         attempt_id=attempt.id or 0,
         ambiguous=False,
         detail="busy",
         outcome_class=OutcomeClass.BUSY,
     )
+    session.commit()
     contact_id = contact.id or 0
 
-    facts = settling_facts(session=session, contact_ids=[contact_id])[contact_id]
+    facts = results.settling_facts(session=session, contact_ids=[contact_id])[contact_id]
     busy = facts.attempts_by_outcome.get(OutcomeClass.BUSY, 0)
     voicemail = facts.attempts_by_outcome.get(OutcomeClass.VOICEMAIL, 0)
 
@@ -578,27 +579,27 @@ def test_contact_and_campaign_state_are_read_fresh(engine: Engine) -> None:
         campaign = make_campaign(writer)
         add_contacts(writer, campaign, 1)
         (contact,) = claim(writer, campaign)
-        before = get_contact(session=reader, contact_id=contact.id or 0)
+        before = store.contacts.get(session=reader, contact_id=contact.id or 0)
         assert before.lease_owner == "w1"
-        assert campaign_status(session=reader, campaign_id=campaign.id or 0) == "active"
+        assert campaigns.status(session=reader, campaign_id=campaign.id or 0) == "active"
 
         dial(writer, contact)
-        set_campaign_status(
+        campaigns.set_status(
             session=writer, name=campaign.name, status=CampaignStatus.PAUSED, reason="test"
         )
         writer.commit()
 
-        assert get_contact(session=reader, contact_id=contact.id or 0).status == "dialing"
-        assert campaign_status(session=reader, campaign_id=campaign.id or 0) == "paused"
-        assert campaign_status(session=reader, campaign_id=999) is None
+        assert store.contacts.get(session=reader, contact_id=contact.id or 0).status == "dialing"
+        assert campaigns.status(session=reader, campaign_id=campaign.id or 0) == "paused"
+        assert campaigns.status(session=reader, campaign_id=999) is None
         with pytest.raises(StoreError, match="no contact with id 999"):
-            get_contact(session=reader, contact_id=999)
+            store.contacts.get(session=reader, contact_id=999)
 
 
 def test_next_due_time_is_the_earliest_claimable_contact(session: Session) -> None:
     campaign = make_campaign(session)
     other = make_campaign(session, "other")
-    assert next_due_time(session=session, campaign_id=campaign.id or 0) is None
+    assert claims.next_due_time(session=session, campaign_id=campaign.id or 0) is None
     add_contacts(session, campaign, 2)
     add_contacts(session, other, 1, start=10)
     first, second = claim(session, campaign)
@@ -613,10 +614,12 @@ def test_next_due_time_is_the_earliest_claimable_contact(session: Session) -> No
         )
     session.commit()
 
-    assert next_due_time(session=session, campaign_id=campaign.id or 0) == NOW + timedelta(
+    assert claims.next_due_time(session=session, campaign_id=campaign.id or 0) == NOW + timedelta(
         minutes=30
     )
-    assert next_due_time(session=session, campaign_id=other.id or 0) == NOW  # imported at NOW
+    assert (
+        claims.next_due_time(session=session, campaign_id=other.id or 0) == NOW
+    )  # imported at NOW
 
 
 # --- settling contacts and caps -------------------------------------------------------------------
@@ -682,10 +685,10 @@ def test_calls_to_a_number_are_counted_across_campaigns(session: Session) -> Non
     session.add(no_capacity)
     session.commit()
 
-    counts = calls_to_number_since(
+    counts = attempts.calls_to_number_since(
         session=session, numbers=[number(0), number(1), number(5)], since=NOW - timedelta(hours=24)
     )
-    later = calls_to_number_since(
+    later = attempts.calls_to_number_since(
         session=session, numbers=[number(0)], since=NOW + timedelta(seconds=1)
     )
 
@@ -707,7 +710,7 @@ def test_a_call_counts_for_the_number_from_its_start_when_dialed_after_it_was_wr
         session.add(attempt)
     session.commit()
 
-    counts = calls_to_number_since(
+    counts = attempts.calls_to_number_since(
         session=session, numbers=[number(0), number(1)], since=NOW - timedelta(hours=24)
     )
 
@@ -729,21 +732,23 @@ def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
         AttemptPlan(contact, "agent_abc", None, "+14155550100", "A")
         for contact in (first, second, third, taken)
     ]
-    written = create_attempts(session=session, plans=plans, lease_owner="w1", now=NOW)
+    written = attempts.create(session=session, plans=plans, lease_owner="w1", now=NOW)
+    session.commit()
     assert [a.contact_id for a in written] == [first.id, second.id, third.id]
     assert all(a.id is not None and a.attempt_number == 1 for a in written)
     assert len({a.idempotency_key for a in written}) == 3
     one, two, three = written
-    mark_attempts_sent(
+    attempts.mark_sent(
         session=session,
         sent=[(one.id or 0, "call_a"), (two.id or 0, "call_b"), (three.id or 0, "call_c")],
         sent_at=NOW,
     )
+    session.commit()
 
     ended = {**ENDED_CALL, "call_id": "call_a"}
     analyzed = {**ended, "call_analysis": ANALYSIS}
     busy = {**ENDED_CALL, "call_id": "call_b", "disconnection_reason": "dial_busy"}
-    recorded = record_call_results(
+    recorded = results.record_call_results(
         session=session,
         views=[
             (ended, None),
@@ -754,13 +759,16 @@ def test_a_batch_of_attempts_results_and_settlements(session: Session) -> None:
         now=NOW,
     )
     assert [r.id if r else None for r in recorded] == [one.id, one.id, two.id, None]
-    won = finalize_attempts(
+    won = results.finalize_attempts(
         session=session,
         outcomes={one.id or 0: OutcomeClass.SUCCESS, two.id or 0: OutcomeClass.BUSY},
     )
     assert won == {one.id, two.id}
-    assert finalize_attempts(session=session, outcomes={one.id or 0: OutcomeClass.BUSY}) == set()
-    settle_contacts(
+    assert (
+        results.finalize_attempts(session=session, outcomes={one.id or 0: OutcomeClass.BUSY})
+        == set()
+    )
+    results.settle_contacts(
         session=session,
         settlements=[
             Settlement(first.id or 0, OutcomeClass.SUCCESS, True, None),
@@ -794,9 +802,10 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     add_contacts(session, campaign, 3)
     fresh, retried, sent_contact = claim(session, campaign)
     earlier = dial(session, retried)
-    mark_attempt_send_failed(
+    attempts.mark_send_failed(
         session=session, attempt_id=earlier.id or 0, ambiguous=False, detail="busy"
     )
+    session.commit()
     settle_contact(
         session=session,
         contact_id=retried.id or 0,
@@ -812,6 +821,7 @@ def test_attempts_written_ahead_and_never_sent_are_withdrawn(session: Session) -
     withdrawn = attempts.withdraw_unsent(
         session=session, attempt_ids=[a.id or 0 for a in ahead], owner="w1", now=NOW
     )
+    session.commit()
     session.expire_all()
 
     assert withdrawn == 2

@@ -17,23 +17,11 @@ from campaigner.store import (
     JSONText,
     RejectedRow,
     SourceFile,
-    add_suppressions,
     bulk,
-    campaign_numbers,
-    contact_count,
-    create_source_file,
-    existing_contact_numbers,
-    find_source_file,
-    insert_contact_column_chunks,
-    insert_contact_columns,
-    insert_contacts,
-    insert_rejected_row_columns,
-    insert_rejected_rows,
+    contacts,
+    imports,
     json_text,
-    list_suppressions,
-    remove_suppression,
-    suppressed_numbers,
-    update_source_file_counts,
+    suppression,
 )
 from campaigner.store.bulk import bulk_insert_columns
 from tests.store.factories import NOW, add_contacts, contact_row, make_campaign, number
@@ -47,8 +35,8 @@ def test_a_file_is_recorded_once_per_campaign(session: Session) -> None:
     assert campaign.id is not None
     assert other.id is not None
 
-    source = create_source_file(session=session, campaign_id=campaign.id, path="a.csv", sha256=SHA)
-    update_source_file_counts(
+    source = imports.create_file(session=session, campaign_id=campaign.id, path="a.csv", sha256=SHA)
+    imports.set_counts(
         session=session,
         source_file_id=source.id or 0,
         rows_read=10,
@@ -57,17 +45,17 @@ def test_a_file_is_recorded_once_per_campaign(session: Session) -> None:
         duplicates=2,
         suppressed=1,
     )
-    create_source_file(session=session, campaign_id=other.id, path="a.csv", sha256=SHA)
+    imports.create_file(session=session, campaign_id=other.id, path="a.csv", sha256=SHA)
     session.commit()
     session.expire_all()
 
-    found = find_source_file(session=session, campaign_id=campaign.id, sha256=SHA)
+    found = imports.find_file(session=session, campaign_id=campaign.id, sha256=SHA)
     assert found is not None
     assert (found.path, found.rows_read, found.accepted, found.rejected) == ("a.csv", 10, 6, 4)
     assert (found.duplicates, found.suppressed) == (2, 1)
-    assert find_source_file(session=session, campaign_id=campaign.id, sha256="cd" * 32) is None
+    assert imports.find_file(session=session, campaign_id=campaign.id, sha256="cd" * 32) is None
     with pytest.raises(sa.exc.IntegrityError):
-        create_source_file(session=session, campaign_id=campaign.id, path="b.csv", sha256=SHA)
+        imports.create_file(session=session, campaign_id=campaign.id, path="b.csv", sha256=SHA)
 
 
 def test_contacts_are_inserted_in_batches_and_reinserting_is_a_no_op(session: Session) -> None:
@@ -85,7 +73,7 @@ def test_contacts_are_inserted_in_batches_and_reinserting_is_a_no_op(session: Se
 
 def test_contact_rows_keep_every_field(session: Session) -> None:
     campaign = make_campaign(session)
-    source = create_source_file(
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
     )
     row = contact_row(
@@ -96,7 +84,7 @@ def test_contact_rows_keep_every_field(session: Session) -> None:
         status="suppressed",
         original={"Phone": "(212) 555-0107", "Note": "=1+1", "Ünïcode": "çé"},
     )
-    insert_contacts(session=session, rows=[row], now=NOW)
+    contacts.insert(session=session, rows=[row], now=NOW)
     session.commit()
     session.expire_all()
 
@@ -114,7 +102,7 @@ def test_contact_rows_keep_every_field(session: Session) -> None:
 
 def test_a_contact_row_needs_only_the_required_keys(session: Session) -> None:
     campaign = make_campaign(session)
-    source = create_source_file(
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
     )
     row = {
@@ -125,7 +113,7 @@ def test_a_contact_row_needs_only_the_required_keys(session: Session) -> None:
         "timezones": ["America/New_York"],
     }
 
-    assert insert_contacts(session=session, rows=[row]) == 1
+    assert contacts.insert(session=session, rows=[row]) == 1
     session.commit()
     contact = session.exec(select(Contact)).one()
     assert (contact.dynamic_variables, contact.extra_metadata, contact.original) == ({}, {}, {})
@@ -139,7 +127,7 @@ def test_contact_rows_with_missing_or_unknown_keys_are_refused(session: Session)
     row["phone"] = "+12125550100"
 
     with pytest.raises(ValueError, match=r"missing \['timezones'\], unknown \['phone'\]"):
-        insert_contacts(session=session, rows=[row])
+        contacts.insert(session=session, rows=[row])
 
 
 def test_a_bad_status_is_refused(session: Session) -> None:
@@ -153,7 +141,7 @@ def test_contacts_given_column_by_column_get_defaults_and_skip_known_numbers(
     session: Session,
 ) -> None:
     campaign = make_campaign(session)
-    source = create_source_file(
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
     )
     count = INSERT_BATCH_SIZE + 3
@@ -167,8 +155,8 @@ def test_contacts_given_column_by_column_get_defaults_and_skip_known_numbers(
         "original": [{"Phone": number(i)} for i in range(count)],
     }
 
-    assert insert_contact_columns(session=session, columns=columns, now=NOW) == count
-    assert insert_contact_columns(session=session, columns=columns, now=NOW) == 0
+    assert contacts.insert_columns(session=session, columns=columns, now=NOW) == count
+    assert contacts.insert_columns(session=session, columns=columns, now=NOW) == 0
     session.commit()
     session.expire_all()
 
@@ -196,9 +184,9 @@ def test_contact_columns_of_unequal_length_or_unknown_names_are_refused(session:
     }
 
     with pytest.raises(ValueError, match="columns of unequal length"):
-        insert_contact_columns(session=session, columns=columns)
+        contacts.insert_columns(session=session, columns=columns)
     with pytest.raises(ValueError, match=r"missing \[\], unknown \['phone'\]"):
-        insert_contact_columns(session=session, columns={**columns, "phone": ["x", "y"]})
+        contacts.insert_columns(session=session, columns={**columns, "phone": ["x", "y"]})
 
 
 def test_existing_contact_numbers_looks_up_large_lists_within_one_campaign(
@@ -210,7 +198,7 @@ def test_existing_contact_numbers_looks_up_large_lists_within_one_campaign(
     add_contacts(session, other, 10, start=5_000)
     asked = [number(i) for i in range(2_500, 5_010)]
 
-    found = existing_contact_numbers(session=session, campaign_id=campaign.id or 0, numbers=asked)
+    found = contacts.existing_numbers(session=session, campaign_id=campaign.id or 0, numbers=asked)
 
     assert found == {number(i) for i in range(2_500, 3_000)}
 
@@ -221,17 +209,17 @@ def test_campaign_numbers_and_contact_count_are_the_campaigns_own(session: Sessi
     add_contacts(session, campaign, 30)
     add_contacts(session, other, 10, start=5_000)
 
-    found = campaign_numbers(session=session, campaign_id=campaign.id or 0)
+    found = contacts.numbers(session=session, campaign_id=campaign.id or 0)
 
     assert found == {number(i) for i in range(30)}
-    assert campaign_numbers(session=session, campaign_id=(other.id or 0) + 1) == set()
-    assert contact_count(session=session, campaign_id=campaign.id or 0) == 30
-    assert contact_count(session=session, campaign_id=(other.id or 0) + 1) == 0
+    assert contacts.numbers(session=session, campaign_id=(other.id or 0) + 1) == set()
+    assert contacts.count(session=session, campaign_id=campaign.id or 0) == 30
+    assert contacts.count(session=session, campaign_id=(other.id or 0) + 1) == 0
 
 
 def test_rejected_rows_are_kept_once_per_file_row(session: Session) -> None:
     campaign = make_campaign(session)
-    source = create_source_file(
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
     )
     rows = [
@@ -246,8 +234,8 @@ def test_rejected_rows_are_kept_once_per_file_row(session: Session) -> None:
         for n in range(2, 2 + INSERT_BATCH_SIZE + 3)
     ]
 
-    assert insert_rejected_rows(session=session, rows=rows) == len(rows)
-    assert insert_rejected_rows(session=session, rows=rows[:10]) == 0
+    assert imports.insert_rejected(session=session, rows=rows) == len(rows)
+    assert imports.insert_rejected(session=session, rows=rows[:10]) == 0
     session.commit()
     stored = session.exec(select(RejectedRow).where(RejectedRow.row_number == 2)).one()
     assert (stored.reason, stored.detail, stored.raw) == (
@@ -259,7 +247,7 @@ def test_rejected_rows_are_kept_once_per_file_row(session: Session) -> None:
 
 def test_rejected_rows_need_every_field(session: Session) -> None:
     with pytest.raises(ValueError, match="rejected row 2: expected keys campaign_id, detail"):
-        insert_rejected_rows(session=session, rows=[{"row_number": 2, "reason": "x"}])
+        imports.insert_rejected(session=session, rows=[{"row_number": 2, "reason": "x"}])
 
 
 def test_suppression_is_idempotent_listed_and_removable(session: Session) -> None:
@@ -270,42 +258,42 @@ def test_suppression_is_idempotent_listed_and_removable(session: Session) -> Non
         (number(1), "again", "dnc.csv"),
     ]
 
-    added = add_suppressions(session=session, entries=entries, campaign_id=campaign.id, now=NOW)
-    added_again = add_suppressions(
+    added = suppression.add(session=session, entries=entries, campaign_id=campaign.id, now=NOW)
+    added_again = suppression.add(
         session=session, entries=entries[:1], now=NOW + timedelta(minutes=1)
     )
     session.commit()
 
     assert (added, added_again) == (2, 0)
-    assert suppressed_numbers(session=session, numbers=[number(1), number(2), number(3)]) == {
+    assert suppression.reasons(session=session, numbers=[number(1), number(2), number(3)]) == {
         number(1): "customer asked",
         number(2): "user_requested_dnc",
     }
-    listed = list_suppressions(session=session)
+    listed = suppression.entries(session=session)
     assert [(s.phone_e164, s.source, s.campaign_id) for s in listed] == [
         (number(1), "dnc.csv", campaign.id),
         (number(2), "call", campaign.id),
     ]
-    assert [s.phone_e164 for s in list_suppressions(session=session, limit=1, offset=1)] == [
+    assert [s.phone_e164 for s in suppression.entries(session=session, limit=1, offset=1)] == [
         number(2)
     ]
-    assert remove_suppression(session=session, number=number(1)) is True
-    assert remove_suppression(session=session, number=number(1)) is False
-    assert suppressed_numbers(session=session, numbers=[number(1)]) == {}
+    assert suppression.remove(session=session, number=number(1)) is True
+    assert suppression.remove(session=session, number=number(1)) is False
+    assert suppression.reasons(session=session, numbers=[number(1)]) == {}
 
 
 def test_suppressed_numbers_handles_large_lists(session: Session) -> None:
     entries = [(number(i), "dnc", "list") for i in range(0, 6_000, 2)]
-    add_suppressions(session=session, entries=entries)
+    suppression.add(session=session, entries=entries)
 
-    found = suppressed_numbers(session=session, numbers=[number(i) for i in range(6_000)])
+    found = suppression.reasons(session=session, numbers=[number(i) for i in range(6_000)])
 
     assert len(found) == 3_000
 
 
 def test_source_file_counts_default_to_zero(session: Session) -> None:
     campaign = make_campaign(session)
-    create_source_file(session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA)
+    imports.create_file(session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA)
     session.commit()
 
     source = session.exec(select(SourceFile)).one()
@@ -328,11 +316,11 @@ def test_contacts_and_rejected_rows_take_json_already_encoded(session: Session) 
         }
 
     chunks = [chunk(2, INSERT_BATCH_SIZE + 1), chunk(2 + INSERT_BATCH_SIZE + 1, 3)]
-    assert insert_contact_column_chunks(session=session, chunks=chunks, now=NOW) == (
+    assert contacts.insert_column_chunks(session=session, chunks=chunks, now=NOW) == (
         INSERT_BATCH_SIZE + 4
     )
-    assert insert_contact_column_chunks(session=session, chunks=[chunk(2, 10)], now=NOW) == 0
-    inserted = insert_rejected_row_columns(
+    assert contacts.insert_column_chunks(session=session, chunks=[chunk(2, 10)], now=NOW) == 0
+    inserted = imports.insert_rejected_columns(
         session=session,
         columns={
             "campaign_id": [campaign_id],
@@ -370,7 +358,7 @@ def test_contact_chunks_must_have_the_same_columns(session: Session) -> None:
     }
 
     with pytest.raises(ValueError, match="chunks with other columns"):
-        insert_contact_column_chunks(
+        contacts.insert_column_chunks(
             session=session,
             chunks=[{key: [value] for key, value in row.items()} for row in (first, second)],
         )
@@ -382,8 +370,8 @@ def test_a_bulk_insert_leaves_tables_named_like_its_staging_table_alone(session:
     session.exec(sa.text("INSERT INTO bulk_contact (kept) VALUES (1)"))
     try:
         rows = [contact_row(campaign_id, source_id, index) for index in range(3)]
-        assert insert_contacts(session=session, rows=rows, now=NOW) == 3
-        assert insert_contacts(session=session, rows=rows, now=NOW) == 0
+        assert contacts.insert(session=session, rows=rows, now=NOW) == 3
+        assert contacts.insert(session=session, rows=rows, now=NOW) == 0
         assert session.exec(sa.text("SELECT kept FROM bulk_contact")).all() == [(1,)]
     finally:
         session.rollback()
@@ -396,7 +384,7 @@ def test_a_failing_bulk_insert_raises_sqlalchemys_error_without_the_values(
     rows = [contact_row(campaign_id, source_id, 1), contact_row(999, source_id, 2)]
 
     with pytest.raises(sa.exc.IntegrityError) as error:
-        insert_contacts(session=session, rows=rows, now=NOW)
+        contacts.insert(session=session, rows=rows, now=NOW)
     assert number(2) not in str(error.value)
     session.rollback()
 
@@ -491,7 +479,7 @@ def test_a_constant_integer_wider_than_64_bits_is_refused_not_stored_as_a_real(
 def _imported_file(session: Session) -> tuple[int, int]:
     """A campaign and a file imported into it: (campaign id, source file id)."""
     campaign = make_campaign(session)
-    source = create_source_file(
+    source = imports.create_file(
         session=session, campaign_id=campaign.id or 0, path="a.csv", sha256=SHA
     )
     return campaign.id or 0, source.id or 0

@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigner.store import add_suppressions
+from campaigner.store import suppression
 from campaigner.store.reading import (
     CONTACT_COLUMNS,
     attempt_frames,
@@ -19,7 +19,7 @@ from tests.store.factories import add_contacts, make_campaign, number
 def test_contacts_come_in_chunks_with_their_columns(engine: Engine, session: Session) -> None:
     campaign = make_campaign(session)
     add_contacts(session, campaign, 5)
-    add_suppressions(session=session, entries=[(number(3), "asked", "test")])
+    suppression.add(session=session, entries=[(number(3), "asked", "test")])
     session.commit()
     with snapshot(engine) as connection:
         chunks = list(

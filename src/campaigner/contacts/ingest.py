@@ -34,8 +34,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
-from sqlmodel import Session
 
+from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.contacts.cell_json import Cells, json_objects, string_column
 from campaigner.contacts.classify import (
@@ -52,19 +52,11 @@ from campaigner.csvsafe import neutralise_cell, neutralise_frame
 from campaigner.store import (
     Campaign,
     JSONText,
+    Session,
     SourceFile,
-    campaign_numbers,
-    contact_count,
-    create_source_file,
-    existing_contact_numbers,
-    find_source_file,
-    get_campaign_by_name,
-    insert_contact_column_chunks,
-    insert_rejected_row_columns,
-    list_suppressions,
-    suppressed_numbers,
-    update_source_file_counts,
-    upsert_campaign,
+    campaigns,
+    imports,
+    suppression,
 )
 
 __all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
@@ -141,7 +133,7 @@ def ingest_contacts_file(
     """
     data = read_file_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
-    stored = get_campaign_by_name(session=session, name=config.name)
+    stored = campaigns.get_by_name(session=session, name=config.name)
     previous = _previous_import(session, stored, sha256)
     if previous is not None:
         return _repeat_summary(config, path, sha256, previous)
@@ -157,12 +149,12 @@ def ingest_contacts_file(
         _reject_suppressed_numbers(session, outcomes)
         table_cells = {header: string_column(table.rows[header]) for header in table.headers}
         variants = _variants(config, outcomes)
-        campaign = upsert_campaign(session=session, config=config, now=now)
-        assert campaign.id is not None  # upsert_campaign flushes
-        source = create_source_file(
+        campaign = campaigns.upsert(session=session, config=config, now=now)
+        assert campaign.id is not None  # campaigns.upsert flushes
+        source = imports.create_file(
             session=session, campaign_id=campaign.id, path=str(path), sha256=sha256, now=now
         )
-        assert source.id is not None  # create_source_file flushes
+        assert source.id is not None  # imports.create_file flushes
         stem = f"{path.stem}-{sha256[:8]}"
         rejected_file = out_dir / f"{stem}.rejected.csv"
         summary_file = out_dir / f"{stem}.summary.json"
@@ -179,7 +171,7 @@ def ingest_contacts_file(
                 raise
             written.result()
         summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
-        update_source_file_counts(
+        imports.set_counts(
             session=session,
             source_file_id=source.id,
             rows_read=summary.rows_read,
@@ -260,7 +252,7 @@ def _store_rows(
     chunks = _contact_columns(
         table_cells, columns, outcomes, variants, source.campaign_id, source.id
     )
-    inserted = insert_contact_column_chunks(
+    inserted = store.contacts.insert_column_chunks(
         session=session, chunks=chunks, now=now, batch_size=_STORE_CHUNK
     )
     if inserted != int(accepted.sum()):
@@ -269,7 +261,7 @@ def _store_rows(
             f"{config.name!r} at the same time; nothing was imported, run the import again"
         )
     for rejected in _rejected_rows(table_cells, outcomes, source.campaign_id, source.id):
-        insert_rejected_row_columns(session=session, columns=rejected)
+        imports.insert_rejected_columns(session=session, columns=rejected)
 
 
 def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequence[str]) -> set[str]:
@@ -279,12 +271,16 @@ def _campaign_numbers_among(session: Session, campaign_id: int, numbers: Sequenc
     numbers to check has its numbers read whole and matched in memory; a larger one is looked up
     number by number (in chunks) by the store.
     """
-    contacts = contact_count(session=session, campaign_id=campaign_id)
+    contacts = store.contacts.count(session=session, campaign_id=campaign_id)
     if not contacts:
         return set()
     if contacts <= len(numbers) * _CAMPAIGN_READ_WHOLE_RATIO:
-        return campaign_numbers(session=session, campaign_id=campaign_id).intersection(numbers)
-    return existing_contact_numbers(session=session, campaign_id=campaign_id, numbers=numbers)
+        return store.contacts.numbers(session=session, campaign_id=campaign_id).intersection(
+            numbers
+        )
+    return store.contacts.existing_numbers(
+        session=session, campaign_id=campaign_id, numbers=numbers
+    )
 
 
 def _suppressed_among(session: Session, numbers: Sequence[str]) -> dict[str, str]:
@@ -294,11 +290,11 @@ def _suppressed_among(session: Session, numbers: Sequence[str]) -> dict[str, str
     up number by number (in chunks) by the store.
     """
     whole_list_limit = len(numbers) // _DNC_READ_WHOLE_RATIO
-    entries = list_suppressions(session=session, limit=whole_list_limit + 1)
+    entries = suppression.entries(session=session, limit=whole_list_limit + 1)
     if len(entries) <= whole_list_limit:
         wanted = set(numbers)
         return {entry.phone_e164: entry.reason for entry in entries if entry.phone_e164 in wanted}
-    return suppressed_numbers(session=session, numbers=numbers)
+    return suppression.reasons(session=session, numbers=numbers)
 
 
 def rejected_rows_columns(table: ContactTable) -> list[str]:
@@ -309,7 +305,7 @@ def rejected_rows_columns(table: ContactTable) -> list[str]:
 def _previous_import(session: Session, stored: Campaign | None, sha256: str) -> SourceFile | None:
     if stored is None or stored.id is None:
         return None
-    return find_source_file(session=session, campaign_id=stored.id, sha256=sha256)
+    return imports.find_file(session=session, campaign_id=stored.id, sha256=sha256)
 
 
 def _repeat_summary(

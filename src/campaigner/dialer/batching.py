@@ -41,9 +41,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
@@ -70,18 +67,12 @@ from campaigner.store import (
     Batch,
     BatchState,
     Contact,
-    batch_progress,
-    batch_sync_watermark,
-    claim_due_contacts,
-    claimable_timezone_sets,
-    create_batch,
-    lease_contacts_again,
-    mark_batch_send_failed,
-    mark_batch_sent,
-    open_batches,
-    record_batch_send_failure,
-    release_contacts,
+    Engine,
+    Session,
+    batches,
+    claims,
     session_factory,
+    transaction,
 )
 
 __all__ = [
@@ -107,7 +98,7 @@ _TASK_FIELD = re.compile(r"tasks\[(\d+)\](?:\.(\w+))?")
 _E164 = re.compile(r"\+\d{6,15}(?!\d)")
 _REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
 
-ReleaseOverCap = Callable[[Session, list[Contact], datetime], list[Contact]]
+ReleaseOverCap = Callable[[list[Contact], datetime], list[Contact]]
 
 
 # --- grouping and scheduling (pure) -----------------------------------------------------------
@@ -291,6 +282,7 @@ class BatchDialer:
         options: BatchOptions | None = None,
     ) -> None:
         self._config = config
+        self._engine = engine
         self._session = session_factory(engine)
         self._client = client
         self._clock = clock
@@ -337,10 +329,11 @@ class BatchDialer:
             return 0
         self._next_submit_at = now_mono + self._options.submit_interval
         now = self._clock.now()
-        with self._session() as session:
+        # The leases are committed before the batch is recorded (`batches.create`, its own unit).
+        with transaction(self._engine) as session:
             schedules = self._schedules(session, now)
             contacts = (
-                claim_due_contacts(
+                claims.claim_due(
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
@@ -354,17 +347,16 @@ class BatchDialer:
             )
             if len(contacts) == self._options.claim_limit:
                 self._next_submit_at = float("-inf")  # more are due: carry on next turn
-            contacts = self._release_over_cap(session, contacts, now)
+        contacts = self._release_over_cap(contacts, now)
         sent = 0
         self._halted = False
         groups = group_contacts(contacts, self._config.batch.size)
         for index, group in enumerate(groups):
             if self._halted:
                 # Paused or told to wait by a refusal: the rest of this turn's contacts stay due.
-                with self._session() as session:
+                with transaction(self._engine) as session:
                     unsent = [c.id for later in groups[index:] for c in later.contacts if c.id]
-                    release_contacts(session=session, contact_ids=unsent, lease_owner=self._owner)
-                    session.commit()
+                    claims.release(session=session, contact_ids=unsent, lease_owner=self._owner)
                 break
             sent += await self._submit(group, schedules[group.zones], now)
         return sent
@@ -374,7 +366,7 @@ class BatchDialer:
         `batch.submit_ahead`."""
         schedules = {}
         horizon = now + self._config.batch.submit_ahead
-        for zones in claimable_timezone_sets(session=session, campaign_id=self._campaign_id):
+        for zones in claims.zone_sets(session=session, campaign_id=self._campaign_id):
             schedule = batch_schedule(self._config.window, zones, now)
             if schedule is not None and (schedule.trigger_at or now) <= horizon:
                 schedules[zones] = schedule
@@ -397,8 +389,9 @@ class BatchDialer:
         of them by name, the others, to be sent again at once."""
         variant = variant_for(self._config, group.variant)
         window = schedule.call_time_window.model_dump(exclude_none=True)
-        with self._session() as session:
-            recorded = create_batch(
+        # The batch and its attempts are committed before the batch is requested.
+        with transaction(self._engine) as session:
+            recorded = batches.create(
                 session=session,
                 campaign_id=self._campaign_id,
                 contacts=group.contacts,
@@ -441,8 +434,8 @@ class BatchDialer:
             )
         except (AmbiguousCreate, ResponseFormatError) as error:
             # A 2xx answer that does not parse still means Retell created the batch.
-            with self._session() as session:
-                mark_batch_send_failed(
+            with transaction(self._engine) as session:
+                batches.mark_send_failed(
                     session=session, batch_id=batch.id, ambiguous=True, detail=str(error)
                 )
             self.ambiguous[batch.id] = batch
@@ -453,8 +446,8 @@ class BatchDialer:
             sent = tuple(contacts[attempt.contact_id] for attempt in attempts)
             sent_group = TaskGroup(zones=group.zones, variant=group.variant, contacts=sent)
             return 0, self._refused(batch.id, sent_group, tasks, error)
-        with self._session() as session:
-            mark_batch_sent(
+        with transaction(self._engine) as session:
+            batches.mark_sent(
                 session=session,
                 batch_id=batch.id,
                 retell_batch_id=answer.batch_call_id,
@@ -534,8 +527,8 @@ class BatchDialer:
         to this run, to be sent again at once)."""
         refused = refused or {}
         now = self._clock.now()
-        with self._session() as session:
-            attempts = record_batch_send_failure(
+        with transaction(self._engine) as session:
+            attempts = batches.mark_send_failed(
                 session=session, batch_id=batch_id, ambiguous=False, detail=detail
             )
             settle_attempts(
@@ -560,14 +553,13 @@ class BatchDialer:
                 blameless=True,
             )
             if lease_again:
-                lease_contacts_again(
+                claims.lease_again(
                     session=session,
                     contact_ids=[a.contact_id for a in attempts if a.id in given_back],
                     lease_owner=self._owner,
                     lease_seconds=self._lease_seconds,
                     now=now,
                 )
-            session.commit()
         self._open_stale = True
 
     # -- reconciling ---------------------------------------------------------------------------
@@ -601,8 +593,8 @@ class BatchDialer:
 
     def _adopt(self, batch_id: int, calls: list[Call]) -> None:
         """Retell has the batch (its calls carry its metadata); its id stays unknown."""
-        with self._session() as session:
-            mark_batch_sent(
+        with transaction(self._engine) as session:
+            batches.mark_sent(
                 session=session, batch_id=batch_id, retell_batch_id=None, sent_at=self._clock.now()
             )
         batch = self.ambiguous.pop(batch_id)
@@ -628,7 +620,7 @@ class BatchDialer:
             if batch.state in _NOT_SENT or batch.id is None:
                 continue
             with self._session() as session:
-                watermark = batch_sync_watermark(session=session, batch_id=batch.id)
+                watermark = batches.sync_watermark(session=session, batch_id=batch.id)
             since = (
                 _epoch_ms(watermark - self._options.watermark_margin)
                 if watermark is not None
@@ -688,10 +680,10 @@ class BatchDialer:
             return
         now_mono = self._clock.monotonic()
         with self._session() as session:
-            self._open = open_batches(session=session, campaign_id=self._campaign_id)
+            self._open = batches.unfinished(session=session, campaign_id=self._campaign_id)
             finished = {
                 row["batch_id"]: row["finished"]
-                for row in batch_progress(session=session, campaign_id=self._campaign_id)
+                for row in batches.progress(session=session, campaign_id=self._campaign_id)
             }
         for batch in self._open:
             assert batch.id is not None

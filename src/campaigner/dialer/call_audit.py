@@ -16,10 +16,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 
 from campaigner.retell import RetellClient, call_filter
-from campaigner.store import attempts, get_campaign_by_name, session_factory
+from campaigner.store import Engine, attempts, campaigns, session_factory
 
 __all__ = ["CallAudit", "audit_calls"]
 
@@ -48,7 +47,7 @@ class CallAudit(BaseModel):
 async def audit_calls(*, client: RetellClient, engine: Engine, campaign: str) -> CallAudit:
     """Compare Retell's calls for `campaign` with the store's attempts (see the module doc)."""
     with session_factory(engine)() as session:
-        found = get_campaign_by_name(session=session, name=campaign)
+        found = campaigns.get_by_name(session=session, name=campaign)
         on_record = (
             attempts.calls_on_record(session=session, campaign_id=found.id)
             if found is not None and found.id is not None

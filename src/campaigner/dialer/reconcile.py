@@ -14,7 +14,7 @@ store) keeps a slot and is reconciled by its owner, and only by its owner:
    on Retell's clock and the call is still not found, the create placed no call: the attempt is
    settled as such, not counted, and the contact is due again (with a new attempt and key).
    Should the call show up after all, it is recorded as a second call of the attempt
-   (`record_call_results`) and counted.
+   (`results.record_call_results`) and counted.
 
 Attempts whose owner's lease is gone (the run ended, died, or was paused past its lease) are
 taken over by a live run every `reconcile_interval` (`attempts.take_over`): those never handed to
@@ -27,8 +27,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 
-from sqlalchemy.engine import Engine
-
 from campaigner.campaign import CampaignConfig
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.sync import ResultSync
@@ -37,11 +35,11 @@ from campaigner.retell import Call, RetellClient, RetellError, call_filter
 from campaigner.store import (
     CallAttempt,
     Contact,
+    Engine,
     attempts,
-    attempts_awaiting_analysis,
-    get_contact,
+    contacts,
     session_factory,
-    unfinished_attempts,
+    transaction,
 )
 
 __all__ = ["GIVE_UP_AFTER", "IDEMPOTENCY_WINDOW", "RESEND_WITHIN", "Reconciler"]
@@ -85,6 +83,7 @@ class Reconciler:
         settle_lost: Callable[[int, int, str], None],
     ) -> None:
         self._config = config
+        self._engine = engine
         self._session = session_factory(engine)
         self._client = client
         self._clock = clock
@@ -98,7 +97,7 @@ class Reconciler:
     def follow_unfinished(self, campaign_id: int) -> None:
         """Follow the calls earlier runs placed that are not settled yet."""
         with self._session() as session:
-            unfinished = unfinished_attempts(session=session, campaign_id=campaign_id)
+            unfinished = attempts.unfinished(session=session, campaign_id=campaign_id)
         for attempt in unfinished:
             if attempt.retell_call_id and attempt.id is not None:
                 self._sync.follow(
@@ -108,7 +107,7 @@ class Reconciler:
     def take_over(self, campaign_id: int, *, owner: str, live_owners: Collection[str]) -> None:
         """Own the campaign's attempts whose owner is not among `live_owners`: the unsent are
         withdrawn by the store, those in doubt are reconciled from now on."""
-        with self._session() as session:
+        with transaction(self._engine) as session:
             in_doubt = attempts.take_over(
                 session=session,
                 campaign_id=campaign_id,
@@ -130,7 +129,7 @@ class Reconciler:
         stopped. Called once no other run of the campaign is live (else it waits for them)."""
         now = self._clock.now()
         with self._session() as session:
-            unanalysed = attempts_awaiting_analysis(
+            unanalysed = attempts.awaiting_analysis(
                 session=session,
                 campaign_id=campaign_id,
                 ended_since=now - self._config.analysis_timeout,
@@ -156,7 +155,7 @@ class Reconciler:
             with self._session() as session:
                 attempt = attempts.in_doubt(session=session, attempt_id=attempt_id, owner=owner)
                 contact = (
-                    get_contact(session=session, contact_id=attempt.contact_id)
+                    contacts.get(session=session, contact_id=attempt.contact_id)
                     if attempt is not None
                     else None
                 )
@@ -197,7 +196,8 @@ class Reconciler:
         retell_at_most = self._client.server_clock.at_most(stated_within=_FRESH_DATE_SECONDS)
         if retell_at_most is None:
             return False
-        with self._session() as session:
+        # Committed before the resend goes out, as the first claim is.
+        with transaction(self._engine) as session:
             return attempts.claim_resend(
                 session=session,
                 attempt_id=attempt_id,
@@ -230,7 +230,7 @@ class Reconciler:
         if attempt_id not in self._inherited:
             self._on_adopted()
         with self._session() as session:
-            attempt = session.get(CallAttempt, attempt_id)
+            attempt = attempts.get(session=session, attempt_id=attempt_id)
         if attempt is None:
             return
         # A webhook may have settled the call meanwhile (found by its metadata): not counted

@@ -12,21 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.outcomes import classify_call
 from campaigner.dialer.retries import next_attempt_time
 from campaigner.retell import Call
-from campaigner.store import (
-    RECORDED_CALL_FIELDS,
-    Settlement,
-    add_suppressions,
-    finalize_attempts,
-    record_call_results,
-    settle_contacts,
-    settling_facts,
-)
+from campaigner.store import RECORDED_CALL_FIELDS, Session, Settlement, results, suppression
 
 __all__ = ["DNC_SOURCE", "AppliedCall", "apply_calls", "settle_attempts"]
 
@@ -66,7 +56,7 @@ def apply_calls(
     outcomes = [
         classify_call(call, analysis_timed_out=call.call_id in analysis_timed_out) for call in calls
     ]
-    recorded = record_call_results(
+    recorded = results.record_call_results(
         session=session,
         views=[
             # Only what is recorded: a webhook's call carries much more (transcript objects,
@@ -121,7 +111,7 @@ def settle_attempts(
     the contact. `blameless` attempts (refused for reasons that have nothing to do with the
     contact, such as a billing problem) do not count and leave the contact due again at once.
     """
-    won = finalize_attempts(
+    won = results.finalize_attempts(
         session=session,
         outcomes={attempt_id: outcome for attempt_id, (_, outcome) in attempts.items()},
     )
@@ -133,7 +123,7 @@ def settle_attempts(
     facts = (
         {}
         if blameless
-        else settling_facts(session=session, contact_ids=[attempts[a][0] for a in won])
+        else results.settling_facts(session=session, contact_ids=[attempts[a][0] for a in won])
     )
     for attempt_id in sorted(won):
         contact_id, outcome = attempts[attempt_id]
@@ -157,6 +147,6 @@ def settle_attempts(
         settlements.append(Settlement(contact_id, outcome, counted, next_at))
         next_times[attempt_id] = next_at
     if suppress:
-        add_suppressions(session=session, entries=suppress)
-    settle_contacts(session=session, settlements=settlements, now=now)
+        suppression.add(session=session, entries=suppress)
+    results.settle_contacts(session=session, settlements=settlements, now=now)
     return next_times

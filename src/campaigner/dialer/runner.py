@@ -32,8 +32,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from campaigner.campaign import AgentVariant, CampaignConfig, OutcomeClass
 from campaigner.dialer.batching import BatchDialer, BatchOptions
@@ -64,22 +62,15 @@ from campaigner.store import (
     CampaignCounts,
     CampaignStatus,
     Contact,
+    Engine,
+    Session,
     StatusChangeError,
     attempts,
-    calls_to_number_since,
-    campaign_counts,
-    campaign_status,
-    claim_due_contacts,
-    claimable_timezone_sets,
-    create_attempts,
-    mark_attempt_send_failed,
-    mark_attempts_sent,
-    next_due_time,
-    release_contacts,
+    campaigns,
+    claims,
     run_leases,
     session_factory,
-    set_campaign_status,
-    upsert_campaign,
+    transaction,
 )
 
 __all__ = ["SEND_RECHECK_AFTER", "CampaignRunner", "RunOptions", "RunProgress", "RunSummary"]
@@ -280,12 +271,12 @@ class CampaignRunner:
     async def run(self) -> RunSummary:
         """Dial until nothing is left to do now (or the campaign is paused, cancelled, or out of
         time), and return the summary."""
+        with transaction(self.engine) as session:
+            campaign = campaigns.upsert(session=session, config=self.config)
         with self._session() as session:
-            campaign = upsert_campaign(session=session, config=self.config)
-            session.commit()
             assert campaign.id is not None
             self._campaign_id = campaign.id
-            self._cost_cents = campaign_counts(session=session, campaign_id=campaign.id)[
+            self._cost_cents = campaigns.counts(session=session, campaign_id=campaign.id)[
                 "cost_cents"
             ]
         # Calls a previous run left in progress are ours before Retell's concurrency is read, so
@@ -311,7 +302,7 @@ class CampaignRunner:
             self._write_sent()
             self._withdraw_ready()
             self._withdraw_cancelled()
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 run_leases.drop(session=session, owner=self.owner)
         return self._summary()
 
@@ -522,14 +513,16 @@ class CampaignRunner:
         if topped_up or now_mono < self._next_claim_at or self._capacity.held <= 0:
             return started
         now = self.clock.now()
-        with self._session() as session:
+        # Three units of work, as the dial path needs them durable: the leases, the leases given
+        # back over a cap, then every attempt row, committed before any request goes out.
+        with transaction(self.engine) as session:
             open_sets = [
                 zones
                 for zones in self._zone_sets(session, now_mono)
                 if is_callable_at(self.config.window, zones, now)
             ]
             contacts = (
-                claim_due_contacts(
+                claims.claim_due(
                     session=session,
                     campaign_id=self._campaign_id,
                     now=now,
@@ -541,10 +534,10 @@ class CampaignRunner:
                 if open_sets
                 else []
             )
-            contacts = self._release_over_cap(session, contacts, now)
-            # All the attempt rows in one transaction, committed before any request goes out.
+        contacts = self._release_over_cap(contacts, now)
+        with transaction(self.engine) as session:
             written = (
-                create_attempts(
+                attempts.create(
                     session=session,
                     plans=[self._plan(contact) for contact in contacts],
                     lease_owner=self.owner,
@@ -576,7 +569,8 @@ class CampaignRunner:
             return 0
         # The right to send them, taken in the store for all of them at once: an attempt
         # another run took over meanwhile (this run lost its lease) is not sent.
-        with self._session() as session:
+        # Committed before any of the requests: the claim is what makes a second send impossible.
+        with transaction(self.engine) as session:
             claimed = attempts.claim_first_sends(
                 session=session,
                 attempt_ids=[attempt.id for attempt, _ in chosen if attempt.id is not None],
@@ -599,7 +593,7 @@ class CampaignRunner:
         """Attempts written ahead that will not be sent now: their contacts are due again."""
         ids = [attempt.id for attempt, _ in ready if attempt.id is not None]
         if ids:
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 attempts.withdraw_unsent(
                     session=session, attempt_ids=ids, owner=self.owner, now=self.clock.now()
                 )
@@ -609,7 +603,7 @@ class CampaignRunner:
         never sent; their contacts are due again."""
         ids, self._cancelled_sends = self._cancelled_sends, []
         if ids:
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 attempts.withdraw_unsent(
                     session=session,
                     attempt_ids=ids,
@@ -629,7 +623,7 @@ class CampaignRunner:
         self._lease_reading_at = self._capacity.reading.read_at
         ours = self._sync.in_progress() + self._sending + len(self._reconciler.ambiguous)
         had_lease = self._run_lease_held
-        with self._session() as session:
+        with transaction(self.engine) as session:
             share = run_leases.hold(
                 session=session,
                 owner=self.owner,
@@ -664,7 +658,7 @@ class CampaignRunner:
         self._reconciler.forget_all()
         self._live_owners = (self.owner,)
         self._run_lease_held = False
-        with self._session() as session:
+        with transaction(self.engine) as session:
             run_leases.drop(session=session, owner=old)
         self._hold_run_lease(force=True)
 
@@ -672,40 +666,36 @@ class CampaignRunner:
         """Record the call ids of the creates Retell answered since the last turn."""
         if self._sent:
             sent, self._sent = self._sent, []
-            with self._session() as session:
-                mark_attempts_sent(session=session, sent=sent, sent_at=self.clock.now())
+            with transaction(self.engine) as session:
+                attempts.mark_sent(session=session, sent=sent, sent_at=self.clock.now())
 
     def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
         """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
         if now - self._zone_sets_read_at >= self.options.zone_sets_refresh:
-            self._zone_sets_cache = claimable_timezone_sets(
-                session=session, campaign_id=self._campaign_id
-            )
+            self._zone_sets_cache = claims.zone_sets(session=session, campaign_id=self._campaign_id)
             self._zone_sets_read_at = now
         return self._zone_sets_cache
 
-    def _release_over_cap(
-        self, session: Session, contacts: list[Contact], now: datetime
-    ) -> list[Contact]:
+    def _release_over_cap(self, contacts: list[Contact], now: datetime) -> list[Contact]:
         """Give back contacts whose number had its day's share of calls (across campaigns)."""
         if not contacts:
             return contacts
         cap = self.config.caps.max_calls_per_number_per_24h
-        recent = calls_to_number_since(
-            session=session,
-            numbers=[contact.phone_e164 for contact in contacts],
-            since=now - timedelta(hours=24),
-        )
-        over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
-        if over:
-            release_contacts(
+        with transaction(self.engine) as session:
+            recent = attempts.calls_to_number_since(
                 session=session,
-                contact_ids=[contact.id for contact in over if contact.id is not None],
-                lease_owner=self.owner,
-                next_attempt_at=now + timedelta(hours=1),
-                now=now,
+                numbers=[contact.phone_e164 for contact in contacts],
+                since=now - timedelta(hours=24),
             )
-            session.commit()
+            over = [contact for contact in contacts if recent.get(contact.phone_e164, 0) >= cap]
+            if over:
+                claims.release(
+                    session=session,
+                    contact_ids=[contact.id for contact in over if contact.id is not None],
+                    lease_owner=self.owner,
+                    next_attempt_at=now + timedelta(hours=1),
+                    now=now,
+                )
         return [contact for contact in contacts if contact not in over]
 
     def _plan(self, contact: Contact) -> AttemptPlan:
@@ -842,7 +832,7 @@ class CampaignRunner:
         attempt does not count and the contact is due again as soon as dialing goes on.
         """
         self._record_send_failure(attempt_id, ambiguous=False, detail=detail, outcome=outcome)
-        with self._session() as session:
+        with transaction(self.engine) as session:
             settled = settle_attempts(
                 session,
                 config=self.config,
@@ -850,7 +840,6 @@ class CampaignRunner:
                 now=self.clock.now(),
                 blameless=blameless,
             )
-            session.commit()
         if settled and not blameless:
             self._note_outcome(outcome, None)
 
@@ -862,8 +851,8 @@ class CampaignRunner:
         detail: str,
         outcome: OutcomeClass | None = None,
     ) -> None:
-        with self._session() as session:
-            mark_attempt_send_failed(
+        with transaction(self.engine) as session:
+            attempts.mark_send_failed(
                 session=session,
                 attempt_id=attempt_id,
                 ambiguous=ambiguous,
@@ -945,7 +934,7 @@ class CampaignRunner:
         now = self.clock.monotonic()
         if now - self._status_read_at >= self.options.status_refresh:
             with self._session() as session:
-                self._status = campaign_status(session=session, campaign_id=self._campaign_id)
+                self._status = campaigns.status(session=session, campaign_id=self._campaign_id)
                 if (
                     self._on_progress is not None
                     and now - self._counts_read_at >= self._counts_every
@@ -958,7 +947,7 @@ class CampaignRunner:
     def _count(self, session: Session) -> CampaignCounts:
         """The campaign's counts for progress; sets when they may be counted again."""
         started = self.clock.monotonic()
-        counts = campaign_counts(session=session, campaign_id=self._campaign_id)
+        counts = campaigns.counts(session=session, campaign_id=self._campaign_id)
         took = self.clock.monotonic() - started
         self._counts_every = max(
             self.options.status_refresh, self.options.counts_cost_factor * took
@@ -968,18 +957,17 @@ class CampaignRunner:
     def _pause(self, reason: str) -> None:
         log.warning("pausing campaign %s: %s", self.config.name, reason)
         self._status_read_at = float("-inf")
-        with self._session() as session:
-            try:
-                set_campaign_status(
+        try:
+            with transaction(self.engine) as session:
+                campaigns.set_status(
                     session=session,
                     name=self.config.name,
                     status=CampaignStatus.PAUSED,
                     reason=reason,
                 )
-                session.commit()
-            except StatusChangeError:
-                # A cancelled campaign stays cancelled, which stops dialing all the same.
-                session.rollback()
+        except StatusChangeError:
+            # A cancelled campaign stays cancelled, which stops dialing all the same.
+            pass
         self._stop_reason = reason
 
     def _report_progress(self) -> None:
@@ -1004,10 +992,10 @@ class CampaignRunner:
     def _summary(self) -> RunSummary:
         now = self.clock.now()
         with self._session() as session:
-            counts = campaign_counts(session=session, campaign_id=self._campaign_id)
-            status = campaign_status(session=session, campaign_id=self._campaign_id)
-            zone_sets = claimable_timezone_sets(session=session, campaign_id=self._campaign_id)
-            next_due = next_due_time(session=session, campaign_id=self._campaign_id)
+            counts = campaigns.counts(session=session, campaign_id=self._campaign_id)
+            status = campaigns.status(session=session, campaign_id=self._campaign_id)
+            zone_sets = claims.zone_sets(session=session, campaign_id=self._campaign_id)
+            next_due = claims.next_due_time(session=session, campaign_id=self._campaign_id)
         earliest = max(now, next_due) if next_due else now
         return RunSummary(
             campaign=self.config.name,

@@ -15,14 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.results import apply_calls
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
-from campaigner.store import record_call_result, session_factory
+from campaigner.store import Engine, results, transaction
 
 __all__ = ["MAX_IDS_PER_LIST", "AppliedBatch", "LiveCall", "ResultSync"]
 
@@ -67,7 +65,7 @@ class ResultSync:
         on_applied: Callable[[AppliedBatch], None],
     ) -> None:
         self._config = config
-        self._session = session_factory(engine)
+        self._engine = engine
         self._client = client
         self._clock = clock
         self._stuck_call_after = stuck_call_after
@@ -155,7 +153,7 @@ class ResultSync:
             seen = live.terminal_seen_at if live is not None else call.ended_at
             if seen is not None and now - seen >= self._config.analysis_timeout:
                 timed_out.append(call.call_id)
-        with self._session() as session:
+        with transaction(self._engine) as session:
             applied_calls = apply_calls(
                 session, config=self._config, calls=calls, now=now, analysis_timed_out=timed_out
             )
@@ -183,7 +181,6 @@ class ResultSync:
                     batch.settled.append((applied.outcome, call.disconnection_reason))
                     if self._config.fetch_transcripts and call.call_status == "ended":
                         batch.want_transcripts.append(call.call_id)
-            session.commit()
         # After the commit: a pause writes in its own transaction, which SQLite would block
         # behind this one.
         self._on_applied(batch)
@@ -213,13 +210,12 @@ class ResultSync:
             except RetellError as error:
                 log.warning("could not fetch the transcript of %s: %s", call_id, error)
                 continue
-            with self._session() as session:
-                record_call_result(
+            with transaction(self._engine) as session:
+                results.record_call_results(
                     session=session,
-                    call=call.model_dump(mode="json", exclude_none=True),
+                    views=[(call.model_dump(mode="json", exclude_none=True), None)],
                     now=self._clock.now(),
                 )
-                session.commit()
 
     async def _check_stuck_calls(self) -> None:
         """Ask for calls that have been in flight far longer than any call lasts, one by one."""

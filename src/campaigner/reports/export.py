@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 
 from campaigner.reports.excel import write_workbook
 from campaigner.reports.figures import headline
@@ -32,6 +31,7 @@ from campaigner.reports.frames import CampaignData, load_campaign_data
 from campaigner.reports.headline import Headline
 from campaigner.reports.html import render_report
 from campaigner.reports.tables import attempts_table, contacts_table, rejected_table
+from campaigner.store import Engine
 
 __all__ = ["ExportedReport", "ReportFormat", "export_report"]
 

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from campaigner.campaign import DEFAULT_VARIANT
 from campaigner.outcomes import CONNECTED_OUTCOMES, OutcomeClass
 from campaigner.reports.errors import ReportError, UnknownCampaign
-from campaigner.store import ContactStatus, get_campaign_by_name
+from campaigner.store import ContactStatus, Engine, Session, campaigns
 from campaigner.store.reading import (
     attempt_frames,
     contact_frames,
@@ -64,7 +62,7 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
     """Read a campaign's contacts, attempts and rejected rows; `UnknownCampaign` if none has
     that name."""
     with Session(engine) as session:
-        campaign = get_campaign_by_name(session=session, name=campaign_name)
+        campaign = campaigns.get_by_name(session=session, name=campaign_name)
     if campaign is None or campaign.id is None:
         raise UnknownCampaign(f"no campaign named {campaign_name!r}")
     with snapshot(engine) as connection:

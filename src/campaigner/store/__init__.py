@@ -2,26 +2,58 @@
 
     engine = make_engine(get_settings().database_url)
     upgrade_database(engine)
-    with session_factory(engine)() as session:
-        campaign = upsert_campaign(session=session, config=config)
-        session.commit()
+    with transaction(engine) as session:
+        campaign = campaigns.upsert(session=session, config=config)
 
-Only this package writes SQL; see `campaigner.store.queries` for who commits what.
+One transaction rule: store functions never commit or roll back; the caller owns the unit of
+work, through `transaction(engine)` (commits when the block ends, rolls back if it raises).
+
+Only this package writes SQL. Its queries live in one module per aggregate, called by module:
+`campaigns`, `contacts`, `imports` (source files, rejected rows), `suppression`, `claims`
+(leases on due contacts), `attempts`, `batches`, `results` (call results in batches) and
+`run_leases`. Keyword-only arguments throughout; timestamps given must be timezone-aware, and
+`now` defaults to the current UTC time. Inserts of rows that may already exist go through
+`campaigner.store.bulk` (ON CONFLICT DO NOTHING on both backends), so repeating one is harmless.
 """
 
 from __future__ import annotations
 
-from campaigner.store import attempts, run_leases
+from campaigner.store import (
+    attempts,
+    batches,
+    campaigns,
+    claims,
+    contacts,
+    imports,
+    results,
+    run_leases,
+    suppression,
+)
+from campaigner.store.attempts import AttemptPlan, CallOnRecord
+from campaigner.store.batches import BatchProgress
 from campaigner.store.bulk import JSONText, json_text
+from campaigner.store.campaigns import CampaignCounts
+from campaigner.store.contacts import INSERT_BATCH_SIZE
 from campaigner.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_PAGE_SIZE,
+    Engine,
+    Session,
     alembic_config,
     make_engine,
     session_factory,
+    transaction,
     upgrade_database,
 )
-from campaigner.store.errors import CampaignNotFound, LeaseLost, StatusChangeError, StoreError
+from campaigner.store.errors import (
+    CampaignNotFound,
+    DatabaseError,
+    IntegrityError,
+    LeaseLost,
+    OperationalError,
+    StatusChangeError,
+    StoreError,
+)
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
     AttemptState,
@@ -37,68 +69,13 @@ from campaigner.store.models import (
     SourceFile,
     Suppression,
 )
-from campaigner.store.queries import (
-    INSERT_BATCH_SIZE,
-    AttemptPlan,
-    BatchProgress,
-    CampaignCounts,
-    add_suppressions,
-    attempts_awaiting_analysis,
-    batch_progress,
-    batch_sync_watermark,
-    calls_to_number_since,
-    campaign_counts,
-    campaign_numbers,
-    campaign_status,
-    claim_due_contacts,
-    claimable_timezone_sets,
-    contact_count,
-    create_attempt,
-    create_attempts,
-    create_batch,
-    create_source_file,
-    existing_contact_numbers,
-    finalize_attempt,
-    find_source_file,
-    get_campaign_by_name,
-    get_contact,
-    insert_contact_column_chunks,
-    insert_contact_columns,
-    insert_contacts,
-    insert_rejected_row_columns,
-    insert_rejected_rows,
-    lease_contacts_again,
-    list_campaigns,
-    list_suppressions,
-    mark_attempt_send_failed,
-    mark_attempt_sent,
-    mark_attempts_sent,
-    mark_batch_send_failed,
-    mark_batch_sent,
-    next_due_time,
-    open_batches,
-    record_batch_send_failure,
-    record_call_result,
-    release_contacts,
-    remove_suppression,
-    set_campaign_status,
-    settle_contact,
-    suppressed_numbers,
-    timezone_key,
-    unfinished_attempts,
-    update_source_file_counts,
-    upsert_campaign,
-)
 from campaigner.store.results import (
     RECORDED_CALL_FIELDS,
     ContactFacts,
     RecordedAttempt,
     Settlement,
-    finalize_attempts,
-    record_call_results,
-    settle_contacts,
-    settling_facts,
 )
+from campaigner.store.run_leases import RunShare
 from campaigner.store.types import UTCDateTime, utcnow
 
 __all__ = [
@@ -113,6 +90,7 @@ __all__ = [
     "BatchProgress",
     "BatchState",
     "CallAttempt",
+    "CallOnRecord",
     "Campaign",
     "CampaignCounts",
     "CampaignNotFound",
@@ -120,73 +98,37 @@ __all__ = [
     "Contact",
     "ContactFacts",
     "ContactStatus",
+    "DatabaseError",
+    "Engine",
+    "IntegrityError",
     "JSONText",
     "LeaseLost",
+    "OperationalError",
     "RecordedAttempt",
     "RejectedRow",
     "RunLease",
+    "RunShare",
+    "Session",
     "Settlement",
     "SourceFile",
     "StatusChangeError",
     "StoreError",
     "Suppression",
     "UTCDateTime",
-    "add_suppressions",
     "alembic_config",
     "attempts",
-    "attempts_awaiting_analysis",
-    "batch_progress",
-    "batch_sync_watermark",
-    "calls_to_number_since",
-    "campaign_counts",
-    "campaign_numbers",
-    "campaign_status",
-    "claim_due_contacts",
-    "claimable_timezone_sets",
-    "contact_count",
-    "create_attempt",
-    "create_attempts",
-    "create_batch",
-    "create_source_file",
-    "existing_contact_numbers",
-    "finalize_attempt",
-    "finalize_attempts",
-    "find_source_file",
-    "get_campaign_by_name",
-    "get_contact",
-    "insert_contact_column_chunks",
-    "insert_contact_columns",
-    "insert_contacts",
-    "insert_rejected_row_columns",
-    "insert_rejected_rows",
+    "batches",
+    "campaigns",
+    "claims",
+    "contacts",
+    "imports",
     "json_text",
-    "lease_contacts_again",
-    "list_campaigns",
-    "list_suppressions",
     "make_engine",
-    "mark_attempt_send_failed",
-    "mark_attempt_sent",
-    "mark_attempts_sent",
-    "mark_batch_send_failed",
-    "mark_batch_sent",
-    "next_due_time",
-    "open_batches",
-    "record_batch_send_failure",
-    "record_call_result",
-    "record_call_results",
-    "release_contacts",
-    "remove_suppression",
+    "results",
     "run_leases",
     "session_factory",
-    "set_campaign_status",
-    "settle_contact",
-    "settle_contacts",
-    "settling_facts",
-    "suppressed_numbers",
-    "timezone_key",
-    "unfinished_attempts",
-    "update_source_file_counts",
+    "suppression",
+    "transaction",
     "upgrade_database",
-    "upsert_campaign",
     "utcnow",
 ]

@@ -13,26 +13,44 @@ Task attempts of batch calls are left out: a batch is reconciled as a whole.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from campaigner.campaign import OutcomeClass
 from campaigner.store.bulk import chunks
-from campaigner.store.models import AttemptState, CallAttempt, Contact, ContactStatus
+from campaigner.store.errors import StoreError
+from campaigner.store.models import (
+    CLAIMABLE_STATUSES,
+    AttemptState,
+    CallAttempt,
+    Campaign,
+    Contact,
+    ContactStatus,
+)
 from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
 __all__ = [
+    "AttemptPlan",
     "CallOnRecord",
+    "awaiting_analysis",
     "calls_on_record",
+    "calls_to_number_since",
     "claim_first_sends",
     "claim_resend",
+    "create",
+    "get",
     "in_doubt",
+    "mark_send_failed",
+    "mark_sent",
     "owners_without_call",
     "take_over",
+    "unfinished",
     "withdraw_unsent",
 ]
 
@@ -68,7 +86,8 @@ def calls_on_record(*, session: Session, campaign_id: int) -> list[CallOnRecord]
 def claim_first_sends(
     *, session: Session, attempt_ids: Collection[int], owner: str, retell_time: datetime
 ) -> set[int]:
-    """Take the right to send these written attempts' creates, for the first time. Commits.
+    """Take the right to send these written attempts' creates, for the first time; commit
+    before sending them.
 
     Only attempts still `pending_send` and owned by `owner` are claimed; they become `ambiguous`
     with `retell_time` (a time Retell's clock has reached, so never later than the create's
@@ -96,14 +115,14 @@ def claim_first_sends(
                 .returning(_ATTEMPT.c.id)
             ).scalars()
         )
-    session.commit()
     return claimed
 
 
 def claim_resend(
     *, session: Session, attempt_id: int, owner: str, key_used_since: datetime
 ) -> bool:
-    """Take the right to send an attempt in doubt again with its own key. Commits.
+    """Take the right to send an attempt in doubt again with its own key; commit before
+    the resend.
 
     Granted only while `owner` owns it, it has no call and is not settled, and its key was first
     used at or after `key_used_since` (Retell's time, the caller's bound for a key Retell still
@@ -125,7 +144,6 @@ def claim_resend(
         )
         .first()
     )
-    session.commit()
     return claimed is not None
 
 
@@ -167,7 +185,7 @@ def take_over(
     now: datetime | None = None,
 ) -> list[int]:
     """Make `owner` the owner of the campaign's attempts without a call whose owner is not among
-    `live_owners` (it stopped, died, or lost its lease). Commits.
+    `live_owners` (it stopped, died, or lost its lease).
 
     Those still `pending_send` were never handed to Retell and their former owner can no longer
     claim them: they are withdrawn at once (rows deleted, contacts due again). Returns the ids of
@@ -191,7 +209,6 @@ def take_over(
     )
     unsent = [attempt_id for attempt_id, state in taken if state == AttemptState.PENDING_SEND]
     _delete_unsent(session, unsent, owner=owner, states=(AttemptState.PENDING_SEND,), now=now)
-    session.commit()
     return sorted(attempt_id for attempt_id, state in taken if state == AttemptState.AMBIGUOUS)
 
 
@@ -203,7 +220,7 @@ def withdraw_unsent(
     claimed: bool = False,
     now: datetime | None = None,
 ) -> int:
-    """Take back attempts `owner` wrote whose create was never handed to Retell. Commits.
+    """Take back attempts `owner` wrote whose create was never handed to Retell.
 
     The rows are deleted and their contacts are due again as they were before (pending, or
     waiting for a retry when they had earlier attempts). `claimed`: also attempts whose send
@@ -217,7 +234,6 @@ def withdraw_unsent(
         else (AttemptState.PENDING_SEND,)
     )
     withdrawn = _delete_unsent(session, attempt_ids, owner=owner, states=states, now=now)
-    session.commit()
     return withdrawn
 
 
@@ -263,3 +279,234 @@ def _delete_unsent(
 def _key_type() -> sa.types.TypeEngine[datetime]:
     column_type: sa.types.TypeEngine[datetime] = _ATTEMPT.c.key_first_sent_at.type
     return column_type
+
+
+def _saved_id(row: Contact | Campaign) -> int:
+    if row.id is None:
+        raise StoreError(f"this {type(row).__name__} has not been saved yet")
+    return row.id
+
+
+@dataclass(frozen=True)
+class AttemptPlan:
+    """The next attempt to write for a leased contact: who calls it, from which number."""
+
+    contact: Contact
+    agent_id: str
+    agent_version: int | None
+    from_number: str
+    variant: str | None = None
+    batch_id: int | None = None
+
+
+def create(
+    *,
+    session: Session,
+    plans: Sequence[AttemptPlan],
+    lease_owner: str,
+    now: datetime | None = None,
+) -> list[CallAttempt]:
+    """Write the next attempt for each leased contact, with fresh idempotency keys, in one
+    transaction.
+
+    Must be committed before the create requests are sent: after a crash the row (and its key) is
+    how a call is found again. The contacts become `dialing` and their leases are released. A
+    contact whose lease is no longer `lease_owner`'s (it expired and another worker claimed it)
+    gets no attempt: that worker dials, this one must not. Returns the attempts written, in plan
+    order, as objects outside the session (the contacts given are not refreshed either).
+    """
+    now = now or utcnow()
+    session.flush()
+    connection = session.connection()
+    contacts = _CONTACT.c
+    attempts = _ATTEMPT
+    taken: set[int] = set()
+    for chunk in chunks(sorted(_saved_id(plan.contact) for plan in plans), IN_LIST_CHUNK):
+        taken.update(
+            connection.execute(
+                sa.update(_CONTACT)
+                .where(
+                    contacts.id.in_(chunk),
+                    contacts.lease_owner == lease_owner,
+                    contacts.status.in_(CLAIMABLE_STATUSES),
+                )
+                .values(
+                    status=ContactStatus.DIALING,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(contacts.id)
+            ).scalars()
+        )
+    if not taken:
+        return []
+    previous: dict[int, int] = {}
+    for chunk in chunks(sorted(taken), IN_LIST_CHUNK):
+        rows = connection.execute(
+            sa.select(attempts.c.contact_id, sa.func.max(attempts.c.attempt_number))
+            .where(attempts.c.contact_id.in_(chunk))
+            .group_by(attempts.c.contact_id)
+        )
+        previous.update((contact_id, number) for contact_id, number in rows)
+    written = [
+        CallAttempt(
+            campaign_id=plan.contact.campaign_id,
+            contact_id=plan.contact.id,
+            attempt_number=previous.get(_saved_id(plan.contact), 0) + 1,
+            idempotency_key=f"campaigner-{uuid4().hex}",
+            batch_id=plan.batch_id,
+            variant=plan.variant,
+            agent_id=plan.agent_id,
+            agent_version=plan.agent_version,
+            from_number=plan.from_number,
+            to_number=plan.contact.phone_e164,
+            created_at=now,
+            owner=lease_owner,
+        )
+        for plan in plans
+        if plan.contact.id in taken
+    ]
+    ids = connection.execute(
+        sa.insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
+        [attempt.model_dump(exclude={"id"}) for attempt in written],
+    ).scalars()
+    for attempt, attempt_id in zip(written, ids, strict=True):
+        attempt.id = attempt_id
+    return written
+
+
+def mark_sent(
+    *, session: Session, sent: Sequence[tuple[int, str]], sent_at: datetime | None = None
+) -> None:
+    """Record the call ids Retell gave for attempts' create requests ((attempt id, call id)
+    pairs)."""
+    if not sent:
+        return
+    attempts = _ATTEMPT
+    session.flush()
+    session.connection().execute(
+        sa.update(attempts)
+        .where(
+            attempts.c.id == sa.bindparam("b_id"),
+            attempts.c.retell_call_id.is_(None),
+            # Not IN (...): an executemany statement cannot expand a list.
+            sa.or_(
+                attempts.c.state == AttemptState.PENDING_SEND,
+                attempts.c.state == AttemptState.AMBIGUOUS,
+            ),
+        )
+        .values(
+            retell_call_id=sa.bindparam("b_call_id"),
+            state=AttemptState.SENT,
+            sent_at=sent_at or utcnow(),
+        ),
+        [{"b_id": attempt_id, "b_call_id": call_id} for attempt_id, call_id in sent],
+    )
+
+
+def mark_send_failed(
+    *,
+    session: Session,
+    attempt_id: int,
+    ambiguous: bool,
+    detail: str,
+    outcome_class: OutcomeClass | None = None,
+) -> None:
+    """Record a create request that failed.
+
+    `ambiguous=True`: the request may have placed a call (timeout, lost connection): the attempt
+    must be reconciled before the contact is dialed again. `ambiguous=False`: Retell refused it and
+    no call exists (state `error`, with the outcome class the dialer chose).
+    """
+    session.exec(
+        sa.update(CallAttempt)
+        .where(
+            col(CallAttempt.id) == attempt_id,
+            col(CallAttempt.state).in_([AttemptState.PENDING_SEND, AttemptState.AMBIGUOUS]),
+        )
+        .values(
+            state=AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR,
+            error_detail=detail,
+            outcome_class=outcome_class,
+        )
+    )
+
+
+def unfinished(*, session: Session, campaign_id: int) -> list[CallAttempt]:
+    """Attempts with a Retell call that are not final yet: the calls a dialer has to follow."""
+    return list(
+        session.exec(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.retell_call_id).is_not(None),
+                col(CallAttempt.finalized).is_(False),
+            )
+            .order_by(col(CallAttempt.id))
+        )
+    )
+
+
+def awaiting_analysis(
+    *, session: Session, campaign_id: int, ended_since: datetime
+) -> list[CallAttempt]:
+    """Settled attempts whose call connected and ended after `ended_since` with no post-call
+    analysis stored yet: a run that stopped before the analysis came leaves them to the next."""
+    return list(
+        session.exec(
+            select(CallAttempt)
+            .where(
+                CallAttempt.campaign_id == campaign_id,
+                col(CallAttempt.end_timestamp) > ended_since,
+                col(CallAttempt.retell_call_id).is_not(None),
+                col(CallAttempt.finalized).is_(True),
+                CallAttempt.state == AttemptState.ENDED,
+                col(CallAttempt.analysis_at).is_(None),
+            )
+            .order_by(col(CallAttempt.id))
+        )
+    )
+
+
+def calls_to_number_since(
+    *, session: Session, numbers: Collection[str], since: datetime
+) -> dict[str, int]:
+    """Attempts to each number since `since`, across ALL campaigns (for per-number caps).
+
+    An attempt counts from when it was written or, if later, when its call started: a batch
+    task is written when its batch is sent, and Retell may dial it hours later. (Until Retell
+    has dialed it, the task is a live attempt, and a number in one is not claimed at all.)
+    Attempts that never rang are not counted: those that failed for lack of capacity, and creates
+    Retell refused (`error` without a call id: a refused batch is sent again in halves, and each
+    of its tasks would otherwise use up a call of its number's day). Numbers without attempts are
+    absent from the result.
+    """
+    counts: dict[str, int] = {}
+    for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
+        rows = session.exec(
+            select(col(CallAttempt.to_number), sa.func.count())
+            .where(
+                col(CallAttempt.to_number).in_(chunk),
+                sa.or_(
+                    col(CallAttempt.created_at) >= since,
+                    col(CallAttempt.start_timestamp) >= since,
+                ),
+                sa.or_(
+                    col(CallAttempt.outcome_class).is_(None),
+                    col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
+                ),
+                sa.or_(
+                    col(CallAttempt.retell_call_id).is_not(None),
+                    col(CallAttempt.state) != AttemptState.ERROR,
+                ),
+            )
+            .group_by(col(CallAttempt.to_number))
+        ).all()
+        counts.update(dict(rows))
+    return counts
+
+
+def get(*, session: Session, attempt_id: int) -> CallAttempt | None:
+    """The attempt with this id, or None."""
+    return session.get(CallAttempt, attempt_id)

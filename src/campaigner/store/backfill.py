@@ -1,8 +1,9 @@
 """Call attempts written in bulk, already finished: histories brought in from elsewhere, and the
 stores that report benchmarks and tests build.
 
-The dialer never uses this: its attempts go through `create_attempt` (committed before the call)
-and `record_call_result`. Here every column is given, as `insert_contact_columns` takes contacts.
+The dialer never uses this: its attempts go through `attempts.create` (committed before the call)
+and `results.record_call_results`. Here every column is given, as `contacts.insert_columns`
+takes contacts.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 from sqlmodel import Session, SQLModel
 
 from campaigner.store.bulk import bulk_insert_columns
+from campaigner.store.contacts import INSERT_BATCH_SIZE
 from campaigner.store.models import CallAttempt
-from campaigner.store.queries import INSERT_BATCH_SIZE
 
 __all__ = ["insert_attempt_columns"]
 

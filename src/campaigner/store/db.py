@@ -2,7 +2,7 @@
 
     engine = make_engine("sqlite:///campaigner.db")     # or "postgresql://user@host/db"
     upgrade_database(engine)                             # Alembic, to the newest revision
-    with session_factory(engine)() as session:
+    with transaction(engine) as session:                 # commits at the end, or rolls back
         ...
 
 The schema only ever changes through the Alembic migrations in `campaigner/store/migrations`
@@ -12,6 +12,8 @@ The schema only ever changes through the Alembic migrations in `campaigner/store
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +28,12 @@ from campaigner.store.errors import StoreError
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "SQLITE_PAGE_SIZE",
+    "Engine",
+    "Session",
     "alembic_config",
     "make_engine",
     "session_factory",
+    "transaction",
     "upgrade_database",
 ]
 
@@ -97,6 +102,19 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to `engine`; objects stay readable after commit (`expire_on_commit=False`)."""
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: a new session whose writes are committed when the block ends, and rolled
+    back if it raises. Store functions never commit; this is how their callers do."""
+    with session_factory(engine)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -1,14 +1,35 @@
-"""Errors the store raises on purpose (database driver errors pass through unchanged).
+"""Errors the store raises on purpose, and the database's own errors, named for callers.
 
 StoreError
 ├── CampaignNotFound      no campaign with that name
 ├── StatusChangeError     a status change the campaign's lifecycle does not allow
 └── LeaseLost             a contact's lease passed to another worker before it was dialed
+
+Errors of the database and its driver pass through unchanged; callers catch them by the names
+below (SQLAlchemy's classes), so that nothing but the store imports SQLAlchemy:
+
+DatabaseError             any of them
+├── IntegrityError        a constraint refused a write (another process wrote the row first)
+└── OperationalError      the database could not do it now (connection lost, server gone)
 """
 
 from __future__ import annotations
 
-__all__ = ["CampaignNotFound", "LeaseLost", "StatusChangeError", "StoreError"]
+import sqlalchemy.exc
+
+__all__ = [
+    "CampaignNotFound",
+    "DatabaseError",
+    "IntegrityError",
+    "LeaseLost",
+    "OperationalError",
+    "StatusChangeError",
+    "StoreError",
+]
+
+DatabaseError = sqlalchemy.exc.SQLAlchemyError
+IntegrityError = sqlalchemy.exc.IntegrityError
+OperationalError = sqlalchemy.exc.OperationalError
 
 
 class StoreError(Exception):

@@ -7,7 +7,7 @@
 
 Timestamps are timezone-aware UTC (`UTCDateTime`). Status columns hold the `StrEnum` values as
 plain strings, so the schema is the same on SQLite and PostgreSQL and needs no enum types. Comments
-on the indexes name the queries in `campaigner.store.queries` that need them.
+on the indexes name the store queries (in its aggregate modules) that need them.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contact"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "phone_e164"),
-        # claim_due_contacts reads this in its own order (due retries, then new contacts by id)
+        # claims.claim_due reads this in its own order (due retries, then new contacts by id)
         # and stops after `limit` rows; only contacts that can still be dialed are in it.
         sa.Index(
             "ix_contact_due",
@@ -193,7 +193,7 @@ class Contact(SQLModel, table=True):
             postgresql_where=_CLAIMABLE_CONDITION,
             sqlite_where=_CLAIMABLE_CONDITION,
         ),
-        # campaign_counts reads this index alone, not every contact row.
+        # campaigns.counts reads this index alone, not every contact row.
         sa.Index(
             "ix_contact_campaign_id_status_final_outcome", "campaign_id", "status", "final_outcome"
         ),
@@ -271,7 +271,7 @@ class CallAttempt(SQLModel, table=True):
             postgresql_where=sa.text("duplicate_of IS NULL"),
             sqlite_where=sa.text("duplicate_of IS NULL"),
         ),
-        # campaign_counts reads this index alone; lookups of attempts by campaign and state use it.
+        # campaigns.counts reads this index alone; lookups of attempts by campaign and state use it.
         sa.Index(
             "ix_call_attempt_campaign_id_state_outcome_cost",
             "campaign_id",

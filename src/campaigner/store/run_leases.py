@@ -50,7 +50,7 @@ def hold(
 ) -> RunShare:
     """Renew (or take) this run's lease and the slots it holds of the campaign's `campaign_slots`,
     first dropping the `stale` rows (owner: the beat seen standing still) whose beat has still
-    not moved. Commits.
+    not moved. Commit it: the other runs read the renewal.
 
     Each run holds an equal part (the oldest rows take the remainder), but never more than the
     other runs leave free: a run that joins waits until the others renew and shrink, so the runs
@@ -104,6 +104,7 @@ def hold(
     free = campaign_slots - sum(lease.slots for lease in others)
     mine.slots = max(0, min(part, free))
     session.add(mine)
+    session.flush()
     share = RunShare(
         slots=mine.slots,
         part=part,
@@ -112,11 +113,9 @@ def hold(
         beats={lease.owner: lease.beat for lease in others},
         renewed=bool(renewed),
     )
-    session.commit()
     return share
 
 
 def drop(*, session: Session, owner: str) -> None:
-    """A run that ends gives its share back at once (or a dead run's is taken back). Commits."""
+    """A run that ends gives its share back at once (or a dead run's is taken back)."""
     session.exec(sa.delete(RunLease).where(col(RunLease.owner) == owner))
-    session.commit()
