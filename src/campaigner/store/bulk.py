@@ -11,8 +11,8 @@ with orjson; rows are built column by column, in batches.
   the rows each statement inserted.
 - PostgreSQL: `COPY` into a temporary table with the target's column types (no constraints), then
   one `INSERT ... SELECT ... ORDER BY <copy order> ON CONFLICT DO NOTHING`, so ids follow the
-  input order. COPY streams rows without a statement per batch (the `unnest` arrays it replaces
-  cost about 40 us/row here).
+  input order. COPY streams rows without a statement per batch, cheaper per row than the
+  `unnest` arrays it replaces (bench/ingest_throughput.py --postgres).
 
 A JSON column's values may also come already encoded, as `JSONText`: ingest builds the text of
 millions of objects column by column (`campaigner.contacts.cell_json`), without a dict per row.

@@ -40,8 +40,8 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 300_000
 """How long a SQLite writer waits for another process's write to finish before failing.
 
-An import holds the write lock while it stores its rows (about 9 s per million contacts
-measured here), and a run dialing meanwhile waits for it: with 30 s, an import of a few million
+An import holds the write lock while it stores its rows (for seconds per million contacts:
+bench/README.md), and a run dialing meanwhile waits for it: with 30 s, an import of a few million
 contacts made every run dialing on the same store fail with "database is locked"."""
 
 SQLITE_PAGE_SIZE = 16_384
@@ -84,16 +84,16 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # 16 KB pages for a new database (before WAL writes its first page; an existing file keeps
-        # its size): a contact row is about 700 bytes, and a million-contact import spent half
-        # its commit (the WAL checkpoint) and a fifth of its CPU on per-page work with 4 KB pages.
+        # its size): a contact row is about 700 bytes, and a large import spent much of its
+        # commit (the WAL checkpoint) on per-page work with 4 KB pages (bench/ingest_throughput.py).
         cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # 64 MB of page cache (the default is 2 MB): a large import keeps the contact unique index
-        # in memory instead of re-reading its pages for each new number (measured: 15.5 s -> 9.6 s
-        # of executemany for a million contacts).
+        # in memory instead of re-reading its pages for each new number
+        # (bench/ingest_throughput.py).
         cursor.execute("PRAGMA cache_size=-65536")
     finally:
         cursor.close()

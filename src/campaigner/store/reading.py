@@ -184,7 +184,7 @@ def input_row_count(*, connection: Connection, campaign_id: int) -> int:
 
 def _raw(column: Any, name: str | None = None) -> sa.Label[Any]:
     """A selected column as the driver returns it, without SQLAlchemy's per-value conversion
-    (which took 3.5 of the 9.5 s a 150,000-attempt campaign took to read); `_frames` converts
+    (a third of a large campaign's read: bench/report_throughput.py); `_frames` converts
     whole columns instead. JSON is read as text (a CAST, so that psycopg does not decode it)."""
     name = name or column.key
     if name in _JSON_COLUMNS:
