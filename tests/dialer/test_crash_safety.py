@@ -83,28 +83,42 @@ def expire_leases(engine: Engine) -> None:
         session.commit()
 
 
-def in_flight(engine: Engine, placed: Collection[str] = ()) -> Counter[str]:
-    """What a killed run left behind: attempts not yet sent or not yet settled, contacts dialing.
+def in_campaign(engine: Engine, campaign: str) -> int:
+    with Session(engine) as session:
+        found = campaigns.get_by_name(session=session, name=campaign)
+        assert found is not None
+        assert found.id is not None
+        return found.id
+
+
+def in_flight(engine: Engine, campaign: str, placed: Collection[str] = ()) -> Counter[str]:
+    """What a killed run of `campaign` left behind: attempts not yet sent or not yet settled,
+    contacts dialing.
 
     `placed`: attempt ids the simulator has a call for; an unsent attempt among them is a call
     whose id the killed run had not written down yet.
     """
+    campaign_id = in_campaign(engine, campaign)
     left: Counter[str] = Counter()
-    for attempt in attempts(engine):
+    for attempt in (a for a in attempts(engine) if a.campaign_id == campaign_id):
         if attempt.state in UNSENT and str(attempt.id) in placed:
             left["call id not written"] += 1
         elif attempt.state in UNSENT:
             left[f"attempt {attempt.state.value}"] += 1
         elif attempt.retell_call_id and not attempt.finalized:
             left["call not settled"] += 1
-    left["contact dialing"] = sum(c.status == ContactStatus.DIALING for c in contacts(engine))
+    mine = [c for c in contacts(engine) if c.campaign_id == campaign_id]
+    left["contact dialing"] = sum(c.status == ContactStatus.DIALING for c in mine)
     return +left
 
 
-def unsettled(engine: Engine) -> Counter[str]:
-    """What is left to do: work in flight, and contacts never dialed."""
-    left = in_flight(engine)
-    left["contact pending"] = sum(c.status == ContactStatus.PENDING for c in contacts(engine))
+def unsettled(engine: Engine, campaign: str) -> Counter[str]:
+    """What is left to do in `campaign`: work in flight, and contacts never dialed."""
+    left = in_flight(engine, campaign)
+    campaign_id = in_campaign(engine, campaign)
+    left["contact pending"] = sum(
+        c.status == ContactStatus.PENDING for c in contacts(engine) if c.campaign_id == campaign_id
+    )
     return +left
 
 
@@ -221,7 +235,7 @@ class CliCampaign:
         )
         assert kill_9(run, after=delay), f"{label} ended by itself: {self.processes.output(label)}"
         placed = {call["metadata"]["attempt"] for call in self.sim.campaign_calls(self.name)}
-        return in_flight(self.engine, placed)
+        return in_flight(self.engine, self.name, placed)
 
     def run_until_settled(self) -> None:
         """`campaigner run` until no contact is pending or dialing and no attempt is unsettled.
@@ -230,13 +244,13 @@ class CliCampaign:
         contact (see the restart test below); the next run goes on, so no result is lost.
         """
         for turn in range(4):
-            if not unsettled(self.engine):
+            if not unsettled(self.engine, self.name):
                 return
             label = f"end{turn}"
             code = self.start_run(label).wait(timeout=RUN_TIMEOUT)
             assert code == 0, self.processes.output(label)
             assert self.summary(label).stop_reason == "nothing is due now"
-        assert not unsettled(self.engine)
+        assert not unsettled(self.engine, self.name)
 
 
 @contextmanager
