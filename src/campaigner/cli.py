@@ -47,6 +47,20 @@ def _fail(message: object) -> NoReturn:
     raise typer.Exit(2)
 
 
+@contextmanager
+def _retell_and_database_errors(settings: Settings) -> Iterator[None]:
+    """Retell's refusals and the database's failures as one line each (exit 2)."""
+    from campaigner.retell import RetellError
+    from campaigner.store import DatabaseError
+
+    try:
+        yield
+    except RetellError as error:
+        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
+    except DatabaseError as error:
+        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+
+
 def _settings() -> Settings:
     """The process's settings, or one clear error naming the variable that is wrong."""
     from campaigner.settings import SettingsError, get_settings
@@ -311,9 +325,8 @@ def run_campaign(
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
-    from campaigner.retell import RetellClient, RetellError
+    from campaigner.retell import RetellClient
     from campaigner.store import (
-        DatabaseError,
         StoreError,
         make_engine,
         session_factory,
@@ -322,51 +335,48 @@ def run_campaign(
 
     settings = _settings()
     engine = make_engine(settings.database_url)
-    try:
-        config = load_campaign(campaign_file)
-        upgrade_database(engine)
-        if contacts is not None:
-            with session_factory(engine)() as session:
-                imported = ingest_contacts_file(
-                    session=session,
-                    config=config,
-                    path=contacts,
-                    out_dir=Path("out") / config.name / "imports",
-                )
-            if not as_json:
-                _print_ingest_summary(imported)
-
-        async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
-            async with RetellClient.from_settings(settings) as client:
-                with ProgressDisplay() as display:
-                    runner = CampaignRunner(
+    with _retell_and_database_errors(settings):
+        try:
+            config = load_campaign(campaign_file)
+            upgrade_database(engine)
+            if contacts is not None:
+                with session_factory(engine)() as session:
+                    imported = ingest_contacts_file(
+                        session=session,
                         config=config,
-                        engine=engine,
-                        client=client,
-                        on_progress=None if as_json else display,
-                        webhooks=webhooks,
+                        path=contacts,
+                        out_dir=Path("out") / config.name / "imports",
                     )
-                    return await runner.run()
-
-        async def dial_with_webhooks(port: int) -> RunSummary:
-            key = settings.resolved_api_key()
-            async with serve_webhook_inbox(api_key=key, host=webhook_host, port=port) as inbox:
                 if not as_json:
-                    typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
-                return await dial(inbox)
+                    _print_ingest_summary(imported)
 
-        dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
-        summary = eventloop.run(dialing)
-    except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
-        _fail(error)
-    except RetellError as error:
-        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except DatabaseError as error:
-        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
-    except OSError as error:
-        _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
-    finally:
-        engine.dispose()
+            async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
+                async with RetellClient.from_settings(settings) as client:
+                    with ProgressDisplay() as display:
+                        runner = CampaignRunner(
+                            config=config,
+                            engine=engine,
+                            client=client,
+                            on_progress=None if as_json else display,
+                            webhooks=webhooks,
+                        )
+                        return await runner.run()
+
+            async def dial_with_webhooks(port: int) -> RunSummary:
+                key = settings.resolved_api_key()
+                async with serve_webhook_inbox(api_key=key, host=webhook_host, port=port) as inbox:
+                    if not as_json:
+                        typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
+                    return await dial(inbox)
+
+            dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
+            summary = eventloop.run(dialing)
+        except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
+            _fail(error)
+        except OSError as error:
+            _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
+        finally:
+            engine.dispose()
     if as_json:
         typer.echo(summary.model_dump_json())
     else:
@@ -544,8 +554,8 @@ def audit(
     attempt, and every attempt with a call has exactly that one. Exit 1 on any mismatch."""
     from campaigner import eventloop
     from campaigner.dialer.call_audit import audit_calls
-    from campaigner.retell import RetellClient, RetellError
-    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
+    from campaigner.retell import RetellClient
+    from campaigner.store import StoreError, make_engine, upgrade_database
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -555,14 +565,11 @@ def audit(
             return await audit_calls(client=client, engine=engine, campaign=name)
 
     try:
-        upgrade_database(engine)
-        result = eventloop.run(compare())
+        with _retell_and_database_errors(settings):
+            upgrade_database(engine)
+            result = eventloop.run(compare())
     except StoreError as error:
         _fail(error)
-    except RetellError as error:
-        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except DatabaseError as error:
-        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     finally:
         engine.dispose()
     if as_json:
