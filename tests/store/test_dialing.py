@@ -120,6 +120,30 @@ def test_claim_filters_by_candidate_timezone_sets(session: Session) -> None:
         claim(session, campaign, timezones=["America/New_York"])
 
 
+def test_count_due_counts_what_a_claim_would_lease(session: Session) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 3)
+    add_contacts(session, campaign, 2, start=10, timezones=["America/Denver"])
+    suppression.add(session=session, entries=[(number(1), "dnc", "test")])
+    session.commit()
+    eastern, mountain = [("America/New_York",)], [("America/Denver",)]
+
+    def count_due(timezones: list[tuple[str, ...]], at_most: int | None = None) -> int:
+        return claims.count_due(
+            session=session,
+            campaign_id=campaign.id or 0,
+            now=NOW,
+            timezones=timezones,
+            at_most=at_most,
+        )
+
+    assert (count_due(eastern), count_due(mountain), count_due(eastern + mountain)) == (2, 2, 4)
+    assert count_due(eastern + mountain, at_most=1) == 1
+    assert count_due([]) == 0
+    claim(session, campaign, timezones=mountain)
+    assert count_due(eastern + mountain) == 2  # the leased ones are not due to anyone else
+
+
 def test_claim_skips_numbers_in_a_live_call_in_any_campaign(session: Session) -> None:
     campaign = make_campaign(session)
     other = make_campaign(session, "other")

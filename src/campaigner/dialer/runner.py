@@ -118,6 +118,10 @@ class RunOptions:
     # at most about 1/20 of a run whatever the campaign's size.
     counts_cost_factor: float = 20.0
     idle_claim_interval: float = 1.0
+    # Other traffic (inbound calls, another tool) may hold every slot of the workspace while
+    # contacts are due: the run waits this long for a slot before it stops and says so, rather
+    # than ending as if nothing were due.
+    capacity_wait: float = 600.0
     zone_sets_refresh: float = 10.0
     deadline: datetime | None = None
     batch: BatchOptions = field(default_factory=BatchOptions)
@@ -240,6 +244,7 @@ class CampaignRunner:
         self._stop_reason = ""
         self._status: CampaignStatus | None = None
         self._next_claim_at = float("-inf")
+        self._no_slot_since: float | None = None
         self._zone_sets_cache: list[tuple[str, ...]] = []
         self._zone_sets_read_at = float("-inf")
         self._status_read_at = float("-inf")
@@ -359,7 +364,11 @@ class CampaignRunner:
             # Reconciling may have adopted calls in progress: judge idleness after it. A run
             # whose liveness is not known yet and holds attempts without a call is watched for
             # a lease time first: if it is gone, they are this run's to take over.
-            waiting = (dialing and self._capacity.short_of_part) or self._watching_holders()
+            waiting = (
+                (dialing and self._capacity.short_of_part)
+                or self._watching_holders()
+                or (dialing and self._waiting_for_other_traffic())
+            )
             idle = not (self._busy() or claimed or waiting)
             self._report_progress()
             if idle and not unresolved:
@@ -405,6 +414,48 @@ class CampaignRunner:
         with self._session() as session:
             holders = attempts.owners_without_call(session=session, campaign_id=self._campaign_id)
         return bool(holders & undecided)
+
+    def _waiting_for_other_traffic(self) -> bool:
+        """Other traffic holds every slot the campaign could have while contacts are due: wait
+        for a slot up to `capacity_wait` seconds, then stop with the reason."""
+        if self._batches is not None or self._capacity.campaign_slots() > 0:
+            self._no_slot_since = None
+            return False
+        if not self._count_due(at_most=1):
+            self._no_slot_since = None
+            return False
+        now = self.clock.monotonic()
+        reading = self._capacity.reading
+        if self._no_slot_since is None:
+            self._no_slot_since = now
+            log.warning(
+                "campaign %s: contacts are due but other traffic holds the workspace's "
+                "concurrency (%d of %d outbound calls); waiting up to %.0f s for a slot",
+                self.config.name,
+                reading.other_traffic,
+                reading.outbound,
+                self.options.capacity_wait,
+            )
+        if now - self._no_slot_since < self.options.capacity_wait:
+            return True
+        self._stop_reason = (
+            f"{self._count_due()} contacts are due, but the workspace's concurrency is used by "
+            f"other traffic ({reading.other_traffic} of {reading.outbound} outbound calls) "
+            f"for {self.options.capacity_wait:.0f} s; run again later"
+        )
+        return False
+
+    def _count_due(self, *, at_most: int | None = None) -> int:
+        """How many of the campaign's contacts are due now, in zones whose window is open."""
+        now = self.clock.now()
+        with self._session() as session:
+            return claims.count_due(
+                session=session,
+                campaign_id=self._campaign_id,
+                now=now,
+                timezones=self._open_zone_sets(session, now),
+                at_most=at_most,
+            )
 
     def _on_webhook(self, call: Call) -> None:
         """Wake the loop for a delivery it must act on now: a call's end (its slot is free),
@@ -516,11 +567,7 @@ class CampaignRunner:
         # Three units of work, as the dial path needs them durable: the leases, the leases given
         # back over a cap, then every attempt row, committed before any request goes out.
         with transaction(self.engine) as session:
-            open_sets = [
-                zones
-                for zones in self._zone_sets(session, now_mono)
-                if is_callable_at(self.config.window, zones, now)
-            ]
+            open_sets = self._open_zone_sets(session, now)
             contacts = (
                 claims.claim_due(
                     session=session,
@@ -669,12 +716,18 @@ class CampaignRunner:
             with transaction(self.engine) as session:
                 attempts.mark_sent(session=session, sent=sent, sent_at=self.clock.now())
 
-    def _zone_sets(self, session: Session, now: float) -> list[tuple[str, ...]]:
-        """The campaign's distinct candidate-zone sets, re-read every `zone_sets_refresh` s."""
-        if now - self._zone_sets_read_at >= self.options.zone_sets_refresh:
+    def _open_zone_sets(self, session: Session, now: datetime) -> list[tuple[str, ...]]:
+        """The campaign's candidate-zone sets whose calling window is open at `now` (the sets
+        are re-read every `zone_sets_refresh` s)."""
+        read_at = self.clock.monotonic()
+        if read_at - self._zone_sets_read_at >= self.options.zone_sets_refresh:
             self._zone_sets_cache = claims.zone_sets(session=session, campaign_id=self._campaign_id)
-            self._zone_sets_read_at = now
-        return self._zone_sets_cache
+            self._zone_sets_read_at = read_at
+        return [
+            zones
+            for zones in self._zone_sets_cache
+            if is_callable_at(self.config.window, zones, now)
+        ]
 
     def _release_over_cap(self, contacts: list[Contact], now: datetime) -> list[Contact]:
         """Give back contacts whose number had its day's share of calls (across campaigns)."""

@@ -23,7 +23,7 @@ from campaigner.store.models import (
 from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
-__all__ = ["claim_due", "lease_again", "next_due_time", "release", "zone_sets"]
+__all__ = ["claim_due", "count_due", "lease_again", "next_due_time", "release", "zone_sets"]
 
 
 def next_due_time(*, session: Session, campaign_id: int) -> datetime | None:
@@ -75,36 +75,11 @@ def claim_due(
         raise TypeError("timezones is a collection of zone sets, e.g. [('America/New_York',)]")
     if limit <= 0 or (timezones is not None and not timezones):
         return []
-    suppressed = sa.exists().where(col(Suppression.phone_e164) == col(Contact.phone_e164))
-    in_live_call = sa.exists().where(
-        col(CallAttempt.to_number) == col(Contact.phone_e164),
-        col(CallAttempt.state).in_(LIVE_ATTEMPT_STATES),
-    )
-    campaign_active = sa.exists().where(
-        col(Campaign.id) == col(Contact.campaign_id),
-        col(Campaign.status) == CampaignStatus.ACTIVE,
-    )
     due = (
-        sa.select(col(Contact.id))
-        .where(
-            col(Contact.campaign_id) == campaign_id,
-            # Inline values, so the planners can match the partial index ix_contact_due.
-            col(Contact.status).in_(
-                sa.bindparam("claimable", CLAIMABLE_STATUSES, expanding=True, literal_execute=True)
-            ),
-            col(Contact.next_attempt_at) <= now,
-            sa.or_(col(Contact.lease_expires_at).is_(None), col(Contact.lease_expires_at) <= now),
-            ~suppressed,
-            ~in_live_call,
-            campaign_active,
-        )
+        _due_contact_ids(campaign_id=campaign_id, now=now, timezones=timezones)
         .order_by(col(Contact.next_attempt_at), col(Contact.id))
         .limit(limit)
     )
-    if timezones is not None:
-        due = due.where(
-            col(Contact.timezone_key).in_({contacts.timezone_key(z) for z in timezones})
-        )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claim = (
@@ -120,6 +95,56 @@ def claim_due(
     )
     claimed = list(session.exec(claim).scalars())
     return sorted(claimed, key=_claim_order)
+
+
+def count_due(
+    *,
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    timezones: Collection[Collection[str]],
+    at_most: int | None = None,
+) -> int:
+    """How many contacts `claim_due` would lease now (counting stops at `at_most`)."""
+    if not timezones:
+        return 0
+    due = _due_contact_ids(campaign_id=campaign_id, now=now, timezones=timezones)
+    if at_most is not None:
+        due = due.limit(at_most)
+    counted: int = session.scalar(sa.select(sa.func.count()).select_from(due.subquery())) or 0
+    return counted
+
+
+def _due_contact_ids(
+    *, campaign_id: int, now: datetime, timezones: Collection[Collection[str]] | None
+) -> sa.Select[tuple[int | None]]:
+    """The ids of the campaign's due contacts (see `claim_due`), in no order."""
+    suppressed = sa.exists().where(col(Suppression.phone_e164) == col(Contact.phone_e164))
+    in_live_call = sa.exists().where(
+        col(CallAttempt.to_number) == col(Contact.phone_e164),
+        col(CallAttempt.state).in_(LIVE_ATTEMPT_STATES),
+    )
+    campaign_active = sa.exists().where(
+        col(Campaign.id) == col(Contact.campaign_id),
+        col(Campaign.status) == CampaignStatus.ACTIVE,
+    )
+    due = sa.select(col(Contact.id)).where(
+        col(Contact.campaign_id) == campaign_id,
+        # Inline values, so the planners can match the partial index ix_contact_due.
+        col(Contact.status).in_(
+            sa.bindparam("claimable", CLAIMABLE_STATUSES, expanding=True, literal_execute=True)
+        ),
+        col(Contact.next_attempt_at) <= now,
+        sa.or_(col(Contact.lease_expires_at).is_(None), col(Contact.lease_expires_at) <= now),
+        ~suppressed,
+        ~in_live_call,
+        campaign_active,
+    )
+    if timezones is not None:
+        due = due.where(
+            col(Contact.timezone_key).in_({contacts.timezone_key(z) for z in timezones})
+        )
+    return due
 
 
 def _claim_order(contact: Contact) -> tuple[datetime, int]:
