@@ -19,7 +19,7 @@ from rich.table import Table
 from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.console import add_count_rows
-from campaigner.dialer.windows import earliest_callable_at
+from campaigner.dialer.groups import next_callable_time
 from campaigner.store import (
     BatchProgress,
     Campaign,
@@ -64,11 +64,13 @@ def _overview(session: Session, campaign: Campaign, now: datetime) -> CampaignOv
         config: CampaignConfig | None = CampaignConfig.model_validate(campaign.config)
     except ValidationError:
         config = None  # stored by a version that wrote another shape: no window to apply
-    next_due = claims.next_due_time(session=session, campaign_id=campaign.id)
-    earliest = max(now, next_due) if next_due else None
-    if earliest is not None and config is not None:
-        zone_sets = claims.zone_sets(session=session, campaign_id=campaign.id)
-        earliest = earliest_callable_at(config.window, zone_sets, earliest)
+    if config is not None:
+        earliest = next_callable_time(
+            session, window=config.window, campaign_id=campaign.id, now=now
+        )
+    else:
+        next_due = claims.next_due_time(session=session, campaign_id=campaign.id)
+        earliest = max(now, next_due) if next_due else None
     return CampaignOverview(
         name=campaign.name,
         status=campaign.status.value,

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer.batching import BatchDialer, BatchOptions
+from campaigner.dialer.breakers import Breakers
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
 from campaigner.dialer.sync import ResultSync
 from campaigner.store import (
@@ -372,8 +373,9 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
             sync=sync,
             lease_owner="test-run",
             lease_seconds=300,
-            release_over_cap=lambda session, contacts, now: contacts,
-            pause=lambda reason: None,
+            breakers=Breakers(
+                budget_cents=None, spent_cents=0.0, dial_failed_window=20, dial_failed_trip=10
+            ),
             options=options,
         )
         dialer.start(campaign_id)

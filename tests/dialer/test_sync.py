@@ -12,7 +12,7 @@ from sqlmodel import Session
 from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.sync import AppliedBatch, ResultSync
 from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
-from campaigner.store import CallAttempt, Contact, make_engine, upgrade_database
+from campaigner.store import CallAttempt, make_engine, upgrade_database
 from tests.dialer.fakes import FakeClock
 from tests.store.factories import (
     NOW,
@@ -103,9 +103,6 @@ def taken_over_by_a_later_run(
         assert attempt is not None
         campaign_id = attempt.campaign_id
 
-    async def never_resent(_attempt: CallAttempt, _contact: Contact) -> None:
-        raise AssertionError("nothing is re-sent")
-
     sync = new_sync(engine, clock, [] if applied is None else applied)
     reconciler = Reconciler(
         config=CONFIG,
@@ -113,9 +110,6 @@ def taken_over_by_a_later_run(
         client=UNUSED_CLIENT,
         clock=clock,
         sync=sync,
-        resend=never_resent,
-        on_adopted=lambda: None,
-        settle_lost=lambda *_: None,
     )
     reconciler.follow_unfinished(campaign_id)
     reconciler.take_over_analyses(campaign_id)

@@ -9,7 +9,7 @@ key and no way to read a batch back. Campaigner fills those gaps:
 - **Schedule** (`batch_schedule`): the campaign window in the group's zone (for a number that may
   be in several zones, the part of the window open in all of them), on the days it is open in the
   coming week (holidays left out), and `trigger_timestamp` at its next opening.
-- **Record, then request** (`BatchDialer.submit_due`): the batch row and one attempt per task are
+- **Record, then request** (`BatchDialer.dial_due`): the batch row and one attempt per task are
   committed before `create-batch-call`; each task carries the contact's dynamic variables, the
   variant's agent, and `metadata = {campaign, contact, attempt, attempt_number, batch}`.
 - **Reconcile** (`BatchDialer.reconcile`): a batch whose answer was lost (or a run that died before
@@ -35,15 +35,19 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaigner.campaign import CallWindow, CampaignConfig, OutcomeClass
+from campaigner.dialer.breakers import Breakers
 from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
+from campaigner.dialer.dialing import Dialer
+from campaigner.dialer.groups import read_groups
+from campaigner.dialer.number_cap import release_over_daily_cap
 from campaigner.dialer.refusals import ACCOUNT_ERRORS, CONFIG_ERRORS, refused_call_outcome
 from campaigner.dialer.results import settle_attempts
 from campaigner.dialer.sync import ResultSync
@@ -97,8 +101,6 @@ _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
 _TASK_FIELD = re.compile(r"tasks\[(\d+)\](?:\.(\w+))?")
 _E164 = re.compile(r"\+\d{6,15}(?!\d)")
 _REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
-
-ReleaseOverCap = Callable[[list[Contact], datetime], list[Contact]]
 
 
 # --- grouping and scheduling (pure) -----------------------------------------------------------
@@ -260,12 +262,13 @@ class BatchOptions:
     watermark_margin: timedelta = timedelta(minutes=10)
 
 
-class BatchDialer:
+class BatchDialer(Dialer):
     """Submits due contacts as batches, reconciles lost ones and collects their calls.
 
-    `release_over_cap` gives back claimed contacts whose number had its calls for the day;
-    `pause` pauses the campaign with a reason (Retell refused the account or the batch).
+    Refusals that concern the account or the batch itself trip `breakers` (the run pauses).
     """
+
+    wakes_on_every_result = True
 
     def __init__(
         self,
@@ -277,8 +280,7 @@ class BatchDialer:
         sync: ResultSync,
         lease_owner: str,
         lease_seconds: float,
-        release_over_cap: ReleaseOverCap,
-        pause: Callable[[str], None],
+        breakers: Breakers,
         options: BatchOptions | None = None,
     ) -> None:
         self._config = config
@@ -289,9 +291,9 @@ class BatchDialer:
         self._sync = sync
         self._owner = lease_owner
         self._lease_seconds = lease_seconds
-        self._release_over_cap = release_over_cap
-        self._pause = pause
+        self._breakers = breakers
         self._options = options or BatchOptions()
+        self.apply_interval = self._options.apply_interval
         self._from_numbers = itertools.cycle(config.from_numbers)
         self._campaign_id = 0
         self._next_submit_at = float("-inf")
@@ -303,6 +305,11 @@ class BatchDialer:
         self.ambiguous: dict[int, Batch] = {}
         self.tasks_submitted = 0
         self._halted = False
+
+    @property
+    def calls_placed(self) -> int:
+        """The tasks Retell accepted (it places their calls itself)."""
+        return self.tasks_submitted
 
     def start(self, campaign_id: int) -> None:
         """Start on a campaign: its open batches are read."""
@@ -321,7 +328,7 @@ class BatchDialer:
 
     # -- submitting ----------------------------------------------------------------------------
 
-    async def submit_due(self) -> int:
+    async def dial_due(self) -> int:
         """Claim due contacts whose window opens soon enough and send them as batches; returns
         the number of tasks sent (or possibly sent)."""
         now_mono = self._clock.monotonic()
@@ -347,7 +354,9 @@ class BatchDialer:
             )
             if len(contacts) == self._options.claim_limit:
                 self._next_submit_at = float("-inf")  # more are due: carry on next turn
-        contacts = self._release_over_cap(contacts, now)
+        contacts = release_over_daily_cap(
+            self._engine, self._config, contacts, lease_owner=self._owner, now=now
+        )
         sent = 0
         self._halted = False
         groups = group_contacts(contacts, self._config.batch.size)
@@ -366,10 +375,10 @@ class BatchDialer:
         `batch.submit_ahead`."""
         schedules = {}
         horizon = now + self._config.batch.submit_ahead
-        for zones in claims.zone_sets(session=session, campaign_id=self._campaign_id):
-            schedule = batch_schedule(self._config.window, zones, now)
+        for group in read_groups(session, self._campaign_id):
+            schedule = batch_schedule(self._config.window, group.zones, now)
             if schedule is not None and (schedule.trigger_at or now) <= horizon:
-                schedules[zones] = schedule
+                schedules[group.zones] = schedule
         return schedules
 
     async def _submit(self, group: TaskGroup, schedule: BatchSchedule, now: datetime) -> int:
@@ -482,7 +491,7 @@ class BatchDialer:
             assert isinstance(error, BadRequest)
             return self._settle_refused(batch_id, group, refused, error)
         if isinstance(error, _REFUSALS_THAT_PAUSE):
-            self._pause(f"Retell refused a batch: {error}")
+            self._breakers.trip(f"Retell refused a batch: {error}")
             self._halted = True
         elif isinstance(error, RateLimited):
             self._next_submit_at = self._clock.monotonic() + (error.retry_after or 1.0)
@@ -670,10 +679,24 @@ class BatchDialer:
         """Calls were settled (by a webhook, say): re-read which batches are still open."""
         self._open_stale = True
 
-    def waiting(self) -> int:
-        """Open batches (sent or maybe sent) with tasks not settled yet."""
+    def busy(self) -> bool:
+        return self.dialing(self._clock.now()) > 0
+
+    def unresolved(self) -> int:
+        return len(self.ambiguous)
+
+    def idle_reason(self) -> str | None:
+        """Open batches (sent or maybe sent) with tasks not settled yet wait for their window."""
         self._refresh_open()
-        return len(self._open)
+        if not self._open:
+            return None
+        return (
+            f"nothing is due now; {len(self._open)} batches wait at Retell for their calling "
+            "window (run again later to collect their results)"
+        )
+
+    async def close(self) -> None:
+        """Nothing to give back: a batch's contacts are Retell's to dial once it is sent."""
 
     def _refresh_open(self) -> None:
         if not self._open_stale:

@@ -24,13 +24,14 @@ Retell are withdrawn at once, those in doubt are reconciled by their new owner.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from datetime import timedelta
 
-from campaigner.campaign import CampaignConfig
+from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.clock import Clock
+from campaigner.dialer.groups import CallableGroup
+from campaigner.dialer.results import settle_unsent
 from campaigner.dialer.sync import ResultSync
-from campaigner.dialer.windows import is_callable_at
 from campaigner.retell import Call, RetellClient, RetellError, call_filter
 from campaigner.store import (
     CallAttempt,
@@ -64,10 +65,9 @@ _FRESH_DATE_SECONDS = 2.0
 class Reconciler:
     """The attempts in doubt this run owns (`ambiguous`), and how each is resolved.
 
-    `resend` re-sends an attempt's create (paced like any create, after its own lookup and
-    claim: see `lookup` and `claim_resend`); `on_adopted` hears of each call found this way whose
-    create this run sent (not those it took over); `settle_lost` settles an attempt whose create
-    placed no call.
+    `reconcile` answers with the attempts to send again; the caller resends each (paced like any
+    create, after its own `lookup` and `claim_resend`). `adopted` counts the calls found this way
+    whose create this run sent (not those it took over).
     """
 
     def __init__(
@@ -78,9 +78,6 @@ class Reconciler:
         client: RetellClient,
         clock: Clock,
         sync: ResultSync,
-        resend: Callable[[CallAttempt, Contact], Awaitable[None]],
-        on_adopted: Callable[[], None],
-        settle_lost: Callable[[int, int, str], None],
     ) -> None:
         self._config = config
         self._engine = engine
@@ -88,10 +85,8 @@ class Reconciler:
         self._client = client
         self._clock = clock
         self._sync = sync
-        self._resend = resend
-        self._on_adopted = on_adopted
-        self._settle_lost = settle_lost
         self.ambiguous: set[int] = set()
+        self.adopted = 0
         self._inherited: set[int] = set()
 
     def follow_unfinished(self, campaign_id: int) -> None:
@@ -143,14 +138,28 @@ class Reconciler:
                     ended_at=attempt.end_timestamp,
                 )
 
-    async def reconcile(self, *, owner: str, replay: bool) -> None:
+    def hold(self, attempt_id: int) -> None:
+        """An attempt of this run is in doubt (its create's answer was lost, or its right to
+        send could not be proven): it keeps its slot until resolved."""
+        self.ambiguous.add(attempt_id)
+
+    def resolved(self, attempt_id: int) -> None:
+        """Retell answered the attempt's create: it is no longer in doubt."""
+        self.ambiguous.discard(attempt_id)
+
+    def in_doubt(self) -> int:
+        """How many attempts this run holds in doubt."""
+        return len(self.ambiguous)
+
+    async def reconcile(self, *, owner: str, replay: bool) -> list[tuple[CallAttempt, Contact]]:
         """Resolve the attempts in doubt, without ever placing a second call.
 
         Each is looked up by its metadata and adopted if Retell has it. If not, and (`replay`)
-        the campaign is dialing and the contact may be called now, it is handed to `resend`;
-        a create whose key Retell has long forgotten is settled as having placed no call.
+        the campaign is dialing and the contact may be called now, it is returned to be sent
+        again; a create whose key Retell has long forgotten is settled as having placed no call.
         """
         now = self._clock.now()
+        resend: list[tuple[CallAttempt, Contact]] = []
         for attempt_id in sorted(self.ambiguous):
             with self._session() as session:
                 attempt = attempts.in_doubt(session=session, attempt_id=attempt_id, owner=owner)
@@ -168,8 +177,9 @@ class Reconciler:
                 continue
             if self.settle_if_forgotten(attempt):
                 continue
-            if replay and is_callable_at(self._config.window, contact.timezones, now):
-                await self._resend(attempt, contact)
+            if replay and CallableGroup.of(contact).callable_at(self._config.window, now):
+                resend.append((attempt, contact))
+        return resend
 
     async def lookup(self, attempt_id: int) -> bool | None:
         """Look the attempt's call up by its metadata: True (and adopted) when Retell has it,
@@ -214,12 +224,21 @@ class Reconciler:
         if self._client.server_clock.at_least() - first_used < GIVE_UP_AFTER:
             return False
         self.ambiguous.discard(attempt.id)
-        self._settle_lost(
-            attempt.id,
-            attempt.contact_id,
-            "the create's answer was lost and no call was found for it before Retell forgot "
-            "its idempotency key: no call was placed",
-        )
+        # Not the contact's doing, so not counted: the contact is due again at once.
+        with transaction(self._engine) as session:
+            settle_unsent(
+                session,
+                config=self._config,
+                attempt_id=attempt.id,
+                contact_id=attempt.contact_id,
+                outcome=OutcomeClass.TRANSIENT_FAILURE,
+                detail=(
+                    "the create's answer was lost and no call was found for it before Retell "
+                    "forgot its idempotency key: no call was placed"
+                ),
+                now=self._clock.now(),
+                blameless=True,
+            )
         return True
 
     def _adopt(self, attempt_id: int, call: Call) -> None:
@@ -228,7 +247,7 @@ class Reconciler:
         awaited), even when it has already ended."""
         self.ambiguous.discard(attempt_id)
         if attempt_id not in self._inherited:
-            self._on_adopted()
+            self.adopted += 1
         with self._session() as session:
             attempt = attempts.get(session=session, attempt_id=attempt_id)
         if attempt is None:

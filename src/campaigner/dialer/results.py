@@ -16,9 +16,16 @@ from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.dialer.outcomes import classify_call
 from campaigner.dialer.retries import next_attempt_time
 from campaigner.retell import Call
-from campaigner.store import RECORDED_CALL_FIELDS, Session, Settlement, results, suppression
+from campaigner.store import (
+    RECORDED_CALL_FIELDS,
+    Session,
+    Settlement,
+    results,
+    suppression,
+)
+from campaigner.store import attempts as store_attempts
 
-__all__ = ["DNC_SOURCE", "AppliedCall", "apply_calls", "settle_attempts"]
+__all__ = ["DNC_SOURCE", "AppliedCall", "apply_calls", "settle_attempts", "settle_unsent"]
 
 DNC_SOURCE = "retell:do-not-call"
 # As a set, which is what pydantic's `include` takes.
@@ -150,3 +157,34 @@ def settle_attempts(
         suppression.add(session=session, entries=suppress)
     results.settle_contacts(session=session, settlements=settlements, now=now)
     return next_times
+
+
+def settle_unsent(
+    session: Session,
+    *,
+    config: CampaignConfig,
+    attempt_id: int,
+    contact_id: int,
+    outcome: OutcomeClass,
+    detail: str,
+    now: datetime,
+    blameless: bool = False,
+) -> bool:
+    """An attempt whose create placed no call (Retell refused it, or it was lost for good):
+    record why, and settle its contact. Returns whether this call settled it (see
+    `settle_attempts`, also for `blameless`)."""
+    store_attempts.mark_send_failed(
+        session=session,
+        attempt_id=attempt_id,
+        ambiguous=False,
+        detail=detail,
+        outcome_class=outcome,
+    )
+    settled = settle_attempts(
+        session,
+        config=config,
+        attempts={attempt_id: (contact_id, outcome)},
+        now=now,
+        blameless=blameless,
+    )
+    return bool(settled)
