@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, task
 from campaigner.contacts import IngestSummary, ingest_contacts_file
 from campaigner.inbox import load_named_campaign
 from campaigner.settings import get_settings
-from campaigner.store import session_factory
+from campaigner.store import transaction
 from flows.resources import FILE_TASK_RETRIES, CampaignName, imports_dir, store_engine
 
 __all__ = ["import_contacts_file", "ingest_contacts"]
@@ -19,7 +19,7 @@ __all__ = ["import_contacts_file", "ingest_contacts"]
 def import_contacts_file(campaign: str, file: Path) -> IngestSummary:
     """Import the file; every row is accepted or rejected with a reason."""
     config = load_named_campaign(get_settings().campaigns_dir, campaign)
-    with store_engine() as engine, session_factory(engine)() as session:
+    with store_engine() as engine, transaction(engine) as session:
         return ingest_contacts_file(
             session=session, config=config, path=file, out_dir=imports_dir(campaign)
         )

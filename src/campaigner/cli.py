@@ -72,14 +72,15 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _store_session() -> Iterator[Session]:
-    """A session on the store at CAMPAIGNER_DATABASE_URL, migrated to the newest schema."""
-    from campaigner.store import make_engine, session_factory, upgrade_database
+def _store_transaction() -> Iterator[Session]:
+    """One unit of work (`store.transaction`) on the store at CAMPAIGNER_DATABASE_URL, migrated
+    to the newest schema: committed when the block ends, rolled back if it raises."""
+    from campaigner.store import make_engine, transaction, upgrade_database
 
     engine = make_engine(_settings().database_url)
     try:
         upgrade_database(engine)
-        with session_factory(engine)() as session:
+        with transaction(engine) as session:
             yield session
     finally:
         engine.dispose()
@@ -108,7 +109,7 @@ def ingest(
 
     try:
         config = load_campaign(campaign_file)
-        with _store_session() as session:
+        with _store_transaction() as session:
             summary = ingest_contacts_file(
                 session=session,
                 config=config,
@@ -183,12 +184,11 @@ def dnc_import(
         entries = read_dnc_file(file, column=column, region=_region(region))
     except ContactFileError as error:
         _fail(error)
-    with _store_session() as session:
+    with _store_transaction() as session:
         added = suppression.add(
             session=session,
             entries=[(number, reason, f"file:{file.name}") for number in entries.numbers],
         )
-        session.commit()
     already = len(entries.numbers) - added
     typer.echo(
         f"{file.name} ({entries.column!r}): {added} numbers added to the do-not-call list, "
@@ -215,9 +215,8 @@ def dnc_add(
     from campaigner.store import suppression
 
     e164 = _e164(number, region)
-    with _store_session() as session:
+    with _store_transaction() as session:
         added = suppression.add(session=session, entries=[(e164, reason, "cli")])
-        session.commit()
     typer.echo(f"{e164} added to the do-not-call list." if added else f"{e164} was already on it.")
 
 
@@ -229,7 +228,7 @@ def dnc_list() -> None:
 
     from campaigner.store import suppression
 
-    with _store_session() as session:
+    with _store_transaction() as session:
         entries = suppression.entries(session=session)
     if not entries:
         typer.echo("The do-not-call list is empty.")
@@ -251,9 +250,8 @@ def dnc_remove(
     from campaigner.store import suppression
 
     e164 = _e164(number, region)
-    with _store_session() as session:
+    with _store_transaction() as session:
         removed = suppression.remove(session=session, number=e164)
-        session.commit()
     if not removed:
         typer.echo(f"{e164} was not on the do-not-call list.", err=True)
         raise typer.Exit(1)
@@ -329,7 +327,7 @@ def run_campaign(
     from campaigner.store import (
         StoreError,
         make_engine,
-        session_factory,
+        transaction,
         upgrade_database,
     )
 
@@ -340,7 +338,7 @@ def run_campaign(
             config = load_campaign(campaign_file)
             upgrade_database(engine)
             if contacts is not None:
-                with session_factory(engine)() as session:
+                with transaction(engine) as session:
                     imported = ingest_contacts_file(
                         session=session,
                         config=config,
@@ -468,11 +466,10 @@ def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
     from campaigner.store import StoreError
 
     try:
-        with _store_session() as session:
+        with _store_transaction() as session:
             campaign = store.campaigns.set_status(
                 session=session, name=name, status=status, reason=reason
             )
-            session.commit()
     except StoreError as error:
         _fail(error)
     typer.echo(f"campaign {campaign.name} is {campaign.status.value}.")
@@ -532,7 +529,7 @@ def status(
     from campaigner.store import StoreError, utcnow
 
     try:
-        with _store_session() as session:
+        with _store_transaction() as session:
             overviews = campaign_overviews(session=session, name=name, now=utcnow())
     except StoreError as error:
         _fail(error)

@@ -19,7 +19,7 @@ from campaigner.console import ProgressDisplay, print_run_summary
 from campaigner.contacts import IngestSummary, ingest_contacts_file
 from campaigner.dialer.runner import CampaignRunner, RunSummary
 from campaigner.retell import RetellClient
-from campaigner.store import make_engine, session_factory, upgrade_database
+from campaigner.store import make_engine, transaction, upgrade_database
 from retell_sim import SimulatorConfig, run_simulator
 
 __all__ = [
@@ -47,7 +47,7 @@ def run_demo(workdir: Path = DEMO_DIR, console: Console | None = None) -> RunSum
     engine = make_engine(f"sqlite:///{workdir / 'campaigner.db'}")
     try:
         upgrade_database(engine)
-        with session_factory(engine)() as session:
+        with transaction(engine) as session:
             imported = ingest_contacts_file(
                 session=session, config=config, path=CONTACTS_FILE, out_dir=workdir / "imports"
             )

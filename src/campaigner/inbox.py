@@ -47,7 +47,7 @@ from campaigner.contacts import (
     IngestSummary,
     ingest_contacts_file,
 )
-from campaigner.store import Engine, IntegrityError, session_factory
+from campaigner.store import Engine, IntegrityError, transaction
 
 __all__ = [
     "ARCHIVE",
@@ -352,7 +352,7 @@ def import_claimed_file(
 
 
 def _ingest(engine: Engine, config: CampaignConfig, path: Path, out_dir: Path) -> IngestSummary:
-    with session_factory(engine)() as session:
+    with transaction(engine) as session:
         return ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
 
 

@@ -80,6 +80,7 @@ def load_sample_dnc(session: Session) -> None:
 
 def ingest(session: Session, config: CampaignConfig, path: Path, out_dir: Path) -> IngestSummary:
     summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
+    session.commit()  # the import is the caller's unit of work, as in `store.transaction`
     assert summary.rows_read == summary.accepted + summary.rejected_total
     assert gc.isenabled()  # paused during the import only
     return summary

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from campaigner.campaign import CampaignConfig, parse_campaign
 from campaigner.contacts import ingest_contacts_file
 from campaigner.retell import RetellClient
-from campaigner.store import make_engine, upgrade_database
+from campaigner.store import make_engine, transaction, upgrade_database
 from retell_sim import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
 from tests.dialer.processes import Processes
 
@@ -59,7 +58,7 @@ class Rig:
         path = self.tmp / f"{config.name}-{len(phones)}.csv"
         rows = "".join(f"{phone},Person{n}\n" for n, phone in enumerate(phones))
         path.write_text("phone,first_name\n" + rows)
-        with Session(self.engine) as session:
+        with transaction(self.engine) as session:
             summary = ingest_contacts_file(
                 session=session, config=config, path=path, out_dir=self.tmp / "out"
             )

@@ -120,6 +120,7 @@ def run_campaign(tmp: Path, *, mask: bool, name: str) -> RunCampaign:
             suppression.add(session=session, entries=[(DNC_NUMBER, "asked", "test")])
             session.commit()
             ingest_contacts_file(session=session, config=config, path=contacts_file, out_dir=tmp)
+            session.commit()
 
         async def dial() -> None:
             async with RetellClient(api_key=sim.api_key, base_url=sim.base_url) as client:

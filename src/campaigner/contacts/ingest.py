@@ -1,15 +1,17 @@
 """Importing a contacts file into a campaign: read, classify, check the store, store, report.
 
-    summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
+    with store.transaction(engine) as session:
+        summary = ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
 
 Every input row ends accepted (a contact) or rejected (a rejected row with a reason), and the
 summary says how many of each: `rows_read == accepted + rejected_total`, checked on every import.
 Blank rows are not input rows (see `campaigner.contacts.reading`); they are counted apart.
 
 The import is all-or-nothing: nothing is written to the store before the file has been read and
-every mapped column found, and the store's changes are committed once, after the rejected-rows
-file and the summary have been written. The same bytes imported again into the same campaign
-(under any file name) change nothing and say so (`already_ingested`).
+every mapped column found, and the store's changes are one unit of work, committed once by the
+caller's `store.transaction` after the rejected-rows file and the summary have been written. The
+same bytes imported again into the same campaign (under any file name) change nothing and say so
+(`already_ingested`).
 
 Files written to `out_dir` (the CLI's default is `out/<campaign>/imports/`):
 
@@ -126,7 +128,7 @@ def ingest_contacts_file(
     out_dir: Path,
     now: datetime | None = None,
 ) -> IngestSummary:
-    """Import a contacts file into the campaign `config` describes, and commit.
+    """Import a contacts file into the campaign `config` describes, in the caller's unit of work.
 
     Raises `ContactFileError` (nothing written) when the file cannot be used, `IngestConflict`
     (nothing written) when a concurrent import raced this one.
@@ -181,7 +183,6 @@ def ingest_contacts_file(
             suppressed=summary.suppressed,
         )
         summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        session.commit()
     return summary
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from campaigner.retell import RetellClient, call_filter
-from campaigner.store import Engine, attempts, campaigns, session_factory
+from campaigner.store import Engine, attempts, campaigns, transaction
 
 __all__ = ["CallAudit", "audit_calls"]
 
@@ -46,7 +46,7 @@ class CallAudit(BaseModel):
 
 async def audit_calls(*, client: RetellClient, engine: Engine, campaign: str) -> CallAudit:
     """Compare Retell's calls for `campaign` with the store's attempts (see the module doc)."""
-    with session_factory(engine)() as session:
+    with transaction(engine) as session:
         found = campaigns.get_by_name(session=session, name=campaign)
         on_record = (
             attempts.calls_on_record(session=session, campaign_id=found.id)

@@ -43,7 +43,7 @@ def insert_attempt_columns(
     """Insert finished attempts given column by column (`CallAttempt` field names, one value per
     attempt; fields left out are null, `finalized` is true). An attempt whose idempotency key
     is already stored is skipped (a second attempt under the same contact and attempt number is
-    refused by the database). Flushes only; returns the number inserted.
+    refused by the database). Returns the number inserted.
     """
     known = set(CallAttempt.model_fields) - {"id"}
     missing = sorted(_REQUIRED - columns.keys())

@@ -111,7 +111,7 @@ def mark_sent(
 def mark_send_failed(
     *, session: Session, batch_id: int, ambiguous: bool, detail: str
 ) -> list[CallAttempt]:
-    """Record a create-batch-call that failed, on the batch and its attempts. Flushes only.
+    """Record a create-batch-call that failed, on the batch and its attempts.
 
     `ambiguous=True`: the batch may exist; its attempts stay live until it is reconciled.
     `ambiguous=False`: no batch exists; its attempts become `error` (settle them in the same

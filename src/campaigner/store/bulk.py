@@ -89,8 +89,7 @@ def bulk_insert(
     batch_size: int,
 ) -> int:
     """Insert `rows` (tuples in `columns` order) in batches, skipping rows that would violate the
-    unique `conflict` columns. Returns how many rows were inserted. Runs in the session's
-    transaction; the caller commits.
+    unique `conflict` columns. Returns how many rows were inserted.
     """
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     return bulk_insert_columns(

@@ -42,7 +42,7 @@ def status(*, session: Session, campaign_id: int) -> CampaignStatus | None:
 
 
 def upsert(*, session: Session, config: CampaignConfig, now: datetime | None = None) -> Campaign:
-    """Create the campaign named by `config`, or update its stored configuration. Flushes only.
+    """Create the campaign named by `config`, or update its stored configuration.
 
     Safe when two processes register the same new campaign at once (ON CONFLICT on the name).
     """
@@ -91,7 +91,7 @@ def set_status(
     reason: str | None,
     now: datetime | None = None,
 ) -> Campaign:
-    """Pause, resume, complete or cancel a campaign. Flushes only; commit to make it visible.
+    """Pause, resume, complete or cancel a campaign.
 
     Setting the status it already has only updates the reason. Cancelling also cancels the
     contacts still waiting to be dialed; contacts in a call finish it. A cancelled campaign stays

@@ -159,7 +159,7 @@ def release(
     next_attempt_at: datetime | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Give back leases this owner holds without dialing (e.g. a cap was reached). Flushes only.
+    """Give back leases this owner holds without dialing (e.g. a cap was reached).
 
     With `next_attempt_at`, the contacts are not due again before then. Returns how many were
     released.
@@ -188,7 +188,7 @@ def lease_again(
     now: datetime,
 ) -> None:
     """Lease contacts that `lease_owner` has just settled itself (the tasks of its own batch that
-    Retell refused), so it can send them again before anyone else claims them. Flushes only.
+    Retell refused), so it can send them again before anyone else claims them.
 
     Only contacts still dialable (pending or waiting for a retry) are leased; call it in the
     transaction that settled them. If the owner dies, the lease expires and they are due again.

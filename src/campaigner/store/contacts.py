@@ -78,7 +78,7 @@ def insert(
     now: datetime | None = None,
     batch_size: int = INSERT_BATCH_SIZE,
 ) -> int:
-    """Insert contacts in batches; a number already in the campaign is skipped. Flushes only.
+    """Insert contacts in batches; a number already in the campaign is skipped.
 
     Each row has campaign_id, source_file_id, row_number, phone_e164 and timezones (list of IANA
     names), and may have country, number_type, external_id, dynamic_variables, extra_metadata,
@@ -113,7 +113,7 @@ def insert_columns(
     to one value per contact (sequences of the same length). A field left out gets its default
     (None; {} for dynamic_variables, extra_metadata and original; "pending" for status).
     dynamic_variables, extra_metadata and original may be given as `JSONText` (encoded objects).
-    Returns the number inserted; a number already in the campaign is skipped. Flushes only.
+    Returns the number inserted; a number already in the campaign is skipped.
     """
     return insert_column_chunks(session=session, chunks=[columns], now=now, batch_size=batch_size)
 

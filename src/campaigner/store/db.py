@@ -107,7 +107,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: a new session whose writes are committed when the block ends, and rolled
-    back if it raises. Store functions never commit; this is how their callers do."""
+    back if it raises (the transaction rule: see `campaigner.store`)."""
     with session_factory(engine)() as session:
         try:
             yield session

@@ -29,7 +29,7 @@ def find_file(*, session: Session, campaign_id: int, sha256: str) -> SourceFile 
 def create_file(
     *, session: Session, campaign_id: int, path: str, sha256: str, now: datetime | None = None
 ) -> SourceFile:
-    """Record a file being imported (counts come later). Flushes only, so the id is known."""
+    """Record a file being imported (counts come later); flushed, so its id is known."""
     source = SourceFile(
         campaign_id=campaign_id, path=path, sha256=sha256, created_at=now or utcnow()
     )
@@ -48,7 +48,7 @@ def set_counts(
     duplicates: int,
     suppressed: int,
 ) -> None:
-    """Store how a file's rows were accounted for. Flushes only."""
+    """Store how a file's rows were accounted for."""
     session.exec(
         sa.update(SourceFile)
         .where(col(SourceFile.id) == source_file_id)
@@ -68,8 +68,8 @@ _REJECTED_COLUMNS = ("campaign_id", "source_file_id", "row_number", "reason", "d
 def insert_rejected(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rejected input rows (campaign_id, source_file_id, row_number, reason, detail, raw).
 
-    A row already recorded for the same file and row number is skipped. Flushes only; returns the
-    number inserted.
+    A row already recorded for the same file and row number is skipped. Returns the number
+    inserted.
     """
     for row in rows:
         if row.keys() != set(_REJECTED_COLUMNS):

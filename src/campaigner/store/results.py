@@ -6,8 +6,6 @@ Retell said into them, one conditional UPDATE per outcome class finalizes those 
 two SELECTs read what settling needs, and one executemany UPDATE settles the contacts. These are
 Core statements (the ORM's per-row bookkeeping cost more than the SQL); objects of these rows
 already loaded in the caller's session are expired, so they read the new values.
-
-Everything here flushes only: the caller commits.
 """
 
 from __future__ import annotations
@@ -165,7 +163,7 @@ def record_call_results(
     now: datetime,
 ) -> list[RecordedAttempt | None]:
     """Merge call views (call objects as dicts, each with its outcome class if known) into their
-    attempts, in order. Flushes only.
+    attempts, in order.
 
     Each attempt is found by `call_id`, else by the `attempt` id in the call's metadata (a call
     whose create answer was lost, while that attempt has no call id and is not settled). A call
@@ -355,7 +353,7 @@ def _from_epoch_ms(value: object) -> datetime | None:
 
 
 def finalize_attempts(*, session: Session, outcomes: Mapping[int, OutcomeClass]) -> set[int]:
-    """Mark attempts final with their outcome class, once each. Flushes only.
+    """Mark attempts final with their outcome class, once each.
 
     Returns the ids this call made final; an attempt already final (a second sync, webhook or
     process got there first) is left alone, so only one of them settles the contact. The flag is
@@ -443,7 +441,7 @@ _SETTLE = (
 
 
 def settle_contacts(*, session: Session, settlements: Sequence[Settlement], now: datetime) -> None:
-    """Close contacts' attempts: schedule each retry, or finish the contact. Flushes only.
+    """Close contacts' attempts: schedule each retry, or finish the contact.
 
     With `next_attempt_at` a contact waits for a retry (or becomes `cancelled` if its campaign was
     cancelled meanwhile); without, it is `done` with its outcome as the final outcome. `counted`

@@ -40,7 +40,7 @@ def add(
     campaign_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Add (number, reason, source) entries to the do-not-call list. Flushes only.
+    """Add (number, reason, source) entries to the do-not-call list.
 
     A number already on the list keeps its first entry. Returns how many numbers were added.
     """
@@ -67,6 +67,6 @@ def entries(*, session: Session, limit: int | None = None, offset: int = 0) -> l
 
 
 def remove(*, session: Session, number: str) -> bool:
-    """Take a number off the do-not-call list. True if it was on it. Flushes only."""
+    """Take a number off the do-not-call list. True if it was on it."""
     result = session.exec(sa.delete(Suppression).where(col(Suppression.phone_e164) == number))
     return result.rowcount > 0
