@@ -16,12 +16,7 @@ from starlette.responses import Response
 
 from retell_sim.engine import Simulator
 from retell_sim.errors import MESSAGE_BAD_FORMAT, ApiError, json_response, validate_body
-from retell_sim.listing import (
-    LegacyListCallsBody,
-    ListCallsBody,
-    list_calls_legacy,
-    list_calls_v3,
-)
+from retell_sim.listing import ListCallsBody, list_calls_v3
 from retell_sim.workspace import VOICES, page_by_id
 
 __all__ = ["API_ROUTES", "Endpoint", "RetellApi"]
@@ -44,16 +39,13 @@ API_ROUTES: tuple[Endpoint, ...] = (
     Endpoint("POST", "/v2/create-phone-call", "create_phone_call", creates_calls=True),
     Endpoint("GET", "/v2/get-call/{call_id}", "get_call"),
     Endpoint("POST", "/v3/list-calls", "list_calls"),
-    Endpoint("POST", "/v2/list-calls", "list_calls_legacy"),
     Endpoint("PATCH", "/v2/update-call/{call_id}", "update_call"),
     Endpoint("DELETE", "/v2/delete-call/{call_id}", "delete_call"),
     Endpoint("POST", "/v2/stop-call/{call_id}", "stop_call"),
     Endpoint("POST", "/v3/create-web-call", "create_web_call", creates_calls=True),
     Endpoint("POST", "/v2/create-web-call", "create_web_call_legacy", creates_calls=True),
     Endpoint("POST", "/create-batch-call", "create_batch_call", creates_calls=True),
-    Endpoint("POST", "/v2/create-batch-call", "create_batch_call", creates_calls=True),
     Endpoint("GET", "/get-concurrency", "get_concurrency"),
-    Endpoint("GET", "/v2/get-concurrency", "get_concurrency"),
     Endpoint("POST", "/create-agent", "create_agent"),
     Endpoint("GET", "/get-agent/{agent_id}", "get_agent"),
     Endpoint("POST", "/v2/list-agents", "list_agents"),
@@ -158,11 +150,6 @@ class RetellApi:
         """POST /v3/list-calls."""
         body = validate_body(ListCallsBody, await read_json(request))
         return json_response(list_calls_v3(body, self.sim.calls))
-
-    async def list_calls_legacy(self, request: Request) -> Response:
-        """POST /v2/list-calls (bare array, call_id cursor)."""
-        body = validate_body(LegacyListCallsBody, await read_json(request))
-        return json_response(list_calls_legacy(body, self.sim.calls))
 
     async def update_call(self, request: Request) -> Response:
         """PATCH /v2/update-call/{call_id}."""

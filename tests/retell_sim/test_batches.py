@@ -139,7 +139,7 @@ def test_batch_calls_carry_task_data_but_no_batch_id(monday: SimulatorHandle) ->
                 }
             ],
         }
-        batch = http.post("/v2/create-batch-call", json=payload).json()
+        batch = http.post("/create-batch-call", json=payload).json()
         monday.advance(1)
         (call,) = _batch_calls(http, batch["batch_call_id"])
         full = http.get(f"/v2/get-call/{call['call_id']}").json()

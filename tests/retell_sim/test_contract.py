@@ -34,7 +34,6 @@ from retell_sim import (
 )
 from tests.retell_sim.helpers import assert_model, force
 
-ListOfPhoneCalls = pydantic.RootModel[list[PhoneCallResponse]]
 ListOfAgents = pydantic.RootModel[list[AgentResponse]]
 ListOfLlms = pydantic.RootModel[list[LlmResponse]]
 ListOfNumbers = pydantic.RootModel[list[PhoneNumberResponse]]
@@ -118,12 +117,6 @@ def test_phone_call_lifecycle_matches_sdk_models(
     )
     assert updated["metadata"] == {"campaign": "contract", "note": "x"}
 
-    legacy = http.post(
-        "/v2/list-calls", json={"filter_criteria": {"call_id": [created["call_id"]]}}
-    )
-    assert legacy.status_code == 200
-    _assert_list(ListOfPhoneCalls, legacy.json())
-
     deleted = client.call.with_raw_response.delete(created["call_id"])
     assert deleted.http_response.status_code == 204
     assert deleted.http_response.content == b""
@@ -186,7 +179,6 @@ def test_batch_call_and_concurrency(client: Retell, http: httpx.Client) -> None:
         client.concurrency.with_raw_response.retrieve(), 200, ConcurrencyRetrieveResponse
     )
     assert set(concurrency) == set(ConcurrencyRetrieveResponse.model_fields)
-    assert http.get("/v2/get-concurrency").json() == http.get("/get-concurrency").json()
 
 
 def test_agents(client: Retell, http: httpx.Client) -> None:

@@ -134,6 +134,21 @@ def test_unknown_route_and_method_have_retell_error_bodies(http: httpx.Client) -
     assert wrong_method.json()["status"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v2/create-batch-call"),
+        ("GET", "/v2/get-concurrency"),
+        ("POST", "/v2/list-calls"),
+    ],
+)
+def test_v2_paths_retell_does_not_serve_are_404(http: httpx.Client, method: str, path: str) -> None:
+    # retell-api.md: only /create-batch-call, /get-concurrency and /v3/list-calls exist.
+    response = http.request(method, path, json={})
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+
+
 def test_llm_in_use_cannot_be_deleted_without_force(http: httpx.Client) -> None:
     refused = http.delete("/delete-retell-llm/llm_campaigner_demo")
     assert refused.status_code == 400
