@@ -56,6 +56,11 @@ from retell_sim.workspace import DEFAULT_WEBHOOK_EVENTS, Workspace, is_e164
 __all__ = ["CreatePhoneCallBody", "CreateWebCallBody", "Simulator", "UpdateCallBody"]
 
 MESSAGE_CONCURRENCY = "Concurrency limit reached, please try again later."
+# Retell answers a from_number outside the workspace, or one without an outbound agent, with a 400
+# whose message names no field (retell-api.md, "What real Retell does"; Retell's community forum,
+# community.retellai.com/t/804, gives both causes for one 400). Its exact wording is not published,
+# so this one is ours; it must not start with a field name, or a client could tell us apart.
+MESSAGE_NO_OUTBOUND_AGENT = "Phone number not found or has no outbound agent."
 WEB_CALL_JOIN_TIMEOUT_MS = 30_000
 _WEB_CALL_ABANDONED = Outcome(
     "error_user_not_joined", WEB_CALL_JOIN_TIMEOUT_MS, 0, False, "Unknown"
@@ -321,7 +326,10 @@ class Simulator:
         """Validate and submit a batch; its tasks dial later, server-side."""
         request = validate_body(BatchBody, raw)
         self._check_numbers(request.from_number, None, False)
-        number = self._outbound_number(request.from_number, need_agents=False)
+        self._outbound_number(
+            request.from_number,
+            need_agents=any(task.override_agent_id is None for task in request.tasks),
+        )
         now = self.clock.now_ms()
         for index, task in enumerate(request.tasks):
             path = f"tasks[{index}]"
@@ -333,11 +341,6 @@ class Simulator:
             self._variables(
                 task.retell_llm_dynamic_variables, f"{path}.retell_llm_dynamic_variables"
             )
-            if task.override_agent_id is None and not number.get("outbound_agents"):
-                raise ApiError(
-                    400,
-                    f"from_number: {request.from_number} has no outbound agent ({path} names none)",
-                )
             if task.override_agent_id is not None:
                 self.workspace.agent(task.override_agent_id)
         window = CallWindow(request.call_time_window) if request.call_time_window else None
@@ -402,14 +405,8 @@ class Simulator:
 
     def _outbound_number(self, from_number: str, *, need_agents: bool = True) -> dict[str, Any]:
         number = self.workspace.numbers.get(from_number)
-        if number is None:
-            raise ApiError(400, f"from_number: {from_number} is not a number of this workspace")
-        if need_agents and not number.get("outbound_agents"):
-            raise ApiError(
-                400,
-                f"from_number: {from_number} has no outbound agent; bind one or set "
-                "override_agent_id",
-            )
+        if number is None or (need_agents and not number.get("outbound_agents")):
+            raise ApiError(400, MESSAGE_NO_OUTBOUND_AGENT)
         return number
 
     def _pick_agent(
@@ -420,7 +417,7 @@ class Simulator:
             return agent, _version(override_version, agent)
         bindings = number.get("outbound_agents") or []
         if not bindings:
-            raise ApiError(400, f"from_number: {number['phone_number']} has no outbound agent")
+            raise ApiError(400, MESSAGE_NO_OUTBOUND_AGENT)
         chooser = random.Random(f"{self.config.seed}:agent:{self._next_seq}")
         binding = chooser.choices(bindings, weights=[float(b["weight"]) for b in bindings])[0]
         bound = self.workspace.agents.get(binding["agent_id"])
