@@ -31,6 +31,7 @@ _OPTION_FIELDS = {
     "empty": "empty",
     "webhook_url": "account_webhook_url",
     "analysis_delay": "analysis_delay_s",
+    "webhook_api_key": "webhook_api_key",
 }
 _FIELD_OPTIONS = {field: "--" + dest.replace("_", "-") for dest, field in _OPTION_FIELDS.items()}
 
@@ -80,6 +81,7 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         help="API requests per second per key (default: no limit).",
     )
     add("--webhook-url", help="Account-level webhook URL (agents without their own webhook_url).")
+    add("--webhook-api-key", help="Key webhooks are signed with (default: the API key).")
     add(
         "--analysis-delay",
         type=float,

@@ -143,12 +143,20 @@ class SimulatorConfig(BaseModel):
     # batch task to a number on the internal do-not-call list is refused is not documented.
     batch_internal_dnc: Literal["dial", "refuse"] = "dial"
     account_webhook_url: str | None = None
+    # Retell signs webhooks with the key that has the webhook badge in the dashboard, which need not
+    # be the key API calls use (docs.retellai.com/features/secure-webhook). None: the API key.
+    webhook_api_key: SecretStr | None = None
     webhook_retries: int = Field(3, ge=0)
     webhook_retry_backoff_s: float = Field(1.0, ge=0)
     analysis_delay_s: float = Field(3.0, ge=0)
     faults: str = "none"
     empty: bool = False
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
+
+    @property
+    def webhook_key(self) -> str:
+        """The key webhooks are signed with."""
+        return (self.webhook_api_key or self.api_key).get_secret_value()
 
     @field_validator("faults")
     @classmethod

@@ -171,7 +171,7 @@ class Simulator:
         self.rate_limiter = RateLimiter(config.rate_limit)
         self.faults = FaultInjector(parse_faults(config.faults), config.seed)
         self.webhooks = WebhookDispatcher(
-            api_key=self.api_key,
+            api_key=config.webhook_key,
             retries=config.webhook_retries,
             backoff_s=config.webhook_retry_backoff_s,
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from retell_sim import DEFAULT_API_KEY
+from retell_sim import DEFAULT_API_KEY, SimulatorConfig, cli
 from retell_sim.cli import main
 
 SIMULATOR = (sys.executable, "-m", "retell_sim")
@@ -114,3 +114,16 @@ def test_sim_rejects_bad_options_in_one_line(
 ) -> None:
     assert main(args) == 2
     assert capsys.readouterr().err.startswith(message)
+
+
+def test_sim_options_for_retells_failures_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[SimulatorConfig] = []
+
+    def serve(config: SimulatorConfig, **_: object) -> None:
+        served.append(config)
+
+    monkeypatch.setattr(cli, "serve_until_stopped", serve)
+    assert main(["--api-key", "key_api", "--webhook-api-key", "key_hooks"]) == 0
+    (config,) = served
+    assert config.api_key.get_secret_value() == "key_api"
+    assert config.webhook_key == "key_hooks"
