@@ -32,6 +32,9 @@ _OPTION_FIELDS = {
     "webhook_url": "account_webhook_url",
     "analysis_delay": "analysis_delay_s",
     "webhook_api_key": "webhook_api_key",
+    "trunk_failure": "trunk_failure",
+    "credit_calls": "credit_calls",
+    "out_of_credit_reason": "out_of_credit_reason",
 }
 _FIELD_OPTIONS = {field: "--" + dest.replace("_", "-") for dest, field in _OPTION_FIELDS.items()}
 
@@ -87,6 +90,20 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         type=float,
         default=3.0,
         help="Virtual seconds from a call's end to its post-call analysis.",
+    )
+    add(
+        "--trunk-failure",
+        help="Fail every call at once with this trunk-level reason, e.g. sip_routing_error.",
+    )
+    add(
+        "--credit-calls",
+        type=int,
+        help="Calls the credit pays for; later creates answer 402 (default: no limit).",
+    )
+    add(
+        "--out-of-credit-reason",
+        default="credit_exhausted",
+        help="How calls end once the credit is spent: credit_exhausted or no_valid_payment.",
     )
     return parser
 

@@ -18,8 +18,10 @@ from retell_sim.faults import parse_faults
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_API_KEY",
+    "OutOfCreditReason",
     "OutcomeModel",
     "SimulatorConfig",
+    "TrunkFailure",
     "resolve_api_key",
 ]
 
@@ -114,6 +116,19 @@ class OutcomeModel(BaseModel):
         return self.success_rate_by_agent.get(agent_id, self.success_rate)
 
 
+# Trunk-level reasons a call fails with before it connects (docs.retellai.com/reliability/
+# debug-call-disconnect): trunk credentials refused, provider outage, a SIP routing loop, a caller
+# ID marked as spam; dial_failed is what a carrier's block of a spam-flagged number shows as.
+TrunkFailure = Literal[
+    "telephony_provider_permission_denied",
+    "telephony_provider_unavailable",
+    "sip_routing_error",
+    "marked_as_spam",
+    "dial_failed",
+]
+OutOfCreditReason = Literal["credit_exhausted", "no_valid_payment"]
+
+
 class SimulatorConfig(BaseModel):
     """Everything the simulator can be told at start.
 
@@ -150,6 +165,13 @@ class SimulatorConfig(BaseModel):
     webhook_retry_backoff_s: float = Field(1.0, ge=0)
     analysis_delay_s: float = Field(3.0, ge=0)
     faults: str = "none"
+    trunk_failure: TrunkFailure | None = Field(
+        None, description="every call placed ends at once with this reason"
+    )
+    credit_calls: int | None = Field(
+        None, ge=0, description="calls the account's credit pays for; None = no limit"
+    )
+    out_of_credit_reason: OutOfCreditReason = "credit_exhausted"
     empty: bool = False
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
 

@@ -66,7 +66,13 @@ _WEB_CALL_ABANDONED = Outcome(
     "error_user_not_joined", WEB_CALL_JOIN_TIMEOUT_MS, 0, False, "Unknown"
 )
 _STORAGE_STRICTNESS = ("everything", "everything_except_pii", "basic_attributes_only")
-_CONCURRENCY_ERROR = Outcome("concurrency_limit_reached", 0, 0, False, "Unknown")
+# What create-phone-call answers once the credit has run out. Retell documents 402 on calling
+# endpoints with "Trial has ended, please add payment method." (retell-api.md §8.1), the message for
+# an account without valid payment; its message for spent credit is not published, so that is ours.
+PAYMENT_REQUIRED_MESSAGES = {
+    "no_valid_payment": "Trial has ended, please add payment method.",
+    "credit_exhausted": "Insufficient credit, please add credit to your account.",
+}
 
 
 class CreatePhoneCallBody(BaseModel):
@@ -188,6 +194,8 @@ class Simulator:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._idempotency: dict[str, _IdempotentCreate] = {}
         self._next_seq = 1
+        self._calls_billed = 0
+        self._credit_spent = False
         self._success_rates = dict(config.outcomes.success_rate_by_agent)
         if not config.empty:
             self._success_rates = {**DEMO_SUCCESS_RATES, **self._success_rates}
@@ -214,9 +222,10 @@ class Simulator:
         await self.webhooks.stop()
 
     def reset(self, *, workspace: bool = False) -> None:
-        """Forget every call, batch, idempotency key, forced outcome, DNC entry and counter, and
-        put the fault spec back to the configured one. The workspace (LLMs, agents, numbers) is
-        kept unless ``workspace`` asks for the one the simulator started with."""
+        """Forget every call, batch, idempotency key, forced outcome, DNC entry, counter and
+        spent credit, and put the fault spec back to the configured one. The workspace (LLMs,
+        agents, numbers) is kept unless ``workspace`` asks for the one the simulator started
+        with."""
         if workspace:
             self.workspace = self._initial_workspace()
         self.faults.set_spec(parse_faults(self.config.faults))
@@ -229,6 +238,8 @@ class Simulator:
         self._idempotency.clear()
         self.forced.clear()
         self.dnc.clear()
+        self._calls_billed = 0
+        self._credit_spent = False
         self.stats = RequestStats()
         self.webhooks.stats = WebhookStats()
         self.scheduler.lag = SchedulerLag()
@@ -266,15 +277,17 @@ class Simulator:
             ),
             sip_headers=request.custom_sip_headers,
         )
+        if self._out_of_credit():
+            raise self._payment_required()
         wait = self.pacer.wait_ms(now)
         if wait > 0 and self.config.cps_exceeded == "429":
             raise self._too_many("cps", self.clock.real_seconds(wait), MESSAGE_RATE_LIMITED)
         if refuse_for_capacity or not self.pool.has_room():
             if self.config.concurrency_exhausted == "429":
                 raise self._too_many("concurrency", 1.0, MESSAGE_CONCURRENCY)
-            call = self._record(new, now, _CONCURRENCY_ERROR)
-            self._at(call, now, self._fail)
+            call = self._fail_at_once(new, now, "concurrency_limit_reached")
         else:
+            self._calls_billed += 1
             call = self._record(new, now)
             self.pool.acquire(call)
             self._schedule_dial(call, self.pacer.take(now))
@@ -343,6 +356,9 @@ class Simulator:
             )
             if task.override_agent_id is not None:
                 self.workspace.agent(task.override_agent_id)
+        if self._out_of_credit():
+            # 402 is documented for create-phone-call only; a batch is refused alike (our choice).
+            raise self._payment_required()
         window = CallWindow(request.call_time_window) if request.call_time_window else None
         scheduled = int(request.trigger_timestamp) if request.trigger_timestamp is not None else now
         batch_id = f"batch_call_{secrets.token_hex(11)[:21]}"
@@ -379,9 +395,36 @@ class Simulator:
             sip_headers=task.custom_sip_headers,
             batch_call_id=batch.batch_call_id,
         )
+        if self._out_of_credit():
+            # The batch was accepted while there was credit; its later tasks fail as calls.
+            self._fail_at_once(new, now, self.config.out_of_credit_reason)
+            return
+        self._calls_billed += 1
         call = self._record(new, now)
         self.pool.acquire(call)
         self._schedule_dial(call, dial_at)
+
+    def _fail_at_once(self, new: _NewCall, now: int, reason: str) -> CallRecord:
+        """Record a call that ends with ``reason`` without being dialed (no slot held)."""
+        call = self._record(new, now, Outcome(reason, 0, 0, False, "Unknown"))
+        self._at(call, now, self._fail)
+        return call
+
+    def _out_of_credit(self) -> bool:
+        """True once the calls the credit pays for (``credit_calls``) are placed. The first time
+        it is found out, every call in progress ends with ``out_of_credit_reason``, as Retell cuts
+        an account's calls when its credit runs out."""
+        limit = self.config.credit_calls
+        if limit is None or self._calls_billed < limit:
+            return False
+        if not self._credit_spent:
+            self._credit_spent = True
+            for call in [call for call in self.calls if not call.terminal]:
+                self._end_now(call, self.config.out_of_credit_reason)
+        return True
+
+    def _payment_required(self) -> ApiError:
+        return ApiError(402, PAYMENT_REQUIRED_MESSAGES[self.config.out_of_credit_reason])
 
     # Calls: create helpers
 
@@ -457,6 +500,9 @@ class Simulator:
         return seq
 
     def _draw(self, seq: int, agent: dict[str, Any], to_number: str) -> Outcome:
+        if self.config.trunk_failure is not None:
+            # A broken trunk fails every dial, whoever is called and whatever was forced.
+            return Outcome(self.config.trunk_failure, 0, 0, False, "Unknown")
         rng = random.Random(f"{self.config.seed}:outcome:{seq}")
         order = self.forced.get(to_number)
         model = self.config.outcomes
@@ -653,11 +699,15 @@ class Simulator:
         call = self.call(call_id)
         if call.terminal:
             raise ApiError(400, f"call {call_id} has already ended")
+        self._end_now(call, "manual_stopped")
+
+    def _end_now(self, call: CallRecord, reason: str) -> None:
+        """End a live call now: hung up if connected, failed if still dialing."""
         call.phase += 1
         if call.call_status == "ongoing":
-            self._hang_up(call, "manual_stopped")
+            self._hang_up(call, reason)
         else:
-            self._fail(call, "manual_stopped")
+            self._fail(call, reason)
 
     def delete_call(self, call_id: str) -> None:
         """Delete a call (a live one is dropped and frees its slot)."""
