@@ -48,6 +48,7 @@ API_ROUTES: tuple[Endpoint, ...] = (
     Endpoint("GET", "/get-concurrency", "get_concurrency"),
     Endpoint("POST", "/create-agent", "create_agent"),
     Endpoint("GET", "/get-agent/{agent_id}", "get_agent"),
+    Endpoint("POST", "/create-agent-version/{agent_id}", "create_agent_version"),
     Endpoint("POST", "/v2/list-agents", "list_agents"),
     Endpoint("GET", "/list-agents", "list_agents_legacy"),
     Endpoint("PATCH", "/update-agent/{agent_id}", "update_agent"),
@@ -192,8 +193,18 @@ class RetellApi:
         return json_response(self.sim.workspace.create_agent(await read_json(request)), 201)
 
     async def get_agent(self, request: Request) -> Response:
-        """GET /get-agent/{agent_id} (``version`` is accepted; there is one version)."""
-        return json_response(self.sim.workspace.agent(request.path_params["agent_id"]))
+        """GET /get-agent/{agent_id}?version= (the latest when no version is named)."""
+        agent = self.sim.workspace.agent_at(
+            request.path_params["agent_id"], request.query_params.get("version")
+        )
+        return json_response(agent)
+
+    async def create_agent_version(self, request: Request) -> Response:
+        """POST /create-agent-version/{agent_id}."""
+        agent = self.sim.workspace.create_agent_version(
+            request.path_params["agent_id"], await read_json(request)
+        )
+        return json_response(agent, 201)
 
     async def list_agents(self, request: Request) -> Response:
         """POST /v2/list-agents (paging in the query, filters in the body)."""

@@ -308,7 +308,7 @@ class Simulator:
             call_id=f"call_{secrets.token_hex(14)[:27]}",
             call_type="web_call",
             agent_id=agent["agent_id"],
-            agent_version=_version(request.agent_version, agent),
+            agent_version=self.workspace.agent_version(agent, request.agent_version),
             agent_name=agent.get("agent_name"),
             from_number=None,
             to_number=None,
@@ -355,7 +355,8 @@ class Simulator:
                 task.retell_llm_dynamic_variables, f"{path}.retell_llm_dynamic_variables"
             )
             if task.override_agent_id is not None:
-                self.workspace.agent(task.override_agent_id)
+                agent = self.workspace.agent(task.override_agent_id)
+                self.workspace.agent_version(agent, task.override_agent_version)
         if self._out_of_credit():
             # 402 is documented for create-phone-call only; a batch is refused alike (our choice).
             raise self._payment_required()
@@ -457,7 +458,7 @@ class Simulator:
     ) -> tuple[dict[str, Any], int]:
         if override_id is not None:
             agent = self.workspace.agent(override_id)
-            return agent, _version(override_version, agent)
+            return agent, self.workspace.agent_version(agent, override_version)
         bindings = number.get("outbound_agents") or []
         if not bindings:
             raise ApiError(400, MESSAGE_NO_OUTBOUND_AGENT)
@@ -466,7 +467,7 @@ class Simulator:
         bound = self.workspace.agents.get(binding["agent_id"])
         if bound is None:
             raise not_found(self.config.not_found_status)
-        return bound, _version(binding.get("agent_version"), bound)
+        return bound, self.workspace.agent_version(bound, binding.get("agent_version"))
 
     def _variables(self, raw: dict[str, Any] | None, path: str) -> dict[str, str] | None:
         if raw is None:
@@ -761,14 +762,6 @@ class Simulator:
 
 def _fingerprint(raw: dict[str, Any]) -> bytes:
     return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-
-
-def _version(requested: int | str | None, agent: dict[str, Any]) -> int:
-    return (
-        requested
-        if isinstance(requested, int) and not isinstance(requested, bool)
-        else int(agent["version"])
-    )
 
 
 def _fit_to_agent(outcome: Outcome, agent: dict[str, Any]) -> Outcome:

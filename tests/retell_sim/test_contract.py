@@ -201,6 +201,12 @@ def test_agents(client: Retell, http: httpx.Client) -> None:
         client.agent.with_raw_response.update(agent_id, agent_name="Renamed"), 200, AgentResponse
     )
     assert updated["agent_name"] == "Renamed"
+    versioned = _checked(
+        client.agent.with_raw_response.create_version(agent_id, base_version=0), 201, AgentResponse
+    )
+    assert versioned["version"] == 1
+    retrieved = client.agent.retrieve(agent_id, version=1)
+    assert retrieved.version == 1
 
     page = _checked(client.agent.with_raw_response.list(limit=2), 200, AgentListResponse)
     assert len(page["items"]) == 2

@@ -13,6 +13,7 @@ from tests.retell_sim.helpers import api_client, create_call
 
 ERROR_UNAUTHORIZED = {"status": "error", "message": "API key is missing or invalid."}
 ERROR_NOT_FOUND = {"status": "error", "message": "Cannot find requested asset under given api key."}
+OVERRIDE_VERSION_3 = {"override_agent_id": DEMO_AGENT_ID, "override_agent_version": 3}
 
 
 @pytest.mark.parametrize(
@@ -211,3 +212,46 @@ def test_agent_needs_engine_and_voice(http: httpx.Client) -> None:
     response = http.post("/create-agent", json={"voice_id": "11labs-Adrian"})
     assert response.status_code == 400
     assert response.json()["message"] == "response_engine: field required"
+
+
+def test_agent_versions_beyond_the_latest_are_unknown(http: httpx.Client) -> None:
+    agent = f"/get-agent/{DEMO_AGENT_ID}"
+    assert http.get(agent, params={"version": "1"}).json() == ERROR_NOT_FOUND
+    created = http.post(f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": 0})
+    assert created.status_code == 201
+    assert created.json()["version"] == 1
+    assert http.get(agent, params={"version": "0"}).json()["version"] == 0
+    assert http.get(agent, params={"version": "1"}).json()["version"] == 1
+    assert http.get(agent, params={"version": "latest"}).json()["version"] == 1
+    for unknown in ("2", "prod"):
+        response = http.get(agent, params={"version": unknown})
+        assert response.status_code == 422
+        assert response.json() == ERROR_NOT_FOUND
+    assert (
+        http.post(f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": 7}).json()
+        == ERROR_NOT_FOUND
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v2/create-phone-call", {"to_number": "+14155551000", **OVERRIDE_VERSION_3}),
+        ("/create-batch-call", {"tasks": [{"to_number": "+14155551000", **OVERRIDE_VERSION_3}]}),
+    ],
+)
+def test_an_unknown_override_agent_version_is_refused(
+    http: httpx.Client, path: str, body: dict[str, object]
+) -> None:
+    response = http.post(path, json={"from_number": DEMO_FROM_NUMBERS[0], **body})
+    assert response.status_code == 422
+    assert response.json() == ERROR_NOT_FOUND
+
+
+def test_a_known_override_agent_version_is_used(http: httpx.Client) -> None:
+    for base in range(3):
+        assert http.post(
+            f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": base}
+        ).is_success
+    call = create_call(http, **OVERRIDE_VERSION_3)
+    assert call["agent_version"] == 3
