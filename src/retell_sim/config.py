@@ -69,6 +69,10 @@ class OutcomeModel(BaseModel):
     voicemail_median_s: float = Field(22.0, gt=0)
     ring_answer_s: tuple[float, float] = (3.0, 12.0)
     ring_no_answer_s: float = Field(30.0, gt=0)
+    # Added to every connected call's collected_dynamic_variables. The SDK types that field
+    # Dict[str, str], but what Retell collects during a call is not documented to be text: values
+    # here may be any JSON, to test clients against numbers, booleans or objects there.
+    collected_variables: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> OutcomeModel:

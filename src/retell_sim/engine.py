@@ -645,7 +645,10 @@ class Simulator:
                 "average": sum(tokens) / len(tokens),
                 "num_requests": len(tokens),
             },
-            "collected_dynamic_variables": dict(call.dynamic_variables or {}),
+            "collected_dynamic_variables": {
+                **(call.dynamic_variables or {}),
+                **self.config.outcomes.collected_variables,
+            },
         }
 
     def _emit(self, call: CallRecord, event: str) -> None:
