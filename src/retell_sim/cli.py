@@ -35,6 +35,7 @@ _OPTION_FIELDS = {
     "trunk_failure": "trunk_failure",
     "credit_calls": "credit_calls",
     "out_of_credit_reason": "out_of_credit_reason",
+    "batch_failure_timestamps": "batch_failure_timestamps",
 }
 _FIELD_OPTIONS = {field: "--" + dest.replace("_", "-") for dest, field in _OPTION_FIELDS.items()}
 
@@ -104,6 +105,12 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         "--out-of-credit-reason",
         default="credit_exhausted",
         help="How calls end once the credit is spent: credit_exhausted or no_valid_payment.",
+    )
+    add(
+        "--batch-failure-timestamps",
+        default="start_and_end",
+        help="Timestamps batch calls that never connect keep: start_and_end, start_only, "
+        "end_only or none.",
     )
     return parser
 

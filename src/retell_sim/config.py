@@ -176,6 +176,12 @@ class SimulatorConfig(BaseModel):
         None, ge=0, description="calls the account's credit pays for; None = no limit"
     )
     out_of_credit_reason: OutOfCreditReason = "credit_exhausted"
+    # Whether Retell's not_connected / error calls carry end_timestamp is not documented
+    # (retell-api.md, "What real Retell does"): which timestamps batch calls that never connected
+    # keep.
+    batch_failure_timestamps: Literal["start_and_end", "start_only", "end_only", "none"] = (
+        "start_and_end"
+    )
     empty: bool = False
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
 

@@ -8,7 +8,8 @@ guarded by the call's ``phase``, so stopping or deleting a call cancels its pend
 touching the heap.
 
 Calls that never connected end with ``start_timestamp == end_timestamp`` (the moment the dial
-failed) and ``duration_ms == 0``, so every terminal call has an end timestamp to sync on.
+failed) and ``duration_ms == 0``, so every terminal call has an end timestamp to sync on, unless
+``batch_failure_timestamps`` drops them from batch calls.
 """
 
 from __future__ import annotations
@@ -579,8 +580,11 @@ class Simulator:
     def _fail(self, call: CallRecord, reason: str | None = None) -> None:
         now = self.clock.now_ms()
         reason = reason or call.outcome.reason
-        call.start_ms = now
-        call.end_ms = now
+        kept = (
+            "start_and_end" if call.batch_call_id is None else self.config.batch_failure_timestamps
+        )
+        call.start_ms = now if kept in ("start_and_end", "start_only") else None
+        call.end_ms = now if kept in ("start_and_end", "end_only") else None
         call.disconnection_reason = reason
         call.details = {"call_cost": build_cost(0)}
         self.calls.set_status(call, status_for_reason(reason))

@@ -11,7 +11,14 @@ import pytest
 from retell_sim import SimulatorHandle
 from retell_sim.batches import CallWindow, TimeWindowBody
 from tests.retell_sim.conftest import MakeSimulator
-from tests.retell_sim.helpers import INSTANT, api_client, batch_calls, create_batch
+from tests.retell_sim.helpers import (
+    INSTANT,
+    api_client,
+    batch_calls,
+    create_batch,
+    create_call,
+    force,
+)
 
 MONDAY_NOON_UTC = int(datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp() * 1000)
 HOUR_MS = 3_600_000
@@ -217,3 +224,29 @@ def test_a_task_to_a_number_on_the_internal_dnc_list(
     else:
         assert response.status_code == 201
         assert (stats["batches"], stats["calls_created"]) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kept", "present"),
+    [
+        ("start_and_end", {"start_timestamp", "end_timestamp", "duration_ms"}),
+        ("start_only", {"start_timestamp"}),
+        ("end_only", {"end_timestamp"}),
+        ("none", set()),
+    ],
+)
+def test_batch_calls_that_never_connect_can_lack_timestamps(
+    make_simulator: MakeSimulator, kept: str, present: set[str]
+) -> None:
+    sim = make_simulator(cps=100, batch_failure_timestamps=kept)
+    timestamps = {"start_timestamp", "end_timestamp", "duration_ms"}
+    with api_client(sim) as http:
+        force(http, "+14158000000", "dial_busy")
+        batch = create_batch(http, 1)
+        single = create_call(http, "+14158000000")
+        sim.advance(60)
+        (call,) = batch_calls(http, batch["batch_call_id"])
+        alone = http.get(f"/v2/get-call/{single['call_id']}").json()
+    assert call["call_status"] == "not_connected"
+    assert timestamps & set(call) == present
+    assert timestamps <= set(alone)  # a call outside a batch keeps both

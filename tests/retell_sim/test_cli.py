@@ -129,7 +129,7 @@ def test_sim_options_for_retells_failures_reach_the_config(monkeypatch: pytest.M
     monkeypatch.setattr(cli, "serve_until_stopped", serve)
     options = ["--api-key", "key_api", "--webhook-api-key", "key_hooks"]
     options += ["--trunk-failure", "sip_routing_error", "--credit-calls", "5"]
-    options += ["--out-of-credit-reason", "no_valid_payment"]
+    options += ["--out-of-credit-reason", "no_valid_payment", "--batch-failure-timestamps", "none"]
     assert main(options) == 0
     (config,) = served
     assert config.api_key.get_secret_value() == "key_api"
@@ -137,3 +137,4 @@ def test_sim_options_for_retells_failures_reach_the_config(monkeypatch: pytest.M
     assert config.trunk_failure == "sip_routing_error"
     assert config.credit_calls == 5
     assert config.out_of_credit_reason == "no_valid_payment"
+    assert config.batch_failure_timestamps == "none"
