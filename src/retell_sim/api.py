@@ -16,12 +16,7 @@ from starlette.responses import Response
 
 from retell_sim.engine import Simulator
 from retell_sim.errors import MESSAGE_BAD_FORMAT, ApiError, json_response, validate_body
-from retell_sim.listing import (
-    LegacyListCallsBody,
-    ListCallsBody,
-    list_calls_legacy,
-    list_calls_v3,
-)
+from retell_sim.listing import ListCallsBody, list_calls_v3
 from retell_sim.workspace import VOICES, page_by_id
 
 __all__ = ["API_ROUTES", "Endpoint", "RetellApi"]
@@ -44,18 +39,16 @@ API_ROUTES: tuple[Endpoint, ...] = (
     Endpoint("POST", "/v2/create-phone-call", "create_phone_call", creates_calls=True),
     Endpoint("GET", "/v2/get-call/{call_id}", "get_call"),
     Endpoint("POST", "/v3/list-calls", "list_calls"),
-    Endpoint("POST", "/v2/list-calls", "list_calls_legacy"),
     Endpoint("PATCH", "/v2/update-call/{call_id}", "update_call"),
     Endpoint("DELETE", "/v2/delete-call/{call_id}", "delete_call"),
     Endpoint("POST", "/v2/stop-call/{call_id}", "stop_call"),
     Endpoint("POST", "/v3/create-web-call", "create_web_call", creates_calls=True),
     Endpoint("POST", "/v2/create-web-call", "create_web_call_legacy", creates_calls=True),
     Endpoint("POST", "/create-batch-call", "create_batch_call", creates_calls=True),
-    Endpoint("POST", "/v2/create-batch-call", "create_batch_call", creates_calls=True),
     Endpoint("GET", "/get-concurrency", "get_concurrency"),
-    Endpoint("GET", "/v2/get-concurrency", "get_concurrency"),
     Endpoint("POST", "/create-agent", "create_agent"),
     Endpoint("GET", "/get-agent/{agent_id}", "get_agent"),
+    Endpoint("POST", "/create-agent-version/{agent_id}", "create_agent_version"),
     Endpoint("POST", "/v2/list-agents", "list_agents"),
     Endpoint("GET", "/list-agents", "list_agents_legacy"),
     Endpoint("PATCH", "/update-agent/{agent_id}", "update_agent"),
@@ -159,11 +152,6 @@ class RetellApi:
         body = validate_body(ListCallsBody, await read_json(request))
         return json_response(list_calls_v3(body, self.sim.calls))
 
-    async def list_calls_legacy(self, request: Request) -> Response:
-        """POST /v2/list-calls (bare array, call_id cursor)."""
-        body = validate_body(LegacyListCallsBody, await read_json(request))
-        return json_response(list_calls_legacy(body, self.sim.calls))
-
     async def update_call(self, request: Request) -> Response:
         """PATCH /v2/update-call/{call_id}."""
         call = self.sim.update_call(request.path_params["call_id"], await read_json(request))
@@ -205,8 +193,18 @@ class RetellApi:
         return json_response(self.sim.workspace.create_agent(await read_json(request)), 201)
 
     async def get_agent(self, request: Request) -> Response:
-        """GET /get-agent/{agent_id} (``version`` is accepted; there is one version)."""
-        return json_response(self.sim.workspace.agent(request.path_params["agent_id"]))
+        """GET /get-agent/{agent_id}?version= (the latest when no version is named)."""
+        agent = self.sim.workspace.agent_at(
+            request.path_params["agent_id"], request.query_params.get("version")
+        )
+        return json_response(agent)
+
+    async def create_agent_version(self, request: Request) -> Response:
+        """POST /create-agent-version/{agent_id}."""
+        agent = self.sim.workspace.create_agent_version(
+            request.path_params["agent_id"], await read_json(request)
+        )
+        return json_response(agent, 201)
 
     async def list_agents(self, request: Request) -> Response:
         """POST /v2/list-agents (paging in the query, filters in the body)."""

@@ -31,6 +31,11 @@ _OPTION_FIELDS = {
     "empty": "empty",
     "webhook_url": "account_webhook_url",
     "analysis_delay": "analysis_delay_s",
+    "webhook_api_key": "webhook_api_key",
+    "trunk_failure": "trunk_failure",
+    "credit_calls": "credit_calls",
+    "out_of_credit_reason": "out_of_credit_reason",
+    "batch_failure_timestamps": "batch_failure_timestamps",
 }
 _FIELD_OPTIONS = {field: "--" + dest.replace("_", "-") for dest, field in _OPTION_FIELDS.items()}
 
@@ -80,11 +85,32 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         help="API requests per second per key (default: no limit).",
     )
     add("--webhook-url", help="Account-level webhook URL (agents without their own webhook_url).")
+    add("--webhook-api-key", help="Key webhooks are signed with (default: the API key).")
     add(
         "--analysis-delay",
         type=float,
         default=3.0,
         help="Virtual seconds from a call's end to its post-call analysis.",
+    )
+    add(
+        "--trunk-failure",
+        help="Fail every call at once with this trunk-level reason, e.g. sip_routing_error.",
+    )
+    add(
+        "--credit-calls",
+        type=int,
+        help="Calls the credit pays for; later creates answer 402 (default: no limit).",
+    )
+    add(
+        "--out-of-credit-reason",
+        default="credit_exhausted",
+        help="How calls end once the credit is spent: credit_exhausted or no_valid_payment.",
+    )
+    add(
+        "--batch-failure-timestamps",
+        default="start_and_end",
+        help="Timestamps batch calls that never connect keep: start_and_end, start_only, "
+        "end_only or none.",
     )
     return parser
 

@@ -18,8 +18,10 @@ from retell_sim.faults import parse_faults
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_API_KEY",
+    "OutOfCreditReason",
     "OutcomeModel",
     "SimulatorConfig",
+    "TrunkFailure",
     "resolve_api_key",
 ]
 
@@ -67,6 +69,10 @@ class OutcomeModel(BaseModel):
     voicemail_median_s: float = Field(22.0, gt=0)
     ring_answer_s: tuple[float, float] = (3.0, 12.0)
     ring_no_answer_s: float = Field(30.0, gt=0)
+    # Added to every connected call's collected_dynamic_variables. The SDK types that field
+    # Dict[str, str], but what Retell collects during a call is not documented to be text: values
+    # here may be any JSON, to test clients against numbers, booleans or objects there.
+    collected_variables: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> OutcomeModel:
@@ -114,6 +120,19 @@ class OutcomeModel(BaseModel):
         return self.success_rate_by_agent.get(agent_id, self.success_rate)
 
 
+# Trunk-level reasons a call fails with before it connects (docs.retellai.com/reliability/
+# debug-call-disconnect): trunk credentials refused, provider outage, a SIP routing loop, a caller
+# ID marked as spam; dial_failed is what a carrier's block of a spam-flagged number shows as.
+TrunkFailure = Literal[
+    "telephony_provider_permission_denied",
+    "telephony_provider_unavailable",
+    "sip_routing_error",
+    "marked_as_spam",
+    "dial_failed",
+]
+OutOfCreditReason = Literal["credit_exhausted", "no_valid_payment"]
+
+
 class SimulatorConfig(BaseModel):
     """Everything the simulator can be told at start.
 
@@ -143,12 +162,33 @@ class SimulatorConfig(BaseModel):
     # batch task to a number on the internal do-not-call list is refused is not documented.
     batch_internal_dnc: Literal["dial", "refuse"] = "dial"
     account_webhook_url: str | None = None
+    # Retell signs webhooks with the key that has the webhook badge in the dashboard, which need not
+    # be the key API calls use (docs.retellai.com/features/secure-webhook). None: the API key.
+    webhook_api_key: SecretStr | None = None
     webhook_retries: int = Field(3, ge=0)
     webhook_retry_backoff_s: float = Field(1.0, ge=0)
     analysis_delay_s: float = Field(3.0, ge=0)
     faults: str = "none"
+    trunk_failure: TrunkFailure | None = Field(
+        None, description="every call placed ends at once with this reason"
+    )
+    credit_calls: int | None = Field(
+        None, ge=0, description="calls the account's credit pays for; None = no limit"
+    )
+    out_of_credit_reason: OutOfCreditReason = "credit_exhausted"
+    # Whether Retell's not_connected / error calls carry end_timestamp is not documented
+    # (retell-api.md, "What real Retell does"): which timestamps batch calls that never connected
+    # keep.
+    batch_failure_timestamps: Literal["start_and_end", "start_only", "end_only", "none"] = (
+        "start_and_end"
+    )
     empty: bool = False
     outcomes: OutcomeModel = Field(default_factory=OutcomeModel)
+
+    @property
+    def webhook_key(self) -> str:
+        """The key webhooks are signed with."""
+        return (self.webhook_api_key or self.api_key).get_secret_value()
 
     @field_validator("faults")
     @classmethod

@@ -8,7 +8,8 @@ guarded by the call's ``phase``, so stopping or deleting a call cancels its pend
 touching the heap.
 
 Calls that never connected end with ``start_timestamp == end_timestamp`` (the moment the dial
-failed) and ``duration_ms == 0``, so every terminal call has an end timestamp to sync on.
+failed) and ``duration_ms == 0``, so every terminal call has an end timestamp to sync on, unless
+``batch_failure_timestamps`` drops them from batch calls.
 """
 
 from __future__ import annotations
@@ -56,12 +57,23 @@ from retell_sim.workspace import DEFAULT_WEBHOOK_EVENTS, Workspace, is_e164
 __all__ = ["CreatePhoneCallBody", "CreateWebCallBody", "Simulator", "UpdateCallBody"]
 
 MESSAGE_CONCURRENCY = "Concurrency limit reached, please try again later."
+# Retell answers a from_number outside the workspace, or one without an outbound agent, with a 400
+# whose message names no field (retell-api.md, "What real Retell does"; Retell's community forum,
+# community.retellai.com/t/804, gives both causes for one 400). Its exact wording is not published,
+# so this one is ours; it must not start with a field name, or a client could tell us apart.
+MESSAGE_NO_OUTBOUND_AGENT = "Phone number not found or has no outbound agent."
 WEB_CALL_JOIN_TIMEOUT_MS = 30_000
 _WEB_CALL_ABANDONED = Outcome(
     "error_user_not_joined", WEB_CALL_JOIN_TIMEOUT_MS, 0, False, "Unknown"
 )
 _STORAGE_STRICTNESS = ("everything", "everything_except_pii", "basic_attributes_only")
-_CONCURRENCY_ERROR = Outcome("concurrency_limit_reached", 0, 0, False, "Unknown")
+# What create-phone-call answers once the credit has run out. Retell documents 402 on calling
+# endpoints with "Trial has ended, please add payment method." (retell-api.md §8.1), the message for
+# an account without valid payment; its message for spent credit is not published, so that is ours.
+PAYMENT_REQUIRED_MESSAGES = {
+    "no_valid_payment": "Trial has ended, please add payment method.",
+    "credit_exhausted": "Insufficient credit, please add credit to your account.",
+}
 
 
 class CreatePhoneCallBody(BaseModel):
@@ -166,7 +178,7 @@ class Simulator:
         self.rate_limiter = RateLimiter(config.rate_limit)
         self.faults = FaultInjector(parse_faults(config.faults), config.seed)
         self.webhooks = WebhookDispatcher(
-            api_key=self.api_key,
+            api_key=config.webhook_key,
             retries=config.webhook_retries,
             backoff_s=config.webhook_retry_backoff_s,
         )
@@ -183,6 +195,8 @@ class Simulator:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._idempotency: dict[str, _IdempotentCreate] = {}
         self._next_seq = 1
+        self._calls_billed = 0
+        self._credit_spent = False
         self._success_rates = dict(config.outcomes.success_rate_by_agent)
         if not config.empty:
             self._success_rates = {**DEMO_SUCCESS_RATES, **self._success_rates}
@@ -209,9 +223,10 @@ class Simulator:
         await self.webhooks.stop()
 
     def reset(self, *, workspace: bool = False) -> None:
-        """Forget every call, batch, idempotency key, forced outcome, DNC entry and counter, and
-        put the fault spec back to the configured one. The workspace (LLMs, agents, numbers) is
-        kept unless ``workspace`` asks for the one the simulator started with."""
+        """Forget every call, batch, idempotency key, forced outcome, DNC entry, counter and
+        spent credit, and put the fault spec back to the configured one. The workspace (LLMs,
+        agents, numbers) is kept unless ``workspace`` asks for the one the simulator started
+        with."""
         if workspace:
             self.workspace = self._initial_workspace()
         self.faults.set_spec(parse_faults(self.config.faults))
@@ -224,6 +239,8 @@ class Simulator:
         self._idempotency.clear()
         self.forced.clear()
         self.dnc.clear()
+        self._calls_billed = 0
+        self._credit_spent = False
         self.stats = RequestStats()
         self.webhooks.stats = WebhookStats()
         self.scheduler.lag = SchedulerLag()
@@ -261,15 +278,17 @@ class Simulator:
             ),
             sip_headers=request.custom_sip_headers,
         )
+        if self._out_of_credit():
+            raise self._payment_required()
         wait = self.pacer.wait_ms(now)
         if wait > 0 and self.config.cps_exceeded == "429":
             raise self._too_many("cps", self.clock.real_seconds(wait), MESSAGE_RATE_LIMITED)
         if refuse_for_capacity or not self.pool.has_room():
             if self.config.concurrency_exhausted == "429":
                 raise self._too_many("concurrency", 1.0, MESSAGE_CONCURRENCY)
-            call = self._record(new, now, _CONCURRENCY_ERROR)
-            self._at(call, now, self._fail)
+            call = self._fail_at_once(new, now, "concurrency_limit_reached")
         else:
+            self._calls_billed += 1
             call = self._record(new, now)
             self.pool.acquire(call)
             self._schedule_dial(call, self.pacer.take(now))
@@ -290,7 +309,7 @@ class Simulator:
             call_id=f"call_{secrets.token_hex(14)[:27]}",
             call_type="web_call",
             agent_id=agent["agent_id"],
-            agent_version=_version(request.agent_version, agent),
+            agent_version=self.workspace.agent_version(agent, request.agent_version),
             agent_name=agent.get("agent_name"),
             from_number=None,
             to_number=None,
@@ -321,7 +340,10 @@ class Simulator:
         """Validate and submit a batch; its tasks dial later, server-side."""
         request = validate_body(BatchBody, raw)
         self._check_numbers(request.from_number, None, False)
-        number = self._outbound_number(request.from_number, need_agents=False)
+        self._outbound_number(
+            request.from_number,
+            need_agents=any(task.override_agent_id is None for task in request.tasks),
+        )
         now = self.clock.now_ms()
         for index, task in enumerate(request.tasks):
             path = f"tasks[{index}]"
@@ -333,13 +355,12 @@ class Simulator:
             self._variables(
                 task.retell_llm_dynamic_variables, f"{path}.retell_llm_dynamic_variables"
             )
-            if task.override_agent_id is None and not number.get("outbound_agents"):
-                raise ApiError(
-                    400,
-                    f"from_number: {request.from_number} has no outbound agent ({path} names none)",
-                )
             if task.override_agent_id is not None:
-                self.workspace.agent(task.override_agent_id)
+                agent = self.workspace.agent(task.override_agent_id)
+                self.workspace.agent_version(agent, task.override_agent_version)
+        if self._out_of_credit():
+            # 402 is documented for create-phone-call only; a batch is refused alike (our choice).
+            raise self._payment_required()
         window = CallWindow(request.call_time_window) if request.call_time_window else None
         scheduled = int(request.trigger_timestamp) if request.trigger_timestamp is not None else now
         batch_id = f"batch_call_{secrets.token_hex(11)[:21]}"
@@ -376,9 +397,36 @@ class Simulator:
             sip_headers=task.custom_sip_headers,
             batch_call_id=batch.batch_call_id,
         )
+        if self._out_of_credit():
+            # The batch was accepted while there was credit; its later tasks fail as calls.
+            self._fail_at_once(new, now, self.config.out_of_credit_reason)
+            return
+        self._calls_billed += 1
         call = self._record(new, now)
         self.pool.acquire(call)
         self._schedule_dial(call, dial_at)
+
+    def _fail_at_once(self, new: _NewCall, now: int, reason: str) -> CallRecord:
+        """Record a call that ends with ``reason`` without being dialed (no slot held)."""
+        call = self._record(new, now, Outcome(reason, 0, 0, False, "Unknown"))
+        self._at(call, now, self._fail)
+        return call
+
+    def _out_of_credit(self) -> bool:
+        """True once the calls the credit pays for (``credit_calls``) are placed. The first time
+        it is found out, every call in progress ends with ``out_of_credit_reason``, as Retell cuts
+        an account's calls when its credit runs out."""
+        limit = self.config.credit_calls
+        if limit is None or self._calls_billed < limit:
+            return False
+        if not self._credit_spent:
+            self._credit_spent = True
+            for call in [call for call in self.calls if not call.terminal]:
+                self._end_now(call, self.config.out_of_credit_reason)
+        return True
+
+    def _payment_required(self) -> ApiError:
+        return ApiError(402, PAYMENT_REQUIRED_MESSAGES[self.config.out_of_credit_reason])
 
     # Calls: create helpers
 
@@ -402,14 +450,8 @@ class Simulator:
 
     def _outbound_number(self, from_number: str, *, need_agents: bool = True) -> dict[str, Any]:
         number = self.workspace.numbers.get(from_number)
-        if number is None:
-            raise ApiError(400, f"from_number: {from_number} is not a number of this workspace")
-        if need_agents and not number.get("outbound_agents"):
-            raise ApiError(
-                400,
-                f"from_number: {from_number} has no outbound agent; bind one or set "
-                "override_agent_id",
-            )
+        if number is None or (need_agents and not number.get("outbound_agents")):
+            raise ApiError(400, MESSAGE_NO_OUTBOUND_AGENT)
         return number
 
     def _pick_agent(
@@ -417,16 +459,16 @@ class Simulator:
     ) -> tuple[dict[str, Any], int]:
         if override_id is not None:
             agent = self.workspace.agent(override_id)
-            return agent, _version(override_version, agent)
+            return agent, self.workspace.agent_version(agent, override_version)
         bindings = number.get("outbound_agents") or []
         if not bindings:
-            raise ApiError(400, f"from_number: {number['phone_number']} has no outbound agent")
+            raise ApiError(400, MESSAGE_NO_OUTBOUND_AGENT)
         chooser = random.Random(f"{self.config.seed}:agent:{self._next_seq}")
         binding = chooser.choices(bindings, weights=[float(b["weight"]) for b in bindings])[0]
         bound = self.workspace.agents.get(binding["agent_id"])
         if bound is None:
             raise not_found(self.config.not_found_status)
-        return bound, _version(binding.get("agent_version"), bound)
+        return bound, self.workspace.agent_version(bound, binding.get("agent_version"))
 
     def _variables(self, raw: dict[str, Any] | None, path: str) -> dict[str, str] | None:
         if raw is None:
@@ -460,6 +502,9 @@ class Simulator:
         return seq
 
     def _draw(self, seq: int, agent: dict[str, Any], to_number: str) -> Outcome:
+        if self.config.trunk_failure is not None:
+            # A broken trunk fails every dial, whoever is called and whatever was forced.
+            return Outcome(self.config.trunk_failure, 0, 0, False, "Unknown")
         rng = random.Random(f"{self.config.seed}:outcome:{seq}")
         order = self.forced.get(to_number)
         model = self.config.outcomes
@@ -535,8 +580,11 @@ class Simulator:
     def _fail(self, call: CallRecord, reason: str | None = None) -> None:
         now = self.clock.now_ms()
         reason = reason or call.outcome.reason
-        call.start_ms = now
-        call.end_ms = now
+        kept = (
+            "start_and_end" if call.batch_call_id is None else self.config.batch_failure_timestamps
+        )
+        call.start_ms = now if kept in ("start_and_end", "start_only") else None
+        call.end_ms = now if kept in ("start_and_end", "end_only") else None
         call.disconnection_reason = reason
         call.details = {"call_cost": build_cost(0)}
         self.calls.set_status(call, status_for_reason(reason))
@@ -601,7 +649,10 @@ class Simulator:
                 "average": sum(tokens) / len(tokens),
                 "num_requests": len(tokens),
             },
-            "collected_dynamic_variables": dict(call.dynamic_variables or {}),
+            "collected_dynamic_variables": {
+                **(call.dynamic_variables or {}),
+                **self.config.outcomes.collected_variables,
+            },
         }
 
     def _emit(self, call: CallRecord, event: str) -> None:
@@ -656,11 +707,15 @@ class Simulator:
         call = self.call(call_id)
         if call.terminal:
             raise ApiError(400, f"call {call_id} has already ended")
+        self._end_now(call, "manual_stopped")
+
+    def _end_now(self, call: CallRecord, reason: str) -> None:
+        """End a live call now: hung up if connected, failed if still dialing."""
         call.phase += 1
         if call.call_status == "ongoing":
-            self._hang_up(call, "manual_stopped")
+            self._hang_up(call, reason)
         else:
-            self._fail(call, "manual_stopped")
+            self._fail(call, reason)
 
     def delete_call(self, call_id: str) -> None:
         """Delete a call (a live one is dropped and frees its slot)."""
@@ -714,14 +769,6 @@ class Simulator:
 
 def _fingerprint(raw: dict[str, Any]) -> bytes:
     return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-
-
-def _version(requested: int | str | None, agent: dict[str, Any]) -> int:
-    return (
-        requested
-        if isinstance(requested, int) and not isinstance(requested, bool)
-        else int(agent["version"])
-    )
 
 
 def _fit_to_agent(outcome: Outcome, agent: dict[str, Any]) -> Outcome:

@@ -1,4 +1,4 @@
-"""list-calls: the v3 filter grammar, the legacy v2 filters, sorting and paging.
+"""list-calls (v3): the filter grammar, sorting and paging.
 
 Sorting is by ``start_timestamp`` (default descending), ties broken by creation order. A call
 without a ``start_timestamp`` (registered, still dialing) sorts as if its start were +infinity, as
@@ -15,7 +15,7 @@ import base64
 import binascii
 import bisect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
@@ -29,11 +29,8 @@ from retell_sim.records import CallRecord
 
 __all__ = [
     "CallQuery",
-    "LegacyListCallsBody",
     "ListCallsBody",
-    "compile_legacy_filter",
     "compile_v3_filter",
-    "list_calls_legacy",
     "list_calls_v3",
 ]
 
@@ -65,17 +62,6 @@ class ListCallsBody(BaseModel):
     skip: int | None = Field(None, ge=0)
     pagination_key: str | None = None
     include_total: bool = False
-
-
-class LegacyListCallsBody(BaseModel):
-    """POST /v2/list-calls body (the cursor is a call_id)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    filter_criteria: dict[str, Any] | None = None
-    sort_order: SortOrder = "descending"
-    limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    pagination_key: str | None = None
 
 
 @dataclass
@@ -338,97 +324,6 @@ def _agent_predicate(path: str, spec: Any) -> Predicate:
     return matches
 
 
-_LEGACY_ARRAYS: dict[str, Extractor] = {
-    "call_id": lambda c: c.call_id,
-    "agent_id": lambda c: c.agent_id,
-    "version": lambda c: c.agent_version,
-    "call_status": lambda c: c.call_status,
-    "in_voicemail": _analysis("in_voicemail"),
-    "disconnection_reason": lambda c: c.disconnection_reason,
-    "from_number": lambda c: c.from_number,
-    "to_number": lambda c: c.to_number,
-    "batch_call_id": lambda c: c.batch_call_id,
-    "call_type": lambda c: c.call_type,
-    "direction": _direction,
-    "user_sentiment": _analysis("user_sentiment"),
-    "call_successful": _analysis("call_successful"),
-}
-_LEGACY_RANGES: dict[str, Extractor] = {
-    "start_timestamp": lambda c: c.start_ms,
-    "end_timestamp": lambda c: c.end_ms,
-    "duration_ms": lambda c: c.duration_ms,
-    "e2e_latency_p50": lambda c: c.e2e_latency_p50,
-}
-
-
-def compile_legacy_filter(criteria: Mapping[str, Any] | None, store: CallStore) -> CallQuery:
-    """Compile v2 ``filter_criteria``: arrays of allowed values, threshold ranges and dot-notation
-    ``metadata.<key>`` / ``dynamic_variables.<key>`` arrays compared as exact strings."""
-    query = CallQuery()
-    for key, spec in (criteria or {}).items():
-        path = f"filter_criteria.{key}"
-        if key in _LEGACY_ARRAYS:
-            allowed = _as_list(path, spec)
-            extract = _LEGACY_ARRAYS[key]
-            query.predicates.append(_values_predicate(allowed, extract))
-            if key == "batch_call_id":
-                query.candidate_sets.append(set().union(*(store.ids_in_batch(b) for b in allowed)))
-        elif key in _LEGACY_RANGES:
-            query.predicates.append(_legacy_range(path, spec, _LEGACY_RANGES[key]))
-        elif key in ("metadata", "dynamic_variables") and isinstance(spec, dict):
-            for name, values in spec.items():
-                bare = name.removeprefix(f"{key}.")
-                query.predicates.append(_legacy_keyed(f"{path}.{bare}", key, bare, values))
-        elif key.partition(".")[0] in ("metadata", "dynamic_variables") and "." in key:
-            kind, _, name = key.partition(".")
-            query.predicates.append(_legacy_keyed(path, kind, name, spec))
-        else:
-            raise _bad(path, "unknown filter key")
-    return query
-
-
-def _values_predicate(allowed: Sequence[Any], extract: Extractor) -> Predicate:
-    def matches(call: CallRecord) -> bool:
-        value = extract(call)
-        return value is not None and any(
-            type(value) is type(option) and value == option for option in allowed
-        )
-
-    return matches
-
-
-def _legacy_range(path: str, spec: Any, extract: Extractor) -> Predicate:
-    if not isinstance(spec, dict):
-        raise _bad(path, "must be an object with lower_threshold and/or upper_threshold")
-    low, high = spec.get("lower_threshold"), spec.get("upper_threshold")
-    for bound in (low, high):
-        if bound is not None and not _is_number(bound):
-            raise _bad(path, "thresholds must be numbers")
-    lower = -math.inf if low is None else float(low)
-    upper = math.inf if high is None else float(high)
-
-    def matches(call: CallRecord) -> bool:
-        value = extract(call)
-        return _is_number(value) and lower <= value <= upper
-
-    return matches
-
-
-def _legacy_keyed(path: str, kind: str, name: str, spec: Any) -> Predicate:
-    allowed = frozenset(_as_list(path, spec))
-    mapping = _KEYED[kind]
-
-    def matches(call: CallRecord) -> bool:
-        values = mapping(call)
-        value = None if values is None else values.get(name)
-        if value is None:
-            return False
-        text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        return text in allowed
-
-    return matches
-
-
 def _sort_key(call: CallRecord, order: SortOrder) -> tuple[float, int]:
     start = math.inf if call.start_ms is None else float(call.start_ms)
     return (start, call.seq) if order == "ascending" else (-start, -call.seq)
@@ -484,16 +379,3 @@ def list_calls_v3(body: ListCallsBody, store: CallStore) -> dict[str, Any]:
     if body.include_total:
         response["total"] = len(ordered)
     return response
-
-
-def list_calls_legacy(body: LegacyListCallsBody, store: CallStore) -> list[dict[str, Any]]:
-    """The /v2/list-calls response: a bare array of full call objects after the cursor call_id."""
-    matching = compile_legacy_filter(body.filter_criteria, store).select(store)
-    ordered, keys = _sorted(matching, body.sort_order)
-    start = 0
-    if body.pagination_key is not None:
-        anchor = store.get(body.pagination_key)
-        if anchor is None:
-            raise _bad("pagination_key", f"unknown call_id {body.pagination_key!r}")
-        start = bisect.bisect_right(keys, _sort_key(anchor, body.sort_order))
-    return [call.full() for call in ordered[start : start + body.limit]]

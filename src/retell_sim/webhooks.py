@@ -2,9 +2,10 @@
 
 Each event's body is frozen when the event happens (so ``call_ended`` never carries analysis that
 arrived later), serialised as Retell does (compact JSON, non-ASCII left as is) and signed with the
-workspace API key: ``x-retell-signature: v=<ms>,d=<hmac_sha256_hex(key, body + ms)>``. The
-timestamp is real wall-clock time, re-taken on every attempt, because receivers check it against
-their own clock (5 minutes of tolerance in the SDK's verifier) whatever the simulator's speed.
+workspace's webhook key (the API key unless configured apart):
+``x-retell-signature: v=<ms>,d=<hmac_sha256_hex(key, body + ms)>``. The timestamp is real
+wall-clock time, re-taken on every attempt, because receivers check it against their own clock
+(5 minutes of tolerance in the SDK's verifier) whatever the simulator's speed.
 
 Delivery runs in background tasks. An event's first attempt waits for the first attempt of the
 call's previous event, so events arrive in order; retries (up to ``retries``, on non-2xx or timeout,

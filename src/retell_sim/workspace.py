@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 DEFAULT_WEBHOOK_EVENTS = ("call_started", "call_ended", "call_analyzed")
+# Version tags that name an agent's newest version (retell-api.md §3.1, override_agent_version).
+_LATEST_TAGS = frozenset({"latest", "latest_published"})
 WebhookEvent = Literal[
     "call_started",
     "call_ended",
@@ -376,6 +378,42 @@ class Workspace:
     def agent(self, agent_id: str) -> dict[str, Any]:
         """The agent with ``agent_id``."""
         return self._lookup(self.agents, agent_id)
+
+    def agent_version(self, agent: Mapping[str, Any], requested: int | str | None) -> int:
+        """The version of ``agent`` that ``requested`` names: a number from 0 to the latest, a
+        number as text (a query parameter), or the ``latest`` / ``latest_published`` tag; None is
+        the latest. Any other version is unknown, answered as an unknown id is (422, or 404), the
+        status Retell documents for assets it cannot find; the simulator keeps no other tags."""
+        latest = int(agent["version"])
+        if requested is None or requested in _LATEST_TAGS:
+            return latest
+        if isinstance(requested, str) and requested.isdigit():
+            requested = int(requested)
+        if (
+            isinstance(requested, int)
+            and not isinstance(requested, bool)
+            and 0 <= requested <= latest
+        ):
+            return requested
+        raise not_found(self._not_found_status)
+
+    def agent_at(self, agent_id: str, version: str | None) -> dict[str, Any]:
+        """GET /get-agent: the agent as of ``version`` (the simulator keeps one configuration
+        for all versions; only the number differs)."""
+        agent = self.agent(agent_id)
+        return {**agent, "version": self.agent_version(agent, version)}
+
+    def create_agent_version(self, agent_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /create-agent-version: a new draft version after the latest, from
+        ``base_version`` (which must exist)."""
+        agent = self.agent(agent_id)
+        base = raw.get("base_version")
+        if not isinstance(base, int) or isinstance(base, bool):
+            raise ApiError(400, "base_version: must be an integer")
+        self.agent_version(agent, base)
+        agent["version"] = int(agent["version"]) + 1
+        agent["last_modification_timestamp"] = self._clock.now_ms()
+        return agent
 
     def update_agent(self, agent_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Change an agent's fields (the draft version is edited in place)."""

@@ -34,6 +34,32 @@ def create_call(http: httpx.Client, to_number: str = "+14155551000", **body: Any
     return call
 
 
+def create_batch(http: httpx.Client, tasks: int, **body: Any) -> dict[str, Any]:
+    """Submit a batch of ``tasks`` calls from the demo number; assert 201 and return it."""
+    payload = {
+        "from_number": "+14155550100",
+        "tasks": [{"to_number": f"+1415800{n:04d}", "metadata": {"task": n}} for n in range(tasks)],
+        **body,
+    }
+    response = http.post("/create-batch-call", json=payload)
+    assert response.status_code == 201, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
+
+
+def batch_calls(http: httpx.Client, batch_call_id: str) -> list[dict[str, Any]]:
+    """The calls of a batch (list-calls items), first placed first."""
+    body = {
+        "filter_criteria": {
+            "batch_call_id": {"type": "string", "op": "eq", "value": batch_call_id}
+        },
+        "limit": 1000,
+        "sort_order": "ascending",
+    }
+    items: list[dict[str, Any]] = http.post("/v3/list-calls", json=body).json()["items"]
+    return items
+
+
 def force(http: httpx.Client, to_number: str, reason: str, **extra: Any) -> None:
     """Order the outcome of every call to ``to_number``."""
     body = {"to_number": to_number, "disconnection_reason": reason, **extra}

@@ -11,35 +11,18 @@ import pytest
 from retell_sim import SimulatorHandle
 from retell_sim.batches import CallWindow, TimeWindowBody
 from tests.retell_sim.conftest import MakeSimulator
-from tests.retell_sim.helpers import INSTANT, api_client
+from tests.retell_sim.helpers import (
+    INSTANT,
+    api_client,
+    batch_calls,
+    create_batch,
+    create_call,
+    force,
+)
 
 MONDAY_NOON_UTC = int(datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp() * 1000)
 HOUR_MS = 3_600_000
 NINE_TO_FIVE = [{"start": 540, "end": 1020}]
-
-
-def _batch(http: httpx.Client, tasks: int, **body: Any) -> dict[str, Any]:
-    payload = {
-        "from_number": "+14155550100",
-        "tasks": [{"to_number": f"+1415800{n:04d}", "metadata": {"task": n}} for n in range(tasks)],
-        **body,
-    }
-    response = http.post("/create-batch-call", json=payload)
-    assert response.status_code == 201, response.text
-    batch: dict[str, Any] = response.json()
-    return batch
-
-
-def _batch_calls(http: httpx.Client, batch_call_id: str) -> list[dict[str, Any]]:
-    body = {
-        "filter_criteria": {
-            "batch_call_id": {"type": "string", "op": "eq", "value": batch_call_id}
-        },
-        "limit": 1000,
-        "sort_order": "ascending",
-    }
-    items: list[dict[str, Any]] = http.post("/v3/list-calls", json=body).json()["items"]
-    return items
 
 
 @pytest.fixture
@@ -62,7 +45,7 @@ def test_windows_open_in_each_zones_local_time(monday: SimulatorHandle) -> None:
             ),
         }
         batches = {
-            name: _batch(http, 2, call_time_window={"windows": NINE_TO_FIVE, **window})
+            name: create_batch(http, 2, call_time_window={"windows": NINE_TO_FIVE, **window})
             for name, (window, _) in zones.items()
         }
         for hours in (0, 1, 2, 11, 12, 49, 50):
@@ -71,9 +54,9 @@ def test_windows_open_in_each_zones_local_time(monday: SimulatorHandle) -> None:
             monday.advance((target - now) / 1000)
             for name, (_, opens_after_ms) in zones.items():
                 expected = 2 if hours * HOUR_MS >= opens_after_ms else 0
-                placed = _batch_calls(http, batches[name]["batch_call_id"])
+                placed = batch_calls(http, batches[name]["batch_call_id"])
                 assert len(placed) == expected, f"{name} at +{hours} h"
-        first_tokyo = _batch_calls(http, batches["Asia/Tokyo"]["batch_call_id"])[0]
+        first_tokyo = batch_calls(http, batches["Asia/Tokyo"]["batch_call_id"])[0]
         assert first_tokyo["start_timestamp"] == MONDAY_NOON_UTC + 12 * HOUR_MS
 
 
@@ -84,14 +67,14 @@ def test_tasks_left_when_the_window_closes_wait_for_the_next(make_simulator: Mak
             "windows": [{"start": 780, "end": 781}],
             "timezone": "Europe/Berlin",
         }  # 13:00-13:01
-        batch = _batch(http, 3, call_time_window=window)
+        batch = create_batch(http, 3, call_time_window=window)
         sim.advance(300)
-        assert len(_batch_calls(http, batch["batch_call_id"])) == 2
+        assert len(batch_calls(http, batch["batch_call_id"])) == 2
         status = http.get(f"/_sim/batches/{batch['batch_call_id']}").json()
         assert status["state"] == "waiting_for_window"
         assert status["pending_task_count"] == 1
         sim.advance(24 * 3600)
-        placed = _batch_calls(http, batch["batch_call_id"])
+        placed = batch_calls(http, batch["batch_call_id"])
     assert len(placed) == 3
     assert placed[2]["start_timestamp"] == MONDAY_NOON_UTC + 24 * HOUR_MS
 
@@ -99,19 +82,19 @@ def test_tasks_left_when_the_window_closes_wait_for_the_next(make_simulator: Mak
 def test_trigger_timestamp_delays_the_start(monday: SimulatorHandle) -> None:
     with api_client(monday) as http:
         trigger = MONDAY_NOON_UTC + HOUR_MS
-        batch = _batch(http, 2, trigger_timestamp=trigger, name="later")
+        batch = create_batch(http, 2, trigger_timestamp=trigger, name="later")
         assert batch["scheduled_timestamp"] == trigger
         assert batch["name"] == "later"
         monday.advance(3599)
-        assert _batch_calls(http, batch["batch_call_id"]) == []
+        assert batch_calls(http, batch["batch_call_id"]) == []
         monday.advance(1)
-        assert len(_batch_calls(http, batch["batch_call_id"])) == 2
+        assert len(batch_calls(http, batch["batch_call_id"])) == 2
 
 
 def test_reserved_concurrency_is_left_free(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(cps=1000, concurrency_limit=5, outcomes=INSTANT)
     with api_client(sim) as http:
-        batch = _batch(http, 6, reserved_concurrency=3)
+        batch = create_batch(http, 6, reserved_concurrency=3)
         for _ in range(3):
             assert http.get("/get-concurrency").json()["current_concurrency"] == 2
             assert (
@@ -122,7 +105,7 @@ def test_reserved_concurrency_is_left_free(make_simulator: MakeSimulator) -> Non
                 == "registered"
             )
             sim.advance(61)
-        assert len(_batch_calls(http, batch["batch_call_id"])) == 6
+        assert len(batch_calls(http, batch["batch_call_id"])) == 6
         assert http.get("/_sim/stats").json()["peak_concurrency"] == 3
 
 
@@ -139,9 +122,9 @@ def test_batch_calls_carry_task_data_but_no_batch_id(monday: SimulatorHandle) ->
                 }
             ],
         }
-        batch = http.post("/v2/create-batch-call", json=payload).json()
+        batch = http.post("/create-batch-call", json=payload).json()
         monday.advance(1)
-        (call,) = _batch_calls(http, batch["batch_call_id"])
+        (call,) = batch_calls(http, batch["batch_call_id"])
         full = http.get(f"/v2/get-call/{call['call_id']}").json()
     assert full["metadata"] == {"campaign": "b1", "contact": 1}
     assert full["retell_llm_dynamic_variables"] == {"first_name": "Ada"}
@@ -154,13 +137,13 @@ def test_canonical_window_in_the_response(http: httpx.Client) -> None:
         "windows": [{"start": 900, "end": 1000}, {"start": 540, "end": 600}],
         "day": ["Friday", "Monday"],
     }
-    batch = _batch(http, 1, call_time_window=window)
+    batch = create_batch(http, 1, call_time_window=window)
     assert batch["call_time_window"] == {
         "windows": [{"start": 540, "end": 600}, {"start": 900, "end": 1000}],
         "timezone": "America/Los_Angeles",
         "day": ["Monday", "Friday"],
     }
-    assert "call_time_window" not in _batch(http, 1)
+    assert "call_time_window" not in create_batch(http, 1)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +155,6 @@ def test_canonical_window_in_the_response(http: httpx.Client) -> None:
             "tasks[1].to_number: '555' is not an E.164",
         ),
         ({"tasks": [{"metadata": {}}]}, "tasks[0].to_number: field required"),
-        ({"from_number": "+19995550000"}, "from_number: +19995550000 is not a number"),
         (
             {"call_time_window": {"windows": [{"start": 600, "end": 540}]}},
             "call_time_window.windows[0]: value error, start (600)",
@@ -242,3 +224,29 @@ def test_a_task_to_a_number_on_the_internal_dnc_list(
     else:
         assert response.status_code == 201
         assert (stats["batches"], stats["calls_created"]) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kept", "present"),
+    [
+        ("start_and_end", {"start_timestamp", "end_timestamp", "duration_ms"}),
+        ("start_only", {"start_timestamp"}),
+        ("end_only", {"end_timestamp"}),
+        ("none", set()),
+    ],
+)
+def test_batch_calls_that_never_connect_can_lack_timestamps(
+    make_simulator: MakeSimulator, kept: str, present: set[str]
+) -> None:
+    sim = make_simulator(cps=100, batch_failure_timestamps=kept)
+    timestamps = {"start_timestamp", "end_timestamp", "duration_ms"}
+    with api_client(sim) as http:
+        force(http, "+14158000000", "dial_busy")
+        batch = create_batch(http, 1)
+        single = create_call(http, "+14158000000")
+        sim.advance(60)
+        (call,) = batch_calls(http, batch["batch_call_id"])
+        alone = http.get(f"/v2/get-call/{single['call_id']}").json()
+    assert call["call_status"] == "not_connected"
+    assert timestamps & set(call) == present
+    assert timestamps <= set(alone)  # a call outside a batch keeps both

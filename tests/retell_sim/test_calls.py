@@ -346,3 +346,29 @@ def test_empty_workspace_and_key_from_environment(
     with api_client(sim) as http:
         assert http.get("/list-agents").json() == []
         assert http.get("/list-phone-numbers").json() == []
+
+
+METADATA = {"contact": 7, "vip": True, "tags": ["a", 2], "nested": {"score": 0.5}, "none": None}
+
+
+def test_metadata_is_any_json_object_echoed_as_sent(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    # The SDK types metadata `object`: values need not be strings.
+    created = create_call(http, metadata=METADATA)
+    assert created["metadata"] == METADATA
+    assert _get(http, created["call_id"])["metadata"] == METADATA
+    contact_7 = {"key": "contact", "type": "number", "op": "eq", "value": 7}
+    listed = http.post("/v3/list-calls", json={"filter_criteria": {"metadata": [contact_7]}})
+    assert [item["metadata"] for item in listed.json()["items"]] == [METADATA]
+
+
+def test_collected_variables_can_be_other_than_text(make_simulator: MakeSimulator) -> None:
+    collected = {"attempts": 2, "confirmed": True, "slot": {"day": "Mon"}}
+    outcomes = OutcomeModel.everyone_answers(collected_variables=collected)
+    sim = make_simulator(cps=100, outcomes=outcomes)
+    with api_client(sim) as http:
+        call = create_call(http, retell_llm_dynamic_variables={"first_name": "Ada"})
+        sim.advance(3600)
+        ended = _get(http, call["call_id"])
+    assert ended["collected_dynamic_variables"] == {"first_name": "Ada", **collected}

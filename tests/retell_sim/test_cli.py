@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from retell_sim import DEFAULT_API_KEY
+from retell_sim import DEFAULT_API_KEY, SimulatorConfig, cli
 from retell_sim.cli import main
 
 SIMULATOR = (sys.executable, "-m", "retell_sim")
@@ -101,6 +101,10 @@ BAD_OPTIONS = pytest.mark.parametrize(
             "error: --concurrency: Input should be greater than or equal to 1",
         ),
         (
+            ["--trunk-failure", "dial_busy"],
+            "error: --trunk-failure: Input should be 'telephony_provider_permission_denied'",
+        ),
+        (
             ["--analysis-delay", "-1"],
             "error: --analysis-delay: Input should be greater than or equal to 0",
         ),
@@ -114,3 +118,23 @@ def test_sim_rejects_bad_options_in_one_line(
 ) -> None:
     assert main(args) == 2
     assert capsys.readouterr().err.startswith(message)
+
+
+def test_sim_options_for_retells_failures_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[SimulatorConfig] = []
+
+    def serve(config: SimulatorConfig, **_: object) -> None:
+        served.append(config)
+
+    monkeypatch.setattr(cli, "serve_until_stopped", serve)
+    options = ["--api-key", "key_api", "--webhook-api-key", "key_hooks"]
+    options += ["--trunk-failure", "sip_routing_error", "--credit-calls", "5"]
+    options += ["--out-of-credit-reason", "no_valid_payment", "--batch-failure-timestamps", "none"]
+    assert main(options) == 0
+    (config,) = served
+    assert config.api_key.get_secret_value() == "key_api"
+    assert config.webhook_key == "key_hooks"
+    assert config.trunk_failure == "sip_routing_error"
+    assert config.credit_calls == 5
+    assert config.out_of_credit_reason == "no_valid_payment"
+    assert config.batch_failure_timestamps == "none"

@@ -34,7 +34,6 @@ from retell_sim import (
 )
 from tests.retell_sim.helpers import assert_model, force
 
-ListOfPhoneCalls = pydantic.RootModel[list[PhoneCallResponse]]
 ListOfAgents = pydantic.RootModel[list[AgentResponse]]
 ListOfLlms = pydantic.RootModel[list[LlmResponse]]
 ListOfNumbers = pydantic.RootModel[list[PhoneNumberResponse]]
@@ -118,12 +117,6 @@ def test_phone_call_lifecycle_matches_sdk_models(
     )
     assert updated["metadata"] == {"campaign": "contract", "note": "x"}
 
-    legacy = http.post(
-        "/v2/list-calls", json={"filter_criteria": {"call_id": [created["call_id"]]}}
-    )
-    assert legacy.status_code == 200
-    _assert_list(ListOfPhoneCalls, legacy.json())
-
     deleted = client.call.with_raw_response.delete(created["call_id"])
     assert deleted.http_response.status_code == 204
     assert deleted.http_response.content == b""
@@ -186,7 +179,6 @@ def test_batch_call_and_concurrency(client: Retell, http: httpx.Client) -> None:
         client.concurrency.with_raw_response.retrieve(), 200, ConcurrencyRetrieveResponse
     )
     assert set(concurrency) == set(ConcurrencyRetrieveResponse.model_fields)
-    assert http.get("/v2/get-concurrency").json() == http.get("/get-concurrency").json()
 
 
 def test_agents(client: Retell, http: httpx.Client) -> None:
@@ -209,6 +201,12 @@ def test_agents(client: Retell, http: httpx.Client) -> None:
         client.agent.with_raw_response.update(agent_id, agent_name="Renamed"), 200, AgentResponse
     )
     assert updated["agent_name"] == "Renamed"
+    versioned = _checked(
+        client.agent.with_raw_response.create_version(agent_id, base_version=0), 201, AgentResponse
+    )
+    assert versioned["version"] == 1
+    retrieved = client.agent.retrieve(agent_id, version=1)
+    assert retrieved.version == 1
 
     page = _checked(client.agent.with_raw_response.list(limit=2), 200, AgentListResponse)
     assert len(page["items"]) == 2

@@ -7,12 +7,13 @@ import pytest
 
 import retell
 from retell import Retell
-from retell_sim import DEMO_FROM_NUMBERS, SimulatorHandle
+from retell_sim import DEMO_AGENT_ID, DEMO_FROM_NUMBERS, SimulatorHandle
 from tests.retell_sim.conftest import MakeSimulator
 from tests.retell_sim.helpers import api_client, create_call
 
 ERROR_UNAUTHORIZED = {"status": "error", "message": "API key is missing or invalid."}
 ERROR_NOT_FOUND = {"status": "error", "message": "Cannot find requested asset under given api key."}
+OVERRIDE_VERSION_3 = {"override_agent_id": DEMO_AGENT_ID, "override_agent_version": 3}
 
 
 @pytest.mark.parametrize(
@@ -67,10 +68,6 @@ def test_unknown_ids_can_be_404(make_simulator: MakeSimulator) -> None:
             "to_number: '4155551000' is not an E.164",
         ),
         (
-            {"from_number": "+14155557777", "to_number": "+14155551000"},
-            "from_number: +14155557777 is not a number",
-        ),
-        (
             {
                 "from_number": DEMO_FROM_NUMBERS[0],
                 "to_number": "+14155551000",
@@ -95,6 +92,42 @@ def test_bad_create_is_400_naming_the_field(
     assert response.status_code == 400
     assert response.json()["status"] == "error"
     assert response.json()["message"].startswith(message)
+
+
+UNKNOWN_NUMBER = "+14155557777"
+UNBOUND_NUMBER = "+14155557778"
+SETUP_REFUSAL = {"status": "error", "message": "Phone number not found or has no outbound agent."}
+
+
+@pytest.mark.parametrize("from_number", [UNKNOWN_NUMBER, UNBOUND_NUMBER])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v2/create-phone-call", {"to_number": "+14155551000"}),
+        ("/create-batch-call", {"tasks": [{"to_number": "+14155551000"}]}),
+    ],
+)
+def test_a_number_that_cannot_call_is_400_naming_no_field(
+    http: httpx.Client, from_number: str, path: str, body: dict[str, object]
+) -> None:
+    # Retell's message for this setup refusal names no field, unlike its other 400s.
+    assert http.post("/create-phone-number", json={"phone_number": UNBOUND_NUMBER}).is_success
+    response = http.post(path, json={"from_number": from_number, **body})
+    assert response.status_code == 400
+    assert response.json() == SETUP_REFUSAL
+
+
+def test_an_agent_override_lets_a_number_without_agent_call(http: httpx.Client) -> None:
+    assert http.post("/create-phone-number", json={"phone_number": UNBOUND_NUMBER}).is_success
+    call = http.post(
+        "/v2/create-phone-call",
+        json={
+            "from_number": UNBOUND_NUMBER,
+            "to_number": "+14155551000",
+            "override_agent_id": DEMO_AGENT_ID,
+        },
+    )
+    assert call.status_code == 201
 
 
 def test_dynamic_variables_can_be_coerced(make_simulator: MakeSimulator) -> None:
@@ -134,6 +167,21 @@ def test_unknown_route_and_method_have_retell_error_bodies(http: httpx.Client) -
     assert wrong_method.json()["status"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v2/create-batch-call"),
+        ("GET", "/v2/get-concurrency"),
+        ("POST", "/v2/list-calls"),
+    ],
+)
+def test_v2_paths_retell_does_not_serve_are_404(http: httpx.Client, method: str, path: str) -> None:
+    # retell-api.md: only /create-batch-call, /get-concurrency and /v3/list-calls exist.
+    response = http.request(method, path, json={})
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+
+
 def test_llm_in_use_cannot_be_deleted_without_force(http: httpx.Client) -> None:
     refused = http.delete("/delete-retell-llm/llm_campaigner_demo")
     assert refused.status_code == 400
@@ -164,3 +212,46 @@ def test_agent_needs_engine_and_voice(http: httpx.Client) -> None:
     response = http.post("/create-agent", json={"voice_id": "11labs-Adrian"})
     assert response.status_code == 400
     assert response.json()["message"] == "response_engine: field required"
+
+
+def test_agent_versions_beyond_the_latest_are_unknown(http: httpx.Client) -> None:
+    agent = f"/get-agent/{DEMO_AGENT_ID}"
+    assert http.get(agent, params={"version": "1"}).json() == ERROR_NOT_FOUND
+    created = http.post(f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": 0})
+    assert created.status_code == 201
+    assert created.json()["version"] == 1
+    assert http.get(agent, params={"version": "0"}).json()["version"] == 0
+    assert http.get(agent, params={"version": "1"}).json()["version"] == 1
+    assert http.get(agent, params={"version": "latest"}).json()["version"] == 1
+    for unknown in ("2", "prod"):
+        response = http.get(agent, params={"version": unknown})
+        assert response.status_code == 422
+        assert response.json() == ERROR_NOT_FOUND
+    assert (
+        http.post(f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": 7}).json()
+        == ERROR_NOT_FOUND
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v2/create-phone-call", {"to_number": "+14155551000", **OVERRIDE_VERSION_3}),
+        ("/create-batch-call", {"tasks": [{"to_number": "+14155551000", **OVERRIDE_VERSION_3}]}),
+    ],
+)
+def test_an_unknown_override_agent_version_is_refused(
+    http: httpx.Client, path: str, body: dict[str, object]
+) -> None:
+    response = http.post(path, json={"from_number": DEMO_FROM_NUMBERS[0], **body})
+    assert response.status_code == 422
+    assert response.json() == ERROR_NOT_FOUND
+
+
+def test_a_known_override_agent_version_is_used(http: httpx.Client) -> None:
+    for base in range(3):
+        assert http.post(
+            f"/create-agent-version/{DEMO_AGENT_ID}", json={"base_version": base}
+        ).is_success
+    call = create_call(http, **OVERRIDE_VERSION_3)
+    assert call["agent_version"] == 3

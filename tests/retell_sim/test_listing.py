@@ -1,4 +1,4 @@
-"""list-calls: the v3 filter grammar, sorting, paging, and the legacy v2 form."""
+"""list-calls (v3): the filter grammar, sorting and paging."""
 
 from __future__ import annotations
 
@@ -223,34 +223,3 @@ def test_bad_list_requests_are_400(http: httpx.Client, body: dict[str, Any], mes
     response = http.post("/v3/list-calls", json=body)
     assert response.status_code == 400
     assert response.json()["message"].startswith(message)
-
-
-def test_legacy_v2_list(http: httpx.Client, calls: dict[str, dict[str, Any]]) -> None:
-    def legacy(**body: Any) -> list[dict[str, Any]]:
-        response = http.post("/v2/list-calls", json=body)
-        assert response.status_code == 200
-        result: list[dict[str, Any]] = response.json()
-        return result
-
-    by_metadata = legacy(filter_criteria={"metadata.name": ["won", "lost"]})
-    assert {call["call_id"] for call in by_metadata} == {
-        calls["won"]["call_id"],
-        calls["lost"]["call_id"],
-    }
-    assert "transcript" in next(
-        call for call in by_metadata if call["call_id"] == calls["won"]["call_id"]
-    )
-    numbers = legacy(filter_criteria={"metadata": {"contact": ["3"]}, "call_status": ["ended"]})
-    assert [call["call_id"] for call in numbers] == [calls["machine"]["call_id"]]
-    ranged = legacy(filter_criteria={"duration_ms": {"lower_threshold": 25_000}})
-    assert {call["call_id"] for call in ranged} == {
-        calls["won"]["call_id"],
-        calls["lost"]["call_id"],
-    }
-    first = legacy(limit=2)
-    rest = legacy(limit=10, pagination_key=first[-1]["call_id"])
-    assert [c["call_id"] for c in first + rest] == [
-        item["call_id"] for item in _list(http)["items"]
-    ]
-    assert http.post("/v2/list-calls", json={"filter_criteria": {"nope": []}}).status_code == 400
-    assert http.post("/v2/list-calls", json={"limit": 5000}).status_code == 400

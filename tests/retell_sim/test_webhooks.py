@@ -151,6 +151,21 @@ def test_account_url_unless_the_agent_has_its_own(make_simulator: MakeSimulator)
         assert len(account.deliveries) == 2
 
 
+def test_webhooks_can_be_signed_with_a_key_other_than_the_api_key(
+    make_simulator: MakeSimulator, webhook_sink: WebhookSink
+) -> None:
+    webhook_key = "key_webhook_badge"
+    sim = make_simulator(cps=100, account_webhook_url=webhook_sink.url, webhook_api_key=webhook_key)
+    with api_client(sim) as http:
+        force(http, "+14155559007", "dial_busy")
+        create_call(http, "+14155559007")
+        sim.advance(60)
+    (ended, _analyzed) = webhook_sink.wait_for(2)
+    with Retell(api_key=sim.api_key, base_url=sim.base_url) as client:
+        assert client.verify(ended.body, webhook_key, ended.signature)
+        assert not client.verify(ended.body, sim.api_key, ended.signature)
+
+
 @pytest.mark.parametrize(
     "body", ['{"event":"call_ended","call":{}}', '{"event":"x","call":{"n":"ü"}}']
 )

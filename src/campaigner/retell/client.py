@@ -250,28 +250,6 @@ class RetellClient:
                 return
             pagination_key = page.pagination_key
 
-    async def list_calls_v2(
-        self,
-        *,
-        filter_criteria: Mapping[str, Any] | None = None,
-        sort_order: str = "descending",
-        limit: int = MAX_LIST_LIMIT,
-        pagination_key: str | None = None,
-    ) -> list[Call]:
-        """Legacy `POST /v2/list-calls`: a bare array; the cursor is the last call_id of a page."""
-        body = _without_none(
-            {
-                "filter_criteria": dict(filter_criteria) if filter_criteria else None,
-                "sort_order": sort_order,
-                "limit": limit,
-                "pagination_key": pagination_key,
-            }
-        )
-        data = await self._read("POST", "/v2/list-calls", json=body, timeout=LIST_CALLS_TIMEOUT)
-        if not isinstance(data, list):
-            raise ResponseFormatError("/v2/list-calls did not answer with a JSON array")
-        return [self._parse(Call, item, "/v2/list-calls") for item in data]
-
     async def delete_call(self, call_id: str) -> None:
         """Delete a call's record (`DELETE /v2/delete-call/{call_id}`)."""
         await self._read("DELETE", f"/v2/delete-call/{_path_segment(call_id)}")
