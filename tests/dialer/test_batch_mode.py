@@ -6,20 +6,25 @@ windows, triggers and retry delays follow the simulated day.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
 from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
-from campaigner.dialer.batching import BatchDialer, BatchOptions
+from campaigner.dialer.batching import UNDIALED_TASK_GRACE, BatchDialer, BatchOptions
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
-from campaigner.dialer.sync import ResultSync
+from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.retell import RetellClient
 from campaigner.store import (
+    AttemptState,
     Batch,
     BatchState,
     CallAttempt,
@@ -86,6 +91,38 @@ def record_unsent_batch(rig: Rig, config: CampaignConfig, owner: str) -> int:
         assert campaign.id is not None
         lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner=owner)
         return campaign.id
+
+
+def batch_dialer(
+    rig: Rig,
+    config: CampaignConfig,
+    client: RetellClient,
+    clock: FakeClock,
+    *,
+    options: BatchOptions | None = None,
+    on_applied: Callable[[AppliedBatch], None] = lambda applied: None,
+) -> BatchDialer:
+    """A batch dialer on its own, as a run would make it, on a clock the test moves."""
+    sync = ResultSync(
+        config=config,
+        engine=rig.engine,
+        client=client,
+        clock=clock,
+        stuck_call_after=600,
+        on_applied=on_applied,
+    )
+    return BatchDialer(
+        config=config,
+        engine=rig.engine,
+        client=client,
+        clock=clock,
+        sync=sync,
+        lease_owner="test-run",
+        lease_seconds=300,
+        release_over_cap=lambda session, contacts, now: contacts,
+        pause=lambda reason: None,
+        options=options,
+    )
 
 
 def rows(rig: Rig, model: type[T]) -> list[T]:
@@ -354,28 +391,8 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
             session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting"
         )
         session.commit()
-    options = BatchOptions(stalled_after=150)
     async with rig.client() as client:
-        sync = ResultSync(
-            config=config,
-            engine=rig.engine,
-            client=client,
-            clock=clock,
-            stuck_call_after=600,
-            on_applied=lambda applied: None,
-        )
-        dialer = BatchDialer(
-            config=config,
-            engine=rig.engine,
-            client=client,
-            clock=clock,
-            sync=sync,
-            lease_owner="test-run",
-            lease_seconds=300,
-            release_over_cap=lambda session, contacts, now: contacts,
-            pause=lambda reason: None,
-            options=options,
-        )
+        dialer = batch_dialer(rig, config, client, clock, options=BatchOptions(stalled_after=150))
         dialer.start(campaign_id)
         dialer.take_over()
         for _ in range(8):  # eight minutes waiting for the trigger: within the window gap
@@ -386,3 +403,157 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
         assert dialer.dialing(clock.now()) == 1  # last seen waiting 120 s ago
         clock.advance(31)
         assert dialer.dialing(clock.now()) == 0  # no call finished in over 150 s of dialing
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+TEN_TO_ELEVEN_IN_NEW_YORK = {"windows": [{"start": 600, "end": 660}], "timezone": NEW_YORK.key}
+# The Monday after today (contacts imported now are due by then), in New York's own hours.
+BEFORE_THE_WINDOW = datetime.combine(MONDAY_1330_UTC.date(), time(9), tzinfo=NEW_YORK)
+WINDOW_OPENS = datetime.combine(MONDAY_1330_UTC.date(), time(10), tzinfo=NEW_YORK)
+WINDOW_CLOSES = datetime.combine(MONDAY_1330_UTC.date(), time(11), tzinfo=NEW_YORK)
+
+
+def fake_retell(listed: ListedCalls) -> RetellClient:
+    return RetellClient(
+        api_key="key_test", base_url="http://retell.test", transport=httpx.MockTransport(listed)
+    )
+
+
+class ListedCalls:
+    """Retell's list-calls, faked: every request is answered with the calls in `finished`, and
+    its filter is kept."""
+
+    def __init__(self) -> None:
+        self.finished: list[dict[str, Any]] = []
+        self.filters: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v3/list-calls"
+        criteria = json.loads(request.content)["filter_criteria"]
+        self.filters.append(criteria)
+        items = self.finished
+        if "end_timestamp" in criteria:
+            # As Retell filters: a call without the field matches no range on it.
+            since = criteria["end_timestamp"]["value"]
+            items = [call for call in items if call.get("end_timestamp", since - 1) >= since]
+        return httpx.Response(200, json={"items": items, "has_more": False})
+
+
+def sent_batch_of_three(rig: Rig, config: CampaignConfig) -> tuple[int, list[CallAttempt]]:
+    """Three contacts in one batch Retell has, with a window from 10:00 to 11:00 in New York,
+    sent before it opens: the campaign's id and the batch's attempts."""
+    rig.ingest(config, numbers(3))
+    with Session(rig.engine) as session:
+        campaign_id = campaigns.upsert(session=session, config=config).id
+        session.commit()
+        assert campaign_id is not None
+        batch, attempts = lease_into_batch(
+            session,
+            campaign_id,
+            now=BEFORE_THE_WINDOW,
+            call_time_window=TEN_TO_ELEVEN_IN_NEW_YORK,
+        )
+        assert batch.id is not None
+        store.batches.mark_sent(
+            session=session,
+            batch_id=batch.id,
+            retell_batch_id="batch_call_quiet",
+            sent_at=BEFORE_THE_WINDOW,
+        )
+        session.commit()
+        return campaign_id, attempts
+
+
+def advance_to(clock: FakeClock, moment: datetime) -> None:
+    clock.advance((moment - clock.now()).total_seconds())
+
+
+def settled(rig: Rig) -> list[int]:
+    return [attempt.id or 0 for attempt in rows(rig, CallAttempt) if attempt.finalized]
+
+
+async def test_tasks_retell_never_dials_expire_once_the_window_has_been_shut_for_the_grace(
+    rig: Rig,
+) -> None:
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock)
+        dialer.start(campaign_id)
+        await dialer.collect()
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE - timedelta(seconds=1))
+        await dialer.collect()
+        assert settled(rig) == []
+        clock.advance(1)
+        await dialer.collect()
+
+    assert sorted(settled(rig)) == sorted(attempt.id or 0 for attempt in attempts)
+    assert {(a.state, a.outcome_class) for a in rows(rig, CallAttempt)} == {
+        (AttemptState.ERROR, OutcomeClass.TRANSIENT_FAILURE)
+    }
+    # Blameless: not counted, and due again at once.
+    assert {(c.status, c.attempts_made) for c in rows(rig, Contact)} == {
+        (ContactStatus.WAITING_RETRY, 0)
+    }
+    assert dialer.waiting() == 0
+
+
+async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_not_expired(
+    rig: Rig,
+) -> None:
+    """A call that never connected need not carry `end_timestamp`: it is swept all the same,
+    also after calls that had one. A batch that settled a task in its last opening is not
+    expired (Retell may go on with it in the next one); after one whole opening without a task
+    settled, it is."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    answered_id, unanswered_id, never_dialed_id = (attempt.id or 0 for attempt in attempts)
+    ended_ms = int((WINDOW_OPENS + timedelta(minutes=20)).timestamp() * 1000)
+    answered = {
+        "call_id": "call_answered",
+        "call_status": "ended",
+        "disconnection_reason": "user_hangup",
+        "start_timestamp": ended_ms - 60_000,
+        "end_timestamp": ended_ms,
+        "call_analysis": {"call_successful": True},
+        "metadata": {"campaign": config.name, "attempt": str(answered_id)},
+    }
+    unanswered = {
+        "call_id": "call_unanswered",
+        "call_status": "not_connected",
+        "disconnection_reason": "dial_no_answer",
+        "metadata": {"campaign": config.name, "attempt": str(unanswered_id)},
+    }
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    applied: list[AppliedBatch] = []
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock, on_applied=applied.append)
+        dialer.start(campaign_id)
+        advance_to(clock, WINDOW_OPENS + timedelta(minutes=30))
+        listed.finished = [answered]
+        await dialer.collect()
+        clock.advance(60)
+        listed.finished = [answered, unanswered]
+        await dialer.collect()
+        assert sorted(settled(rig)) == sorted([answered_id, unanswered_id])
+        await dialer.collect()
+        assert len(applied) == 2  # each view once: the same view again is not applied again
+
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE)
+        await dialer.collect()
+        assert never_dialed_id not in settled(rig)
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE + timedelta(days=1))
+        await dialer.collect()
+
+    outcomes = {attempt.id: attempt.outcome_class for attempt in rows(rig, CallAttempt)}
+    assert outcomes == {
+        answered_id: OutcomeClass.SUCCESS,
+        unanswered_id: OutcomeClass.NO_ANSWER,
+        never_dialed_id: OutcomeClass.TRANSIENT_FAILURE,
+    }
+    assert {criteria["batch_call_id"]["value"] for criteria in listed.filters} == {
+        "batch_call_quiet"
+    }
