@@ -281,7 +281,7 @@ class CallAttempt(SQLModel, table=True):
         ),
         # calls_to_number_since / numbers_in_live_calls: per-number caps across campaigns.
         sa.Index("ix_call_attempt_to_number_created_at", "to_number", "created_at"),
-        # Result sync resumes from the latest end_timestamp it has seen.
+        # attempts.awaiting_analysis: a campaign's calls that ended recently.
         sa.Index("ix_call_attempt_campaign_id_end_timestamp", "campaign_id", "end_timestamp"),
         # Batch mode: a batch's attempts (sync, reconcile, status counts).
         sa.Index("ix_call_attempt_batch_id", "batch_id"),
