@@ -19,6 +19,7 @@ __all__ = [
     "TERMINAL_CALL_STATUSES",
     "Agent",
     "AgentSummary",
+    "AgentVersion",
     "AgentWeight",
     "BatchCall",
     "BatchCallTask",
@@ -56,6 +57,8 @@ datetimes end in April 2262, and a call of Retell's is not dated centuries ahead
 RetellId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
 """Epoch milliseconds, or a duration in milliseconds: never negative, never past 2200."""
+AgentVersion = Annotated[int, Field(ge=0, le=2**31 - 1)]
+"""An agent's version: the store keeps a call's in a 32-bit INTEGER column."""
 JSONValue = Any
 """Any JSON value: what the SDK types as `object`, and what campaigner reads without assuming
 strings (`metadata` values, dynamic variables)."""
@@ -144,7 +147,7 @@ class Call(RetellModel):
     call_type: str = "phone_call"
     call_status: str
     agent_id: str | None = None
-    agent_version: int | None = None
+    agent_version: AgentVersion | None = None
     agent_name: str | None = None
     direction: str | None = None
     from_number: str | None = None
