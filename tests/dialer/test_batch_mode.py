@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -557,3 +558,63 @@ async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_
     assert {criteria["batch_call_id"]["value"] for criteria in listed.filters} == {
         "batch_call_quiet"
     }
+
+
+class EndlessNotConnected(httpx.AsyncBaseTransport):
+    """Passes requests to the simulator, but answers list-calls as Retell may: calls that never
+    connected come without `end_timestamp`, so a filter on it does not match them."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.url.path != "/v3/list-calls":
+            return response
+        filtered = "end_timestamp" in json.loads(request.content).get("filter_criteria", {})
+        page = json.loads(await response.aread())
+        for call in page["items"]:
+            if call["call_status"] == "not_connected":
+                del call["end_timestamp"]
+        if filtered:
+            page["items"] = [call for call in page["items"] if "end_timestamp" in call]
+        return httpx.Response(response.status_code, json=page)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    # One call at a time: the unanswered calls end after the answered ones were collected.
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=1, cps=100, seed=5, outcomes=ANSWERED)],
+)
+async def test_a_batch_whose_unanswered_calls_have_no_end_timestamp_settles_every_task(
+    rig: Rig,
+) -> None:
+    """The simulator gives every call an end; Retell need not. Here the unanswered ones come
+    without, after answered ones that had one: they settle all the same."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    phones = numbers(8)
+    rig.ingest(config, phones)
+    for phone in phones[5:]:  # dialed last
+        rig.force(phone, "dial_no_answer")
+    # A batch with no call settled for two seconds (minutes of the simulator's time) is not
+    # waited on: without this, a task never settled would hold the run for 15 minutes.
+    options = replace(FAST, batch=replace(FAST.batch, stalled_after=2.0))
+    async with RetellClient(
+        api_key=rig.sim.api_key, base_url=rig.sim.base_url, transport=EndlessNotConnected()
+    ) as client:
+        runner = CampaignRunner(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            clock=SimulatorClock(rig.sim),
+            options=options,
+        )
+        await runner.run()
+
+    outcomes = Counter(attempt.outcome_class for attempt in rows(rig, CallAttempt))
+    assert outcomes[OutcomeClass.NO_ANSWER] == 3
+    assert outcomes[None] == 0
+    assert ContactStatus.DIALING not in {contact.status for contact in rows(rig, Contact)}
