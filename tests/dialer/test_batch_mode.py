@@ -501,32 +501,41 @@ async def test_tasks_retell_never_dials_expire_once_the_window_has_been_shut_for
     assert dialer.waiting() == 0
 
 
+def batch_call(
+    config: CampaignConfig, attempt_id: int | None, status: str, reason: str, **fields: Any
+) -> dict[str, Any]:
+    """A finished call of a task, as list-calls gives it."""
+    metadata = {"campaign": config.name, "attempt": str(attempt_id)}
+    return {
+        "call_id": f"call_{attempt_id}",
+        "call_status": status,
+        "disconnection_reason": reason,
+        "metadata": metadata,
+        **fields,
+    }
+
+
 async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_not_expired(
     rig: Rig,
 ) -> None:
     """A call that never connected need not carry `end_timestamp`: it is swept all the same,
-    also after calls that had one. A batch that settled a task in its last opening is not
-    expired (Retell may go on with it in the next one); after one whole opening without a task
-    settled, it is."""
+    also after calls that had one. A batch Retell dialed in its last opening is not expired
+    (Retell may go on with it in the next one), not by a later run either; after one whole
+    opening without a call, it is."""
     config = rig.campaign(BATCH.format(size=10, reserved=0))
     campaign_id, attempts = sent_batch_of_three(rig, config)
     answered_id, unanswered_id, never_dialed_id = (attempt.id or 0 for attempt in attempts)
     ended_ms = int((WINDOW_OPENS + timedelta(minutes=20)).timestamp() * 1000)
-    answered = {
-        "call_id": "call_answered",
-        "call_status": "ended",
-        "disconnection_reason": "user_hangup",
-        "start_timestamp": ended_ms - 60_000,
-        "end_timestamp": ended_ms,
-        "call_analysis": {"call_successful": True},
-        "metadata": {"campaign": config.name, "attempt": str(answered_id)},
-    }
-    unanswered = {
-        "call_id": "call_unanswered",
-        "call_status": "not_connected",
-        "disconnection_reason": "dial_no_answer",
-        "metadata": {"campaign": config.name, "attempt": str(unanswered_id)},
-    }
+    answered = batch_call(
+        config,
+        answered_id,
+        "ended",
+        "user_hangup",
+        start_timestamp=ended_ms - 60_000,
+        end_timestamp=ended_ms,
+        call_analysis={"call_successful": True},
+    )
+    unanswered = batch_call(config, unanswered_id, "not_connected", "dial_no_answer")
     clock = FakeClock(BEFORE_THE_WINDOW)
     listed = ListedCalls()
     applied: list[AppliedBatch] = []
@@ -544,10 +553,12 @@ async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_
         assert len(applied) == 2  # each view once: the same view again is not applied again
 
         advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE)
-        await dialer.collect()
+        later_run = batch_dialer(rig, config, client, clock)
+        later_run.start(campaign_id)
+        await later_run.collect()
         assert never_dialed_id not in settled(rig)
         advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE + timedelta(days=1))
-        await dialer.collect()
+        await later_run.collect()
 
     outcomes = {attempt.id: attempt.outcome_class for attempt in rows(rig, CallAttempt)}
     assert outcomes == {
@@ -558,6 +569,28 @@ async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_
     assert {criteria["batch_call_id"]["value"] for criteria in listed.filters} == {
         "batch_call_quiet"
     }
+
+
+async def test_a_task_the_run_saw_settle_keeps_a_batch_from_expiring_without_any_call_time(
+    rig: Rig,
+) -> None:
+    """A call that never connected may come with no time at all: that the run saw it settle in
+    the opening is what says Retell was dialing."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock)
+        dialer.start(campaign_id)
+        await dialer.collect()
+        advance_to(clock, WINDOW_OPENS + timedelta(minutes=30))
+        listed.finished = [batch_call(config, attempts[0].id, "not_connected", "dial_busy")]
+        await dialer.collect()
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE)
+        await dialer.collect()
+
+    assert settled(rig) == [attempts[0].id]
 
 
 class EndlessNotConnected(httpx.AsyncBaseTransport):

@@ -121,3 +121,27 @@ def test_only_tasks_without_a_call_and_not_final_expire(session: Session) -> Non
         (AttemptState.SENT, None),
         (AttemptState.ERROR, "never dialed"),
     ]
+
+
+def test_a_batch_was_last_dialed_at_its_latest_call_start_end_or_analysis(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 2)
+    batch, recorded = lease_into_batch(session, campaign.id, now=NOW)
+    assert batch.id is not None
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) is None
+    first, second = (session.get(CallAttempt, attempt.id) for attempt in recorded)
+    assert first is not None
+    assert second is not None
+
+    first.start_timestamp = NOW + timedelta(minutes=1)
+    session.add(first)
+    session.commit()
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) == NOW + timedelta(minutes=1)
+    first.end_timestamp = NOW + timedelta(minutes=2)
+    second.analysis_at = NOW + timedelta(minutes=3)
+    session.add_all([first, second])
+    session.commit()
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)

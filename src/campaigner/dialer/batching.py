@@ -28,8 +28,8 @@ key and no way to read a batch back. Campaigner fills those gaps:
   `ResultSync.apply` as direct mode; views unchanged since the last sweep are not applied again.
   Retries become due like any other and go out in follow-up batches.
 - **Expire** (`BatchDialer._expire_undialed`): tasks Retell never dials would keep their
-  contacts `dialing` for ever. Once a batch has had a whole opening of its window without a
-  task settling, and the window has been shut for `UNDIALED_TASK_GRACE` since, its tasks
+  contacts `dialing` for ever. Once a batch has had a whole opening of its window in which
+  Retell dialed none of it, and the window has been shut for `UNDIALED_TASK_GRACE` since, its tasks
   without a call are settled as a blameless `transient_failure` (not counted against the
   contact) and go out again in a later batch. Should Retell dial such a task after all, its call
   is recorded as a second call of the attempt, never lost.
@@ -331,7 +331,7 @@ class BatchDialer:
         self._open_stale = True
         self._finished: dict[int, int] = {}
         self._moved_at: dict[int, float] = {}
-        # The same, on the wall clock: compared with the batch's window, in expiry.
+        # When this run saw a task of the batch settle, on the wall clock (for expiry).
         self._moved_on: dict[int, datetime] = {}
         # Per open batch, a digest of each call's last view applied: a sweep applies only news.
         self._applied_views: dict[int, dict[str, int]] = {}
@@ -658,7 +658,7 @@ class BatchDialer:
             for batch_id, views in self._applied_views.items()
             if batch_id in open_ids
         }
-        news: list[tuple[int, Call]] = []
+        news: list[tuple[int, Call, int]] = []
         swept: list[Batch] = []
         for batch in self._open:
             if batch.state in _NOT_SENT or batch.id is None:
@@ -671,9 +671,9 @@ class BatchDialer:
             swept.append(batch)
             news.extend(self._unapplied(batch.id, calls))
         if news:
-            self._sync.apply([call for _, call in news])
-            for batch_id, call in news:
-                self._applied_views.setdefault(batch_id, {})[call.call_id] = _view_digest(call)
+            self._sync.apply([call for _, call, _ in news])
+            for batch_id, call, digest in news:
+                self._applied_views.setdefault(batch_id, {})[call.call_id] = digest
             self._open_stale = True
         self._expire_undialed(swept)
 
@@ -688,12 +688,16 @@ class BatchDialer:
             )
         )
 
-    def _unapplied(self, batch_id: int, calls: list[Call]) -> list[tuple[int, Call]]:
-        """The calls whose view differs from the one last applied: a sweep lists every finished
-        call of the batch each time, and applying them all again would only rewrite the store."""
+    def _unapplied(self, batch_id: int, calls: list[Call]) -> list[tuple[int, Call, int]]:
+        """The calls whose view differs from the one last applied, with their view's digest: a
+        sweep lists every finished call of the batch each time, and applying them all again
+        would only rewrite the store."""
         applied = self._applied_views.get(batch_id, {})
+        digests = ((call, _view_digest(call)) for call in calls)
         return [
-            (batch_id, call) for call in calls if applied.get(call.call_id) != _view_digest(call)
+            (batch_id, call, digest)
+            for call, digest in digests
+            if applied.get(call.call_id) != digest
         ]
 
     def _expire_undialed(self, batches_swept: list[Batch]) -> None:
@@ -727,9 +731,13 @@ class BatchDialer:
                 self._open_stale = True
 
     def _dialing_is_over(self, batch: Batch, now: datetime) -> bool:
-        """True when Retell had the batch for a whole opening of its window, settled none of
-        its tasks in it (as this run saw), and the window has been shut for
-        `UNDIALED_TASK_GRACE` since. A window that never stays shut that long never expires."""
+        """True when Retell had the batch for a whole opening of its window, dialed none of
+        its tasks in it, and the window has been shut for `UNDIALED_TASK_GRACE` since. A window
+        that never stays shut that long never expires.
+
+        Dialing is judged by what the store says of the batch's calls (their start, end and
+        analysis times: a run started after the window closed knows them too) and by the tasks
+        this run saw settle (a call that never connected may come with no time at all)."""
         if not batch.call_time_window or batch.id is None:
             return False
         opening = last_closed_opening(batch.call_time_window, now)
@@ -737,14 +745,15 @@ class BatchDialer:
             return False
         opened, closed = opening
         had_it = (batch.sent_at or now) <= opened and (batch.trigger_at or opened) <= opened
-        idle = self._moved_on.get(batch.id, now) <= opened
-        return (
-            had_it
-            and idle
-            and now - closed >= UNDIALED_TASK_GRACE
-            # Shut all along since: it has not opened again (a later span, the next day).
-            and not window_opens_by(batch.call_time_window, closed, now)
-        )
+        if not had_it or now - closed < UNDIALED_TASK_GRACE:
+            return False
+        # Shut all along since: it has not opened again (a later span, the next day).
+        if window_opens_by(batch.call_time_window, closed, now):
+            return False
+        with self._session() as session:
+            dialed = batches.last_dialed_at(session=session, batch_id=batch.id)
+        seen = self._moved_on.get(batch.id)
+        return all(moment is None or moment <= opened for moment in (dialed, seen))
 
     def dialing(self, now: datetime) -> int:
         """How many open batches Retell may be dialing now or within `window_gap` (trigger
@@ -793,10 +802,12 @@ class BatchDialer:
             }
         for batch in self._open:
             assert batch.id is not None
-            if finished.get(batch.id) != self._finished.get(batch.id):
+            seen_before = self._finished.get(batch.id)
+            if finished.get(batch.id) != seen_before:
                 self._finished[batch.id] = finished.get(batch.id, 0)
                 self._moved_at[batch.id] = now_mono
-                self._moved_on[batch.id] = now
+                if seen_before is not None:
+                    self._moved_on[batch.id] = now
         self._open_stale = False
 
     def _batch_metadata(self, batch_id: int) -> dict[str, str]:

@@ -20,6 +20,7 @@ __all__ = [
     "BatchProgress",
     "create",
     "expire_undialed",
+    "last_dialed_at",
     "mark_send_failed",
     "mark_sent",
     "progress",
@@ -153,6 +154,19 @@ def expire_undialed(*, session: Session, batch_id: int, detail: str) -> list[Cal
         AttemptState.ERROR,
         detail,
     )
+
+
+def last_dialed_at(*, session: Session, batch_id: int) -> datetime | None:
+    """The latest time a call of the batch is known to have started, ended or had its analysis
+    recorded, or None: how recently Retell was seen dialing the batch, across runs."""
+    latest = session.exec(
+        select(
+            sa.func.max(col(CallAttempt.start_timestamp)),
+            sa.func.max(col(CallAttempt.end_timestamp)),
+            sa.func.max(col(CallAttempt.analysis_at)),
+        ).where(col(CallAttempt.batch_id) == batch_id)
+    ).one()
+    return max((moment for moment in latest if moment is not None), default=None)
 
 
 def _mark_attempts(
