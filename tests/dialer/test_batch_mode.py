@@ -6,21 +6,27 @@ windows, triggers and retry delays follow the simulated day.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
 from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
-from campaigner.dialer.batching import BatchDialer, BatchOptions
+from campaigner.dialer.batching import UNDIALED_TASK_GRACE, BatchDialer, BatchOptions
 from campaigner.dialer.breakers import Breakers
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
-from campaigner.dialer.sync import ResultSync
+from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.retell import RetellClient
 from campaigner.store import (
+    AttemptState,
     Batch,
     BatchState,
     CallAttempt,
@@ -87,6 +93,39 @@ def record_unsent_batch(rig: Rig, config: CampaignConfig, owner: str) -> int:
         assert campaign.id is not None
         lease_into_batch(session, campaign.id, now=datetime.now(UTC), lease_owner=owner)
         return campaign.id
+
+
+def batch_dialer(
+    rig: Rig,
+    config: CampaignConfig,
+    client: RetellClient,
+    clock: FakeClock,
+    *,
+    options: BatchOptions | None = None,
+    on_applied: Callable[[AppliedBatch], None] = lambda applied: None,
+) -> BatchDialer:
+    """A batch dialer on its own, as a run would make it, on a clock the test moves."""
+    sync = ResultSync(
+        config=config,
+        engine=rig.engine,
+        client=client,
+        clock=clock,
+        stuck_call_after=600,
+        on_applied=on_applied,
+    )
+    return BatchDialer(
+        config=config,
+        engine=rig.engine,
+        client=client,
+        clock=clock,
+        sync=sync,
+        lease_owner="test-run",
+        lease_seconds=300,
+        breakers=Breakers(
+            budget_cents=None, spent_cents=0.0, dial_failed_window=20, dial_failed_trip=10
+        ),
+        options=options,
+    )
 
 
 def rows(rig: Rig, model: type[T]) -> list[T]:
@@ -355,29 +394,8 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
             session=session, batch_id=batch_id, retell_batch_id="batch_call_waiting"
         )
         session.commit()
-    options = BatchOptions(stalled_after=150)
     async with rig.client() as client:
-        sync = ResultSync(
-            config=config,
-            engine=rig.engine,
-            client=client,
-            clock=clock,
-            stuck_call_after=600,
-            on_applied=lambda applied: None,
-        )
-        dialer = BatchDialer(
-            config=config,
-            engine=rig.engine,
-            client=client,
-            clock=clock,
-            sync=sync,
-            lease_owner="test-run",
-            lease_seconds=300,
-            breakers=Breakers(
-                budget_cents=None, spent_cents=0.0, dial_failed_window=20, dial_failed_trip=10
-            ),
-            options=options,
-        )
+        dialer = batch_dialer(rig, config, client, clock, options=BatchOptions(stalled_after=150))
         dialer.start(campaign_id)
         dialer.take_over()
         for _ in range(8):  # eight minutes waiting for the trigger: within the window gap
@@ -388,3 +406,250 @@ async def test_a_batch_that_waited_for_its_trigger_is_not_taken_for_stalled_when
         assert dialer.dialing(clock.now()) == 1  # last seen waiting 120 s ago
         clock.advance(31)
         assert dialer.dialing(clock.now()) == 0  # no call finished in over 150 s of dialing
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+TEN_TO_ELEVEN_IN_NEW_YORK = {"windows": [{"start": 600, "end": 660}], "timezone": NEW_YORK.key}
+# The Monday after today (contacts imported now are due by then), in New York's own hours.
+BEFORE_THE_WINDOW = datetime.combine(MONDAY_1330_UTC.date(), time(9), tzinfo=NEW_YORK)
+WINDOW_OPENS = datetime.combine(MONDAY_1330_UTC.date(), time(10), tzinfo=NEW_YORK)
+WINDOW_CLOSES = datetime.combine(MONDAY_1330_UTC.date(), time(11), tzinfo=NEW_YORK)
+
+
+def fake_retell(listed: ListedCalls) -> RetellClient:
+    return RetellClient(
+        api_key="key_test", base_url="http://retell.test", transport=httpx.MockTransport(listed)
+    )
+
+
+class ListedCalls:
+    """Retell's list-calls, faked: every request is answered with the calls in `finished`, and
+    its filter is kept."""
+
+    def __init__(self) -> None:
+        self.finished: list[dict[str, Any]] = []
+        self.filters: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v3/list-calls"
+        criteria = json.loads(request.content)["filter_criteria"]
+        self.filters.append(criteria)
+        items = self.finished
+        if "end_timestamp" in criteria:
+            # As Retell filters: a call without the field matches no range on it.
+            since = criteria["end_timestamp"]["value"]
+            items = [call for call in items if call.get("end_timestamp", since - 1) >= since]
+        return httpx.Response(200, json={"items": items, "has_more": False})
+
+
+def sent_batch_of_three(rig: Rig, config: CampaignConfig) -> tuple[int, list[CallAttempt]]:
+    """Three contacts in one batch Retell has, with a window from 10:00 to 11:00 in New York,
+    sent before it opens: the campaign's id and the batch's attempts."""
+    rig.ingest(config, numbers(3))
+    with Session(rig.engine) as session:
+        campaign_id = campaigns.upsert(session=session, config=config).id
+        session.commit()
+        assert campaign_id is not None
+        batch, attempts = lease_into_batch(
+            session,
+            campaign_id,
+            now=BEFORE_THE_WINDOW,
+            call_time_window=TEN_TO_ELEVEN_IN_NEW_YORK,
+        )
+        assert batch.id is not None
+        store.batches.mark_sent(
+            session=session,
+            batch_id=batch.id,
+            retell_batch_id="batch_call_quiet",
+            sent_at=BEFORE_THE_WINDOW,
+        )
+        session.commit()
+        return campaign_id, attempts
+
+
+def advance_to(clock: FakeClock, moment: datetime) -> None:
+    clock.advance((moment - clock.now()).total_seconds())
+
+
+def settled(rig: Rig) -> list[int]:
+    return [attempt.id or 0 for attempt in rows(rig, CallAttempt) if attempt.finalized]
+
+
+async def test_tasks_retell_never_dials_expire_once_the_window_has_been_shut_for_the_grace(
+    rig: Rig,
+) -> None:
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock)
+        dialer.start(campaign_id)
+        await dialer.collect()
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE - timedelta(seconds=1))
+        await dialer.collect()
+        assert settled(rig) == []
+        clock.advance(1)
+        await dialer.collect()
+
+    assert sorted(settled(rig)) == sorted(attempt.id or 0 for attempt in attempts)
+    assert {(a.state, a.outcome_class) for a in rows(rig, CallAttempt)} == {
+        (AttemptState.ERROR, OutcomeClass.TRANSIENT_FAILURE)
+    }
+    # Blameless: not counted, and due again at once.
+    assert {(c.status, c.attempts_made) for c in rows(rig, Contact)} == {
+        (ContactStatus.WAITING_RETRY, 0)
+    }
+    assert dialer.waiting() == 0
+
+
+def batch_call(
+    config: CampaignConfig, attempt_id: int | None, status: str, reason: str, **fields: Any
+) -> dict[str, Any]:
+    """A finished call of a task, as list-calls gives it."""
+    metadata = {"campaign": config.name, "attempt": str(attempt_id)}
+    return {
+        "call_id": f"call_{attempt_id}",
+        "call_status": status,
+        "disconnection_reason": reason,
+        "metadata": metadata,
+        **fields,
+    }
+
+
+async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_not_expired(
+    rig: Rig,
+) -> None:
+    """A call that never connected need not carry `end_timestamp`: it is swept all the same,
+    also after calls that had one. A batch Retell dialed in its last opening is not expired
+    (Retell may go on with it in the next one), not by a later run either; after one whole
+    opening without a call, it is."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    answered_id, unanswered_id, never_dialed_id = (attempt.id or 0 for attempt in attempts)
+    ended_ms = int((WINDOW_OPENS + timedelta(minutes=20)).timestamp() * 1000)
+    answered = batch_call(
+        config,
+        answered_id,
+        "ended",
+        "user_hangup",
+        start_timestamp=ended_ms - 60_000,
+        end_timestamp=ended_ms,
+        call_analysis={"call_successful": True},
+    )
+    unanswered = batch_call(config, unanswered_id, "not_connected", "dial_no_answer")
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    applied: list[AppliedBatch] = []
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock, on_applied=applied.append)
+        dialer.start(campaign_id)
+        advance_to(clock, WINDOW_OPENS + timedelta(minutes=30))
+        listed.finished = [answered]
+        await dialer.collect()
+        clock.advance(60)
+        listed.finished = [answered, unanswered]
+        await dialer.collect()
+        assert sorted(settled(rig)) == sorted([answered_id, unanswered_id])
+        await dialer.collect()
+        assert len(applied) == 2  # each view once: the same view again is not applied again
+
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE)
+        later_run = batch_dialer(rig, config, client, clock)
+        later_run.start(campaign_id)
+        await later_run.collect()
+        assert never_dialed_id not in settled(rig)
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE + timedelta(days=1))
+        await later_run.collect()
+
+    outcomes = {attempt.id: attempt.outcome_class for attempt in rows(rig, CallAttempt)}
+    assert outcomes == {
+        answered_id: OutcomeClass.SUCCESS,
+        unanswered_id: OutcomeClass.NO_ANSWER,
+        never_dialed_id: OutcomeClass.TRANSIENT_FAILURE,
+    }
+    assert {criteria["batch_call_id"]["value"] for criteria in listed.filters} == {
+        "batch_call_quiet"
+    }
+
+
+async def test_a_task_the_run_saw_settle_keeps_a_batch_from_expiring_without_any_call_time(
+    rig: Rig,
+) -> None:
+    """A call that never connected may come with no time at all: that the run saw it settle in
+    the opening is what says Retell was dialing."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    campaign_id, attempts = sent_batch_of_three(rig, config)
+    clock = FakeClock(BEFORE_THE_WINDOW)
+    listed = ListedCalls()
+    async with fake_retell(listed) as client:
+        dialer = batch_dialer(rig, config, client, clock)
+        dialer.start(campaign_id)
+        await dialer.collect()
+        advance_to(clock, WINDOW_OPENS + timedelta(minutes=30))
+        listed.finished = [batch_call(config, attempts[0].id, "not_connected", "dial_busy")]
+        await dialer.collect()
+        advance_to(clock, WINDOW_CLOSES + UNDIALED_TASK_GRACE)
+        await dialer.collect()
+
+    assert settled(rig) == [attempts[0].id]
+
+
+class EndlessNotConnected(httpx.AsyncBaseTransport):
+    """Passes requests to the simulator, but answers list-calls as Retell may: calls that never
+    connected come without `end_timestamp`, so a filter on it does not match them."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.url.path != "/v3/list-calls":
+            return response
+        filtered = "end_timestamp" in json.loads(request.content).get("filter_criteria", {})
+        page = json.loads(await response.aread())
+        for call in page["items"]:
+            if call["call_status"] == "not_connected":
+                del call["end_timestamp"]
+        if filtered:
+            page["items"] = [call for call in page["items"] if "end_timestamp" in call]
+        return httpx.Response(response.status_code, json=page)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.parametrize(
+    # One call at a time: the unanswered calls end after the answered ones were collected.
+    "sim_config",
+    [SimulatorConfig(speed=400, concurrency_limit=1, cps=100, seed=5, outcomes=ANSWERED)],
+)
+async def test_a_batch_whose_unanswered_calls_have_no_end_timestamp_settles_every_task(
+    rig: Rig,
+) -> None:
+    """The simulator gives every call an end; Retell need not. Here the unanswered ones come
+    without, after answered ones that had one: they settle all the same."""
+    config = rig.campaign(BATCH.format(size=10, reserved=0))
+    phones = numbers(8)
+    rig.ingest(config, phones)
+    for phone in phones[5:]:  # dialed last
+        rig.force(phone, "dial_no_answer")
+    # A batch with no call settled for two seconds (minutes of the simulator's time) is not
+    # waited on: without this, a task never settled would hold the run for 15 minutes.
+    options = replace(FAST, batch=replace(FAST.batch, stalled_after=2.0))
+    async with RetellClient(
+        api_key=rig.sim.api_key, base_url=rig.sim.base_url, transport=EndlessNotConnected()
+    ) as client:
+        runner = CampaignRunner(
+            config=config,
+            engine=rig.engine,
+            client=client,
+            clock=SimulatorClock(rig.sim),
+            options=options,
+        )
+        await runner.run()
+
+    outcomes = Counter(attempt.outcome_class for attempt in rows(rig, CallAttempt))
+    assert outcomes[OutcomeClass.NO_ANSWER] == 3
+    assert outcomes[None] == 0
+    assert ContactStatus.DIALING not in {contact.status for contact in rows(rig, Contact)}

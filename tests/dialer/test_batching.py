@@ -11,6 +11,7 @@ from campaigner.campaign import CallWindow, Weekday
 from campaigner.dialer.batching import (
     batch_schedule,
     group_contacts,
+    last_closed_opening,
     window_is_open,
     window_opens_by,
 )
@@ -161,3 +162,31 @@ def test_a_dst_change_weeks_ahead_narrows_the_window_too() -> None:
     assert schedule is not None
     assert schedule.timezone == "America/Denver"
     assert schedule.call_time_window.windows[0].model_dump() == {"start": 600, "end": 1020}
+
+
+def test_the_last_closed_opening_is_the_latest_span_ended_on_a_listed_day() -> None:
+    sent = {
+        "windows": [{"start": 540, "end": 720}, {"start": 780, "end": 1020}],
+        "timezone": NY,
+        "day": ["Monday", "Wednesday"],
+    }
+    monday_0900 = MONDAY_15_UTC - timedelta(hours=1)
+    monday_1200, monday_1300 = monday_0900 + timedelta(hours=3), monday_0900 + timedelta(hours=4)
+    monday_1700 = monday_0900 + timedelta(hours=8)
+    last_wednesday = timedelta(days=5)
+
+    assert last_closed_opening(sent, MONDAY_15_UTC) == (
+        monday_1300 - last_wednesday,
+        monday_1700 - last_wednesday,
+    )
+    assert last_closed_opening(sent, monday_1200) == (monday_0900, monday_1200)
+    assert last_closed_opening(sent, monday_1700 - timedelta(minutes=1)) == (
+        monday_0900,
+        monday_1200,
+    )
+    assert last_closed_opening(sent, monday_1700) == (monday_1300, monday_1700)
+    # Tuesday is not a day of the window: Monday's afternoon is still the last opening.
+    assert last_closed_opening(sent, monday_1700 + timedelta(days=1)) == (
+        monday_1300,
+        monday_1700,
+    )

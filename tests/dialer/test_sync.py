@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
 from campaigner.store import CallAttempt, make_engine, upgrade_database
 from tests.dialer.fakes import FakeClock
@@ -258,3 +260,23 @@ async def test_a_later_run_does_not_follow_a_call_past_its_analysis_timeout(
     clock.advance(20 + CONFIG.analysis_timeout.total_seconds())  # the call ended at NOW + 20 s
 
     assert taken_over_by_a_later_run(engine, clock, attempt_id).live == {}
+
+
+def test_pushed_calls_are_ours_by_their_campaign_whatever_else_metadata_holds(
+    engine: Engine,
+) -> None:
+    sync, _, _ = follow(engine, FakeClock())
+    inbox = WebhookInbox(api_key=SecretStr("key_unused"))
+    ours = ended("user_hangup").model_copy(
+        update={"metadata": {"campaign": CONFIG.name, "score": 0.5, "tags": ["vip"]}}
+    )
+    strangers = [
+        ours.model_copy(update={"call_id": f"call_x{n}", "metadata": metadata})
+        for n, metadata in enumerate([["campaign", CONFIG.name], CONFIG.name, {"campaign": 7}])
+    ]
+    for call in [*strangers, ours]:
+        inbox.calls.put_nowait(call)
+
+    sync.take_pushed(inbox)
+
+    assert [call.call_id for call in sync.pushed] == ["call_1"]

@@ -119,6 +119,52 @@ async def test_events_without_results_are_dropped_before_their_call_is_validated
     assert inbox.drain() == []
 
 
+async def post_signed(inbox: WebhookInbox, *payloads: dict[str, Any]) -> list[int]:
+    """Deliver each payload, signed with the key; the statuses answered."""
+    statuses = []
+    async with httpx.AsyncClient() as http:
+        for payload in payloads:
+            body = json.dumps(payload)
+            signature = sign_webhook(body, KEY)
+            answer = await http.post(
+                inbox.url, content=body, headers={"x-retell-signature": signature}
+            )
+            statuses.append(answer.status_code)
+    return statuses
+
+
+async def test_a_call_out_of_range_is_refused_alone_and_logged_without_its_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret_number = "+12125550199"
+    call = {"call_id": "c1", "call_status": "ended", "to_number": secret_number}
+    async with serve_webhook_inbox(api_key=KEY) as inbox:
+        statuses = await post_signed(
+            inbox,
+            # Year 318,857: a 64-bit integer still, but no call's end.
+            {"event": "call_ended", "call": {**call, "end_timestamp": 10**16}},
+            {"event": "call_ended", "call": {**call, "call_id": "c2", "duration_ms": -1}},
+            {"event": "call_ended", "call": {**call, "call_id": "c3"}},
+        )
+    assert statuses == [400, 400, 204]
+    assert [queued.call_id for queued in inbox.drain()] == ["c3"]
+    assert "call c1 is not a Retell event (call.end_timestamp: less_than_equal)" in caplog.text
+    assert "call c2 is not a Retell event (call.duration_ms: greater_than_equal)" in caplog.text
+    assert secret_number not in caplog.text
+
+
+async def test_metadata_of_any_json_is_taken() -> None:
+    metadata = {"campaign": "t", "attempt": "3", "score": 0.5, "tags": ["x"], "nested": {"a": 1}}
+    call = {"call_id": "c1", "call_status": "ended", "metadata": metadata}
+    odd = {"call_id": "c2", "call_status": "ended", "metadata": ["not", "an", "object"]}
+    async with serve_webhook_inbox(api_key=KEY) as inbox:
+        statuses = await post_signed(
+            inbox, {"event": "call_ended", "call": call}, {"event": "call_ended", "call": odd}
+        )
+    assert statuses == [204, 204]
+    assert [queued.metadata for queued in inbox.drain()] == [metadata, odd["metadata"]]
+
+
 async def run_with_webhooks(
     tmp_path: Path,
     phones: list[str],

@@ -22,6 +22,7 @@ from campaigner.retell import (
     TransportError,
     UnprocessableEntity,
 )
+from campaigner.retell.models import MAX_ID_LENGTH
 
 API_KEY = "key_test_secret_value_123"
 CALL = {
@@ -310,3 +311,75 @@ async def test_api_key_never_appears_in_repr_errors_or_logs(
 def test_empty_api_key_is_refused() -> None:
     with pytest.raises(ValueError, match="API key"):
         RetellClient(api_key="", base_url="http://retell.test")
+
+
+MALFORMED_CALLS = {
+    "a timestamp of 10^20 ms": {**CALL, "call_id": "call_far", "end_timestamp": 10**20},
+    "a negative duration": {**CALL, "call_id": "call_neg", "duration_ms": -5},
+    "a negative start": {**CALL, "call_id": "call_before", "start_timestamp": -1},
+    "a 10 kB call_id": {**CALL, "call_id": "c" * 10_000},
+    "an agent version past INTEGER": {**CALL, "call_id": "call_v", "agent_version": 2**31},
+    "no call_id": {key: value for key, value in CALL.items() if key != "call_id"},
+    "not an object": ["call_list"],
+}
+
+
+@pytest.mark.parametrize("malformed", list(MALFORMED_CALLS.values()), ids=list(MALFORMED_CALLS))
+async def test_a_malformed_call_is_left_out_of_its_page_alone(
+    malformed: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_number = "+12125550199"
+    if isinstance(malformed, dict):
+        malformed = {**malformed, "to_number": secret_number}
+    page = {"items": [CALL, malformed, {**CALL, "call_id": "call_2"}], "has_more": False}
+    async with make_client(Script(httpx.Response(200, json=page))) as client:
+        listed = await client.list_calls()
+    assert [call.call_id for call in listed.items] == ["call_1", "call_2"]
+    assert "left out, not a Retell call" in caplog.text
+    # The log says which fields are wrong, never what they hold.
+    assert secret_number not in caplog.text
+    assert "c" * (MAX_ID_LENGTH + 1) not in caplog.text
+
+
+async def test_the_log_of_a_left_out_call_names_it_and_its_fields_at_fault(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    page = [MALFORMED_CALLS["a timestamp of 10^20 ms"], MALFORMED_CALLS["a 10 kB call_id"]]
+    async with make_client(Script(httpx.Response(200, json=page))) as client:
+        assert await client.list_calls_v2() == []
+    assert "call call_far left out" in caplog.text
+    assert "end_timestamp: less_than_equal" in caplog.text
+    assert "call (no readable call_id) left out" in caplog.text
+    assert "call_id: string_too_long" in caplog.text
+
+
+async def test_a_page_that_is_not_a_page_still_fails_whole() -> None:
+    async with make_client(Script(httpx.Response(200, json={"items": "none"}))) as client:
+        with pytest.raises(ResponseFormatError, match="page of items"):
+            await client.list_calls()
+
+
+async def test_metadata_and_dynamic_variables_take_any_json_values() -> None:
+    metadata = {"campaign": "c", "attempt": "7", "score": 4.5, "tags": ["a"], "vip": True}
+    variables = {"first_name": "Ann", "age": 41, "address": {"city": "Oslo"}, "none": None}
+    call = {
+        **CALL,
+        "metadata": metadata,
+        "retell_llm_dynamic_variables": variables,
+        "collected_dynamic_variables": {"last_node_name": "end", "turns": 12},
+    }
+    async with make_client(Script(httpx.Response(200, json=call))) as client:
+        parsed = await client.get_call("call_1")
+    assert parsed.metadata == metadata
+    assert parsed.retell_llm_dynamic_variables == variables
+    assert parsed.collected_dynamic_variables == {"last_node_name": "end", "turns": 12}
+    assert (parsed.metadata_value("campaign"), parsed.metadata_value("tags")) == ("c", ["a"])
+
+
+@pytest.mark.parametrize("metadata", [None, "campaign=c", ["campaign", "c"], 7])
+async def test_metadata_that_is_not_an_object_has_no_keys(metadata: object) -> None:
+    call = {**CALL, "metadata": metadata}
+    async with make_client(Script(httpx.Response(200, json=call))) as client:
+        parsed = await client.get_call("call_1")
+    assert parsed.metadata == metadata
+    assert parsed.metadata_value("campaign") is None

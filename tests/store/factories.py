@@ -100,8 +100,10 @@ def lease_into_batch(
     now: datetime,
     lease_owner: str = "test-run",
     trigger_at: datetime | None = None,
+    call_time_window: dict[str, Any] | None = None,
 ) -> tuple[Batch, list[CallAttempt]]:
-    """Lease every due contact of the campaign and record them as one batch (not sent); commits."""
+    """Lease every due contact of the campaign and record them as one batch (not sent), by
+    default with a window open all day in New York; commits."""
     leased = claims.claim_due(
         session=session,
         campaign_id=campaign_id,
@@ -122,7 +124,8 @@ def lease_into_batch(
         agent_id="agent_abc",
         agent_version=None,
         trigger_at=trigger_at,
-        call_time_window={"windows": [{"start": 0, "end": 1440}], "timezone": NEW_YORK[0]},
+        call_time_window=call_time_window
+        or {"windows": [{"start": 0, "end": 1440}], "timezone": NEW_YORK[0]},
         now=now,
     )
     session.commit()

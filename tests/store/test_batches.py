@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from campaigner.store import (
     AttemptState,
@@ -92,25 +92,56 @@ def test_a_batch_sent_by_another_run_stays_sent_and_keeps_its_id(session: Sessio
     assert states == {AttemptState.SENT}
 
 
-def test_the_sync_watermark_waits_for_the_earliest_unsettled_call(session: Session) -> None:
+def test_only_tasks_without_a_call_and_not_final_expire(session: Session) -> None:
+    campaign = make_campaign(session)
+    assert campaign.id is not None
+    add_contacts(session, campaign, 3)
+    batch, recorded = lease_into_batch(session, campaign.id, now=NOW)
+    assert batch.id is not None
+    batches.mark_sent(session=session, batch_id=batch.id, retell_batch_id="batch_call_1")
+    dialed, settled, undialed = (session.get(CallAttempt, attempt.id) for attempt in recorded)
+    assert dialed is not None
+    assert settled is not None
+    assert undialed is not None
+    dialed.retell_call_id = "call_1"
+    settled.finalized = True
+    session.add_all([dialed, settled])
+    session.commit()
+
+    expired = batches.expire_undialed(session=session, batch_id=batch.id, detail="never dialed")
+    session.commit()
+
+    assert [attempt.id for attempt in expired] == [undialed.id]
+    session.expire_all()
+    assert [
+        (a.state, a.error_detail)
+        for a in session.exec(select(CallAttempt).order_by(col(CallAttempt.id)))
+    ] == [
+        (AttemptState.SENT, None),
+        (AttemptState.SENT, None),
+        (AttemptState.ERROR, "never dialed"),
+    ]
+
+
+def test_a_batch_was_last_dialed_at_its_latest_call_start_end_or_analysis(
+    session: Session,
+) -> None:
     campaign = make_campaign(session)
     assert campaign.id is not None
     add_contacts(session, campaign, 2)
-    batch, attempts = lease_into_batch(session, campaign.id, now=NOW)
+    batch, recorded = lease_into_batch(session, campaign.id, now=NOW)
     assert batch.id is not None
-    assert batches.sync_watermark(session=session, batch_id=batch.id) is None
-    first, second = (session.get(CallAttempt, attempt.id) for attempt in attempts)
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) is None
+    first, second = (session.get(CallAttempt, attempt.id) for attempt in recorded)
     assert first is not None
     assert second is not None
 
-    first.end_timestamp, first.finalized = NOW + timedelta(minutes=1), True
-    second.end_timestamp = NOW + timedelta(minutes=3)
+    first.start_timestamp = NOW + timedelta(minutes=1)
+    session.add(first)
+    session.commit()
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) == NOW + timedelta(minutes=1)
+    first.end_timestamp = NOW + timedelta(minutes=2)
+    second.analysis_at = NOW + timedelta(minutes=3)
     session.add_all([first, second])
     session.commit()
-    assert batches.sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
-
-    second.finalized = True
-    session.add(second)
-    session.commit()
-    assert batches.sync_watermark(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)
-    assert batches.unfinished(session=session, campaign_id=campaign.id) == []
+    assert batches.last_dialed_at(session=session, batch_id=batch.id) == NOW + timedelta(minutes=3)

@@ -406,7 +406,8 @@ def test_results_never_go_backwards(session: Session) -> None:
     assert attempt.analysis_at == NOW
 
 
-def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Session) -> None:
+def attempt_whose_answer_was_lost(session: Session) -> CallAttempt:
+    """An attempt whose create may have reached Retell: it has no call id yet."""
     campaign = make_campaign(session)
     add_contacts(session, campaign, 1)
     (contact,) = claim(session, campaign)
@@ -415,7 +416,16 @@ def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Ses
         session=session, attempt_id=attempt.id or 0, ambiguous=True, detail="timeout"
     )
     session.commit()
-    metadata = {"campaign": campaign.name, "contact": str(contact.id), "attempt": str(attempt.id)}
+    return attempt
+
+
+def test_a_call_whose_create_answer_was_lost_is_matched_by_metadata(session: Session) -> None:
+    attempt = attempt_whose_answer_was_lost(session)
+    metadata = {
+        "campaign": "spring-recall",
+        "contact": str(attempt.contact_id),
+        "attempt": str(attempt.id),
+    }
 
     recorded = record_call_result(
         session=session,
@@ -442,6 +452,55 @@ def test_calls_that_are_not_ours_are_ignored(session: Session, call: dict[str, o
     sent_attempt(session)
 
     assert record_call_result(session=session, call=call) is None
+
+
+def test_free_strings_of_any_length_are_stored_whole(session: Session) -> None:
+    """Retell's sentiments and reasons are free strings: a long one is stored, on PostgreSQL too,
+    with the rest of the batch it came in."""
+    attempt = sent_attempt(session)
+    sentiment, reason = "Mostly positive, " + "s" * 283, "ended_by_" + "r" * 291
+    analysis = {**ANALYSIS, "user_sentiment": sentiment}
+    long_call = {**ENDED_CALL, "disconnection_reason": reason, "call_analysis": analysis}
+    stranger = {**ENDED_CALL, "call_id": "call_stranger"}
+
+    recorded = store.results.record_call_results(
+        session=session, views=[(long_call, None), (stranger, None)], now=NOW
+    )
+    session.commit()
+    session.expire_all()
+
+    assert [row.id if row else None for row in recorded] == [attempt.id, None]
+    stored = session.get(CallAttempt, attempt.id)
+    assert stored is not None
+    assert (len(sentiment), len(reason)) == (300, 300)
+    assert (stored.user_sentiment, stored.disconnection_reason) == (sentiment, reason)
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        pytest.param(1.0, id="a float"),
+        pytest.param(True, id="a boolean"),
+        pytest.param(["1"], id="a list"),
+        pytest.param("9" * 5000, id="five thousand digits"),
+        pytest.param(str(2**63), id="past any row id"),
+        pytest.param("0", id="zero"),
+        pytest.param("\u0661", id="a non-ASCII digit"),
+    ],
+)
+def test_a_malformed_attempt_in_metadata_matches_nothing(session: Session, attempt: object) -> None:
+    """A call whose campaigner metadata is malformed is not ours, and breaks nothing: not the
+    other calls of its batch either."""
+    lost = attempt_whose_answer_was_lost(session)
+    odd = {"call_id": "call_odd", "call_status": "ended", "metadata": {"attempt": attempt}}
+    # Ours, found by its metadata, whatever else that holds.
+    ours = {**ENDED_CALL, "metadata": {"attempt": str(lost.id), "score": 3, "tags": ["vip"]}}
+
+    recorded = store.results.record_call_results(
+        session=session, views=[(odd, None), (ours, None)], now=NOW
+    )
+
+    assert [row.id if row else None for row in recorded] == [None, lost.id]
 
 
 def test_a_second_call_for_an_attempt_is_recorded_on_a_row_of_its_own(session: Session) -> None:

@@ -22,9 +22,17 @@ key and no way to read a batch back. Campaigner fills those gaps:
   (`refusals.refused_call_outcome`) and sends the other tasks again at once, in one batch: the
   campaign goes on. A 400 naming no task, and account and configuration refusals, pause it; a
   429 waits.
-- **Collect** (`BatchDialer.collect`): finished calls of the open batches, by `batch_call_id`
-  from an end-time watermark, go through the same `ResultSync.apply` as direct mode; retries
-  become due like any other and go out in follow-up batches.
+- **Collect** (`BatchDialer.collect`): finished calls of the open batches, swept by
+  `batch_call_id` with no time filter (Retell need not give a call that never connected an
+  `end_timestamp`, and a time filter would never match it), go through the same
+  `ResultSync.apply` as direct mode; views unchanged since the last sweep are not applied again.
+  Retries become due like any other and go out in follow-up batches.
+- **Expire** (`BatchDialer._expire_undialed`): tasks Retell never dials would keep their
+  contacts `dialing` for ever. Once a batch has had a whole opening of its window in which
+  Retell dialed none of it, and the window has been shut for `UNDIALED_TASK_GRACE` since, its tasks
+  without a call are settled as a blameless `transient_failure` (not counted against the
+  contact) and go out again in a later batch. Should Retell dial such a task after all, its call
+  is recorded as a second call of the attempt, never lost.
 
 Tasks handed to Retell are out of campaigner's hands until dialed: a number suppressed after its
 batch was sent can still be called by it. `batch.submit_ahead` bounds how early a batch goes in.
@@ -86,6 +94,7 @@ __all__ = [
     "TaskGroup",
     "batch_schedule",
     "group_contacts",
+    "last_closed_opening",
     "window_is_open",
     "window_opens_by",
 ]
@@ -101,6 +110,11 @@ _NOT_SENT = (BatchState.PENDING_SEND, BatchState.AMBIGUOUS)
 _TASK_FIELD = re.compile(r"tasks\[(\d+)\](?:\.(\w+))?")
 _E164 = re.compile(r"\+\d{6,15}(?!\d)")
 _REFUSALS_THAT_PAUSE = (*ACCOUNT_ERRORS, *CONFIG_ERRORS, BadRequest)
+
+UNDIALED_TASK_GRACE = timedelta(hours=2, minutes=15)
+"""How long a batch's window must have been shut before its tasks without a call expire: longer
+than the longest call Retell allows (`max_call_duration_ms` is at most two hours), so a call that
+started as the window closed has ended, and been listed as finished, by then."""
 
 
 # --- grouping and scheduling (pure) -----------------------------------------------------------
@@ -211,6 +225,25 @@ def window_opens_by(call_time_window: dict[str, Any], start: datetime, end: date
     return False
 
 
+def last_closed_opening(
+    call_time_window: dict[str, Any], moment: datetime
+) -> tuple[datetime, datetime] | None:
+    """When the window last opened and closed again by `moment` (its latest span that has
+    ended, within a week), or None when it has not closed in that time."""
+    sent = CallTimeWindow.model_validate(call_time_window)
+    zone = ZoneInfo(sent.timezone or "America/Los_Angeles")
+    today = moment.astimezone(zone).date()
+    spans = sorted(sent.windows, key=lambda span: span.end, reverse=True)
+    for day in (today - timedelta(days=back) for back in range(_WEEK + 1)):
+        if sent.day and RETELL_DAY_NAMES[day.weekday()] not in sent.day:
+            continue
+        for span in spans:
+            closed = _local_moment(zone, day, span.end)
+            if closed <= moment:
+                return _local_moment(zone, day, span.start), closed
+    return None
+
+
 def _may_dial_at(batch: Batch, moment: datetime) -> bool:
     """True when Retell, if it has the batch, may dial it at `moment` (trigger and window)."""
     if batch.trigger_at is not None and batch.trigger_at > moment:
@@ -259,7 +292,6 @@ class BatchOptions:
     # A batch whose window opens within this time is waited for: a gap (23:59 to 00:00, say)
     # does not end the run.
     window_gap: timedelta = timedelta(minutes=10)
-    watermark_margin: timedelta = timedelta(minutes=10)
 
 
 class BatchDialer(Dialer):
@@ -301,6 +333,10 @@ class BatchDialer(Dialer):
         self._open_stale = True
         self._finished: dict[int, int] = {}
         self._moved_at: dict[int, float] = {}
+        # When this run saw a task of the batch settle, on the wall clock (for expiry).
+        self._moved_on: dict[int, datetime] = {}
+        # Per open batch, a digest of each call's last view applied: a sweep applies only news.
+        self._applied_views: dict[int, dict[str, int]] = {}
         self._room_since: dict[int, float] = {}
         self.ambiguous: dict[int, Batch] = {}
         self.tasks_submitted = 0
@@ -622,32 +658,111 @@ class BatchDialer(Dialer):
     # -- collecting ----------------------------------------------------------------------------
 
     async def collect(self) -> None:
-        """Bring home the finished calls of every open batch, one list-calls walk per batch."""
+        """Bring home the finished calls of every open batch, one list-calls sweep per batch,
+        then expire the tasks of batches Retell stopped dialing."""
         self._refresh_open()
-        calls: list[Call] = []
+        open_ids = {batch.id for batch in self._open}
+        self._applied_views = {
+            batch_id: views
+            for batch_id, views in self._applied_views.items()
+            if batch_id in open_ids
+        }
+        news: list[tuple[int, Call, int]] = []
+        swept: list[Batch] = []
         for batch in self._open:
             if batch.state in _NOT_SENT or batch.id is None:
                 continue
-            with self._session() as session:
-                watermark = batches.sync_watermark(session=session, batch_id=batch.id)
-            since = (
-                _epoch_ms(watermark - self._options.watermark_margin)
-                if watermark is not None
-                else None
-            )
-            criteria = call_filter(
-                batch_call_id=batch.retell_batch_id,
-                metadata=None if batch.retell_batch_id else self._batch_metadata(batch.id),
-                call_statuses=FINISHED_CALL_STATUSES,
-                end_timestamp_from=since,
-            )
             try:
-                calls.extend(await self._calls(criteria))
+                calls = await self._sweep(batch.id, batch.retell_batch_id)
             except RetellError as error:
                 log.warning("batch %s sync failed, will retry: %s", batch.id, error)
-        if calls:
-            self._sync.apply(calls)
+                continue
+            swept.append(batch)
+            news.extend(self._unapplied(batch.id, calls))
+        if news:
+            self._sync.apply([call for _, call, _ in news])
+            for batch_id, call, digest in news:
+                self._applied_views.setdefault(batch_id, {})[call.call_id] = digest
             self._open_stale = True
+        self._expire_undialed(swept)
+
+    async def _sweep(self, batch_id: int, retell_batch_id: str | None) -> list[Call]:
+        """Every finished call of a batch: by its Retell id, or by its metadata when the create
+        answer was lost. No time filter: a call without `end_timestamp` matches none."""
+        return await self._calls(
+            call_filter(
+                batch_call_id=retell_batch_id,
+                metadata=None if retell_batch_id else self._batch_metadata(batch_id),
+                call_statuses=FINISHED_CALL_STATUSES,
+            )
+        )
+
+    def _unapplied(self, batch_id: int, calls: list[Call]) -> list[tuple[int, Call, int]]:
+        """The calls whose view differs from the one last applied, with their view's digest: a
+        sweep lists every finished call of the batch each time, and applying them all again
+        would only rewrite the store."""
+        applied = self._applied_views.get(batch_id, {})
+        digests = ((call, _view_digest(call)) for call in calls)
+        return [
+            (batch_id, call, digest)
+            for call, digest in digests
+            if applied.get(call.call_id) != digest
+        ]
+
+    def _expire_undialed(self, batches_swept: list[Batch]) -> None:
+        """Settle the tasks without a call of swept batches Retell has stopped dialing (see
+        `_dialing_is_over`) as a blameless transient failure: their contacts are due again,
+        uncounted."""
+        now = self._clock.now()
+        for batch in batches_swept:
+            assert batch.id is not None
+            if not self._dialing_is_over(batch, now):
+                continue
+            with transaction(self._engine) as session:
+                expired = batches.expire_undialed(
+                    session=session,
+                    batch_id=batch.id,
+                    detail="never dialed by Retell: its batch's window closed without a call",
+                )
+                settle_attempts(
+                    session,
+                    config=self._config,
+                    attempts={
+                        a.id: (a.contact_id, OutcomeClass.TRANSIENT_FAILURE)
+                        for a in expired
+                        if a.id is not None
+                    },
+                    now=now,
+                    blameless=True,
+                )
+            if expired:
+                log.warning("batch %s: %d task(s) never dialed, due again", batch.id, len(expired))
+                self._open_stale = True
+
+    def _dialing_is_over(self, batch: Batch, now: datetime) -> bool:
+        """True when Retell had the batch for a whole opening of its window, dialed none of
+        its tasks in it, and the window has been shut for `UNDIALED_TASK_GRACE` since. A window
+        that never stays shut that long never expires.
+
+        Dialing is judged by what the store says of the batch's calls (their start, end and
+        analysis times: a run started after the window closed knows them too) and by the tasks
+        this run saw settle (a call that never connected may come with no time at all)."""
+        if not batch.call_time_window or batch.id is None:
+            return False
+        opening = last_closed_opening(batch.call_time_window, now)
+        if opening is None:
+            return False
+        opened, closed = opening
+        had_it = (batch.sent_at or now) <= opened and (batch.trigger_at or opened) <= opened
+        if not had_it or now - closed < UNDIALED_TASK_GRACE:
+            return False
+        # Shut all along since: it has not opened again (a later span, the next day).
+        if window_opens_by(batch.call_time_window, closed, now):
+            return False
+        with self._session() as session:
+            dialed = batches.last_dialed_at(session=session, batch_id=batch.id)
+        seen = self._moved_on.get(batch.id)
+        return all(moment is None or moment <= opened for moment in (dialed, seen))
 
     def dialing(self, now: datetime) -> int:
         """How many open batches Retell may be dialing now or within `window_gap` (trigger
@@ -701,7 +816,7 @@ class BatchDialer(Dialer):
     def _refresh_open(self) -> None:
         if not self._open_stale:
             return
-        now_mono = self._clock.monotonic()
+        now_mono, now = self._clock.monotonic(), self._clock.now()
         with self._session() as session:
             self._open = batches.unfinished(session=session, campaign_id=self._campaign_id)
             finished = {
@@ -710,9 +825,12 @@ class BatchDialer(Dialer):
             }
         for batch in self._open:
             assert batch.id is not None
-            if finished.get(batch.id) != self._finished.get(batch.id):
+            seen_before = self._finished.get(batch.id)
+            if finished.get(batch.id) != seen_before:
                 self._finished[batch.id] = finished.get(batch.id, 0)
                 self._moved_at[batch.id] = now_mono
+                if seen_before is not None:
+                    self._moved_on[batch.id] = now
         self._open_stale = False
 
     def _batch_metadata(self, batch_id: int) -> dict[str, str]:
@@ -720,6 +838,10 @@ class BatchDialer(Dialer):
 
     async def _calls(self, criteria: dict[str, Any]) -> list[Call]:
         return [call async for call in self._client.iter_calls(filter_criteria=criteria)]
+
+
+def _view_digest(call: Call) -> int:
+    return hash(call.model_dump_json())
 
 
 def _named_tasks(

@@ -13,12 +13,11 @@ held against the store's attempts, one to one:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
 from pydantic import BaseModel
 
 from campaigner.retell import RetellClient, call_filter
-from campaigner.store import Engine, attempts, campaigns, transaction
+from campaigner.store import Engine, attempts, campaigns, results, transaction
 
 __all__ = ["CallAudit", "audit_calls"]
 
@@ -57,7 +56,7 @@ async def audit_calls(*, client: RetellClient, engine: Engine, campaign: str) ->
     async for call in client.iter_calls(
         filter_criteria=call_filter(metadata={"campaign": campaign})
     ):
-        at_retell[call.call_id] = _attempt_named(call.metadata)
+        at_retell[call.call_id] = results.metadata_attempt_id(call.metadata)
     by_call = {record.call_id: record for record in on_record}
     calls_per_attempt: dict[int, list[str]] = defaultdict(list)
     for call_id, named in at_retell.items():
@@ -80,9 +79,3 @@ async def audit_calls(*, client: RetellClient, engine: Engine, campaign: str) ->
         },
         second_calls_recorded=sum(1 for record in on_record if record.duplicate_of is not None),
     )
-
-
-def _attempt_named(metadata: Mapping[str, object] | None) -> int | None:
-    attempt = (metadata or {}).get("attempt")
-    text = str(attempt) if attempt is not None else ""
-    return int(text) if text.isascii() and text.isdigit() else None

@@ -115,7 +115,7 @@ class ResultSync:
         slot at once; the store hears of it at the next `apply_pushed`, in one batch."""
         now = self._clock.now()
         for call in webhooks.drain():
-            if (call.metadata or {}).get("campaign") == self._config.name:
+            if call.metadata_value("campaign") == self._config.name:
                 self._note_terminal(call, now)
                 self.pushed.append(call)
 

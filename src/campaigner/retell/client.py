@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -46,12 +47,16 @@ from campaigner.retell.models import (
     RetellModel,
     Voice,
     WebCall,
+    loggable_call_id,
+    validation_problems,
 )
 from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
 from campaigner.retell.server_clock import ServerClock
 from campaigner.settings import Settings
 
 __all__ = ["RetellClient"]
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=RetellModel)
 Sleep = Callable[[float], Awaitable[None]]
@@ -225,8 +230,12 @@ class RetellClient:
                 "include_total": include_total or None,
             }
         )
-        data = await self._read("POST", "/v3/list-calls", json=body, timeout=LIST_CALLS_TIMEOUT)
-        return self._parse(CallPage, data, "/v3/list-calls")
+        path = "/v3/list-calls"
+        page = self._expect_mapping(
+            await self._read("POST", path, json=body, timeout=LIST_CALLS_TIMEOUT), path
+        )
+        calls = self._parse_calls(page["items"], path)
+        return self._parse(CallPage, {**page, "items": calls}, path)
 
     async def iter_calls(
         self,
@@ -501,6 +510,25 @@ class RetellClient:
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):
             raise ResponseFormatError(f"{path} did not answer with a page of items")
         return data
+
+    @staticmethod
+    def _parse_calls(items: list[Any], path: str) -> list[Call]:
+        """The calls of a page, each on its own: a malformed one is logged and left out, so the
+        others still arrive (a followed call left out is asked for again by get-call once it is
+        overdue). The log names its id and the fields at fault, never their values, which may
+        be a person's data."""
+        calls = []
+        for item in items:
+            try:
+                calls.append(Call.model_validate(item))
+            except ValidationError as exc:
+                log.warning(
+                    "%s: call %s left out, not a Retell call (%s)",
+                    path,
+                    loggable_call_id(item),
+                    validation_problems(exc),
+                )
+        return calls
 
     @staticmethod
     def _parse(model: type[M], data: Any, path: str) -> M:

@@ -1,6 +1,6 @@
 """Builders for `POST /v3/list-calls` filter criteria (Retell's `{type, op, value}` leaves).
 
-criteria = call_filter(metadata={"campaign": "spring-recall"}, end_timestamp_from=watermark_ms)
+criteria = call_filter(metadata={"campaign": "spring-recall"}, call_statuses=FINISHED_CALL_STATUSES)
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ def call_filter(
     call_statuses: Iterable[str] | None = None,
     batch_call_id: str | None = None,
     start_timestamp_from: int | None = None,
-    end_timestamp_from: int | None = None,
     agent_ids: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """`filter_criteria` for list-calls v3; every given condition must hold (Retell ANDs them)."""
@@ -49,8 +48,6 @@ def call_filter(
         criteria["batch_call_id"] = string_equals(batch_call_id)
     if start_timestamp_from is not None:
         criteria["start_timestamp"] = {"type": "number", "op": "ge", "value": start_timestamp_from}
-    if end_timestamp_from is not None:
-        criteria["end_timestamp"] = {"type": "number", "op": "ge", "value": end_timestamp_from}
     if agent_ids is not None:
         criteria["agent"] = [{"agent_id": agent_id} for agent_id in agent_ids]
     return criteria

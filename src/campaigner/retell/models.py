@@ -1,22 +1,25 @@
 """Pydantic models of what the client reads from Retell.
 
 They follow retell-sdk 6.2.13's `types/` for names and shapes, but are deliberately tolerant:
-unknown fields are kept (`extra="allow"`), and enumerations Retell may extend (`call_status`,
+unknown fields are kept (`extra="allow"`), enumerations Retell may extend (`call_status`,
 `disconnection_reason`, `user_sentiment`) are plain strings, so a new value on Retell's side never
-breaks a running campaign.
+breaks a running campaign, and `metadata` and the dynamic variables take any JSON values. What
+cannot be true of a call is refused here instead (ids longer than any of Retell's, timestamps
+outside the years the store and reports can hold, negative durations), so it never reaches them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "TERMINAL_CALL_STATUSES",
     "Agent",
     "AgentSummary",
+    "AgentVersion",
     "AgentWeight",
     "BatchCall",
     "BatchCallTask",
@@ -26,18 +29,39 @@ __all__ = [
     "CallPage",
     "CallTimeWindow",
     "Concurrency",
+    "EpochMs",
+    "JSONValue",
     "Latency",
     "LatencyStats",
     "PhoneNumber",
     "ProductCost",
+    "RetellId",
     "RetellLLM",
     "TimeWindow",
     "Voice",
     "WebCall",
     "epoch_ms_to_datetime",
+    "loggable_call_id",
+    "validation_problems",
 ]
 
 TERMINAL_CALL_STATUSES = frozenset({"ended", "not_connected", "error"})
+
+MAX_ID_LENGTH = 100
+"""Retell's ids are some 30 characters; the store's id columns hold 100 (`retell_call_id`,
+`retell_batch_id`), so a longer one is not Retell's and is refused before it could reach them."""
+MAX_EPOCH_MS = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
+"""Timestamps and durations end before 2200: the reports read them into pandas, whose nanosecond
+datetimes end in April 2262, and a call of Retell's is not dated centuries ahead."""
+
+RetellId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
+"""Epoch milliseconds, or a duration in milliseconds: never negative, never past 2200."""
+AgentVersion = Annotated[int, Field(ge=0, le=2**31 - 1)]
+"""An agent's version: the store keeps a call's in a 32-bit INTEGER column."""
+JSONValue = Any
+"""Any JSON value: what the SDK types as `object`, and what campaigner reads without assuming
+strings (`metadata` values, dynamic variables)."""
 
 
 def epoch_ms_to_datetime(value: int | float | None) -> datetime | None:
@@ -45,6 +69,24 @@ def epoch_ms_to_datetime(value: int | float | None) -> datetime | None:
     if value is None:
         return None
     return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def validation_problems(error: ValidationError) -> str:
+    """Where and why a payload failed validation (`end_timestamp: less_than_equal`), without
+    the values: they may be a person's data."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['type']}"
+        for problem in error.errors(include_url=False, include_input=False)
+    )
+
+
+def loggable_call_id(payload: object) -> str:
+    """A payload's `call_id` fit for a log line: as it is when it could be Retell's, else a
+    placeholder (an oversized or non-text id says nothing and would flood the log)."""
+    call_id = payload.get("call_id") if isinstance(payload, dict) else None
+    if isinstance(call_id, str) and 0 < len(call_id) <= MAX_ID_LENGTH and call_id.isprintable():
+        return call_id
+    return "(no readable call_id)"
 
 
 class RetellModel(BaseModel):
@@ -101,21 +143,22 @@ class Latency(RetellModel):
 class Call(RetellModel):
     """A phone or web call as get-call, list-calls and webhooks return it."""
 
-    call_id: str
+    call_id: RetellId
     call_type: str = "phone_call"
     call_status: str
     agent_id: str | None = None
-    agent_version: int | None = None
+    agent_version: AgentVersion | None = None
     agent_name: str | None = None
     direction: str | None = None
     from_number: str | None = None
     to_number: str | None = None
-    metadata: dict[str, Any] | None = None
-    retell_llm_dynamic_variables: dict[str, str] | None = None
-    collected_dynamic_variables: dict[str, str] | None = None
-    start_timestamp: int | None = None
-    end_timestamp: int | None = None
-    duration_ms: int | None = None
+    # The SDK types `metadata` as `object`: any JSON, not only an object of strings.
+    metadata: JSONValue = None
+    retell_llm_dynamic_variables: dict[str, JSONValue] | None = None
+    collected_dynamic_variables: dict[str, JSONValue] | None = None
+    start_timestamp: EpochMs | None = None
+    end_timestamp: EpochMs | None = None
+    duration_ms: EpochMs | None = None
     disconnection_reason: str | None = None
     call_analysis: CallAnalysis | None = None
     call_cost: CallCost | None = None
@@ -124,6 +167,11 @@ class Call(RetellModel):
     recording_url: str | None = None
     public_log_url: str | None = None
     access_token: str | None = None
+
+    def metadata_value(self, key: str) -> JSONValue:
+        """The value of a top-level `metadata` key, or None (also when `metadata` is not an
+        object): campaigner finds its own keys here whatever else the metadata holds."""
+        return self.metadata.get(key) if isinstance(self.metadata, dict) else None
 
     @property
     def is_terminal(self) -> bool:
@@ -203,7 +251,7 @@ class BatchCallTask(BaseModel):
 class BatchCall(RetellModel):
     """`POST /create-batch-call` response."""
 
-    batch_call_id: str
+    batch_call_id: RetellId
     name: str | None = None
     from_number: str | None = None
     scheduled_timestamp: float | None = None

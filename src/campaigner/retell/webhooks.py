@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from campaigner.retell.errors import ResponseFormatError
-from campaigner.retell.models import Call
+from campaigner.retell.models import Call, loggable_call_id, validation_problems
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -118,6 +118,6 @@ def webhook_event_from_payload(payload: dict[str, Any]) -> WebhookEvent:
     try:
         return WebhookEvent.model_validate(payload)
     except ValidationError as exc:
-        problems = exc.error_count()
-        message = f"webhook body is not a Retell event ({problems} problems)"
+        call = loggable_call_id(payload.get("call"))
+        message = f"webhook of call {call} is not a Retell event ({validation_problems(exc)})"
         raise ResponseFormatError(message) from None

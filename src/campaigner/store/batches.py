@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 from typing_extensions import TypedDict
 
 from campaigner.store import attempts
@@ -18,10 +19,11 @@ from campaigner.store.types import utcnow
 __all__ = [
     "BatchProgress",
     "create",
+    "expire_undialed",
+    "last_dialed_at",
     "mark_send_failed",
     "mark_sent",
     "progress",
-    "sync_watermark",
     "unfinished",
 ]
 
@@ -126,16 +128,53 @@ def mark_send_failed(
         )
         .values(state=BatchState.AMBIGUOUS if ambiguous else BatchState.FAILED)
     )
-    changed = list(
-        session.exec(
-            select(CallAttempt).where(
-                col(CallAttempt.batch_id) == batch_id,
-                col(CallAttempt.state).in_(_UNANSWERED_ATTEMPT_STATES),
-            )
-        )
+    return _mark_attempts(
+        session,
+        select(CallAttempt).where(
+            col(CallAttempt.batch_id) == batch_id,
+            col(CallAttempt.state).in_(_UNANSWERED_ATTEMPT_STATES),
+        ),
+        AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR,
+        detail,
     )
+
+
+def expire_undialed(*, session: Session, batch_id: int, detail: str) -> list[CallAttempt]:
+    """End the attempts of a sent batch that Retell never dialed: no call, not final. They become
+    `error` with `detail`, so their numbers are no longer in a live call; settle them in the same
+    transaction. Flushes only; returns the attempts changed."""
+    return _mark_attempts(
+        session,
+        select(CallAttempt).where(
+            col(CallAttempt.batch_id) == batch_id,
+            col(CallAttempt.state) == AttemptState.SENT,
+            col(CallAttempt.retell_call_id).is_(None),
+            col(CallAttempt.finalized).is_(False),
+        ),
+        AttemptState.ERROR,
+        detail,
+    )
+
+
+def last_dialed_at(*, session: Session, batch_id: int) -> datetime | None:
+    """The latest time a call of the batch is known to have started, ended or had its analysis
+    recorded, or None: how recently Retell was seen dialing the batch, across runs."""
+    latest = session.exec(
+        select(
+            sa.func.max(col(CallAttempt.start_timestamp)),
+            sa.func.max(col(CallAttempt.end_timestamp)),
+            sa.func.max(col(CallAttempt.analysis_at)),
+        ).where(col(CallAttempt.batch_id) == batch_id)
+    ).one()
+    return max((moment for moment in latest if moment is not None), default=None)
+
+
+def _mark_attempts(
+    session: Session, attempts: SelectOfScalar[CallAttempt], state: AttemptState, detail: str
+) -> list[CallAttempt]:
+    changed = list(session.exec(attempts))
     for attempt in changed:
-        attempt.state = AttemptState.AMBIGUOUS if ambiguous else AttemptState.ERROR
+        attempt.state = state
         attempt.error_detail = detail
         session.add(attempt)
     session.flush()
@@ -158,27 +197,6 @@ def unfinished(*, session: Session, campaign_id: int) -> list[Batch]:
             .order_by(col(Batch.id))
         )
     )
-
-
-def sync_watermark(*, session: Session, batch_id: int) -> datetime | None:
-    """Where a sync of the batch's finished calls may start (their `end_timestamp`), or None.
-
-    The earliest end of a call still waiting to be settled (its analysis may come), else the latest
-    end seen: every call that ended before it has been settled. Callers keep a margin below it
-    for calls that Retell lists late.
-    """
-    waiting = session.exec(
-        select(sa.func.min(col(CallAttempt.end_timestamp))).where(
-            col(CallAttempt.batch_id) == batch_id, col(CallAttempt.finalized).is_(False)
-        )
-    ).one()
-    if waiting is not None:
-        return waiting
-    return session.exec(
-        select(sa.func.max(col(CallAttempt.end_timestamp))).where(
-            col(CallAttempt.batch_id) == batch_id
-        )
-    ).one()
 
 
 class BatchProgress(TypedDict):

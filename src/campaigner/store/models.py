@@ -281,7 +281,7 @@ class CallAttempt(SQLModel, table=True):
         ),
         # calls_to_number_since / numbers_in_live_calls: per-number caps across campaigns.
         sa.Index("ix_call_attempt_to_number_created_at", "to_number", "created_at"),
-        # Result sync resumes from the latest end_timestamp it has seen.
+        # attempts.awaiting_analysis: a campaign's calls that ended recently.
         sa.Index("ix_call_attempt_campaign_id_end_timestamp", "campaign_id", "end_timestamp"),
         # Batch mode: a batch's attempts (sync, reconcile, status counts).
         sa.Index("ix_call_attempt_batch_id", "batch_id"),
@@ -295,7 +295,9 @@ class CallAttempt(SQLModel, table=True):
     retell_call_id: str | None = Field(default=None, sa_type=sa.String(100), unique=True)
     batch_id: int | None = Field(default=None, foreign_key="batch.id")
     variant: str | None = Field(default=None, sa_type=sa.String(40))
-    agent_id: str = Field(sa_type=sa.String(100), nullable=False)
+    # Retell's free strings (agent ids, reasons, sentiments) are unbounded: a longer one than
+    # expected must not fail the batch of results it comes in (0007).
+    agent_id: str = Field(sa_type=sa.Text, nullable=False)
     agent_version: int | None = Field(default=None)
     from_number: str = Field(sa_type=sa.String(32), nullable=False)
     to_number: str = Field(sa_type=sa.String(32), nullable=False)
@@ -305,7 +307,7 @@ class CallAttempt(SQLModel, table=True):
     outcome_class: OutcomeClass | None = Field(
         default=None, sa_type=_enum_column(OutcomeClass), nullable=True
     )
-    disconnection_reason: str | None = Field(default=None, sa_type=sa.String(64))
+    disconnection_reason: str | None = Field(default=None, sa_type=sa.Text)
     error_detail: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created_at()
     sent_at: datetime | None = _optional_time()
@@ -316,7 +318,7 @@ class CallAttempt(SQLModel, table=True):
     latency_e2e_p50_ms: float | None = Field(default=None, sa_type=sa.Float)
     latency_e2e_p90_ms: float | None = Field(default=None, sa_type=sa.Float)
     call_successful: bool | None = Field(default=None)
-    user_sentiment: str | None = Field(default=None, sa_type=sa.String(20))
+    user_sentiment: str | None = Field(default=None, sa_type=sa.Text)
     in_voicemail: bool | None = Field(default=None)
     call_summary: str | None = Field(default=None, sa_type=sa.Text)
     custom_analysis: dict[str, Any] | None = _json(nullable=True)

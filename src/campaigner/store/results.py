@@ -39,10 +39,15 @@ __all__ = [
     "RecordedAttempt",
     "Settlement",
     "finalize_attempts",
+    "metadata_attempt_id",
     "record_call_results",
     "settle_contacts",
     "settling_facts",
 ]
+
+_MAX_ROW_ID = 2**63 - 1
+"""The largest id a row can have (BIGINT; SQLite's INTEGER): a larger one names no attempt, and
+SQLite refuses to even compare with it."""
 
 IN_LIST_CHUNK = 2_000
 """Values per IN (...) list: well under SQLite's 32,766 bound parameters per statement."""
@@ -310,11 +315,22 @@ def _known_columns() -> tuple[sa.ColumnElement[Any], ...]:
 
 
 def _metadata_attempt_id(call: Mapping[str, Any]) -> int | None:
-    metadata = call.get("metadata")
-    attempt_id = metadata.get("attempt") if isinstance(metadata, Mapping) else None
-    if attempt_id is None or not str(attempt_id).isdigit():
+    return metadata_attempt_id(call.get("metadata"))
+
+
+def metadata_attempt_id(metadata: object) -> int | None:
+    """The attempt id campaigner put in a call's `metadata` (`"attempt": "42"`), or None when
+    there is none or it is malformed: metadata is any JSON Retell echoes, and a call whose
+    `attempt` is not a row id (a float, a word, a thousand digits) is simply not matched by it."""
+    value = metadata.get("attempt") if isinstance(metadata, Mapping) else None
+    if isinstance(value, bool):  # an int to Python, never an id
         return None
-    return int(attempt_id)
+    text = str(value) if isinstance(value, str | int) else ""
+    # At most 19 digits before int(): Python refuses to convert very long digit strings.
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(_MAX_ROW_ID))):
+        return None
+    attempt_id = int(text)
+    return attempt_id if 0 < attempt_id <= _MAX_ROW_ID else None
 
 
 def _record_row(
