@@ -344,9 +344,10 @@ async def test_a_malformed_call_is_left_out_of_its_page_alone(
 async def test_the_log_of_a_left_out_call_names_it_and_its_fields_at_fault(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    page = [MALFORMED_CALLS["a timestamp of 10^20 ms"], MALFORMED_CALLS["a 10 kB call_id"]]
+    items = [MALFORMED_CALLS["a timestamp of 10^20 ms"], MALFORMED_CALLS["a 10 kB call_id"]]
+    page = {"items": items, "has_more": False}
     async with make_client(Script(httpx.Response(200, json=page))) as client:
-        assert await client.list_calls_v2() == []
+        assert (await client.list_calls()).items == []
     assert "call call_far left out" in caplog.text
     assert "end_timestamp: less_than_equal" in caplog.text
     assert "call (no readable call_id) left out" in caplog.text
