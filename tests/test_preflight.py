@@ -82,6 +82,7 @@ def test_a_sound_campaign_passes_every_check(runner: CliRunner) -> None:
     passed = [topic for topic, check in checks.items() if check["mark"] == "passed"]
     numbers = [f"from number {number}" for number in DEMO_FROM_NUMBERS]
     assert passed == ["API key", *numbers, "variant A", "variant B", "concurrency"]
+    assert checks["variant A"]["found"] == f"{DEMO_AGENT_ID} (Appointment confirmation (A))"
     assert checks["concurrency"]["found"].endswith("up to 5 calls at once")
     assert checks["variant A webhooks"]["mark"] == "info"
 
@@ -98,6 +99,12 @@ def test_a_broken_campaign_names_each_problem_with_its_fix(runner: CliRunner) ->
     assert lines[unknown_number + 1].startswith("    fix: buy or import it in the Retell dashboard")
     assert f"✗ variant A: agent {DEMO_AGENT_ID} has no version 7" in lines
     assert "✗ variant B: agent agent_nobody_made is not in this Retell workspace" in lines
+
+
+def test_a_campaign_file_that_cannot_be_read_is_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["check", "missing.yaml", "--json"])
+    assert result.exit_code == 2
+    assert result.output == "error: missing.yaml: no such campaign file\n"
 
 
 def test_the_json_checklist_lists_the_blockers(runner: CliRunner) -> None:

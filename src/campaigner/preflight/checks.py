@@ -125,7 +125,7 @@ def agent_check(variant: AgentVariant, found: Agent | None, agent_exists: bool) 
             ),
         )
     name = f" ({found.agent_name})" if found.agent_name else ""
-    return Check(topic=topic, mark=Mark.PASSED, found=f"agent {variant.agent_id}{name}{version}")
+    return Check(topic=topic, mark=Mark.PASSED, found=f"{variant.agent_id}{name}{version}")
 
 
 def webhook_check(variant: AgentVariant, agent: Agent) -> Check:
