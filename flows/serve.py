@@ -195,7 +195,15 @@ class ServedCampaigns:
         arrives, not at its first scheduled run (which checks again and stops on a blocker)."""
         try:
             checklist = await check_campaign(campaign)
-        except (RetellError, DatabaseError, CampaignFileError) as error:
+        # Retell, the store or the Prefect API (the key's Secret block) out of reach, or the file
+        # changed again meanwhile: serving goes on, and the campaign's runs check for themselves.
+        except (
+            RetellError,
+            DatabaseError,
+            CampaignFileError,
+            httpx.HTTPError,
+            PrefectException,
+        ) as error:
             print(f"campaign {campaign}: not checked ({error})", file=sys.stderr, flush=True)
             return
         where = sys.stdout if checklist.ok else sys.stderr
