@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from campaigner import store
 from campaigner.campaign import AgentVariant, CampaignConfig
@@ -33,11 +35,8 @@ from campaigner.preflight.checks import (
 )
 from campaigner.preflight.rendering import checklist_lines
 from campaigner.retell import (
-    Agent,
-    ApiKeyInfo,
     AuthenticationFailed,
     NotFound,
-    PhoneNumber,
     RetellClient,
 )
 from campaigner.store import Engine, claims, preflight_passes, session_factory
@@ -56,6 +55,8 @@ PASS_MAX_AGE = timedelta(hours=24)
 released, an agent deleted): a scheduled campaign is checked again once a day."""
 
 DEFAULT_KEY_SETTING = "RETELL_API_KEY"
+
+T = TypeVar("T")
 
 
 class PreflightFailed(Exception):
@@ -81,13 +82,15 @@ async def run_checks(
     """
     now = clock.now()
     try:
-        info = await _api_key_info(client)
+        info = await _unless_missing(client.get_api_key_info())
         concurrency = await client.get_concurrency()
     except AuthenticationFailed:
         # Every other read would be refused too: the key is the one thing to fix.
         checks = [refused_key_check(client.base_url, key_setting)]
     else:
-        numbers = await asyncio.gather(*(_phone_number(client, n) for n in config.from_numbers))
+        numbers = await asyncio.gather(
+            *(_unless_missing(client.get_phone_number(n)) for n in config.from_numbers)
+        )
         agent_checks = await asyncio.gather(
             *(_agent_checks(client, variant) for variant in config.agent_variants())
         )
@@ -104,35 +107,23 @@ async def run_checks(
     return Checklist(campaign=config.name, base_url=client.base_url, checked_at=now, checks=checks)
 
 
-async def _api_key_info(client: RetellClient) -> ApiKeyInfo | None:
-    """The key's workspace; None where the endpoint has no `/get-api-key-info` (the simulator):
-    the concurrency read that follows then judges the key."""
+async def _unless_missing(read: Awaitable[T]) -> T | None:
+    """Retell's answer, or None where it has no such thing (a number, an agent, a version, or
+    the endpoint itself: the simulator has no `/get-api-key-info`, and the concurrency read that
+    follows it then judges the key)."""
     try:
-        return await client.get_api_key_info()
-    except NotFound:
-        return None
-
-
-async def _phone_number(client: RetellClient, number: str) -> PhoneNumber | None:
-    try:
-        return await client.get_phone_number(number)
-    except NotFound:
-        return None
-
-
-async def _agent(client: RetellClient, agent_id: str, version: int | str | None) -> Agent | None:
-    try:
-        return await client.get_agent(agent_id, version=version)
+        return await read
     except NotFound:
         return None
 
 
 async def _agent_checks(client: RetellClient, variant: AgentVariant) -> list[Check]:
     """The variant's agent at its version, and where that version sends its webhooks."""
-    found = await _agent(client, variant.agent_id, variant.version)
+    found = await _unless_missing(client.get_agent(variant.agent_id, version=variant.version))
     # Only asked when the version is not found: is it the version or the whole agent?
     exists = found is not None or (
-        variant.version is not None and await _agent(client, variant.agent_id, None) is not None
+        variant.version is not None
+        and await _unless_missing(client.get_agent(variant.agent_id)) is not None
     )
     check = agent_check(variant, found, exists)
     if found is None or check.mark is not Mark.PASSED:
