@@ -15,6 +15,7 @@ from campaigner.preflight.checks import (
     concurrency_check,
     contacts_check,
     number_check,
+    retries_check,
     webhook_check,
 )
 from campaigner.retell import Agent, ApiKeyInfo, Concurrency, PhoneNumber
@@ -107,3 +108,15 @@ def test_the_key_check_names_the_workspace_where_retell_says_it() -> None:
     info = ApiKeyInfo(org_id="org_1", org_name="Acme", api_key_name="campaigns")
     check = api_key_check(info, "https://api.retellai.com")
     assert check.found == "accepted by https://api.retellai.com: workspace 'Acme' (key 'campaigns')"
+
+
+def test_retries_are_said_in_words_with_their_limits() -> None:
+    config = campaign(
+        "retry: {voicemail: {delay: 1d, max_attempts: 1}, busy: {retry: false}}\n"
+        "caps: {max_attempts_per_contact: 4}"
+    )
+    found = retries_check(config).found
+    assert found.startswith("at most 4 attempts per contact and 3 calls per number a day; ")
+    assert "voicemail after 1d (at most 1 such attempts)" in found
+    assert "no answer after 4h," in found
+    assert "busy" not in found

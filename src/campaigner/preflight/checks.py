@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from campaigner.campaign import AgentVariant, CallWindow, CampaignConfig, format_duration
+from campaigner.campaign import (
+    DEFAULT_VARIANT,
+    AgentVariant,
+    CallWindow,
+    CampaignConfig,
+    format_duration,
+)
 from campaigner.dialer.webhook_inbox import RESULT_EVENTS
 from campaigner.preflight.checklist import Check, Mark
 from campaigner.retell import Agent, ApiKeyInfo, Concurrency, PhoneNumber
@@ -159,7 +165,7 @@ def webhook_check(variant: AgentVariant, agent: Agent) -> Check:
 
 
 def _variant_topic(variant: AgentVariant) -> str:
-    return "agent" if variant.name == "default" else f"variant {variant.name}"
+    return "agent" if variant.name == DEFAULT_VARIANT else f"variant {variant.name}"
 
 
 def concurrency_check(concurrency: Concurrency, config: CampaignConfig) -> Check:
@@ -217,6 +223,7 @@ def retries_check(config: CampaignConfig) -> Check:
     caps = config.caps
     rules = [
         f"{outcome.value.replace('_', ' ')} after {format_duration(rule.delay)}"
+        + (f" (at most {rule.max_attempts} such attempts)" if rule.max_attempts else "")
         for outcome, rule in config.retry.root.items()
         if rule.retry
     ]
