@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -24,7 +25,9 @@ from prefect.artifacts import (
 )
 from pydantic import Field
 
+from campaigner.campaign import CampaignConfig
 from campaigner.console import progress_line
+from campaigner.dialer.clock import SystemClock
 from campaigner.dialer.progress import (
     ThrottledProgress,
     outcome_rows,
@@ -33,17 +36,33 @@ from campaigner.dialer.progress import (
 )
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunProgress, RunSummary
 from campaigner.inbox import load_named_campaign
+from campaigner.preflight import (
+    Checklist,
+    PreflightFailed,
+    check_and_remember,
+    checked_before_dial,
+    checklist_markdown,
+)
 from campaigner.retell import RetellClient
 from campaigner.settings import get_settings
+from campaigner.store import Engine
 from flows.resources import (
     DIAL_TASK_RETRIES,
+    KEY_SETTING,
     CampaignName,
     artifact_key,
     retell_settings,
     store_engine,
 )
 
-__all__ = ["dial_campaign", "run_campaign", "sync_campaign", "sync_results"]
+__all__ = [
+    "check_campaign",
+    "dial_campaign",
+    "preflight",
+    "run_campaign",
+    "sync_campaign",
+    "sync_results",
+]
 
 MaxMinutes = Annotated[
     float | None,
@@ -89,26 +108,61 @@ class _ProgressArtifact:
         )
 
 
+@asynccontextmanager
+async def _campaign_at_retell(
+    campaign: str,
+) -> AsyncIterator[tuple[CampaignConfig, RetellClient, Engine]]:
+    """The campaign's file, a client with the run's key, and the store."""
+    config = load_named_campaign(get_settings().campaigns_dir, campaign)
+    settings = await retell_settings()
+    with store_engine() as engine:
+        async with RetellClient.from_settings(settings) as client:
+            yield config, client, engine
+
+
+async def preflight(campaign: str, *, recheck: bool) -> None:
+    """The checks before the campaign's first dial (skipped while this version of it has a
+    recent pass). A blocker fails the run with the checklist: as the error's message and as a
+    markdown artifact."""
+    async with _campaign_at_retell(campaign) as (config, client, engine):
+        try:
+            await checked_before_dial(
+                config, client, engine, SystemClock(), recheck=recheck, key_setting=KEY_SETTING
+            )
+        except PreflightFailed as failed:
+            await acreate_markdown_artifact(
+                checklist_markdown(failed.checklist),
+                key=artifact_key(campaign, "preflight"),
+                description=f"{campaign}: what keeps it from dialing",
+            )
+            raise
+
+
+async def check_campaign(campaign: str) -> Checklist:
+    """A fresh checklist of the campaign, its pass remembered for the runs that follow."""
+    async with _campaign_at_retell(campaign) as (config, client, engine):
+        return await check_and_remember(
+            config, client, engine, SystemClock(), key_setting=KEY_SETTING
+        )
+
+
 async def _drive(campaign: str, deadline: datetime | None, progress_every: float) -> RunSummary:
     """Run the campaign's runner with a progress artifact; the shared body of both tasks."""
     logger = get_run_logger()
-    config = load_named_campaign(get_settings().campaigns_dir, campaign)
-    settings = await retell_settings()
     artifact_id = await acreate_progress_artifact(
         0.0, key=artifact_key(campaign, "progress"), description=f"{campaign}: starting"
     )
     publisher = _ProgressArtifact(artifact_id, logger)
     try:
-        with store_engine() as engine:
-            async with RetellClient.from_settings(settings) as client:
-                runner = CampaignRunner(
-                    config=config,
-                    engine=engine,
-                    client=client,
-                    options=RunOptions(deadline=deadline),
-                    on_progress=ThrottledProgress(publisher, every=progress_every),
-                )
-                summary = await runner.run()
+        async with _campaign_at_retell(campaign) as (config, client, engine):
+            runner = CampaignRunner(
+                config=config,
+                engine=engine,
+                client=client,
+                options=RunOptions(deadline=deadline),
+                on_progress=ThrottledProgress(publisher, every=progress_every),
+            )
+            summary = await runner.run()
     finally:
         await publisher.drain()
     await publisher.finish(summary)
@@ -153,20 +207,27 @@ async def _publish_summary(summary: RunSummary) -> None:
 
 @flow(name="run-campaign", retries=1, retry_delay_seconds=60)
 async def run_campaign(
-    campaign: CampaignName, max_minutes: MaxMinutes = 55, progress_every_seconds: ProgressEvery = 5
+    campaign: CampaignName,
+    max_minutes: MaxMinutes = 55,
+    progress_every_seconds: ProgressEvery = 5,
+    recheck: bool = False,
 ) -> RunSummary:
     """Dial a campaign until nothing is due now or `max_minutes` have passed.
 
-    Exits at once when the campaign is paused, cancelled or has nobody callable now. Deployed once
-    per campaign with a concurrency limit of one, so a campaign never has two dialing runs.
+    Checks the campaign against Retell first, as `campaigner check` does (once a day per version
+    of its file, endpoint and key); a failed check fails the run with the checklist. Exits at
+    once when the campaign is paused, cancelled or has nobody callable now. Deployed once per
+    campaign with a concurrency limit of one, so a campaign never has two dialing runs.
 
     Args:
         campaign: The campaign's name (campaigns/<name>.yaml).
         max_minutes: Stop dialing after this many minutes; calls in progress still finish
             and the analyses of connected calls are awaited.
         progress_every_seconds: Seconds between progress artifact updates and log lines.
+        recheck: Check the campaign against Retell even if this version of it passed today.
     """
     deadline = datetime.now(UTC) + timedelta(minutes=max_minutes) if max_minutes else None
+    await preflight(campaign, recheck=recheck)
     summary = await dial_campaign(campaign, deadline, progress_every_seconds)
     await _publish_summary(summary)
     return summary

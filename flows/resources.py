@@ -17,6 +17,7 @@ from campaigner.store import Engine, OperationalError, make_engine, upgrade_data
 __all__ = [
     "DIAL_TASK_RETRIES",
     "FILE_TASK_RETRIES",
+    "KEY_SETTING",
     "OUT_DIR",
     "RETELL_SECRET_BLOCK",
     "CampaignName",
@@ -31,6 +32,9 @@ __all__ = [
 
 RETELL_SECRET_BLOCK = "retell-api-key"  # noqa: S105 -- the block's name, not a key
 """The Prefect Secret block holding the Retell API key; without it the environment's key is used."""
+
+KEY_SETTING = f"the {RETELL_SECRET_BLOCK!r} Secret block (or, without one, RETELL_API_KEY)"
+"""Where a run's API key comes from, as a failed key check names it."""
 
 OUT_DIR = Path("out")
 """Where import results and reports go, per campaign (as `campaigner ingest` does)."""

@@ -52,9 +52,13 @@ from prefect.exceptions import ObjectNotFound, PrefectException
 from prefect.runner import Runner
 from prefect.types.entrypoint import EntrypointType
 
+from campaigner.campaign import CampaignFileError
+from campaigner.preflight import checklist_lines
+from campaigner.retell import RetellError
 from campaigner.serving import CampaignFiles, CampaignScan
 from campaigner.settings import SettingsError, get_settings
-from flows.campaign import run_campaign, sync_results
+from campaigner.store import DatabaseError
+from flows.campaign import check_campaign, run_campaign, sync_results
 from flows.inbox import watch_inbox
 from flows.ingest import ingest_contacts
 from flows.report import export_report_flow
@@ -175,13 +179,35 @@ class ServedCampaigns:
         self._deployment_ids: dict[str, list[UUID]] = {}
 
     async def follow(self, scan: CampaignScan) -> None:
-        """Report the scan's new problems, serve its new campaigns, pause the ones gone."""
+        """Report the scan's new problems, serve its new campaigns, pause the ones gone, and
+        check the new and changed ones against Retell."""
         for problem in scan.problems:
             print(f"skipped: {problem}", file=sys.stderr, flush=True)
         for campaign in sorted(scan.campaigns - self._deployment_ids.keys()):
             await self._change(campaign, self._serve)
         for campaign in sorted(self._deployment_ids.keys() - scan.campaigns):
             await self._change(campaign, self._pause)
+        for campaign in sorted(scan.changed):
+            await self._check(campaign)
+
+    async def _check(self, campaign: str) -> None:
+        """The checklist of a new or changed campaign, at once: a problem shows when the file
+        arrives, not at its first scheduled run (which checks again and stops on a blocker)."""
+        try:
+            checklist = await check_campaign(campaign)
+        # Retell, the store or the Prefect API (the key's Secret block) out of reach, or the file
+        # changed again meanwhile: serving goes on, and the campaign's runs check for themselves.
+        except (
+            RetellError,
+            DatabaseError,
+            CampaignFileError,
+            httpx.HTTPError,
+            PrefectException,
+        ) as error:
+            print(f"campaign {campaign}: not checked ({error})", file=sys.stderr, flush=True)
+            return
+        where = sys.stdout if checklist.ok else sys.stderr
+        print("\n".join(checklist_lines(checklist)), file=where, flush=True)
 
     async def _change(self, campaign: str, change: Callable[[str], Awaitable[None]]) -> None:
         try:

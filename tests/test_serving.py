@@ -158,7 +158,7 @@ def test_valid_files_are_served_and_an_invalid_one_is_reported_once_per_version(
     write(campaigns / "broken.yaml", "name: Broken!", at=clock.now - 60)
     assert len(files.scan().problems) == 1
     write(campaigns / "broken.yaml", CAMPAIGN.format(name="broken"), at=clock.now - 30)
-    assert files.scan() == CampaignScan(frozenset({"shop", "broken"}), [])
+    assert files.scan() == CampaignScan(frozenset({"shop", "broken"}), [], frozenset({"broken"}))
 
 
 def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_error(
@@ -175,7 +175,7 @@ def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_e
     assert files.scan() == CampaignScan(frozenset({"shop"}), [])
 
     clock.now += CAMPAIGN_FILE_QUIET_S
-    assert files.scan() == CampaignScan(frozenset({"shop", "spring"}), [])
+    assert files.scan() == CampaignScan(frozenset({"shop", "spring"}), [], frozenset({"spring"}))
 
 
 def test_a_served_file_being_rewritten_keeps_its_campaign_until_it_settles(
@@ -193,6 +193,16 @@ def test_a_served_file_being_rewritten_keeps_its_campaign_until_it_settles(
     assert len(scan.problems) == 1
 
 
+def test_a_campaign_is_changed_when_its_file_is_read_anew_and_only_then(
+    campaigns: Path, clock: Clock
+) -> None:
+    files = CampaignFiles(campaigns, clock=clock)
+    assert files.scan().changed == {"shop"}
+    assert files.scan().changed == frozenset()
+    write(campaigns / "shop.yaml", CAMPAIGN.format(name="shop") + "fetch_transcripts: true\n")
+    assert files.scan().changed == {"shop"}
+
+
 def test_a_removed_or_renamed_file_changes_the_campaigns_at_once(
     campaigns: Path, clock: Clock
 ) -> None:
@@ -206,7 +216,7 @@ def test_a_removed_or_renamed_file_changes_the_campaigns_at_once(
     # Renamed with its campaign: a rename keeps the file's (old) modification time.
     write(campaigns / "shop.yaml", CAMPAIGN.format(name="autumn"))
     (campaigns / "shop.yaml").rename(campaigns / "autumn.yaml")
-    assert files.scan() == CampaignScan(frozenset({"autumn"}), [])
+    assert files.scan() == CampaignScan(frozenset({"autumn"}), [], frozenset({"autumn"}))
 
 
 def test_hidden_files_and_other_files_are_no_campaigns(campaigns: Path, clock: Clock) -> None:
@@ -214,7 +224,7 @@ def test_hidden_files_and_other_files_are_no_campaigns(campaigns: Path, clock: C
     write(campaigns / "notes.txt", "not yaml")
     (campaigns / "gone.yaml").symlink_to(campaigns / "nowhere.yaml")
 
-    assert CampaignFiles(campaigns, clock=clock).scan() == CampaignScan(frozenset({"shop"}), [])
+    assert CampaignFiles(campaigns, clock=clock).scan().campaigns == {"shop"}
 
 
 def test_a_missing_folder_keeps_what_was_served_and_says_so_once(

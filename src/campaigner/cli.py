@@ -16,9 +16,11 @@ import typer
 from campaigner import __version__
 
 if TYPE_CHECKING:
+    from campaigner.campaign import CampaignConfig
     from campaigner.contacts import IngestSummary
     from campaigner.dialer.call_audit import CallAudit
     from campaigner.dialer.runner import RunSummary
+    from campaigner.preflight import Checklist
     from campaigner.settings import Settings
     from campaigner.store import CampaignStatus, Session
 
@@ -296,6 +298,52 @@ def sim(context: typer.Context) -> None:
     raise typer.Exit(main(context.args, prog="campaigner sim"))
 
 
+@app.command()
+def check(
+    campaign_file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checklist as one JSON object.")
+    ] = False,
+) -> None:
+    """Check a campaign against the Retell workspace before dialing: the API key, the numbers,
+    the agents and their versions, concurrency, the window, retries and the contacts callable now.
+
+    Exit 0 when nothing blocks a run, 2 when something does (each with its fix).
+    """
+    from campaigner import eventloop
+    from campaigner.campaign import CampaignFileError, load_campaign
+    from campaigner.dialer.clock import SystemClock
+    from campaigner.preflight import check_and_remember
+    from campaigner.retell import RetellClient
+    from campaigner.store import make_engine, upgrade_database
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+
+    async def checklist_of(config: CampaignConfig) -> Checklist:
+        async with RetellClient.from_settings(settings) as client:
+            return await check_and_remember(config, client, engine, SystemClock())
+
+    with _retell_and_database_errors(settings):
+        try:
+            config = load_campaign(campaign_file)
+            upgrade_database(engine)
+            checklist = eventloop.run(checklist_of(config))
+        except CampaignFileError as error:
+            _fail(error)
+        finally:
+            engine.dispose()
+    _print_checklist(checklist, as_json=as_json)
+    if not checklist.ok:
+        raise typer.Exit(2)
+
+
+def _print_checklist(checklist: Checklist, *, as_json: bool) -> None:
+    from campaigner.preflight import checklist_lines
+
+    typer.echo(checklist.model_dump_json() if as_json else "\n".join(checklist_lines(checklist)))
+
+
 @app.command("run")
 def run_campaign(
     campaign_file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")],
@@ -315,14 +363,28 @@ def run_campaign(
     webhook_host: Annotated[
         str, typer.Option(help="Interface the webhook receiver listens on.")
     ] = "127.0.0.1",
+    recheck: Annotated[
+        bool,
+        typer.Option(
+            help="Check the campaign against Retell (as `campaigner check`) even if this version "
+            "of it passed within the last day."
+        ),
+    ] = False,
 ) -> None:
-    """Dial the campaign until nothing is left to do now; show progress and a summary."""
+    """Dial the campaign until nothing is left to do now; show progress and a summary.
+
+    Before the first dial the campaign is checked against Retell as `campaigner check` does
+    (once per version of the file, endpoint and key a day); a failed check prints the
+    checklist and exits 2 without dialing anyone.
+    """
     from campaigner import eventloop
     from campaigner.campaign import CampaignFileError, load_campaign
     from campaigner.console import ProgressDisplay, print_run_summary
     from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
+    from campaigner.dialer.clock import SystemClock
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
+    from campaigner.preflight import PreflightFailed, checked_before_dial
     from campaigner.retell import RetellClient
     from campaigner.store import (
         StoreError,
@@ -350,6 +412,9 @@ def run_campaign(
 
             async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
                 async with RetellClient.from_settings(settings) as client:
+                    await checked_before_dial(
+                        config, client, engine, SystemClock(), recheck=recheck
+                    )
                     with ProgressDisplay() as display:
                         runner = CampaignRunner(
                             config=config,
@@ -369,6 +434,9 @@ def run_campaign(
 
             dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
             summary = eventloop.run(dialing)
+        except PreflightFailed as failed:
+            _print_checklist(failed.checklist, as_json=as_json)
+            raise typer.Exit(2) from None
         except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
             _fail(error)
         except OSError as error:

@@ -192,6 +192,8 @@ class CampaignScan:
     """The campaigns of the valid campaign files: the ones to serve."""
     problems: list[str] = field(default_factory=list)
     """One line for each file found invalid in this look (a file is reported once per version)."""
+    changed: frozenset[str] = frozenset()
+    """The campaigns whose valid file is new or changed since the last look (to check again)."""
 
 
 @dataclass(frozen=True)
@@ -250,15 +252,20 @@ class CampaignFiles:
         now = self._clock()
         previous, self._verdicts = self._verdicts, {}
         problems = []
+        changed = set()
         for path in paths:
             known = previous.get(path.name)
             verdict = self._judge(path, known, now)
             if verdict is None:
                 continue
             self._verdicts[path.name] = verdict
-            if verdict is not known and verdict.problem is not None:
+            if verdict is known:
+                continue
+            if verdict.problem is not None:
                 problems.append(verdict.problem)
-        return CampaignScan(self._campaigns(), problems)
+            if verdict.campaign is not None:
+                changed.add(verdict.campaign)
+        return CampaignScan(self._campaigns(), problems, frozenset(changed))
 
     def _judge(self, path: Path, known: _Verdict | None, now: float) -> _Verdict | None:
         """The file's verdict: the known one while it is unchanged or still being written."""

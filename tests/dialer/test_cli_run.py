@@ -114,7 +114,9 @@ def test_wrong_key_is_reported_without_the_key(
     get_settings.cache_clear()
     result = runner.invoke(app, ["run", "cli.yaml", "--contacts", "contacts.csv"])
     assert result.exit_code == 2
-    assert "401" in result.output
+    # The check before the first dial finds it, and says which setting to fix.
+    assert "✗ API key: refused by" in result.output
+    assert "fix: set RETELL_API_KEY to an API key of this workspace" in result.output
     assert "key_wrong_secret_value" not in result.output
 
 

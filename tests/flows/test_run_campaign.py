@@ -12,8 +12,10 @@ from flows.resources import RETELL_SECRET_BLOCK, retry_if_transient
 from prefect.blocks.system import Secret
 from prefect.states import Failed
 
+from campaigner.preflight import PreflightFailed
 from campaigner.retell import AuthenticationFailed, ServerError, TransportError
 from tests.flows.conftest import Workspace, contacts_csv
+from tests.flows.test_watch_inbox import artifacts_by_key
 
 pytestmark = pytest.mark.prefect
 
@@ -44,7 +46,7 @@ async def test_the_api_key_comes_from_the_secret_block_when_there_is_one(
     assert summary.calls_placed == 3
 
 
-async def test_a_refused_key_fails_the_run_at_once_and_is_never_shown(
+async def test_a_refused_key_fails_the_run_with_the_checklist_and_is_never_shown(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refused = "key_refused_by_the_simulator"
@@ -52,9 +54,15 @@ async def test_a_refused_key_fails_the_run_at_once_and_is_never_shown(
     ingest(workspace, "refused", 2)
     state = await run_campaign.with_options(retries=0)("refused", return_state=True)
     assert state.is_failed()
-    with pytest.raises(AuthenticationFailed) as raised:
+    with pytest.raises(PreflightFailed) as raised:
         await state.aresult()
+    assert "✗ API key: refused by" in str(raised.value)
+    assert "fix: set the 'retell-api-key' Secret block (or, without one, RETELL_API_KEY)" in str(
+        raised.value
+    )
     assert refused not in str(raised.value)
+    (artifact,) = artifacts_by_key("campaign-refused-preflight").values()
+    assert artifact["data"].startswith("# Preflight of refused: 1 problem to fix")
     assert workspace.sim.stats()["calls_created"] == 0
 
 

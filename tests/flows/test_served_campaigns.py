@@ -13,6 +13,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runner import Runner
 
 from campaigner.serving import CampaignScan
+from tests.flows.conftest import CAMPAIGN, Workspace
 
 pytestmark = pytest.mark.prefect
 
@@ -76,3 +77,20 @@ async def test_a_deployment_deleted_by_hand_does_not_keep_its_campaign_from_bein
     assert capsys.readouterr().err == ""
     for flow in ("sync-results", "export-report"):
         assert (await deployment(f"{flow}/pier")).paused
+
+
+async def test_a_new_or_changed_campaign_is_checked_against_retell_at_once(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = ServedCampaigns(Runner(), workspace.inbox)
+    workspace.add_campaign("dock")
+    unknown_number = CAMPAIGN.format(name="dock").replace("+14155550100", "+14155550199")
+    (workspace.root / "campaigns" / "dock.yaml").write_text(unknown_number)
+
+    await served.follow(CampaignScan(frozenset({"dock"}), changed=frozenset({"dock"})))
+    problems = capsys.readouterr().err
+    assert "✗ from number +14155550199: is not a number of this Retell workspace" in problems
+
+    await served.follow(CampaignScan(frozenset({"dock"})))  # unchanged: not checked again
+    reads = workspace.sim.stats()["requests_by_endpoint"]
+    assert reads["GET /get-phone-number/{phone_number}"] == 1

@@ -384,3 +384,21 @@ async def test_metadata_that_is_not_an_object_has_no_keys(metadata: object) -> N
         parsed = await client.get_call("call_1")
     assert parsed.metadata == metadata
     assert parsed.metadata_value("campaign") is None
+
+
+async def test_api_key_info_names_the_workspace_of_the_key() -> None:
+    script = Script(httpx.Response(200, json={"org_id": "org_1", "org_name": "Acme"}))
+    async with make_client(script) as client:
+        info = await client.get_api_key_info()
+    assert (info.org_name, info.api_key_name) == ("Acme", None)
+    assert script.requests[0].url.path == "/get-api-key-info"
+
+
+def test_the_key_fingerprint_tells_keys_apart_without_holding_one() -> None:
+    first = RetellClient(api_key=API_KEY, base_url="http://retell.test")
+    second = RetellClient(api_key=API_KEY + "x", base_url="http://retell.test")
+    assert first.key_fingerprint != second.key_fingerprint
+    assert API_KEY not in first.key_fingerprint
+    assert (
+        first.key_fingerprint == RetellClient(api_key=API_KEY, base_url="http://x").key_fingerprint
+    )

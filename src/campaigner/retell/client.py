@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -36,6 +37,7 @@ from campaigner.retell.errors import (
 from campaigner.retell.models import (
     Agent,
     AgentSummary,
+    ApiKeyInfo,
     BatchCall,
     BatchCallTask,
     Call,
@@ -106,6 +108,8 @@ class RetellClient:
         if not secret.get_secret_value():
             raise ValueError("a Retell API key is required")
         self.base_url = base_url.rstrip("/")
+        # Tells keys apart (a preflight's pass holds for one key) without keeping or showing one.
+        self.key_fingerprint = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
         self._retry = retry_policy or RetryPolicy()
         self._sleep = sleep
         self.server_clock = ServerClock()
@@ -316,6 +320,11 @@ class RetellClient:
         return self._parse(BatchCall, data, "/create-batch-call")
 
     # -- workspace -----------------------------------------------------------------------------
+
+    async def get_api_key_info(self) -> ApiKeyInfo:
+        """The API key's name and its organisation (`GET /get-api-key-info`)."""
+        path = "/get-api-key-info"
+        return self._parse(ApiKeyInfo, await self._read("GET", path), path)
 
     async def get_concurrency(self) -> Concurrency:
         """The workspace's concurrency limits and calls in progress (`GET /get-concurrency`)."""

@@ -21,6 +21,7 @@ __all__ = [
     "AgentSummary",
     "AgentVersion",
     "AgentWeight",
+    "ApiKeyInfo",
     "BatchCall",
     "BatchCallTask",
     "Call",
@@ -272,9 +273,19 @@ class Agent(RetellModel):
     response_engine: dict[str, Any] | None = None
     voice_id: str | None = None
     webhook_url: str | None = None
+    # None means Retell's default: call_started, call_ended and call_analyzed.
+    webhook_events: list[str] | None = None
     post_call_analysis_data: list[dict[str, Any]] | None = None
     is_published: bool | None = None
     last_modification_timestamp: int | None = None
+
+
+class ApiKeyInfo(RetellModel):
+    """`GET /get-api-key-info`: the key's name and the organisation (workspace) that owns it."""
+
+    org_id: str
+    org_name: str
+    api_key_name: str | None = None
 
 
 class AgentSummary(RetellModel):
@@ -302,6 +313,8 @@ class PhoneNumber(RetellModel):
     area_code: int | None = None
     outbound_agents: list[AgentWeight] | None = None
     inbound_agents: list[AgentWeight] | None = None
+    # ISO 3166 alpha-2 codes; None or empty: calls to every country are allowed.
+    allowed_outbound_country_list: list[str] | None = None
     last_modification_timestamp: int | None = None
 
 

@@ -10,10 +10,11 @@ work, through `transaction(engine)` (commits when the block ends, rolls back if 
 
 Only this package writes SQL. Its queries live in one module per aggregate, called by module:
 `campaigns`, `contacts`, `imports` (source files, rejected rows), `suppression`, `claims`
-(leases on due contacts), `attempts`, `batches`, `results` (call results in batches) and
-`run_leases`. Keyword-only arguments throughout; timestamps given must be timezone-aware, and
-`now` defaults to the current UTC time. Inserts of rows that may already exist go through
-`campaigner.store.bulk` (ON CONFLICT DO NOTHING on both backends), so repeating one is harmless.
+(leases on due contacts), `attempts`, `batches`, `results` (call results in batches),
+`run_leases` and `preflight_passes` (campaign setups that passed their checks). Keyword-only
+arguments throughout; timestamps given must be timezone-aware, and `now` defaults to the current
+UTC time. Inserts of rows that may already exist go through `campaigner.store.bulk` (ON CONFLICT
+DO NOTHING on both backends), so repeating one is harmless.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from campaigner.store import (
     claims,
     contacts,
     imports,
+    preflight_passes,
     results,
     run_leases,
     suppression,
@@ -64,6 +66,7 @@ from campaigner.store.models import (
     CampaignStatus,
     Contact,
     ContactStatus,
+    PreflightPass,
     RejectedRow,
     RunLease,
     SourceFile,
@@ -104,6 +107,7 @@ __all__ = [
     "JSONText",
     "LeaseLost",
     "OperationalError",
+    "PreflightPass",
     "RecordedAttempt",
     "RejectedRow",
     "RunLease",
@@ -124,6 +128,7 @@ __all__ = [
     "imports",
     "json_text",
     "make_engine",
+    "preflight_passes",
     "results",
     "run_leases",
     "session_factory",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,16 @@ from campaigner.store.models import (
 from campaigner.store.results import IN_LIST_CHUNK
 from campaigner.store.types import utcnow
 
-__all__ = ["claim_due", "count_due", "lease_again", "next_due_time", "release", "zone_sets"]
+__all__ = [
+    "ZoneSetDue",
+    "claim_due",
+    "count_due",
+    "due_by_zone_set",
+    "lease_again",
+    "next_due_time",
+    "release",
+    "zone_sets",
+]
 
 
 def next_due_time(*, session: Session, campaign_id: int) -> datetime | None:
@@ -47,6 +57,33 @@ def zone_sets(*, session: Session, campaign_id: int) -> list[tuple[str, ...]]:
         .distinct()
     )
     return sorted(tuple(key.split("|")) if key else () for key in keys)
+
+
+@dataclass(frozen=True)
+class ZoneSetDue:
+    """The contacts of one candidate-timezone set that could still be dialed: how many are due
+    by a given time, and how many wait for a later retry time."""
+
+    due: int
+    waiting: int
+
+
+def due_by_zone_set(
+    *, session: Session, campaign_id: int, now: datetime
+) -> dict[tuple[str, ...], ZoneSetDue]:
+    """The campaign's contacts that could still be dialed, by candidate-timezone set: due by
+    `now` or waiting. Reads only (no leases, suppressions or calls in progress are looked at),
+    for a preflight's estimate of who is callable now."""
+    is_due = sa.case((col(Contact.next_attempt_at) <= now, 1), else_=0)
+    rows = session.exec(
+        select(col(Contact.timezone_key), sa.func.count(), sa.func.sum(is_due))
+        .where(col(Contact.campaign_id) == campaign_id, col(Contact.status).in_(CLAIMABLE_STATUSES))
+        .group_by(col(Contact.timezone_key))
+    ).all()
+    return {
+        tuple(key.split("|")) if key else (): ZoneSetDue(due=due, waiting=total - due)
+        for key, total, due in rows
+    }
 
 
 def claim_due(

@@ -11,7 +11,9 @@ The schema only ever changes through the Alembic migrations in `campaigner/store
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +45,9 @@ SQLITE_BUSY_TIMEOUT_MS = 300_000
 An import holds the write lock while it stores its rows (for seconds per million contacts:
 bench/README.md), and a run dialing meanwhile waits for it: with 30 s, an import of a few million
 contacts made every run dialing on the same store fail with "database is locked"."""
+
+# Between tries of a switch to WAL that found the database locked (`_use_wal`).
+_WAL_RETRY_SECONDS = 0.05
 
 SQLITE_PAGE_SIZE = 16_384
 """Page size of a SQLite database the store creates (bytes)."""
@@ -80,6 +85,21 @@ def make_engine(url: str) -> Engine:
     raise StoreError(f"unsupported database {shown!r}: use sqlite:///file.db or postgresql://...")
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (a no-op once it is). Workers opening a new database together
+    can find it locked by another's switch or first migration: SQLite then answers at once,
+    without waiting out the busy timeout, so the switch is retried for as long as that would."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -87,7 +107,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         # its size): a contact row is about 700 bytes, and a large import spent much of its
         # commit (the WAL checkpoint) on per-page work with 4 KB pages (bench/ingest_throughput.py).
         cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -33,6 +33,7 @@ __all__ = [
     "CampaignStatus",
     "Contact",
     "ContactStatus",
+    "PreflightPass",
     "RejectedRow",
     "RunLease",
     "SourceFile",
@@ -371,6 +372,22 @@ class RunLease(SQLModel, table=True):
     # another run measures it on its own monotonic clock, belongs to a dead or paused run.
     beat: int = Field(default=0, nullable=False)
     created_at: datetime = _created_at()
+
+
+class PreflightPass(SQLModel, table=True):
+    """A preflight (`campaigner check`) that passed for one version of a campaign's setup: its
+    config, the Retell endpoint and the API key, hashed together into `fingerprint`.
+
+    Scheduled runs start every few minutes; a pass recorded here spares each of them another
+    round of reads against Retell until the file, the endpoint or the key changes, or the pass
+    grows old. Only passes are kept: a failed check is run again until it is fixed.
+    """
+
+    __tablename__ = "preflight_pass"
+
+    fingerprint: str = Field(sa_type=sa.String(64), primary_key=True)
+    campaign: str = Field(sa_type=sa.String(64), nullable=False)
+    checked_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class RejectedRow(SQLModel, table=True):
