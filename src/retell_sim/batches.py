@@ -25,7 +25,14 @@ from retell_sim.errors import ApiError
 from retell_sim.limits import ConcurrencyPool, DialPacer
 from retell_sim.scheduler import Scheduler
 
-__all__ = ["Batch", "BatchBody", "BatchRunner", "CallWindow", "TaskBody", "TimeWindowBody"]
+__all__ = [
+    "BatchBody",
+    "BatchCallWindow",
+    "BatchRunner",
+    "SimulatedBatch",
+    "TaskBody",
+    "TimeWindowBody",
+]
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DayName = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -94,7 +101,7 @@ class BatchBody(BaseModel):
     call_time_window: TimeWindowBody | None = None
 
 
-class CallWindow:
+class BatchCallWindow:
     """When a batch may dial: spans of local minutes on some weekdays in one zone."""
 
     def __init__(self, body: TimeWindowBody) -> None:
@@ -137,7 +144,7 @@ class CallWindow:
 
 
 @dataclass(eq=False)
-class Batch:
+class SimulatedBatch:
     """A submitted batch and its progress."""
 
     batch_call_id: str
@@ -145,7 +152,7 @@ class Batch:
     from_number: str
     scheduled_ms: int
     reserved_concurrency: int
-    window: CallWindow | None
+    window: BatchCallWindow | None
     tasks: deque[TaskBody]
     total: int
     state: str = "scheduled"
@@ -169,7 +176,7 @@ class Batch:
         return out
 
 
-PlaceCall = Callable[[Batch, TaskBody, int], None]
+PlaceCall = Callable[[SimulatedBatch, TaskBody, int], None]
 
 
 class BatchRunner:
@@ -189,10 +196,10 @@ class BatchRunner:
         self._pool = pool
         self._pacer = pacer
         self._place = place
-        self.batches: dict[str, Batch] = {}
-        self._waiting_for_slot: dict[str, Batch] = {}
+        self.batches: dict[str, SimulatedBatch] = {}
+        self._waiting_for_slot: dict[str, SimulatedBatch] = {}
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, batch: SimulatedBatch) -> None:
         """Accept a batch; it starts at its scheduled time."""
         self.batches[batch.batch_call_id] = batch
         self._wake(batch, max(batch.scheduled_ms, self._clock.now_ms()))
@@ -211,7 +218,7 @@ class BatchRunner:
         self.batches.clear()
         self._waiting_for_slot.clear()
 
-    def _wake(self, batch: Batch, due_ms: int) -> None:
+    def _wake(self, batch: SimulatedBatch, due_ms: int) -> None:
         if batch.tick_due is not None and batch.tick_due <= due_ms:
             return
         batch.tick_token += 1
@@ -225,7 +232,7 @@ class BatchRunner:
 
         self._scheduler.at(due_ms, tick)
 
-    def _dispatch(self, batch: Batch) -> None:
+    def _dispatch(self, batch: SimulatedBatch) -> None:
         while batch.tasks:
             now = self._clock.now_ms()
             if batch.window is not None and not batch.window.is_open(now):

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from retell_sim.batches import Batch, BatchBody, BatchRunner, CallWindow, TaskBody
+from retell_sim.batches import BatchBody, BatchCallWindow, BatchRunner, SimulatedBatch, TaskBody
 from retell_sim.callstore import CallStore
 from retell_sim.clock import VirtualClock
 from retell_sim.config import SimulatorConfig
@@ -336,7 +336,7 @@ class Simulator:
             "transport": "gateway",
         }
 
-    def create_batch(self, raw: dict[str, Any]) -> Batch:
+    def create_batch(self, raw: dict[str, Any]) -> SimulatedBatch:
         """Validate and submit a batch; its tasks dial later, server-side."""
         request = validate_body(BatchBody, raw)
         self._check_numbers(request.from_number, None, False)
@@ -361,10 +361,10 @@ class Simulator:
         if self._out_of_credit():
             # 402 is documented for create-phone-call only; a batch is refused alike (our choice).
             raise self._payment_required()
-        window = CallWindow(request.call_time_window) if request.call_time_window else None
+        window = BatchCallWindow(request.call_time_window) if request.call_time_window else None
         scheduled = int(request.trigger_timestamp) if request.trigger_timestamp is not None else now
         batch_id = f"batch_call_{secrets.token_hex(11)[:21]}"
-        batch = Batch(
+        batch = SimulatedBatch(
             batch_call_id=batch_id,
             name=request.name or batch_id,
             from_number=request.from_number,
@@ -377,7 +377,7 @@ class Simulator:
         self.batches.submit(batch)
         return batch
 
-    def _place_batch_call(self, batch: Batch, task: TaskBody, dial_at: int) -> None:
+    def _place_batch_call(self, batch: SimulatedBatch, task: TaskBody, dial_at: int) -> None:
         now = self.clock.now_ms()
         number = self._outbound_number(
             batch.from_number, need_agents=task.override_agent_id is None

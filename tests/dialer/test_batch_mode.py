@@ -23,12 +23,12 @@ from campaigner.campaign import CampaignConfig, OutcomeClass, parse_campaign
 from campaigner.dialer.batching import UNDIALED_TASK_GRACE, BatchDialer, BatchOptions
 from campaigner.dialer.breakers import Breakers
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
-from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.dialer.sync import AppliedResults, ResultSync
 from campaigner.retell import RetellClient
 from campaigner.store import (
     AttemptState,
-    Batch,
     BatchState,
+    BatchSubmission,
     CallAttempt,
     Contact,
     ContactStatus,
@@ -60,7 +60,7 @@ def _next_monday_1330_utc() -> datetime:
 
 
 MONDAY_1330_UTC = _next_monday_1330_utc()
-T = TypeVar("T", Batch, CallAttempt, Contact)
+T = TypeVar("T", BatchSubmission, CallAttempt, Contact)
 
 
 async def run(rig: Rig, config: CampaignConfig, options: RunOptions = FAST) -> RunSummary:
@@ -102,7 +102,7 @@ def batch_dialer(
     clock: FakeClock,
     *,
     options: BatchOptions | None = None,
-    on_applied: Callable[[AppliedBatch], None] = lambda applied: None,
+    on_applied: Callable[[AppliedResults], None] = lambda applied: None,
 ) -> BatchDialer:
     """A batch dialer on its own, as a run would make it, on a clock the test moves."""
     sync = ResultSync(
@@ -145,7 +145,7 @@ def assert_every_task_sent_once(rig: Rig) -> None:
     placed = [a.retell_call_id for a in rows(rig, CallAttempt) if a.retell_call_id]
     assert len(placed) == len(set(placed))
     assert rig.sim.stats()["calls_created"] == len(placed)
-    sent = [b for b in rows(rig, Batch) if b.state == BatchState.SENT]
+    sent = [b for b in rows(rig, BatchSubmission) if b.state == BatchState.SENT]
     assert sum(b["total_task_count"] for b in simulated_batches(rig)) == len(placed)
     assert len(simulated_batches(rig)) == len(sent)
 
@@ -188,7 +188,7 @@ async def test_batches_per_zone_start_at_their_window_and_the_run_can_go_offline
     # 08:30 in New York, 07:30 in Chicago, 05:30 in Los Angeles: every batch waits at Retell.
     assert "3 batches wait at Retell" in first.stop_reason
     assert first.calls_placed == 12
-    batches = {b.timezone: b for b in rows(rig, Batch)}
+    batches = {b.timezone: b for b in rows(rig, BatchSubmission)}
     assert set(batches) == set(AREAS.values())
     for zone, batch in batches.items():
         assert batch.trigger_at is not None
@@ -226,7 +226,7 @@ async def test_reserved_concurrency_is_left_free(rig: Rig) -> None:
     await run_until_done(rig, config)
 
     assert rig.sim.stats()["peak_concurrency"] == 3
-    assert len(rows(rig, Batch)) == 2
+    assert len(rows(rig, BatchSubmission)) == 2
     assert_every_task_sent_once(rig)
 
 
@@ -304,10 +304,14 @@ async def test_lost_batch_answers_are_reconciled_without_a_second_batch(rig: Rig
     assert faults.get("lost_create", 0) > 0
     assert_every_task_sent_once(rig)
     assert rig.sim.stats()["calls_created"] == 30
-    states = Counter(b.state for b in rows(rig, Batch))
+    states = Counter(b.state for b in rows(rig, BatchSubmission))
     assert states[BatchState.SENT] == len(simulated_batches(rig))
     assert not {BatchState.AMBIGUOUS, BatchState.PENDING_SEND} & set(states)
-    adopted = [b for b in rows(rig, Batch) if b.state == BatchState.SENT and not b.retell_batch_id]
+    adopted = [
+        b
+        for b in rows(rig, BatchSubmission)
+        if b.state == BatchState.SENT and not b.retell_batch_id
+    ]
     assert adopted, "a batch whose answer was lost is found by its calls' metadata"
 
 
@@ -323,7 +327,7 @@ async def test_a_batch_recorded_by_a_run_that_died_before_sending_it_goes_out_on
 
     await run_until_done(rig, config)
 
-    first, *later = rows(rig, Batch)
+    first, *later = rows(rig, BatchSubmission)
     assert first.state == BatchState.FAILED  # given up once Retell had had room to dial it
     assert {b.state for b in later} == {BatchState.SENT}  # one per variant
     assert sum(b["total_task_count"] for b in simulated_batches(rig)) == 4
@@ -345,7 +349,7 @@ async def test_a_batch_of_a_live_run_is_left_to_it(rig: Rig) -> None:
 
     await run(rig, config)
 
-    (batch,) = rows(rig, Batch)
+    (batch,) = rows(rig, BatchSubmission)
     assert batch.state == BatchState.PENDING_SEND
     assert {c.status for c in rows(rig, Contact)} == {ContactStatus.DIALING}
     assert simulated_batches(rig) == []
@@ -540,7 +544,7 @@ async def test_calls_without_an_end_timestamp_settle_and_a_batch_that_dialed_is_
     unanswered = batch_call(config, unanswered_id, "not_connected", "dial_no_answer")
     clock = FakeClock(BEFORE_THE_WINDOW)
     listed = ListedCalls()
-    applied: list[AppliedBatch] = []
+    applied: list[AppliedResults] = []
     async with fake_retell(listed) as client:
         dialer = batch_dialer(rig, config, client, clock, on_applied=applied.append)
         dialer.start(campaign_id)

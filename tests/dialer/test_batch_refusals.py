@@ -22,8 +22,8 @@ from campaigner.dialer import batching
 from campaigner.dialer.runner import CampaignRunner, RunSummary
 from campaigner.retell import RetellClient
 from campaigner.store import (
-    Batch,
     BatchState,
+    BatchSubmission,
     CallAttempt,
     Contact,
     ContactStatus,
@@ -230,7 +230,7 @@ async def test_a_batch_of_refused_numbers_settles_every_one_and_places_no_call(
     finals = {c.final_outcome for c in rows(rig, Contact)}
     assert finals == {OutcomeClass.PERMANENT_FAILURE}
     assert transport.batch_sizes == [4, 3, 2, 1]  # one named task fewer each time
-    assert {b.state for b in rows(rig, Batch)} == {BatchState.FAILED}
+    assert {b.state for b in rows(rig, BatchSubmission)} == {BatchState.FAILED}
 
 
 @pytest.mark.parametrize("sim_config", [ROOMY])
@@ -321,7 +321,7 @@ async def test_a_run_killed_while_resending_leaves_no_contact_astray(rig: Rig) -
     with pytest.raises(Crash):
         await run(rig, config, RefusingTransport({bad: "cannot be dialed"}, crash_on=2))
 
-    batches = {b.id: b for b in rows(rig, Batch)}
+    batches = {b.id: b for b in rows(rig, BatchSubmission)}
     refused, rest = sorted(batches)
     assert batches[refused].state == BatchState.FAILED
     assert batches[rest].state == BatchState.PENDING_SEND
@@ -364,7 +364,7 @@ async def test_a_run_killed_while_closing_a_refused_batch_leaves_it_to_the_next_
         with pytest.raises(Crash):
             await run(rig, config, RefusingTransport({bad: "cannot be dialed"}))
 
-    (batch,) = rows(rig, Batch)
+    (batch,) = rows(rig, BatchSubmission)
     assert batch.state == BatchState.PENDING_SEND
     await run_until_settled(rig, config, RefusingTransport({bad: "cannot be dialed"}))
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigner.dialer.reconcile import Reconciler
-from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.dialer.sync import AppliedResults, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import Call, CallAnalysis, CallCost, RetellClient
 from campaigner.store import CallAttempt, make_engine, upgrade_database
@@ -77,7 +77,7 @@ def ended(reason: str, status: str = "ended", analysis: CallAnalysis | None = No
 UNUSED_CLIENT = RetellClient(api_key="key_unused", base_url="http://127.0.0.1:9")
 
 
-def new_sync(engine: Engine, clock: FakeClock, applied: list[AppliedBatch]) -> ResultSync:
+def new_sync(engine: Engine, clock: FakeClock, applied: list[AppliedResults]) -> ResultSync:
     return ResultSync(
         config=CONFIG,
         engine=engine,
@@ -88,16 +88,16 @@ def new_sync(engine: Engine, clock: FakeClock, applied: list[AppliedBatch]) -> R
     )
 
 
-def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedBatch], int]:
+def follow(engine: Engine, clock: FakeClock) -> tuple[ResultSync, list[AppliedResults], int]:
     attempt_id, contact_id = sent_call(engine)
-    applied: list[AppliedBatch] = []
+    applied: list[AppliedResults] = []
     sync = new_sync(engine, clock, applied)
     sync.follow("call_1", attempt_id=attempt_id, contact_id=contact_id)
     return sync, applied, attempt_id
 
 
 def taken_over_by_a_later_run(
-    engine: Engine, clock: FakeClock, attempt_id: int, applied: list[AppliedBatch] | None = None
+    engine: Engine, clock: FakeClock, attempt_id: int, applied: list[AppliedResults] | None = None
 ) -> ResultSync:
     """What a run started now follows of what the earlier run left."""
     with Session(engine) as session:
@@ -238,7 +238,7 @@ async def test_a_later_run_follows_a_settled_call_whose_analysis_had_not_come(
     first.apply([ended("voicemail_reached")])
     clock.advance(60)
 
-    applied: list[AppliedBatch] = []
+    applied: list[AppliedResults] = []
     later = taken_over_by_a_later_run(engine, clock, attempt_id, applied)
     assert (list(later.live), later.in_progress()) == (["call_1"], 0)
 

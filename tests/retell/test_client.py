@@ -15,9 +15,9 @@ from campaigner.retell import (
     BadRequest,
     NotFound,
     RateLimited,
+    RequestRetries,
     ResponseFormatError,
     RetellClient,
-    RetryPolicy,
     ServerError,
     TransportError,
     UnprocessableEntity,
@@ -65,7 +65,7 @@ def make_client(script: Handler, sleeps: list[float] | None = None) -> RetellCli
         api_key=API_KEY,
         base_url="http://retell.test",
         transport=httpx.MockTransport(script),
-        retry_policy=RetryPolicy(max_retries=3),
+        request_retries=RequestRetries(max_retries=3),
         sleep=fake_sleep,
     )
 

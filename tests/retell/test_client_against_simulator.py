@@ -12,8 +12,8 @@ from campaigner.retell import (
     BatchCallTask,
     CallTimeWindow,
     NotFound,
+    RequestRetries,
     RetellClient,
-    RetryPolicy,
     TimeWindow,
     call_filter,
 )
@@ -175,7 +175,9 @@ async def test_reads_ride_out_injected_faults(sim: SimulatorHandle) -> None:
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
 
-    async with client_for(sim, retry_policy=RetryPolicy(max_retries=10), sleep=no_wait) as client:
+    async with client_for(
+        sim, request_retries=RequestRetries(max_retries=10), sleep=no_wait
+    ) as client:
         for _ in range(30):
             assert (await client.get_concurrency()).concurrency_limit == 20
     stats = sim.stats()

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from campaigner.retell import AmbiguousCreate, RetellClient, RetryPolicy, TransportError
+from campaigner.retell import AmbiguousCreate, RequestRetries, RetellClient, TransportError
 from campaigner.retell import client as client_module
 from tests.retell.test_client import API_KEY, CALL
 
@@ -161,7 +161,7 @@ def make_client(
     return RetellClient(
         api_key=API_KEY,
         base_url=base_url,
-        retry_policy=RetryPolicy(max_retries=RETRIES),
+        request_retries=RequestRetries(max_retries=RETRIES),
         sleep=sleep,
         timeout=httpx.Timeout(PATIENCE),
         **kwargs,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from retell_sim import SimulatorHandle
-from retell_sim.batches import CallWindow, TimeWindowBody
+from retell_sim.batches import BatchCallWindow, TimeWindowBody
 from tests.retell_sim.conftest import MakeSimulator
 from tests.retell_sim.helpers import (
     INSTANT,
@@ -185,7 +185,7 @@ def test_bad_batches_are_400(http: httpx.Client, body: dict[str, Any], message: 
 
 
 def test_call_window_across_daylight_saving() -> None:
-    window = CallWindow(
+    window = BatchCallWindow(
         TimeWindowBody(windows=[{"start": 540, "end": 600}], timezone="America/New_York")
     )
     saturday_late = int(datetime(2026, 3, 7, 15, 30, tzinfo=UTC).timestamp() * 1000)  # 10:30 EST

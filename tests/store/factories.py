@@ -13,7 +13,7 @@ from campaigner import store
 from campaigner.campaign import CampaignConfig, OutcomeClass
 from campaigner.store import (
     AttemptPlan,
-    Batch,
+    BatchSubmission,
     CallAttempt,
     Campaign,
     Contact,
@@ -101,7 +101,7 @@ def lease_into_batch(
     lease_owner: str = "test-run",
     trigger_at: datetime | None = None,
     call_time_window: dict[str, Any] | None = None,
-) -> tuple[Batch, list[CallAttempt]]:
+) -> tuple[BatchSubmission, list[CallAttempt]]:
     """Lease every due contact of the campaign and record them as one batch (not sent), by
     default with a window open all day in New York; commits."""
     leased = claims.claim_due(

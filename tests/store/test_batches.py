@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from campaigner.store import (
     AttemptState,
-    Batch,
     BatchState,
+    BatchSubmission,
     CallAttempt,
     ContactStatus,
     batches,
@@ -45,7 +45,7 @@ def test_a_run_whose_leases_were_taken_records_no_batch(session: Session) -> Non
     session.commit()
 
     assert recorded is None  # every lease was lost: nothing written
-    assert session.exec(select(Batch)).all() == []
+    assert session.exec(select(BatchSubmission)).all() == []
 
 
 def test_attempts_are_numbered_per_contact_and_contacts_dial(session: Session) -> None:
@@ -82,7 +82,7 @@ def test_a_batch_sent_by_another_run_stays_sent_and_keeps_its_id(session: Sessio
     session.commit()
 
     assert changed == []
-    stored = session.get(Batch, batch.id, populate_existing=True)
+    stored = session.get(BatchSubmission, batch.id, populate_existing=True)
     assert stored is not None
     assert (stored.state, stored.retell_batch_id) == (BatchState.SENT, "batch_call_1")
     assert [b.id for b in batches.unfinished(session=session, campaign_id=campaign.id)] == [

@@ -76,8 +76,8 @@ from campaigner.retell import (
     call_filter,
 )
 from campaigner.store import (
-    Batch,
     BatchState,
+    BatchSubmission,
     Contact,
     Engine,
     Session,
@@ -244,7 +244,7 @@ def last_closed_opening(
     return None
 
 
-def _may_dial_at(batch: Batch, moment: datetime) -> bool:
+def _may_dial_at(batch: BatchSubmission, moment: datetime) -> bool:
     """True when Retell, if it has the batch, may dial it at `moment` (trigger and window)."""
     if batch.trigger_at is not None and batch.trigger_at > moment:
         return False
@@ -329,7 +329,7 @@ class BatchDialer(Dialer):
         self._from_numbers = itertools.cycle(config.from_numbers)
         self._campaign_id = 0
         self._next_submit_at = float("-inf")
-        self._open: list[Batch] = []
+        self._open: list[BatchSubmission] = []
         self._open_stale = True
         self._finished: dict[int, int] = {}
         self._moved_at: dict[int, float] = {}
@@ -338,7 +338,7 @@ class BatchDialer(Dialer):
         # Per open batch, a digest of each call's last view applied: a sweep applies only news.
         self._applied_views: dict[int, dict[str, int]] = {}
         self._room_since: dict[int, float] = {}
-        self.ambiguous: dict[int, Batch] = {}
+        self.ambiguous: dict[int, BatchSubmission] = {}
         self.tasks_submitted = 0
         self._halted = False
 
@@ -648,7 +648,7 @@ class BatchDialer(Dialer):
         self._open_stale = True
         self._sync.apply(calls)
 
-    def _would_dial(self, batch: Batch, concurrency: Concurrency, now: datetime) -> bool:
+    def _would_dial(self, batch: BatchSubmission, concurrency: Concurrency, now: datetime) -> bool:
         """True when Retell, if it had this batch, would be dialing it now."""
         if not _may_dial_at(batch, now):
             return False
@@ -668,7 +668,7 @@ class BatchDialer(Dialer):
             if batch_id in open_ids
         }
         news: list[tuple[int, Call, int]] = []
-        swept: list[Batch] = []
+        swept: list[BatchSubmission] = []
         for batch in self._open:
             if batch.state in _NOT_SENT or batch.id is None:
                 continue
@@ -709,7 +709,7 @@ class BatchDialer(Dialer):
             if applied.get(call.call_id) != digest
         ]
 
-    def _expire_undialed(self, batches_swept: list[Batch]) -> None:
+    def _expire_undialed(self, batches_swept: list[BatchSubmission]) -> None:
         """Settle the tasks without a call of swept batches Retell has stopped dialing (see
         `_dialing_is_over`) as a blameless transient failure: their contacts are due again,
         uncounted."""
@@ -739,7 +739,7 @@ class BatchDialer(Dialer):
                 log.warning("batch %s: %d task(s) never dialed, due again", batch.id, len(expired))
                 self._open_stale = True
 
-    def _dialing_is_over(self, batch: Batch, now: datetime) -> bool:
+    def _dialing_is_over(self, batch: BatchSubmission, now: datetime) -> bool:
         """True when Retell had the batch for a whole opening of its window, dialed none of
         its tasks in it, and the window has been shut for `UNDIALED_TASK_GRACE` since. A window
         that never stays shut that long never expires.
@@ -783,7 +783,7 @@ class BatchDialer(Dialer):
                 dialing += 1
         return dialing
 
-    def _dials_soon(self, batch: Batch, now: datetime) -> bool:
+    def _dials_soon(self, batch: BatchSubmission, now: datetime) -> bool:
         until = now + self._options.window_gap
         start = max(now, batch.trigger_at or now)
         if start > until:

@@ -42,7 +42,7 @@ from campaigner.dialer.groups import next_callable_time
 from campaigner.dialer.options import RunOptions
 from campaigner.dialer.reconcile import Reconciler
 from campaigner.dialer.slots import SlotLedger
-from campaigner.dialer.sync import AppliedBatch, ResultSync
+from campaigner.dialer.sync import AppliedResults, ResultSync
 from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import Call, RetellClient
 from campaigner.store import (
@@ -406,15 +406,15 @@ class CampaignRunner:
             await self._sync.poll()
         await self._dialer.collect()
 
-    def _on_applied(self, batch: AppliedBatch) -> None:
-        """Count what a sync batch settled, and let the breakers and the budget judge it."""
-        self._progress.calls_finished += batch.finished
-        self._breakers.note_cost(batch.cost_cents)
-        for outcome, reason in batch.settled:
+    def _on_applied(self, changed: AppliedResults) -> None:
+        """Count what a write of results settled, and let the breakers and the budget judge it."""
+        self._progress.calls_finished += changed.finished
+        self._breakers.note_cost(changed.cost_cents)
+        for outcome, reason in changed.settled:
             self._breakers.note_outcome(outcome, reason)
-        if batch.want_transcripts:
-            self._spawn(self._sync.fetch_transcripts(batch.want_transcripts))
-        if batch.settled:
+        if changed.want_transcripts:
+            self._spawn(self._sync.fetch_transcripts(changed.want_transcripts))
+        if changed.settled:
             self._dialer.results_applied()
         self._wake.set()
 

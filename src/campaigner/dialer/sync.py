@@ -4,7 +4,7 @@ The calls this run follows live in `ResultSync.live`. They are polled with one `
 1,000 of them (filter: `call_id in [...]`, finished statuses), or pushed by webhooks; calls in
 flight far longer than any call lasts are asked for one by one, and transcripts (which list-calls
 leaves out) are fetched with `get-call` for connected calls when the campaign wants them. Every
-view of a call goes through `apply_calls`; what a batch settled is handed to `on_applied`, where the
+view of a call goes through `apply_calls`; what a write settled is handed to `on_applied`, where the
 runner keeps its counters, its budget and its circuit breaker.
 """
 
@@ -22,7 +22,7 @@ from campaigner.dialer.webhook_inbox import WebhookInbox
 from campaigner.retell import FINISHED_CALL_STATUSES, Call, RetellClient, RetellError, call_filter
 from campaigner.store import Engine, results, transaction
 
-__all__ = ["MAX_IDS_PER_LIST", "AppliedBatch", "LiveCall", "ResultSync"]
+__all__ = ["MAX_IDS_PER_LIST", "AppliedResults", "LiveCall", "ResultSync"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ class LiveCall:
 
 
 @dataclass
-class AppliedBatch:
-    """What one batch of call views changed, for the runner's counters and breakers."""
+class AppliedResults:
+    """What one write of call views changed, for the runner's counters and breakers."""
 
     finished: int = 0
     cost_cents: float = 0.0
@@ -62,7 +62,7 @@ class ResultSync:
         client: RetellClient,
         clock: Clock,
         stuck_call_after: float,
-        on_applied: Callable[[AppliedBatch], None],
+        on_applied: Callable[[AppliedResults], None],
     ) -> None:
         self._config = config
         self._engine = engine
@@ -112,7 +112,7 @@ class ResultSync:
 
     def take_pushed(self, webhooks: WebhookInbox) -> None:
         """Take what webhooks delivered (only this campaign's calls). A call that ended frees its
-        slot at once; the store hears of it at the next `apply_pushed`, in one batch."""
+        slot at once; the store hears of it at the next `apply_pushed`, in one write."""
         now = self._clock.now()
         for call in webhooks.drain():
             if call.metadata_value("campaign") == self._config.name:
@@ -144,7 +144,7 @@ class ResultSync:
     def apply(self, calls: list[Call]) -> None:
         """Record these views of calls in one transaction, then hand `on_applied` what changed."""
         now = self._clock.now()
-        batch = AppliedBatch()
+        changed = AppliedResults()
         timed_out: list[str] = []
         for call in calls:
             self._note_terminal(call, now)
@@ -164,7 +164,7 @@ class ResultSync:
                 if (live is not None and not live.outcome_known) or (
                     live is None and applied.settled_now
                 ):
-                    batch.finished += 1
+                    changed.finished += 1
                 if live is not None:
                     live.outcome_known = True
                     if not _awaits_analysis(call, timed_out):
@@ -177,13 +177,13 @@ class ResultSync:
                         ended_at=call.ended_at,
                     )
                 if applied.settled_now:
-                    batch.cost_cents += applied.cost_cents
-                    batch.settled.append((applied.outcome, call.disconnection_reason))
+                    changed.cost_cents += applied.cost_cents
+                    changed.settled.append((applied.outcome, call.disconnection_reason))
                     if self._config.fetch_transcripts and call.call_status == "ended":
-                        batch.want_transcripts.append(call.call_id)
+                        changed.want_transcripts.append(call.call_id)
         # After the commit: a pause writes in its own transaction, which SQLite would block
         # behind this one.
-        self._on_applied(batch)
+        self._on_applied(changed)
 
     def follow_for_analysis(
         self, call_id: str, *, attempt_id: int, contact_id: int, ended_at: datetime | None

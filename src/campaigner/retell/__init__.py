@@ -40,7 +40,7 @@ from campaigner.retell.models import (
     Voice,
     WebCall,
 )
-from campaigner.retell.retrying import RetryPolicy
+from campaigner.retell.retrying import RequestRetries
 from campaigner.retell.server_clock import ServerClock
 from campaigner.retell.webhooks import (
     SIGNATURE_HEADER,
@@ -77,12 +77,12 @@ __all__ = [
     "PermissionDenied",
     "PhoneNumber",
     "RateLimited",
+    "RequestRetries",
     "ResponseFormatError",
     "RetellAPIError",
     "RetellClient",
     "RetellError",
     "RetellLLM",
-    "RetryPolicy",
     "ServerClock",
     "ServerError",
     "TimeWindow",

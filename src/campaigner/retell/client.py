@@ -52,7 +52,7 @@ from campaigner.retell.models import (
     loggable_call_id,
     validation_problems,
 )
-from campaigner.retell.retrying import RetryPolicy, retry_after_seconds
+from campaigner.retell.retrying import RequestRetries, retry_after_seconds
 from campaigner.retell.server_clock import ServerClock
 from campaigner.settings import Settings
 
@@ -96,7 +96,7 @@ class RetellClient:
         api_key: SecretStr | str,
         base_url: str,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
+        request_retries: RequestRetries | None = None,
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -110,7 +110,7 @@ class RetellClient:
         self.base_url = base_url.rstrip("/")
         # Tells keys apart (a preflight's pass holds for one key) without keeping or showing one.
         self.key_fingerprint = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
-        self._retry = retry_policy or RetryPolicy()
+        self._retry = request_retries or RequestRetries()
         self._sleep = sleep
         self.server_clock = ServerClock()
         self._http = httpx.AsyncClient(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from time import time
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "retry_after_seconds"]
+__all__ = ["RETRYABLE_STATUSES", "RequestRetries", "retry_after_seconds"]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 # Retell's SDK ignores server-suggested waits longer than this; so do we, falling back to backoff.
@@ -38,7 +38,7 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RequestRetries:
     """Retry budget and backoff for idempotent requests.
 
     The delay before retry `n` (0-based) is the server's `retry-after-ms` / `retry-after` when

@@ -10,7 +10,7 @@ work, through `transaction(engine)` (commits when the block ends, rolls back if 
 
 Only this package writes SQL. Its queries live in one module per aggregate, called by module:
 `campaigns`, `contacts`, `imports` (source files, rejected rows), `suppression`, `claims`
-(leases on due contacts), `attempts`, `batches`, `results` (call results in batches),
+(leases on due contacts), `attempts`, `batches`, `results` (call results, many calls per write),
 `run_leases` and `preflight_passes` (campaign setups that passed their checks). Keyword-only
 arguments throughout; timestamps given must be timezone-aware, and `now` defaults to the current
 UTC time. Inserts of rows that may already exist go through `campaigner.store.bulk` (ON CONFLICT
@@ -59,8 +59,8 @@ from campaigner.store.errors import (
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
     AttemptState,
-    Batch,
     BatchState,
+    BatchSubmission,
     CallAttempt,
     Campaign,
     CampaignStatus,
@@ -89,9 +89,9 @@ __all__ = [
     "SQLITE_PAGE_SIZE",
     "AttemptPlan",
     "AttemptState",
-    "Batch",
     "BatchProgress",
     "BatchState",
+    "BatchSubmission",
     "CallAttempt",
     "CallOnRecord",
     "Campaign",

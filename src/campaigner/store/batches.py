@@ -13,7 +13,7 @@ from typing_extensions import TypedDict
 
 from campaigner.store import attempts
 from campaigner.store.attempts import AttemptPlan
-from campaigner.store.models import AttemptState, Batch, BatchState, CallAttempt, Contact
+from campaigner.store.models import AttemptState, BatchState, BatchSubmission, CallAttempt, Contact
 from campaigner.store.types import utcnow
 
 __all__ = [
@@ -42,7 +42,7 @@ def create(
     trigger_at: datetime | None,
     call_time_window: dict[str, Any],
     now: datetime | None = None,
-) -> tuple[Batch, list[CallAttempt]] | None:
+) -> tuple[BatchSubmission, list[CallAttempt]] | None:
     """Record a batch and one attempt per leased contact, to commit before the batch is requested.
 
     `attempts.create` in the batch's transaction: each contact still leased by `lease_owner`
@@ -51,7 +51,7 @@ def create(
     written) when no lease was still held.
     """
     now = now or utcnow()
-    batch = Batch(
+    batch = BatchSubmission(
         campaign_id=campaign_id,
         from_number=from_number,
         timezone=timezone,
@@ -99,7 +99,9 @@ def mark_sent(
     values: dict[str, Any] = {"state": BatchState.SENT, "sent_at": sent_at}
     if retell_batch_id is not None:
         values["retell_batch_id"] = retell_batch_id
-    session.exec(sa.update(Batch).where(col(Batch.id) == batch_id).values(**values))
+    session.exec(
+        sa.update(BatchSubmission).where(col(BatchSubmission.id) == batch_id).values(**values)
+    )
     session.exec(
         sa.update(CallAttempt)
         .where(
@@ -121,10 +123,10 @@ def mark_send_failed(
     A batch another run has meanwhile recorded as sent is left as it is.
     """
     session.exec(
-        sa.update(Batch)
+        sa.update(BatchSubmission)
         .where(
-            col(Batch.id) == batch_id,
-            col(Batch.state).in_([BatchState.PENDING_SEND, BatchState.AMBIGUOUS]),
+            col(BatchSubmission.id) == batch_id,
+            col(BatchSubmission.state).in_([BatchState.PENDING_SEND, BatchState.AMBIGUOUS]),
         )
         .values(state=BatchState.AMBIGUOUS if ambiguous else BatchState.FAILED)
     )
@@ -181,20 +183,20 @@ def _mark_attempts(
     return changed
 
 
-def unfinished(*, session: Session, campaign_id: int) -> list[Batch]:
+def unfinished(*, session: Session, campaign_id: int) -> list[BatchSubmission]:
     """The campaign's batches that Retell has or may have, with attempts not final yet."""
     unfinished = sa.exists().where(
-        col(CallAttempt.batch_id) == col(Batch.id), col(CallAttempt.finalized).is_(False)
+        col(CallAttempt.batch_id) == col(BatchSubmission.id), col(CallAttempt.finalized).is_(False)
     )
     return list(
         session.exec(
-            select(Batch)
+            select(BatchSubmission)
             .where(
-                col(Batch.campaign_id) == campaign_id,
-                col(Batch.state) != BatchState.FAILED,
+                col(BatchSubmission.campaign_id) == campaign_id,
+                col(BatchSubmission.state) != BatchState.FAILED,
                 unfinished,
             )
-            .order_by(col(Batch.id))
+            .order_by(col(BatchSubmission.id))
         )
     )
 
@@ -241,7 +243,9 @@ def progress(*, session: Session, campaign_id: int) -> list[BatchProgress]:
         .all()
     }
     batches = session.exec(
-        select(Batch).where(col(Batch.campaign_id) == campaign_id).order_by(col(Batch.id))
+        select(BatchSubmission)
+        .where(col(BatchSubmission.campaign_id) == campaign_id)
+        .order_by(col(BatchSubmission.id))
     )
     progress = []
     for batch in batches:

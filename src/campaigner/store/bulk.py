@@ -3,7 +3,7 @@
 Ingest writes up to millions of rows, so this path avoids per-value work SQLAlchemy would repeat.
 Values are converted by SQLAlchemy's own bind processors (so they read back exactly as ORM-written
 values do), memoised per column because most repeat (timestamps, statuses), and JSON is encoded
-with orjson; rows are built column by column, in batches.
+with orjson; rows are built column by column, in chunks.
 
 - SQLite: one `INSERT ... ON CONFLICT DO NOTHING` compiled by SQLAlchemy, every value bound,
   run with the driver's `executemany` on the session's connection, in a writer thread: sqlite3
@@ -88,7 +88,7 @@ def bulk_insert(
     conflict: Sequence[str],
     batch_size: int,
 ) -> int:
-    """Insert `rows` (tuples in `columns` order) in batches, skipping rows that would violate the
+    """Insert `rows` (tuples in `columns` order) in chunks, skipping rows that would violate the
     unique `conflict` columns. Returns how many rows were inserted.
     """
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
@@ -218,7 +218,7 @@ def _encoded_rows(
     batch_size: int,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The rows as tuples of driver values (chunk columns, then the `fixed` driver values), in
-    batches."""
+    chunks."""
     encoders: dict[str, ColumnEncoder | None] = {}
     repeats = [repeat(value) for value in fixed.values()]
     for columns in column_chunks:
@@ -250,7 +250,7 @@ def _sqlite_insert(
     connection = session.connection()
     fixed = _driver_constants(table, connection.dialect, constants)
     sql = _sqlite_statement(table, [*first, *fixed], conflict)
-    batches = _encoded_rows(
+    chunks = _encoded_rows(
         table, connection.dialect, chain([first], column_chunks), fixed, batch_size
     )
     # The driver's own cursor on the session's connection, so in the session's transaction.
@@ -262,7 +262,7 @@ def _sqlite_insert(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-insert") as writer,
         ):
             running: Future[int] | None = None
-            for params in batches:
+            for params in chunks:
                 if running is not None:
                     inserted += running.result()
                 running = writer.submit(_execute_many, cursor, sql, params)
@@ -320,7 +320,7 @@ def _postgres_insert(
     # Always named in the session's own temporary schema, never a table of the database.
     staging = f"pg_temp.{quote(f'bulk_{table.name}')}"
     fixed = _driver_constants(table, connection.dialect, constants)
-    batches = _encoded_rows(
+    chunks = _encoded_rows(
         table, connection.dialect, chain([first], column_chunks), fixed, batch_size
     )
     # Identifiers come from the table's own metadata and are quoted; values are copied.
@@ -337,7 +337,7 @@ def _postgres_insert(
         )
         cursor.execute(f"ALTER TABLE {staging} ADD COLUMN bulk_position bigserial")
         with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
-            for rows in batches:
+            for rows in chunks:
                 for row in rows:
                     copy.write_row(row)
         cursor.execute(

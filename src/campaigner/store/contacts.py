@@ -78,7 +78,7 @@ def insert(
     now: datetime | None = None,
     batch_size: int = INSERT_BATCH_SIZE,
 ) -> int:
-    """Insert contacts in batches; a number already in the campaign is skipped.
+    """Insert contacts in chunks; a number already in the campaign is skipped.
 
     Each row has campaign_id, source_file_id, row_number, phone_e164 and timezones (list of IANA
     names), and may have country, number_type, external_id, dynamic_variables, extra_metadata,

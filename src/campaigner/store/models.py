@@ -1,8 +1,8 @@
 """Every table of the outcome store, as SQLModel classes.
 
-    Campaign ─┬─ SourceFile ─┬─ Contact ── CallAttempt ── (Batch)
+    Campaign ─┬─ SourceFile ─┬─ Contact ── CallAttempt ── (BatchSubmission)
               │              └─ RejectedRow
-              └─ Batch
+              └─ BatchSubmission
     Suppression (global do-not-call list, keyed by E.164 number)
 
 Timestamps are timezone-aware UTC (`UTCDateTime`). Status columns hold the `StrEnum` values as
@@ -26,8 +26,8 @@ __all__ = [
     "CLAIMABLE_STATUSES",
     "LIVE_ATTEMPT_STATES",
     "AttemptState",
-    "Batch",
     "BatchState",
+    "BatchSubmission",
     "CallAttempt",
     "Campaign",
     "CampaignStatus",
@@ -230,8 +230,9 @@ class Contact(SQLModel, table=True):
     updated_at: datetime = _created_at()
 
 
-class Batch(SQLModel, table=True):
-    """A Retell batch call (batch mode), recorded before it is requested."""
+class BatchSubmission(SQLModel, table=True):
+    """One submission of a Retell batch call (batch mode), recorded before it is requested: the
+    row of a `create-batch-call` as `CallAttempt` is the row of a `create-phone-call`."""
 
     __tablename__ = "batch"
     __table_args__ = (sa.Index("ix_batch_campaign_id_state", "campaign_id", "state"),)

@@ -1,4 +1,4 @@
-"""Call results in batches: what a sync turn writes, in a few statements for any number of calls.
+"""Call results, many per write: what a sync turn writes, in a few statements for any count.
 
 A result sync hands over every call view it got in one go (a list-calls page, the webhooks of a
 turn). Per batch, not per call: one SELECT finds the attempts, one executemany UPDATE merges what
