@@ -11,6 +11,7 @@ from campaigner.outcomes import (
     FINAL_OUTCOMES,
     OUTCOMES,
     RESULT_GROUP_COLOURS,
+    UNCOUNTED_FOR_CAPS,
     OutcomeClass,
     ResultGroup,
 )
@@ -34,8 +35,12 @@ def test_which_outcomes_are_final_and_which_connected() -> None:
         OutcomeClass.DNC_REQUEST,
         OutcomeClass.INVALID_NUMBER,
         OutcomeClass.PERMANENT_FAILURE,
-        OutcomeClass.ACCOUNT_ERROR,
     } == FINAL_OUTCOMES
+    # The account's or the setup's doing: never final for a contact, never counted.
+    assert {outcome for outcome in OutcomeClass if not outcome.is_about_contact} == {
+        OutcomeClass.ACCOUNT_ERROR
+    }
+    assert {OutcomeClass.CAPACITY, OutcomeClass.ACCOUNT_ERROR} == UNCOUNTED_FOR_CAPS
     assert {
         OutcomeClass.SUCCESS,
         OutcomeClass.CONNECTED_UNSUCCESSFUL,
@@ -54,7 +59,10 @@ def test_the_campaign_file_docs_give_every_default_rule() -> None:
         row = re.search(rf"^\| `{outcome}` \| ([^|]*) \|", docs, re.MULTILINE)
         if rule is None:
             assert row is None, outcome
-            assert f"`{outcome}`" in final_line, outcome
+            # Final outcomes are listed as such; the one not about the contact is said not to be.
+            listed = f"`{outcome}`" in final_line
+            assert listed == traits.final, outcome
+            assert f"`{outcome}` (the account" in docs or traits.about_contact, outcome
             continue
         assert row is not None, outcome
         default = row[1]

@@ -365,10 +365,9 @@ class RetryPolicy(RootModel[dict[RetriedOutcome, RetryRule]]):
         return {**_DEFAULT_RULES, **given}
 
     def rule_for(self, outcome: OutcomeClass) -> RetryRule:
-        """The rule for an outcome class; final outcomes get a rule that never retries."""
-        if outcome.is_final:
-            return _NEVER_RETRY
-        return self.root[outcome]
+        """The rule for an outcome class; outcomes without one (final ones, and those not about
+        the contact, which are never counted) get a rule that never retries."""
+        return self.root.get(outcome, _NEVER_RETRY)
 
 
 def _merged_rule(key: object, value: object) -> object:

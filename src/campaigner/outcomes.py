@@ -27,6 +27,7 @@ __all__ = [
     "FINAL_OUTCOMES",
     "OUTCOMES",
     "RESULT_GROUP_COLOURS",
+    "UNCOUNTED_FOR_CAPS",
     "OutcomeClass",
     "OutcomeTraits",
     "ResultGroup",
@@ -58,6 +59,11 @@ class OutcomeClass(StrEnum):
     def is_final(self) -> bool:
         """True for outcomes that end a contact for good: never retried, not configurable."""
         return OUTCOMES[self].final
+
+    @property
+    def is_about_contact(self) -> bool:
+        """False for outcomes that are the account's or the setup's doing (`OutcomeTraits`)."""
+        return OUTCOMES[self].about_contact
 
 
 class ResultGroup(StrEnum):
@@ -123,12 +129,16 @@ class OutcomeTraits:
     connected: bool
     """A person answered and spoke with the agent (the funnel's and the A/B test's "connected")."""
     default_retry: RetryRule | None
-    """The rule a campaign file starts from; None for a final outcome."""
+    """The rule a campaign file starts from; None for an outcome that has no rule to configure."""
+    about_contact: bool = True
+    """False: the account's or the setup's doing (no credit, the trunk's credentials refused),
+    not the contact's: the attempt is not counted, counts toward no cap, and the contact is due
+    again as soon as dialing goes on (after the pause such an outcome causes)."""
 
     @property
     def final(self) -> bool:
         """The outcome ends its contact for good: never retried, not configurable."""
-        return self.default_retry is None
+        return self.default_retry is None and self.about_contact
 
     @property
     def colour(self) -> str:
@@ -175,13 +185,22 @@ OUTCOMES: Mapping[OutcomeClass, OutcomeTraits] = MappingProxyType(
         OutcomeClass.DNC_REQUEST: _final(ResultGroup.DNC, connected=True),
         OutcomeClass.INVALID_NUMBER: _final(ResultGroup.FAILED),
         OutcomeClass.PERMANENT_FAILURE: _final(ResultGroup.FAILED),
-        OutcomeClass.ACCOUNT_ERROR: _final(ResultGroup.FAILED),
+        OutcomeClass.ACCOUNT_ERROR: OutcomeTraits(
+            ResultGroup.FAILED, connected=False, default_retry=None, about_contact=False
+        ),
     }
 )
 """Every outcome class and what it means (see `OutcomeTraits`)."""
 
 FINAL_OUTCOMES = frozenset(outcome for outcome, traits in OUTCOMES.items() if traits.final)
 """Outcomes that end a contact for good: never retried, not configurable."""
+
+UNCOUNTED_FOR_CAPS = frozenset(
+    {OutcomeClass.CAPACITY}
+    | {outcome for outcome, traits in OUTCOMES.items() if not traits.about_contact}
+)
+"""Outcomes whose attempts count toward no per-number cap: the call never rang (capacity), or the
+outcome is not about the contact."""
 
 CONNECTED_OUTCOMES = frozenset(outcome for outcome, traits in OUTCOMES.items() if traits.connected)
 """Outcomes of a call on which a person answered and spoke with the agent."""

@@ -197,6 +197,9 @@ class Simulator:
         self._next_seq = 1
         self._calls_billed = 0
         self._credit_spent = False
+        # The account's faults as configured, until `repair_account` (a test's "after the fix").
+        self._credit_calls = config.credit_calls
+        self._trunk_failure = config.trunk_failure
         self._success_rates = dict(config.outcomes.success_rate_by_agent)
         if not config.empty:
             self._success_rates = {**DEMO_SUCCESS_RATES, **self._success_rates}
@@ -241,6 +244,8 @@ class Simulator:
         self.dnc.clear()
         self._calls_billed = 0
         self._credit_spent = False
+        self._credit_calls = self.config.credit_calls
+        self._trunk_failure = self.config.trunk_failure
         self.stats = RequestStats()
         self.webhooks.stats = WebhookStats()
         self.scheduler.lag = SchedulerLag()
@@ -416,7 +421,7 @@ class Simulator:
         """True once the calls the credit pays for (``credit_calls``) are placed. The first time
         it is found out, every call in progress ends with ``out_of_credit_reason``, as Retell cuts
         an account's calls when its credit runs out."""
-        limit = self.config.credit_calls
+        limit = self._credit_calls
         if limit is None or self._calls_billed < limit:
             return False
         if not self._credit_spent:
@@ -502,9 +507,9 @@ class Simulator:
         return seq
 
     def _draw(self, seq: int, agent: dict[str, Any], to_number: str) -> Outcome:
-        if self.config.trunk_failure is not None:
+        if self._trunk_failure is not None:
             # A broken trunk fails every dial, whoever is called and whatever was forced.
-            return Outcome(self.config.trunk_failure, 0, 0, False, "Unknown")
+            return Outcome(self._trunk_failure, 0, 0, False, "Unknown")
         rng = random.Random(f"{self.config.seed}:outcome:{seq}")
         order = self.forced.get(to_number)
         model = self.config.outcomes
@@ -726,6 +731,12 @@ class Simulator:
         self.calls.remove(call)
 
     # Control
+
+    def repair_account(self) -> None:
+        """The account's owner added credit and fixed the trunk: calls go through again."""
+        self._credit_calls = None
+        self._credit_spent = False
+        self._trunk_failure = None
 
     def force(self, order: ForcedOutcome) -> None:
         """Make every later call to ``order.to_number`` end as ordered."""

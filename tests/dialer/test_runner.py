@@ -298,7 +298,7 @@ async def test_a_spike_of_failed_dials_pauses_the_campaign(rig: Rig) -> None:
     rig.ingest(rig.campaign(), failing)
     summary = await run(rig)
     assert summary.status == "paused"
-    assert "failed to dial (dial_failed)" in summary.stop_reason
+    assert "failed to connect (dial_failed)" in summary.stop_reason
     assert summary.calls_placed < 15
     assert_exactly_once(rig)
 

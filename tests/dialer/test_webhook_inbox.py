@@ -262,6 +262,6 @@ async def test_failed_dials_pushed_by_webhook_trip_the_breaker_without_waiting_f
     )
     engine.dispose()
     assert summary.status == "paused"
-    assert "failed to dial" in summary.stop_reason
+    assert "failed to connect" in summary.stop_reason
     # The ten failures that trip it, and the calls already up in the five slots.
     assert stats["calls_created"] <= 10 + 5

@@ -87,3 +87,18 @@ def test_a_batch_accepted_before_the_credit_ran_out_fails_its_later_calls(
     assert [call["disconnection_reason"] for call in placed] == ["credit_exhausted"] * 2
     # Both were still dialing when the second task found the credit spent.
     assert [call["call_status"] for call in placed] == ["error", "error"]
+
+
+def test_a_repaired_account_places_calls_again(make_simulator: MakeSimulator) -> None:
+    sim = make_simulator(credit_calls=1, trunk_failure="marked_as_spam", cps=100, outcomes=INSTANT)
+    with api_client(sim) as http:
+        create_call(http, "+14155553100")
+        refused = http.post(
+            "/v2/create-phone-call",
+            json={"from_number": "+14155550100", "to_number": "+14155553101"},
+        )
+        assert refused.status_code == 402
+        sim.call(lambda simulator: simulator.repair_account())
+        again = create_call(http, "+14155553101")
+        sim.advance(5)
+        assert _get(http, again)["call_status"] == "ongoing"

@@ -7,21 +7,36 @@ decision is testable without a store, a clock or Retell.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 from campaigner.campaign import OutcomeClass
 from campaigner.dialer.outcomes import REASON_OUTCOMES
 from campaigner.retell import Call
 
-__all__ = ["Breakers"]
+__all__ = ["REPEATED_REFUSALS_TRIP", "TRUNK_FAILURE_REASONS", "Breakers"]
+
+TRUNK_FAILURE_REASONS = frozenset(
+    {"dial_failed", "marked_as_spam", "sip_routing_error", "telephony_provider_unavailable"}
+)
+"""Endings that say the caller ID or the trunk is in trouble rather than the contact: a spike
+of them trips the circuit breaker."""
+
+REPEATED_REFUSALS_TRIP = 3
+"""The same refusal of a create this many times in a row (numbers aside) is the campaign's setup,
+not its contacts: it pauses rather than settling contact after contact."""
+
+# Numbers in a refusal's message are the contact's: masked to compare refusals.
+_DIGITS = re.compile(r"\+?\d[\d\s().-]*\d|\d")
 
 
 class Breakers:
     """The budget and the circuit breaker of one run.
 
-    `dial_failed_trip` failed dials among the last `dial_failed_window` outcomes trip the
-    breaker; any account error trips it at once; a campaign with `budget_cents` trips once its
-    spend reaches it (the spend starts at what earlier runs spent).
+    `dial_failed_trip` trunk failures (`TRUNK_FAILURE_REASONS`) among the last
+    `dial_failed_window` outcomes trip the breaker; any account error trips it at once, and so
+    do `REPEATED_REFUSALS_TRIP` identical refusals in a row; a campaign with `budget_cents` trips
+    once its spend reaches it (the spend starts at what earlier runs spent).
     """
 
     def __init__(
@@ -37,6 +52,8 @@ class Breakers:
         self._dial_failed_trip = dial_failed_trip
         self._recent: deque[tuple[OutcomeClass, str | None]] = deque(maxlen=dial_failed_window)
         self._tripped: str | None = None
+        self._last_refusal = ""
+        self._same_refusals = 0
 
     def watches(self, call: Call) -> bool:
         """A call's end a breaker counts (a failed dial, an account error), or any end when the
@@ -47,7 +64,7 @@ class Breakers:
         reason = call.disconnection_reason
         return (
             self._budget_cents is not None
-            or reason == "dial_failed"
+            or reason in TRUNK_FAILURE_REASONS
             or (reason is not None and REASON_OUTCOMES.get(reason) is OutcomeClass.ACCOUNT_ERROR)
         )
 
@@ -57,13 +74,31 @@ class Breakers:
             self.trip(f"a call ended with an account error ({reason or 'refused'})")
             return
         self._recent.append((outcome, reason))
-        failed = sum(1 for _, why in self._recent if why == "dial_failed")
-        if failed >= self._dial_failed_trip:
+        failed = [why for _, why in self._recent if why in TRUNK_FAILURE_REASONS]
+        if len(failed) >= self._dial_failed_trip:
+            reasons = ", ".join(sorted(set(filter(None, failed))))
             self.trip(
-                f"{failed} of the last {len(self._recent)} calls failed to dial "
-                "(dial_failed): the caller ID may be flagged as spam"
+                f"{len(failed)} of the last {len(self._recent)} calls failed to connect "
+                f"({reasons}): the caller ID may be flagged as spam, or the trunk is failing"
             )
             self._recent.clear()
+
+    def note_refusal(self, message: str) -> None:
+        """Retell refused a create with `message`, for a reason that may concern the contact:
+        the same refusal `REPEATED_REFUSALS_TRIP` times in a row is the setup's, and trips."""
+        shape = _DIGITS.sub("#", message)
+        self._same_refusals = self._same_refusals + 1 if shape == self._last_refusal else 1
+        self._last_refusal = shape
+        if self._same_refusals >= REPEATED_REFUSALS_TRIP:
+            self.trip(
+                f"Retell refused {self._same_refusals} calls in a row with the same answer, "
+                f"which is the campaign's setup rather than its contacts: {message}"
+            )
+            self._same_refusals = 0
+
+    def note_placed(self) -> None:
+        """A create was answered with a call: refusals are no longer in a row."""
+        self._same_refusals = 0
 
     def note_cost(self, cents: float) -> None:
         """Calls' cost, as their results are applied."""

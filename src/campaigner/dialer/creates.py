@@ -21,7 +21,12 @@ from campaigner.dialer.calls import call_metadata, variant_for
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.pacing import TokenBucket
 from campaigner.dialer.reconcile import Reconciler
-from campaigner.dialer.refusals import ACCOUNT_ERRORS, CONFIG_ERRORS, refused_call_outcome
+from campaigner.dialer.refusals import (
+    ACCOUNT_ERRORS,
+    CONFIG_ERRORS,
+    refusal_concerns_contact,
+    refused_call_outcome,
+)
 from campaigner.dialer.results import settle_unsent
 from campaigner.dialer.slots import SlotLedger
 from campaigner.dialer.sync import ResultSync
@@ -146,6 +151,7 @@ class CreateSender:
                 self._refused(attempt_id, contact, error)
                 return
             self._bucket.succeeded()
+            self._breakers.note_placed()
             # Written with the next turn's results: until then a crash leaves an attempt without
             # a call id, which the next run finds by its metadata like any lost answer.
             self._sent.append((attempt_id, call.call_id))
@@ -187,8 +193,13 @@ class CreateSender:
             what = "the account" if isinstance(error, ACCOUNT_ERRORS) else "the agent or number"
             self._breakers.trip(f"Retell refused {what}: {detail}")
             self._settle(attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True)
-        elif isinstance(error, BadRequest):
+        elif isinstance(error, BadRequest) and refusal_concerns_contact(error, contact.phone_e164):
+            self._breakers.note_refusal(error.message)
             self._settle(attempt_id, contact.id, refused_call_outcome(error), detail)
+        elif isinstance(error, BadRequest):
+            # Not about the contact: withdrawn uncounted, the contact is due again on resume.
+            self._breakers.trip(f"Retell refused the campaign's setup: {detail}")
+            self._settle(attempt_id, contact.id, OutcomeClass.ACCOUNT_ERROR, detail, blameless=True)
         else:
             self._settle(
                 attempt_id, contact.id, OutcomeClass.TRANSIENT_FAILURE, detail, blameless=True

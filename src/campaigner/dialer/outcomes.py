@@ -42,7 +42,8 @@ REASON_OUTCOMES: dict[str, OutcomeClass] = {
     "marked_as_spam": OutcomeClass.TRANSIENT_FAILURE,
     "telephony_provider_unavailable": OutcomeClass.TRANSIENT_FAILURE,
     "sip_routing_error": OutcomeClass.TRANSIENT_FAILURE,
-    "telephony_provider_permission_denied": OutcomeClass.PERMANENT_FAILURE,
+    # The trunk refused campaigner's credentials: the account's setup, not the contact.
+    "telephony_provider_permission_denied": OutcomeClass.ACCOUNT_ERROR,
     "network_blocked": OutcomeClass.PERMANENT_FAILURE,
     "invalid_destination": OutcomeClass.INVALID_NUMBER,
     "concurrency_limit_reached": OutcomeClass.CAPACITY,

@@ -111,12 +111,13 @@ def settle_attempts(
     blameless: bool = False,
 ) -> dict[int, datetime | None]:
     """Finalize attempts (id: (contact id, outcome)) and settle their contacts, unless that
-    already happened. Flushes.
+    already happened.
 
     Returns, for each attempt this call finalized, its contact's next attempt time. Safe to call
     twice and from two processes: only the one that flips an attempt's `finalized` flag settles
     the contact. `blameless` attempts (refused for reasons that have nothing to do with the
-    contact, such as a billing problem) do not count and leave the contact due again at once.
+    contact, such as a billing problem), and attempts whose outcome is not about the contact
+    (`OutcomeClass.is_about_contact`), do not count and leave the contact due again at once.
     """
     won = results.finalize_attempts(
         session=session,
@@ -127,16 +128,22 @@ def settle_attempts(
     settlements: list[Settlement] = []
     next_times: dict[int, datetime | None] = {}
     suppress: list[tuple[str, str, str]] = []
+    # An outcome that is not about the contact (the account ran out of credit) is blameless too.
+    about_contact = {
+        attempt_id
+        for attempt_id in won
+        if not blameless and attempts[attempt_id][1].is_about_contact
+    }
     facts = (
-        {}
-        if blameless
-        else results.settling_facts(session=session, contact_ids=[attempts[a][0] for a in won])
+        results.settling_facts(session=session, contact_ids=[attempts[a][0] for a in about_contact])
+        if about_contact
+        else {}
     )
     for attempt_id in sorted(won):
         contact_id, outcome = attempts[attempt_id]
         next_at: datetime | None = now
         counted = False
-        if not blameless:
+        if attempt_id in about_contact:
             contact = facts[contact_id]
             counted = outcome.is_final or config.retry.rule_for(outcome).counts_as_attempt
             next_at = next_attempt_time(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaigner.campaign import OutcomeClass
+from campaigner.outcomes import UNCOUNTED_FOR_CAPS
 from campaigner.store.bulk import chunks
 from campaigner.store.errors import StoreError
 from campaigner.store.models import (
@@ -479,8 +480,9 @@ def calls_to_number_since(
     has dialed it, the task is a live attempt, and a number in one is not claimed at all.)
     Attempts that never rang are not counted: those that failed for lack of capacity, and creates
     Retell refused (`error` without a call id: a refused batch is sent again in halves, and each
-    of its tasks would otherwise use up a call of its number's day). Numbers without attempts are
-    absent from the result.
+    of its tasks would otherwise use up a call of its number's day); nor are those whose outcome
+    is not about the contact (`UNCOUNTED_FOR_CAPS`: the account ran out of credit, say). Numbers
+    without attempts are absent from the result.
     """
     counts: dict[str, int] = {}
     for chunk in chunks(sorted(set(numbers)), IN_LIST_CHUNK):
@@ -494,7 +496,7 @@ def calls_to_number_since(
                 ),
                 sa.or_(
                     col(CallAttempt.outcome_class).is_(None),
-                    col(CallAttempt.outcome_class) != OutcomeClass.CAPACITY,
+                    col(CallAttempt.outcome_class).not_in(sorted(UNCOUNTED_FOR_CAPS)),
                 ),
                 sa.or_(
                     col(CallAttempt.retell_call_id).is_not(None),
