@@ -401,6 +401,8 @@ class CampaignConfig(_Section):
     window: CallWindow = CallWindow()
     retry: RetryPolicy = RetryPolicy()
     caps: Caps = Caps()
+    # The campaign's weight when campaigns dialing one Retell workspace share its slots.
+    priority: int = Field(default=1, ge=1, le=1000)
     budget_cents: int | None = Field(default=None, ge=1)
     fetch_transcripts: bool = False
     mask_numbers_in_exports: bool = False

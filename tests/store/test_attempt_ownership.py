@@ -12,7 +12,6 @@ from campaigner.store import (
     ContactStatus,
     attempts,
     contacts,
-    run_leases,
 )
 from tests.store.factories import (
     NOW,
@@ -193,38 +192,3 @@ def test_only_the_owner_withdraws_and_a_claimed_attempt_only_when_asked(session:
     assert (by_other, unclaimed_only, with_claimed) == (0, 1, 1)
     assert left == both[1:]
     assert session.exec(select(CallAttempt)).all() == []
-
-
-def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stood_still(
-    session: Session,
-) -> None:
-    campaign_id = make_campaign(session).id or 0
-
-    def hold(owner: str, stale: dict[str, int] | None = None) -> run_leases.RunShare:
-        share = run_leases.hold(
-            session=session,
-            owner=owner,
-            campaign_id=campaign_id,
-            campaign_slots=5,
-            calls_in_progress=1,
-            seconds=5,
-            stale=stale,
-            now=NOW,
-        )
-        session.commit()
-        return share
-
-    assert hold("a").slots == 5
-    assert hold("b").slots == 0  # a holds all five until it renews
-    assert hold("a").slots == 3  # the oldest lease takes the remainder
-    share = hold("b")
-    assert (share.slots, share.beats, share.renewed) == (2, {"a": 1}, True)
-    # b names a stale at beat 0, but a renewed since: a is kept.
-    assert hold("b", stale={"a": 0}).others == ("a",)
-    # a's beat stood still at 1: b drops it and holds everything.
-    assert hold("b", stale={"a": 1}).slots == 5
-    # a comes back (it was paused): its row is gone, so it learns it lost its lease.
-    assert not hold("a").renewed
-    run_leases.drop(session=session, owner="b")
-    session.commit()
-    assert hold("c").others == ("a",)

@@ -301,6 +301,8 @@ class BatchDialer(Dialer):
     """
 
     wakes_on_every_result = True
+    # Retell paces a batch's calls itself, within `batch.reserved_concurrency`.
+    fills_slots = False
 
     def __init__(
         self,

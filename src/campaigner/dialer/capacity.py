@@ -1,12 +1,13 @@
-"""How many calls the campaign may have in progress: Retell's outbound capacity, less other traffic.
+"""How many calls campaigner may have in progress in a workspace: Retell's outbound capacity, less
+the traffic campaigner does not place.
 
 `get-concurrency` says how many outbound calls the account may hold (`concurrency_limit` less the
-slots reserved for inbound) and how many are in progress now, ours included. The gauge reads it
-every so often (never per call) and keeps the difference between the account's calls and the
-campaign's as other traffic, so the campaign's share is `min(campaign cap, capacity - other
-traffic)`. Several runs of one campaign split that share: each holds a lease row in the store
-(`run_leases.hold`) with the slots it holds and its calls in progress, and dials only within its
-slots.
+slots reserved for inbound) and how many are in progress now, campaigner's included. The gauge
+reads it every so often (never per call) and keeps the difference between the account's calls
+and those of every campaigner run dialing the workspace as other traffic, so the workspace's
+slots for campaigner are `capacity - other traffic`. The runs of every campaign split them: each
+holds a lease row in the store (`run_leases.hold`) with the slots it holds and its calls in
+progress, and dials only within its slots.
 """
 
 from __future__ import annotations
@@ -46,35 +47,34 @@ class CapacityGauge:
         client: RetellClient,
         clock: Clock,
         refresh_every: float,
-        max_concurrency: int | None,
         count_ours: Callable[[], int],
     ) -> None:
         self._client = client
         self._clock = clock
         self._refresh_every = refresh_every
-        self._max_concurrency = max_concurrency
         self._count_ours = count_ours
         self.reading = CapacityReading()
         self.held = 0
         # Other runs still hold slots that are this run's part: they give them up when they
         # renew their leases, so this run waits for them rather than stopping.
         self.short_of_part = False
+        # The run's part of its campaign's slots is nothing: other traffic, or campaigns of
+        # higher priority, hold the workspace.
+        self.without_part = False
         self._others_in_progress = 0
 
     def hold(self, share: RunShare) -> None:
-        """What the store gave this run: its slots, and the other runs' calls in progress (the
-        campaign's calls, not other traffic)."""
+        """What the store gave this run: its slots, and the calls in progress of every other
+        campaigner run dialing the workspace (campaigner's calls, not other traffic)."""
         self.held = share.slots
         self.short_of_part = share.slots < share.part
+        self.without_part = share.part <= 0
         self._others_in_progress = share.others_in_progress
 
-    def campaign_slots(self) -> int:
-        """Calls all runs of the campaign may hold (negative when other traffic took more than
-        all): what the runs split through their leases."""
-        capacity = self.reading.outbound - self.reading.other_traffic
-        if self._max_concurrency is not None:
-            capacity = min(capacity, self._max_concurrency)
-        return capacity
+    def workspace_slots(self) -> int:
+        """Calls all campaigner runs dialing the workspace may hold (negative when other traffic
+        took more than all): what the runs split through their leases."""
+        return self.reading.outbound - self.reading.other_traffic
 
     async def refresh(self, *, force: bool = False, required: bool = False) -> None:
         """Re-read Retell's concurrency if the last reading is old (or `force`).

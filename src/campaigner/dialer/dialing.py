@@ -20,6 +20,9 @@ class Dialer(Protocol):
     apply_interval: float
     # Every result wakes the loop (a batch run cannot tell which one was its last).
     wakes_on_every_result: bool
+    # The mode places calls into the run's slots: it needs Retell's concurrency read, and the
+    # lease renewed on a fresh reading, before it dials.
+    fills_slots: bool
 
     @property
     def calls_placed(self) -> int:
@@ -41,6 +44,11 @@ class Dialer(Protocol):
     def refill(self) -> int:
         """Fill slots freed since the last turn from what is ready, without a store read;
         returns how many were started."""
+        return 0
+
+    def backlog(self) -> int | None:
+        """Slots this mode could fill beyond those the run's calls take (None: as many as it
+        gets): what sizes the campaign's part of the workspace."""
         return 0
 
     def busy(self) -> bool:

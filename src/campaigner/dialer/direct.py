@@ -46,6 +46,7 @@ class DirectDialer(Dialer):
     """Claims due contacts, writes their attempts ahead and starts their creates."""
 
     wakes_on_every_result = False
+    fills_slots = True
 
     def __init__(
         self,
@@ -78,6 +79,8 @@ class DirectDialer(Dialer):
             window=config.window, clock=clock, refresh_every=options.zone_sets_refresh
         )
         self._no_slot_since: float | None = None
+        # Contacts may be due beyond those claimed (until a claim finds fewer than it asked for).
+        self._more_due = True
         self._gave_up_waiting: str | None = None
 
     @property
@@ -95,6 +98,15 @@ class DirectDialer(Dialer):
     def busy(self) -> bool:
         return bool(self._ledger.sending or self._tasks)
 
+    def backlog(self) -> int | None:
+        """The attempts written ahead, or as many slots as it gets while contacts may be due
+        (looked at again every `idle_claim_interval` once a claim found fewer than it asked)."""
+        now = self._clock.monotonic()
+        if not self._more_due and now >= self._next_claim_at:
+            self._more_due = self._count_due(at_most=1) > 0
+            self._next_claim_at = now + self._options.idle_claim_interval
+        return None if self._more_due else len(self._ready)
+
     # -- dialing -------------------------------------------------------------------------------
 
     def refill(self) -> int:
@@ -103,8 +115,6 @@ class DirectDialer(Dialer):
     async def dial_due(self) -> int:
         """Fill free slots from the attempts written ahead, then claim and write more: enough for
         the slots still free plus `ready_attempts` ahead (at most as many as the run's slots)."""
-        await self._ledger.capacity.refresh()
-        self._ledger.hold()
         free = self._ledger.free()
         started = self._send_ready(free)
         free -= started
@@ -148,7 +158,8 @@ class DirectDialer(Dialer):
                 if contacts
                 else []
             )
-        if len(contacts) < wanted:
+        self._more_due = len(contacts) >= wanted
+        if not self._more_due:
             # Fewer were due than there was room for: more become due only as time passes.
             self._next_claim_at = now_mono + self._options.idle_claim_interval
         by_id = {contact.id: contact for contact in contacts}
@@ -199,9 +210,10 @@ class DirectDialer(Dialer):
     # -- waiting for a slot --------------------------------------------------------------------
 
     def waiting(self) -> bool:
-        """Other traffic holds every slot the campaign could have while contacts are due: wait
-        for a slot up to `capacity_wait` seconds, then stop with the reason (`idle_reason`)."""
-        if self._ledger.capacity.campaign_slots() > 0 or not self._count_due(at_most=1):
+        """Other traffic, or campaigns of higher priority, hold every slot the campaign could have
+        of the workspace while contacts are due: wait for a slot up to `capacity_wait` seconds,
+        then stop with the reason (`idle_reason`)."""
+        if not self._ledger.capacity.without_part or not self._count_due(at_most=1):
             self._no_slot_since = None
             return False
         now = self._clock.monotonic()
@@ -209,8 +221,9 @@ class DirectDialer(Dialer):
         if self._no_slot_since is None:
             self._no_slot_since = now
             log.warning(
-                "campaign %s: contacts are due but other traffic holds the workspace's "
-                "concurrency (%d of %d outbound calls); waiting up to %.0f s for a slot",
+                "campaign %s: contacts are due but other traffic or other campaigns hold the "
+                "workspace's concurrency (%d of %d outbound calls are not campaigner's); "
+                "waiting up to %.0f s for a slot",
                 self._config.name,
                 reading.other_traffic,
                 reading.outbound,
@@ -218,10 +231,15 @@ class DirectDialer(Dialer):
             )
         if now - self._no_slot_since < self._options.capacity_wait:
             return True
+        holders = (
+            "other traffic"
+            if self._ledger.capacity.workspace_slots() <= 0
+            else "other campaigns of higher priority"
+        )
         self._gave_up_waiting = (
             f"{self._count_due()} contacts are due, but the workspace's concurrency is used by "
-            f"other traffic ({reading.other_traffic} of {reading.outbound} outbound calls) "
-            f"for {self._options.capacity_wait:.0f} s; run again later"
+            f"{holders} ({reading.other_traffic} of {reading.outbound} outbound calls are not "
+            f"campaigner's) for {self._options.capacity_wait:.0f} s; run again later"
         )
         return False
 

@@ -124,7 +124,7 @@ class CampaignRunner:
             engine=engine,
             client=client,
             clock=self.clock,
-            max_concurrency=config.caps.max_concurrency,
+            config=config,
             concurrency_refresh=self.options.concurrency_refresh,
             followed=self._sync.in_progress,
             in_doubt=self._reconciler.in_doubt,
@@ -270,7 +270,7 @@ class CampaignRunner:
             dialing = status is CampaignStatus.ACTIVE and not self._past_deadline()
             if not dialing:
                 self._dialer.stop_dialing()
-            claimed = await self._dialer.dial_due() if dialing else 0
+            claimed = await self._dial_due() if dialing else 0
             if now - last_reconcile >= self.options.reconcile_interval:
                 last_reconcile = now
                 # What runs that are gone left without a call becomes this run's to resolve,
@@ -311,6 +311,14 @@ class CampaignRunner:
             async with asyncio.timeout(self._next_turn_within()):
                 await self._wake.wait()
 
+    async def _dial_due(self) -> int:
+        """Dial what is due; a mode that fills the run's slots dials on a fresh reading of
+        Retell's concurrency (every `concurrency_refresh` s) and the lease renewed on it."""
+        if self._dialer.fills_slots:
+            await self._ledger.capacity.refresh()
+            self._hold_lease()
+        return await self._dialer.dial_due()
+
     async def _reconcile(self, *, replay: bool) -> None:
         """Resolve the attempts in doubt (resending those Retell may not have, with their own
         key) and what the dialer holds in doubt."""
@@ -324,12 +332,12 @@ class CampaignRunner:
 
     def _hold_lease(self, *, force: bool = False) -> None:
         """Renew the run's lease when due; a run that lost it lets go of what it held."""
-        if self._ledger.hold(force=force):
+        if self._ledger.hold(backlog=self._dialer.backlog(), force=force):
             return
         log.warning("campaign %s: this run goes on under a new name", self.config.name)
         self._dialer.forget_owned()
         self._reconciler.forget_all()
-        self._ledger.renew_owner()
+        self._ledger.renew_owner(backlog=self._dialer.backlog())
 
     def _take_over_attempts(self) -> None:
         """Own the attempts without a call of the campaign's runs that are gone; once no other

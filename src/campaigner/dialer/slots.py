@@ -9,16 +9,18 @@ The ledger is the one place that says which calls are the run's ("ours"):
   from its claim (a create waiting for the rate limiter will take a slot as soon as it goes).
 
 The run's slots come from its lease in the store (`run_leases.hold`), renewed every
-`run_lease_renew` seconds: the runs of one campaign split the campaign's slots
-(`CapacityGauge.campaign_slots`). Liveness of the other runs is judged by their beats
-(`LeaseWatch`).
+`run_lease_renew` seconds: the runs of every campaign dialing one Retell workspace split its
+slots (`CapacityGauge.workspace_slots`), each campaign's part by its priority and what its runs
+want (`backlog`). Liveness of the other runs is judged by their beats (`LeaseWatch`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 
+from campaigner.campaign import CampaignConfig
 from campaigner.dialer.capacity import CapacityGauge
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.leases import LeaseWatch, new_run_owner
@@ -43,7 +45,7 @@ class SlotLedger:
         engine: Engine,
         client: RetellClient,
         clock: Clock,
-        max_concurrency: int | None,
+        config: CampaignConfig,
         concurrency_refresh: float,
         followed: Callable[[], int],
         in_doubt: Callable[[], int],
@@ -57,9 +59,11 @@ class SlotLedger:
             client=client,
             clock=clock,
             refresh_every=concurrency_refresh,
-            max_concurrency=max_concurrency,
             count_ours=self.calls_at_retell,
         )
+        self._workspace = workspace_of(client)
+        self._priority = config.priority
+        self._campaign_cap = config.caps.max_concurrency
         self._followed = followed
         self._in_doubt = in_doubt
         self._lease_seconds = lease_seconds
@@ -95,9 +99,11 @@ class SlotLedger:
         """No other run of the campaign is live."""
         return self.live_owners == (self.owner,)
 
-    def hold(self, *, force: bool = False) -> bool:
+    def hold(self, *, backlog: int | None, force: bool = False) -> bool:
         """Renew the run's lease when due (or `force`, or after a new concurrency reading),
-        holding its part of the slots. Returns False when another run had dropped the lease (this
+        holding its part of the slots. `backlog`: the slots its dialer could fill beyond those
+        taken (None: as many as it gets, contacts are due), which sizes its campaign's part.
+        Returns False when another run had dropped the lease (this
         run was paused or hung past it) and may have taken over its attempts: the run must let go
         of them and go on under a new name (`renew_owner`)."""
         now = self._clock.monotonic()
@@ -109,12 +115,17 @@ class SlotLedger:
         self._reading_at = self.capacity.reading.read_at
         had_lease = self._held
         with transaction(self._engine) as session:
+            taken = self.slots_taken()
             share = run_leases.hold(
                 session=session,
                 owner=self.owner,
                 campaign_id=self._campaign_id,
-                campaign_slots=self.capacity.campaign_slots(),
-                calls_in_progress=self.slots_taken(),
+                workspace=self._workspace,
+                workspace_slots=self.capacity.workspace_slots(),
+                calls_in_progress=taken,
+                wanted=None if backlog is None else taken + backlog,
+                priority=self._priority,
+                campaign_cap=self._campaign_cap,
                 seconds=self._lease_seconds,
                 # Runs whose beat stood still for a lease time, or whose process is gone.
                 stale=self._leases.stale(),
@@ -126,7 +137,7 @@ class SlotLedger:
         self.capacity.hold(share)
         return not (had_lease and not share.renewed)
 
-    def renew_owner(self) -> None:
+    def renew_owner(self, *, backlog: int | None) -> None:
         """Go on under a new name after the lease was lost (see `hold`), once the run has let go
         of everything it held under the old one."""
         old = self.owner
@@ -138,7 +149,7 @@ class SlotLedger:
         self._held = False
         with transaction(self._engine) as session:
             run_leases.drop(session=session, owner=old)
-        self.hold(force=True)
+        self.hold(backlog=backlog, force=True)
 
     def watching_holders(self) -> bool:
         """Another run whose liveness is not decided yet holds attempts without a call: if it
@@ -154,3 +165,9 @@ class SlotLedger:
         """The run ends: its slots go back to the campaign's other runs at once."""
         with transaction(self._engine) as session:
             run_leases.drop(session=session, owner=self.owner)
+
+
+def workspace_of(client: RetellClient) -> str:
+    """The name of the Retell workspace a client dials, for the ledger: its address and API key,
+    hashed (runs dialing one workspace with the same key share its slots)."""
+    return hashlib.sha256(f"{client.base_url}|{client.key_fingerprint}".encode()).hexdigest()

@@ -353,19 +353,31 @@ class Suppression(SQLModel, table=True):
 
 
 class RunLease(SQLModel, table=True):
-    """A live dialer run of a campaign: the slots it holds of the campaign's share of Retell's
-    concurrency, and its calls in progress.
+    """A live dialer run of a campaign: the slots it holds of its Retell workspace's concurrency,
+    and its calls in progress.
 
-    Runs of one campaign renew their row every second and split the share between the live rows;
-    a row whose `beat` stops moving is dropped by the others, and its slots go back to them.
+    The runs of every campaign dialing one workspace renew their rows every second and split the
+    workspace's slots between them (`run_leases.hold`); a row whose `beat` stops moving is
+    dropped by the others, and its slots go back to them.
     """
 
     __tablename__ = "run_lease"
 
     owner: str = Field(sa_type=sa.String(200), primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", nullable=False, index=True)
+    workspace: str = Field(
+        default="",
+        sa_type=sa.String(64),
+        nullable=False,
+        index=True,
+        sa_column_kwargs={"server_default": ""},
+    )
     slots: int = Field(default=0, nullable=False)
     calls_in_progress: int = Field(default=0, nullable=False)
+    # Slots the run could use now; None: as many as it can get (it has contacts due).
+    wanted: int | None = Field(default=None, nullable=True)
+    priority: int = Field(default=1, nullable=False, sa_column_kwargs={"server_default": "1"})
+    campaign_cap: int | None = Field(default=None, nullable=True)
     # When the run last said it would renew by, on its own clock: shown to people, never used to
     # decide whether the run is alive (clocks disagree); `beat` is.
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
