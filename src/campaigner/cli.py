@@ -6,7 +6,7 @@ never pays for another's dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from campaigner.campaign import CampaignConfig
     from campaigner.contacts import IngestSummary
     from campaigner.dialer.call_audit import CallAudit
+    from campaigner.dialer.hang_up import HangUps
     from campaigner.dialer.runner import RunSummary
     from campaigner.preflight import Checklist
     from campaigner.settings import Settings
-    from campaigner.store import CampaignStatus, Session
+    from campaigner.store import Campaign, CampaignStatus, Session
 
 app = typer.Typer(
     name="campaigner",
@@ -529,7 +530,12 @@ def serve(
     raise typer.Exit(code)
 
 
-def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
+@contextmanager
+def _status_change(
+    name: str, status: CampaignStatus, reason: str | None
+) -> Iterator[tuple[Session, Campaign]]:
+    """Change a campaign's status in a unit of work the block may add to (committed when it
+    ends); an unknown campaign or a change not allowed is one clear error."""
     from campaigner import store
     from campaigner.store import StoreError
 
@@ -538,9 +544,15 @@ def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
             campaign = store.campaigns.set_status(
                 session=session, name=name, status=status, reason=reason
             )
+            yield session, campaign
     except StoreError as error:
         _fail(error)
-    typer.echo(f"campaign {campaign.name} is {campaign.status.value}.")
+
+
+def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
+    with _status_change(name, status, reason) as (_, campaign):
+        said = f"campaign {campaign.name} is {campaign.status.value}."
+    typer.echo(said)
 
 
 _NAME_ARGUMENT = typer.Argument(help="The campaign's name (the `name:` in its file).")
@@ -569,11 +581,55 @@ def resume(name: Annotated[str, _NAME_ARGUMENT]) -> None:
 def cancel(
     name: Annotated[str, _NAME_ARGUMENT],
     reason: Annotated[str, typer.Option(help="Why, kept with the status.")] = "cancelled by hand",
+    hang_up: Annotated[
+        bool,
+        typer.Option(
+            "--hang-up",
+            help="Also end the campaign's calls in progress now; their results still come home "
+            "with the next run.",
+        ),
+    ] = False,
 ) -> None:
-    """End a campaign for good: contacts not yet dialed are cancelled."""
+    """End a campaign for good: contacts not yet dialed are cancelled; calls in progress finish,
+    unless --hang-up ends them too."""
+    from campaigner import store
     from campaigner.store import CampaignStatus
 
-    _set_status(name, CampaignStatus.CANCELLED, reason)
+    if not hang_up:
+        _set_status(name, CampaignStatus.CANCELLED, reason)
+        return
+    # Cancelled first, and committed: no run dials another call while these are stopped.
+    with _status_change(name, CampaignStatus.CANCELLED, reason) as (session, campaign):
+        assert campaign.id is not None  # set_status returns a stored campaign
+        call_ids = store.attempts.live_call_ids(session=session, campaign_id=campaign.id)
+    hung_up = _hang_up(name, call_ids)
+    typer.echo(
+        f"cancelled {name}; hung up {hung_up.stopped} live calls "
+        f"({hung_up.already_ended} had already ended)"
+    )
+
+
+def _hang_up(name: str, call_ids: Sequence[str]) -> HangUps:
+    """Stop the calls at Retell; a failure is one error that says the campaign is cancelled all
+    the same and how to stop the calls left."""
+    from campaigner import eventloop
+    from campaigner.dialer.hang_up import hang_up_calls
+    from campaigner.retell import RetellClient, RetellError
+
+    settings = _settings()
+
+    async def stop_calls() -> HangUps:
+        async with RetellClient.from_settings(settings) as client:
+            return await hang_up_calls(client, call_ids)
+
+    try:
+        return eventloop.run(stop_calls())
+    except RetellError as error:
+        _fail(
+            f"campaign {name} is cancelled, but its calls in progress were not all hung up: "
+            f"Retell at {settings.resolved_base_url()}: {error}; to try again, run "
+            f"`campaigner cancel {name} --hang-up`"
+        )
 
 
 @app.command()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -13,7 +16,10 @@ from typer.testing import CliRunner
 
 from campaigner.cli import app
 from campaigner.settings import get_settings
-from retell_sim import SimulatorConfig, SimulatorHandle, run_simulator
+from campaigner.store import campaigns, make_engine, session_factory, utcnow
+from retell_sim import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
+from tests.dialer.processes import RUN_TIMEOUT, Processes, base_env, wait_for
+from tests.store.factories import claim, mark_attempt_sent, write_attempt
 
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = """
@@ -28,8 +34,10 @@ caps: {calls_per_second: 100}
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorHandle]:
-    with run_simulator(SimulatorConfig(speed=500, cps=100, seed=2)) as handle:
+def sim(request: pytest.FixtureRequest) -> Iterator[SimulatorHandle]:
+    """Virtual seconds per real second: 500, or what the test gives (indirect parametrize)."""
+    speed = getattr(request, "param", 500)
+    with run_simulator(SimulatorConfig(speed=speed, cps=100, seed=2)) as handle:
         yield handle
 
 
@@ -207,3 +215,93 @@ def test_audit_finds_the_calls_and_attempts_one_to_one_and_names_a_stray_call(
     assert stray in audit["attempts_with_several_calls"]["3"]
     shown = runner.invoke(app, ["audit", "cli"]).stdout
     assert "✗ 1 calls at Retell on no attempt" in shown
+
+
+# 50 virtual minutes: five real minutes at speed 10, far longer than the test.
+LONG_CALL = 3_000_000
+IN_PROGRESS = ["+12125550100", "+12125550101", "+12125550102"]
+
+
+def call_ends(sim: SimulatorHandle) -> list[tuple[str, str | None]]:
+    """Each of the simulator's calls: its status and disconnection reason, in creation order."""
+    return sim.call(lambda s: [(call.call_status, call.disconnection_reason) for call in s.calls])
+
+
+def calls_on_record(database: Path) -> int:
+    with closing(sqlite3.connect(database)) as connection:
+        query = "SELECT count(*) FROM call_attempt WHERE retell_call_id IS NOT NULL"
+        (count,) = connection.execute(query).fetchone()
+    return int(count)
+
+
+@pytest.mark.parametrize("sim", [10], indirect=True)
+def test_cancel_lets_calls_in_progress_talk_and_cancel_hang_up_ends_them(
+    runner: CliRunner, sim: SimulatorHandle, tmp_path: Path, processes: Processes
+) -> None:
+    (tmp_path / "contacts.csv").write_text("phone\n" + "".join(f"{n}\n" for n in IN_PROGRESS))
+    for number in IN_PROGRESS:
+        order = ForcedOutcome(
+            to_number=number, disconnection_reason="agent_hangup", duration_ms=LONG_CALL
+        )
+        sim.call(lambda s, order=order: s.force(order))
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+    env = {
+        **base_env(),
+        "CAMPAIGNER_DATABASE_URL": os.environ["CAMPAIGNER_DATABASE_URL"],
+        "RETELL_BASE_URL": sim.base_url,
+        "RETELL_API_KEY": sim.api_key,
+    }
+    run = processes.start(["run", "cli.yaml", "--json"], name="run", env=env)
+    talking = [("ongoing", None)] * 3
+    wait_for(lambda: call_ends(sim) == talking, timeout=RUN_TIMEOUT, what="3 calls in progress")
+    wait_for(lambda: calls_on_record(tmp_path / "cli.db") == 3, timeout=RUN_TIMEOUT, what="ids")
+
+    cancelled = runner.invoke(app, ["cancel", "cli"])
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.output == "campaign cli is cancelled.\n"
+    assert call_ends(sim) == talking
+
+    hung_up = runner.invoke(app, ["cancel", "cli", "--hang-up"])
+    assert hung_up.exit_code == 0, hung_up.output
+    assert hung_up.output == "cancelled cli; hung up 3 live calls (0 had already ended)\n"
+    assert call_ends(sim) == [("ended", "manual_stopped")] * 3
+    # The run still going syncs the stopped calls, and stops once they are settled.
+    assert run.wait(timeout=RUN_TIMEOUT) == 0, processes.output("run")[1]
+    counts = json.loads(processes.output("run")[0])["counts"]
+    assert counts["contacts_by_status"] == {"done": 3}
+    assert counts["final_outcomes"] == {"connected_unsuccessful": 3}
+
+
+def test_a_hang_up_that_fails_is_one_line_and_the_campaign_is_cancelled_all_the_same(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+    engine = make_engine(os.environ["CAMPAIGNER_DATABASE_URL"])
+    with session_factory(engine)() as session:
+        campaign = campaigns.get_by_name(session=session, name="cli")
+        assert campaign is not None
+        (contact, *_) = claim(session, campaign, now=utcnow())
+        attempt = write_attempt(session, contact)
+        mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id="call_1")
+    engine.dispose()
+    monkeypatch.setenv("RETELL_API_KEY", "key_wrong_secret_value")
+    get_settings.cache_clear()
+
+    refused = runner.invoke(app, ["cancel", "cli", "--hang-up"])
+
+    assert refused.exit_code == 2
+    (line,) = refused.output.splitlines()
+    assert line.startswith("error: campaign cli is cancelled, but its calls in progress were not")
+    assert "Retell answered 401" in line
+    assert line.endswith("to try again, run `campaigner cancel cli --hang-up`")
+    assert "key_wrong_secret_value" not in refused.output
+    monkeypatch.setenv("RETELL_BASE_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+
+    down = runner.invoke(app, ["cancel", "cli", "--hang-up"])
+
+    assert down.exit_code == 2
+    (line,) = down.output.splitlines()
+    assert "Retell at http://127.0.0.1:9: POST /v2/stop-call/call_1 failed" in line
+    status = json.loads(runner.invoke(app, ["status", "cli", "--json"]).stdout)
+    assert status["campaigns"][0]["status"] == "cancelled"

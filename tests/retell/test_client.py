@@ -282,6 +282,38 @@ async def test_delete_accepts_an_empty_204() -> None:
     assert script.requests[0].method == "DELETE"
 
 
+async def test_stop_call_posts_to_the_sdk_path_and_a_204_means_stopped() -> None:
+    script = Script(httpx.Response(204))
+    async with make_client(script) as client:
+        assert await client.stop_call("call_1") is True
+    (request,) = script.requests
+    assert (request.method, request.url.path) == ("POST", "/v2/stop-call/call_1")
+
+
+async def test_a_refused_stop_of_a_call_still_live_is_an_error_not_an_ended_call() -> None:
+    script = Script(error(400, "Invalid request format"), httpx.Response(200, json=CALL))
+    async with make_client(script) as client:
+        with pytest.raises(BadRequest):
+            await client.stop_call("call_1")
+    assert script.requests[1].url.path == "/v2/get-call/call_1"
+
+
+async def test_a_stop_lost_on_the_way_back_is_sent_again_and_finds_the_call_ended() -> None:
+    ended = {**CALL, "call_status": "ended", "disconnection_reason": "manual_stopped"}
+    script = Script(
+        httpx.ReadTimeout("no answer"),
+        error(400, "Call already ended"),
+        httpx.Response(200, json=ended),
+    )
+    async with make_client(script) as client:
+        assert await client.stop_call("call_1") is False
+    assert [r.url.path for r in script.requests] == [
+        "/v2/stop-call/call_1",
+        "/v2/stop-call/call_1",
+        "/v2/get-call/call_1",
+    ]
+
+
 async def test_api_key_never_appears_in_repr_errors_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -10,6 +10,7 @@ from campaigner.retell import (
     AmbiguousCreate,
     AuthenticationFailed,
     BatchCallTask,
+    Call,
     CallTimeWindow,
     NotFound,
     RequestRetries,
@@ -21,6 +22,7 @@ from retell_sim import (
     DEMO_AGENT_ID,
     DEMO_FROM_NUMBERS,
     DEMO_LLM_ID,
+    ForcedOutcome,
     SimulatorConfig,
     SimulatorHandle,
     parse_faults,
@@ -159,10 +161,46 @@ async def test_batch_call_is_accepted_and_dials_its_tasks(sim: SimulatorHandle) 
     assert len(calls.items) == 2
 
 
+async def ten_minute_call(sim: SimulatorHandle, client: RetellClient, key: str) -> Call:
+    """A call to TO that talks for ten virtual minutes once it is answered."""
+    order = ForcedOutcome(to_number=TO, disconnection_reason="agent_hangup", duration_ms=600_000)
+    sim.call(lambda s: s.force(order))
+    return await client.create_phone_call(
+        from_number=DEMO_FROM_NUMBERS[0], to_number=TO, idempotency_key=key
+    )
+
+
+async def test_stop_call_ends_a_call_in_progress_and_then_finds_it_ended(
+    sim: SimulatorHandle,
+) -> None:
+    async with client_for(sim) as client:
+        created = await ten_minute_call(sim, client, "k-stop")
+        sim.advance(30)
+        assert (await client.get_call(created.call_id)).call_status == "ongoing"
+        stopped = await client.stop_call(created.call_id)
+        call = await client.get_call(created.call_id)
+        again = await client.stop_call(created.call_id)
+    assert stopped is True
+    assert (call.call_status, call.disconnection_reason) == ("ended", "manual_stopped")
+    assert again is False
+
+
+async def test_stop_call_ends_a_call_still_ringing(sim: SimulatorHandle) -> None:
+    async with client_for(sim) as client:
+        created = await ten_minute_call(sim, client, "k-stop-early")
+        stopped = await client.stop_call(created.call_id)
+        call = await client.get_call(created.call_id)
+    assert stopped is True
+    assert call.is_terminal
+    assert call.disconnection_reason == "manual_stopped"
+
+
 async def test_unknown_call_and_wrong_key(sim: SimulatorHandle) -> None:
     async with client_for(sim) as client:
         with pytest.raises(NotFound):
             await client.get_call("call_does_not_exist")
+        with pytest.raises(NotFound):
+            await client.stop_call("call_does_not_exist")
     async with RetellClient(api_key="wrong", base_url=sim.base_url) as bad:
         with pytest.raises(AuthenticationFailed):
             await bad.get_concurrency()

@@ -603,6 +603,38 @@ def test_unfinished_attempts_are_those_with_a_call_not_yet_final(session: Sessio
     assert [a.retell_call_id for a in unfinished] == ["call_live"]
 
 
+def test_live_call_ids_are_the_campaigns_calls_still_in_progress_second_calls_included(
+    session: Session,
+) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 6)
+    other = make_campaign(session, "other")
+    add_contacts(session, other, 1, start=10)
+    statuses = ["sent", "registered", "ongoing", "ended", "not_connected", "unsent"]
+    for status, contact in zip(statuses, claim(session, campaign), strict=True):
+        attempt = dial(session, contact)
+        if status == "unsent":
+            continue
+        call_id = f"call_{status}"
+        mark_attempt_sent(session=session, attempt_id=attempt.id or 0, retell_call_id=call_id)
+        if status != "sent":
+            record_call_result(session=session, call={"call_id": call_id, "call_status": status})
+        if status == "ongoing":
+            second = {"attempt": str(attempt.id)}
+            record_call_result(
+                session=session,
+                call={"call_id": "call_second", "call_status": "ongoing", "metadata": second},
+            )
+    (other_contact,) = claim(session, other)
+    other_attempt = dial(session, other_contact)
+    mark_attempt_sent(session=session, attempt_id=other_attempt.id or 0, retell_call_id="call_x")
+    session.commit()
+
+    live = attempts.live_call_ids(session=session, campaign_id=campaign.id or 0)
+
+    assert live == ["call_sent", "call_registered", "call_ongoing", "call_second"]
+
+
 def test_attempts_awaiting_analysis_are_settled_connected_calls_ended_recently_without_one(
     session: Session,
 ) -> None:

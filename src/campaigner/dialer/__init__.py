@@ -6,7 +6,8 @@ ledger (`slots`, over `capacity` and `leases`), a dialer per mode behind `dialin
 the reconciler (`reconcile`) and the breakers (`breakers`). Pure rules they share: callable
 groups and calling windows (`groups`, `windows`), outcome classes (`outcomes`), retry times
 (`retries`), pacing (`pacing`), refusals (`refusals`), what a call carries (`calls`) and the
-per-number cap (`number_cap`). `call_audit` holds Retell's calls against the store.
+per-number cap (`number_cap`). `call_audit` holds Retell's calls against the store; `hang_up`
+stops a cancelled campaign's calls in progress.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The async Retell client: the only code in campaigner that speaks HTTP to Retell.
 
-Reads (get, list, get-concurrency) are retried on timeouts, dropped connections, 408/409/429 and 5xx
-with jittered backoff that honours `retry-after-ms` / `retry-after`. Creates are never retried once
-they may have reached Retell: `create_phone_call` always carries an `idempotency_key`, and a create
-whose outcome is unknown raises `AmbiguousCreate` so that the caller reconciles first.
+Reads (get, list, get-concurrency) and stops of calls are retried on timeouts, dropped connections,
+408/409/429 and 5xx with jittered backoff that honours `retry-after-ms` / `retry-after`. Creates
+are never retried once they may have reached Retell: `create_phone_call` always carries an
+`idempotency_key`, and a create whose outcome is unknown raises `AmbiguousCreate` so that the
+caller reconciles first.
 
 Usage:
 
@@ -29,6 +30,7 @@ from pydantic import SecretStr, ValidationError
 from campaigner import __version__
 from campaigner.retell.errors import (
     AmbiguousCreate,
+    BadRequest,
     ResponseFormatError,
     RetellAPIError,
     TransportError,
@@ -266,6 +268,25 @@ class RetellClient:
     async def delete_call(self, call_id: str) -> None:
         """Delete a call's record (`DELETE /v2/delete-call/{call_id}`)."""
         await self._read("DELETE", f"/v2/delete-call/{_path_segment(call_id)}")
+
+    async def stop_call(self, call_id: str) -> bool:
+        """End a live call now (`POST /v2/stop-call/{call_id}`): Retell ends it `manual_stopped`.
+
+        True when this request stopped the call, False when it had already ended. Retell refuses
+        to stop an ended call with a 400; whoever stops a call wants it over, and a call that
+        ended while the stop was on its way is the ordinary race, so that is an answer here, not
+        an exception every caller would have to catch. A 400 alone does not say why, so the call
+        is read back: a 400 for a call that is still live raises `BadRequest`. Retried like a
+        read: a stop sent twice ends the call once (the second answers as an ended call).
+        """
+        path = f"/v2/stop-call/{_path_segment(call_id)}"
+        try:
+            await self._read("POST", path)
+        except BadRequest:
+            if not (await self.get_call(call_id)).is_terminal:
+                raise
+            return False
+        return True
 
     async def create_web_call(
         self,

@@ -27,6 +27,7 @@ from campaigner.store.bulk import chunks
 from campaigner.store.errors import StoreError
 from campaigner.store.models import (
     CLAIMABLE_STATUSES,
+    LIVE_ATTEMPT_STATES,
     AttemptState,
     CallAttempt,
     Campaign,
@@ -47,6 +48,7 @@ __all__ = [
     "create",
     "get",
     "in_doubt",
+    "live_call_ids",
     "mark_send_failed",
     "mark_sent",
     "owners_without_call",
@@ -447,6 +449,24 @@ def unfinished(*, session: Session, campaign_id: int) -> list[CallAttempt]:
             .order_by(col(CallAttempt.id))
         )
     )
+
+
+def live_call_ids(*, session: Session, campaign_id: int) -> list[str]:
+    """The Retell call ids of the campaign's calls that may still be in progress, by attempt id:
+    attempts with a call whose state is live (second calls Retell placed for an attempt too).
+
+    As far as the store knows: a call that ended since the last sync is still among them.
+    """
+    rows = session.connection().execute(
+        sa.select(_ATTEMPT.c.retell_call_id)
+        .where(
+            _ATTEMPT.c.campaign_id == campaign_id,
+            _ATTEMPT.c.state.in_(LIVE_ATTEMPT_STATES),
+            _ATTEMPT.c.retell_call_id.is_not(None),
+        )
+        .order_by(_ATTEMPT.c.id)
+    )
+    return list(rows.scalars())
 
 
 def awaiting_analysis(
