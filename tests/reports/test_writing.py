@@ -103,7 +103,10 @@ def test_a_cell_longer_than_excel_holds_is_cut_in_the_workbook_only(
     import_contacts: ImportContacts, tmp_path: Path
 ) -> None:
     notes = "".join(f"{n:07d} " for n in range(5_000))  # 40,000 characters
-    engine = import_contacts([f"{HEADER},Notes", f"+12125550101,Ann,C1,{notes}"])
+    long_headers = (f"{notes}1", f"{notes}2")  # alike in the first 32,767 characters
+    engine = import_contacts(
+        [f"{HEADER},Notes,{','.join(long_headers)}", f"+12125550101,Ann,C1,{notes},a,b"]
+    )
     exported = export_report(engine, "imported", tmp_path / "out")
 
     assert exported.failures == []
@@ -112,7 +115,14 @@ def test_a_cell_longer_than_excel_holds_is_cut_in_the_workbook_only(
     cell = row[header.index("Notes")]
     assert len(cell) == EXCEL_MAX_CELL_CHARS
     assert cell == notes[: EXCEL_MAX_CELL_CHARS - len(CUT_MARKER)] + CUT_MARKER
-    assert read_csv(exported.directory / "contacts.csv")["Notes"].tolist() == [notes]
+    first, second = header[4:6]
+    assert (row[4], row[5]) == ("a", "b")
+    assert first.endswith(CUT_MARKER)
+    assert second == f"{first} (2)"
+    assert len(second) <= EXCEL_MAX_CELL_CHARS
+    contacts = read_csv(exported.directory / "contacts.csv")
+    assert contacts["Notes"].tolist() == [notes]
+    assert list(contacts.columns[4:6]) == list(long_headers)
 
 
 # Row 10: a disk that fills while the report is written; symbolic links where the files go.

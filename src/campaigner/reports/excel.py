@@ -4,7 +4,9 @@ Sheets: Summary (every single figure, one per row), then the tables Contacts, At
 Rejected, then the breakdowns (A-B variants, A-B tests, By local hour, By timezone). Every sheet
 has a bold, frozen header row, column widths fitted to its content and number formats for costs,
 durations, rates and times (UTC). The tables' cells are already spreadsheet-safe
-(`campaigner.reports.tables`); the figure sheets are made safe here.
+(`campaigner.reports.tables`); the figure sheets are made safe here. A text longer than an Excel
+cell holds (32,767 characters), header or cell, is cut with a visible marker
+(`campaigner.reports.cells`).
 
 Written with rustpy-xlsxwriter (Rust) in constant memory: about 1.5 M cells/s here, where openpyxl
 managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.

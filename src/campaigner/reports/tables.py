@@ -3,7 +3,8 @@
 Columns are documented in docs/reports.md. Each custom post-call analysis field becomes its own
 column `analysis_<field>` (a nested value is written as JSON text); a contact's analysis columns
 come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Every text
-cell that a spreadsheet could run as a formula is already neutralised here, for every file. With
+cell that a spreadsheet could run as a formula is already neutralised here, for every file, and
+column names are unique after every rename (`campaigner.reports.cells.unique_names`). With
 `mask_numbers`, the E.164 numbers and the input's phone column are masked
 (`campaigner.reports.masking`).
 """
