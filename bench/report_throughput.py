@@ -222,6 +222,10 @@ def export(work: Path) -> None:
     report = export_report(engine, CAMPAIGN, work / "report")
     seconds = time.perf_counter() - started
     engine.dispose()
+    if report.failures:
+        # export_report reports a failed format instead of raising: timing a report with a format
+        # missing would flatter it.
+        raise SystemExit("; ".join(str(failure) for failure in report.failures))
     figures = {
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

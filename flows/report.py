@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact
 
-from campaigner.reports import ExportedReport, ReportFormat, export_report
+from campaigner.reports import ExportedReport, ReportError, ReportFormat, export_report
 from flows.resources import (
     FILE_TASK_RETRIES,
     CampaignName,
@@ -30,6 +30,8 @@ def export_report_flow(
 ) -> ExportedReport:
     """Write a campaign's report: CSV, XLSX and Parquet exports, an HTML report, summary.json.
 
+    A format that cannot be written fails the run, after the other formats are written.
+
     Args:
         campaign: The campaign's name (campaigns/<name>.yaml).
         formats: Which kinds of file to write [default: all].
@@ -48,4 +50,8 @@ def export_report_flow(
         + ", ".join(path.name for path in report.files),
     )
     get_run_logger().info("%s: %d report files in %s", campaign, len(report.files), directory)
+    if report.failures:
+        # After the artifact, so the files that were written are linked; failing the run is what
+        # tells whoever watches the nightly runs that a format is missing.
+        raise ReportError(f"{campaign}: " + "; ".join(str(failure) for failure in report.failures))
     return report

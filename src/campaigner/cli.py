@@ -489,6 +489,10 @@ def report(
     typer.echo(f"Report of campaign {name} written to {exported.directory}:")
     for path in exported.files:
         typer.echo(f"  {path}")
+    for failure in exported.failures:
+        typer.echo(f"error: {failure}", err=True)
+    if exported.failures:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -9,7 +9,7 @@ formula into a custom analysis field.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,3 +139,33 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCampaign]:
     run = run_campaign(tmp_path_factory.mktemp("report-campaign"), mask=False, name="report")
     yield run
     run.engine.dispose()
+
+
+ImportContacts = Callable[[list[str]], Engine]
+"""Imports the lines of a contacts file into a new store as the campaign `imported` (nothing is
+dialed); returns the store."""
+
+
+@pytest.fixture
+def import_contacts(tmp_path: Path) -> Iterator[ImportContacts]:
+    """A store per contacts file, for inputs the simulated run's file does not have: ingest only,
+    no simulator, so a test pays for the import alone."""
+    engines: list[Engine] = []
+
+    def imported(lines: list[str]) -> Engine:
+        folder = tmp_path / f"import-{len(engines)}"
+        folder.mkdir()
+        engine = make_engine(f"sqlite:///{folder / 'store.db'}")
+        engines.append(engine)
+        upgrade_database(engine)
+        config = parse_campaign(CAMPAIGN_YAML.format(name="imported", mask="false"))
+        contacts_file = folder / "contacts.csv"
+        contacts_file.write_text("\n".join(lines) + "\n")
+        with Session(engine) as session:
+            ingest_contacts_file(session=session, config=config, path=contacts_file, out_dir=folder)
+            session.commit()
+        return engine
+
+    yield imported
+    for engine in engines:
+        engine.dispose()

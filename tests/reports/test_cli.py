@@ -62,12 +62,28 @@ def test_bad_requests_are_one_clear_line(
     assert "Traceback" not in result.output
 
 
-def test_a_campaign_too_long_for_excel_is_one_clear_line(
+def test_a_format_that_fails_is_one_line_and_the_others_are_written(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(excel, "EXCEL_MAX_ROWS", 10)
-    result = runner.invoke(app, ["report", "report", "--format", "xlsx"])
+    result = runner.invoke(app, ["report", "report"])
     assert result.exit_code == 2
-    assert "the Contacts sheet would have 60 rows, more than Excel's 9" in result.stderr
-    assert "use the csv or parquet format" in result.stderr
-    assert not (Path("reports") / "report" / "report.xlsx").exists()
+    assert result.stderr.splitlines() == [
+        "error: xlsx: not written: the Contacts sheet would have 60 rows, more than Excel's 9; "
+        "use the csv or parquet format for this campaign"
+    ]
+    out = Path("reports") / "report"
+    written = sorted(path.name for path in out.iterdir())
+    assert written == sorted(name for name in REPORT_FILES if name != "report.xlsx")
+
+
+def test_a_symlinked_out_folder_is_one_clear_line(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    Path("link").symlink_to(tmp_path / "target")
+    result = runner.invoke(app, ["report", "report", "--out", "link"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: refusing to write the report: link is a symbolic link (to {tmp_path / 'target'}); "
+        "write to a real folder, or remove the link"
+    ]
+    assert list((tmp_path / "target").iterdir()) == []

@@ -9,6 +9,13 @@ docs/reports.md documents every file, column and chart.
 from __future__ import annotations
 
 from campaigner.reports.errors import ReportError, UnknownCampaign
-from campaigner.reports.export import ExportedReport, ReportFormat, export_report
+from campaigner.reports.export import ExportedReport, FormatFailure, ReportFormat, export_report
 
-__all__ = ["ExportedReport", "ReportError", "ReportFormat", "UnknownCampaign", "export_report"]
+__all__ = [
+    "ExportedReport",
+    "FormatFailure",
+    "ReportError",
+    "ReportFormat",
+    "UnknownCampaign",
+    "export_report",
+]

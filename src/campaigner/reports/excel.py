@@ -4,7 +4,9 @@ Sheets: Summary (every single figure, one per row), then the tables Contacts, At
 Rejected, then the breakdowns (A-B variants, A-B tests, By local hour, By timezone). Every sheet
 has a bold, frozen header row, column widths fitted to its content and number formats for costs,
 durations, rates and times (UTC). The tables' cells are already spreadsheet-safe
-(`campaigner.reports.tables`); the figure sheets are made safe here.
+(`campaigner.reports.tables`); the figure sheets are made safe here. A text longer than an Excel
+cell holds (32,767 characters), header or cell, is cut with a visible marker
+(`campaigner.reports.cells`).
 
 Written with rustpy-xlsxwriter (Rust) in constant memory: about 1.5 M cells/s here, where openpyxl
 managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
@@ -21,13 +23,19 @@ from pydantic import BaseModel
 from rustpy_xlsxwriter import FastExcel, Format
 
 from campaigner.csvsafe import neutralise_frame
+from campaigner.reports.cells import cut_text, unique_names
 from campaigner.reports.errors import ReportError
 from campaigner.reports.headline import Headline
 
-__all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
+__all__ = ["EXCEL_MAX_CELL_CHARS", "EXCEL_MAX_ROWS", "write_workbook"]
 
 EXCEL_MAX_ROWS = 1_048_576
 """Rows in one Excel sheet, its header included."""
+EXCEL_MAX_CELL_CHARS = 32_767
+"""Characters in one Excel cell; the writer refuses a longer text."""
+
+# A header cut to a cell's length may then repeat another one and take unique_names' " (n)".
+_MAX_HEADER_CHARS = EXCEL_MAX_CELL_CHARS - len(" (16384)")
 
 _WIDTH_SAMPLE_ROWS = 500
 _MIN_WIDTH = 8
@@ -49,11 +57,12 @@ _NUMBER_FORMATS = {
 def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: Headline) -> Path:
     """Write the Summary sheet of `figures`, one sheet per table, then one per list of figure
     rows; returns `path`. A table too long for one Excel sheet raises `ReportError` (nothing is
-    written): the CSV and Parquet files have no such limit."""
+    written): the CSV and Parquet files have no such limit. Text longer than a cell holds is cut,
+    with `campaigner.reports.cells.CUT_MARKER` at its end."""
     for name, table in tables.items():
         if len(table) >= EXCEL_MAX_ROWS:
             raise ReportError(
-                f"report.xlsx: the {name} sheet would have {len(table):,} rows, more than Excel's "
+                f"the {name} sheet would have {len(table):,} rows, more than Excel's "
                 f"{EXCEL_MAX_ROWS - 1:,}; use the csv or parquet format for this campaign"
             )
     figure_sheets = {"Summary": _summary_rows(figures), **_breakdowns(figures)}
@@ -125,16 +134,35 @@ def _flat_rows(figures: Sequence[BaseModel]) -> pd.DataFrame:
 
 def _cells(table: pd.DataFrame) -> pd.DataFrame:
     """Columns the writer takes as they are (it reads nullable and Arrow-backed columns
-    directly), except timestamps, made naive UTC, and missing values in columns of Python
-    objects, made None."""
+    directly), except timestamps, made naive UTC, missing values in columns of Python objects,
+    made None, and text longer than a cell holds, cut (`cut_text`); headers are cells too, so
+    they are cut and made unique again."""
     changed = {
-        name: table[name].dt.tz_convert("UTC").dt.tz_localize(None)
-        if isinstance(table[name].dtype, pd.DatetimeTZDtype)
-        else table[name].astype(object).where(table[name].notna(), None)
+        name: _excel_column(table[name])
         for name in table.columns
-        if isinstance(table[name].dtype, pd.DatetimeTZDtype) or table[name].dtype == object
+        if isinstance(table[name].dtype, pd.DatetimeTZDtype | pd.StringDtype)
+        or table[name].dtype == object
     }
-    return table.assign(**changed) if changed else table
+    cells = table.assign(**changed) if changed else table
+    return cells.set_axis(
+        unique_names([cut_text(str(name), _MAX_HEADER_CHARS) for name in cells.columns]),
+        axis="columns",
+    )
+
+
+def _excel_column(values: pd.Series) -> pd.Series:
+    """A column of timestamps, text or Python objects as `_cells` hands it to the writer."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        naive_utc: pd.Series = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        return naive_utc
+    if isinstance(values.dtype, pd.StringDtype):
+        too_long = values.str.len().gt(EXCEL_MAX_CELL_CHARS).fillna(False).astype(bool)
+        return values.mask(too_long, values[too_long].map(_cut_cell)) if too_long.any() else values
+    return values.astype(object).where(values.notna(), None).map(_cut_cell)
+
+
+def _cut_cell(value: object) -> object:
+    return cut_text(value, EXCEL_MAX_CELL_CHARS) if isinstance(value, str) else value
 
 
 def _widths(cells: pd.DataFrame) -> dict[str, float]:

@@ -11,6 +11,9 @@ Which files each format writes:
 - `parquet`: attempts.parquet
 - `html`: report.html (self-contained: styles and SVG charts inline)
 - `json`: summary.json
+
+A format that fails (a full disk, a writer's error) is reported in `ExportedReport.failures` and
+leaves that format's previous files as they were; the other formats are still written.
 """
 
 from __future__ import annotations
@@ -24,16 +27,18 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
+from campaigner.reports.errors import ReportError
 from campaigner.reports.excel import write_workbook
 from campaigner.reports.figures import headline
 from campaigner.reports.files import write_csv, write_json, write_parquet
 from campaigner.reports.frames import CampaignData, load_campaign_data
 from campaigner.reports.headline import Headline
 from campaigner.reports.html import render_report
+from campaigner.reports.staging import move_into_place, refuse_symlinks, staging_folder
 from campaigner.reports.tables import attempts_table, contacts_table, rejected_table
 from campaigner.store import Engine
 
-__all__ = ["ExportedReport", "ReportFormat", "export_report"]
+__all__ = ["ExportedReport", "FormatFailure", "ReportFormat", "export_report"]
 
 
 class ReportFormat(StrEnum):
@@ -46,12 +51,25 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
+class FormatFailure(BaseModel):
+    """A format whose files were not written, and why; the previous report's files of that
+    format, if any, are left as they were."""
+
+    format: ReportFormat
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.format}: not written: {self.reason}"
+
+
 class ExportedReport(BaseModel):
     """What `export_report` wrote."""
 
     directory: Path
     files: list[Path]
     """Every file written, in the order of the formats."""
+    failures: list[FormatFailure]
+    """The formats asked for that failed (their files were not written), in the same order."""
     headline: Headline
     """The figures of summary.json (also returned when JSON was not asked for)."""
 
@@ -62,7 +80,6 @@ class _Report:
 
     data: CampaignData
     figures: Headline
-    out_dir: Path
 
     @cached_property
     def contacts(self) -> pd.DataFrame:
@@ -85,51 +102,72 @@ def export_report(
 ) -> ExportedReport:
     """Write the report of a campaign in the given formats into `out_dir` (created if needed).
 
+    Each format's files are written into a staging folder and moved into `out_dir` only once all
+    of them are complete (`campaigner.reports.staging`); a format that fails is listed in
+    `failures` and does not keep the others from being written.
+
     Raises `UnknownCampaign` (a `ReportError` and a `campaigner.store.CampaignNotFound`) when the
-    store has no campaign of that name, and `ReportError` when the campaign has more rows than
-    one Excel sheet holds and XLSX is asked for.
+    store has no campaign of that name, and `ReportError` when `out_dir` or a file of the report
+    in it is a symbolic link; nothing is written then.
     """
     data = load_campaign_data(engine, campaign_name)
-    report = _Report(data, headline(data), out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    for report_format in ReportFormat:
-        if report_format in formats:
-            files += _WRITERS[report_format](report)
-    return ExportedReport(directory=out_dir, files=files, headline=report.figures)
+    report = _Report(data, headline(data))
+    asked = [report_format for report_format in ReportFormat if report_format in formats]
+    refuse_symlinks(out_dir, [name for each in asked for name in _FILES[each]])
+    staged: list[Path] = []
+    failures: list[FormatFailure] = []
+    with staging_folder(out_dir) as staging:
+        for report_format in asked:
+            try:
+                staged += _write_format(report, report_format, staging)
+            # Whatever one format's writer raises, the other formats are still written.
+            except Exception as error:
+                failures.append(FormatFailure(format=report_format, reason=_reason(error)))
+        files = move_into_place(staged, out_dir)
+    return ExportedReport(
+        directory=out_dir, files=files, failures=failures, headline=report.figures
+    )
 
 
-def _csv_files(report: _Report) -> list[Path]:
-    return [
-        write_csv(report.contacts, report.out_dir / "contacts.csv"),
-        write_csv(report.attempts, report.out_dir / "attempts.csv"),
-        write_csv(report.rejected, report.out_dir / "rejected.csv"),
-    ]
+def _write_format(report: _Report, report_format: ReportFormat, folder: Path) -> list[Path]:
+    """Write every file of one format into `folder`; returns their paths."""
+    paths = []
+    for name, write in _FILES[report_format].items():
+        write(report, folder / name)
+        paths.append(folder / name)
+    return paths
 
 
-def _xlsx_files(report: _Report) -> list[Path]:
+def _reason(error: Exception) -> str:
+    """What went wrong, in one line: a file system error's own words, our errors' messages, and
+    anything else with its type, since it is likely a bug."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    if isinstance(error, ReportError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _workbook(report: _Report, path: Path) -> None:
     tables = {"Contacts": report.contacts, "Attempts": report.attempts, "Rejected": report.rejected}
-    return [write_workbook(report.out_dir / "report.xlsx", tables, report.figures)]
+    write_workbook(path, tables, report.figures)
 
 
-def _parquet_files(report: _Report) -> list[Path]:
-    return [write_parquet(report.attempts, report.out_dir / "attempts.parquet")]
-
-
-def _html_files(report: _Report) -> list[Path]:
-    path = report.out_dir / "report.html"
+def _html(report: _Report, path: Path) -> None:
     path.write_text(render_report(report.data, report.figures), encoding="utf-8")
-    return [path]
 
 
-def _json_files(report: _Report) -> list[Path]:
-    return [write_json(report.figures, report.out_dir / "summary.json")]
-
-
-_WRITERS: dict[ReportFormat, Callable[[_Report], list[Path]]] = {
-    ReportFormat.CSV: _csv_files,
-    ReportFormat.XLSX: _xlsx_files,
-    ReportFormat.PARQUET: _parquet_files,
-    ReportFormat.HTML: _html_files,
-    ReportFormat.JSON: _json_files,
+_FILES: dict[ReportFormat, dict[str, Callable[[_Report, Path], object]]] = {
+    ReportFormat.CSV: {
+        "contacts.csv": lambda report, path: write_csv(report.contacts, path),
+        "attempts.csv": lambda report, path: write_csv(report.attempts, path),
+        "rejected.csv": lambda report, path: write_csv(report.rejected, path),
+    },
+    ReportFormat.XLSX: {"report.xlsx": _workbook},
+    ReportFormat.PARQUET: {
+        "attempts.parquet": lambda report, path: write_parquet(report.attempts, path)
+    },
+    ReportFormat.HTML: {"report.html": _html},
+    ReportFormat.JSON: {"summary.json": lambda report, path: write_json(report.figures, path)},
 }
+"""Each format's files, by name, and the function that writes each."""

@@ -3,7 +3,8 @@
 Columns are documented in docs/reports.md. Each custom post-call analysis field becomes its own
 column `analysis_<field>` (a nested value is written as JSON text); a contact's analysis columns
 come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Every text
-cell that a spreadsheet could run as a formula is already neutralised here, for every file. With
+cell that a spreadsheet could run as a formula is already neutralised here, for every file, and
+column names are unique after every rename (`campaigner.reports.cells.unique_names`). With
 `mask_numbers`, the E.164 numbers and the input's phone column are masked
 (`campaigner.reports.masking`).
 """
@@ -18,6 +19,7 @@ import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
 from campaigner.csvsafe import neutralise_cell, neutralise_frame
+from campaigner.reports.cells import unique_names
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
@@ -143,18 +145,24 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with its formulas neutralised (`campaigner.csvsafe`, headers too), and columns
-    of Python objects that hold only text (or only booleans) as pandas strings (or booleans), so
-    that the guard and the writers work on them column-wise."""
+    """The table with its formulas neutralised (`campaigner.csvsafe`, headers too) and its column
+    names unique, and columns of Python objects that hold only text (or only booleans) as pandas
+    strings (or booleans), so that the guard and the writers work on them column-wise."""
+    named = table.set_axis(_exported_names(table.columns), axis="columns")
     kinds = {"string": "string", "boolean": "boolean"}
     changes = {}
-    for name in table.columns:
-        if table[name].dtype == object:
-            kind = kinds.get(pd.api.types.infer_dtype(table[name], skipna=True))
+    for name in named.columns:
+        if named[name].dtype == object:
+            kind = kinds.get(pd.api.types.infer_dtype(named[name], skipna=True))
             if kind:
                 changes[name] = kind
-    safe = neutralise_frame(table.astype(changes) if changes else table)
-    return safe.rename(columns=lambda name: neutralise_cell(str(name)))
+    return neutralise_frame(named.astype(changes) if changes else named)
+
+
+def _exported_names(columns: pd.Index) -> list[str]:
+    """Headers neutralised, then made unique: neutralising `=x` gives `'=x`, and suffixing an
+    input's `contact_id` gives `contact_id (input)`, either of which the input may have too."""
+    return unique_names([neutralise_cell(str(name)) for name in columns])
 
 
 def _flattened(values: pd.Series) -> pd.DataFrame:
@@ -175,7 +183,7 @@ def _json_text(value: Any) -> str:
 
 def _input_columns(data: CampaignData, cells: pd.Series, *, reserved: set[str]) -> pd.DataFrame:
     """The input file's columns from each row's stored cells; a header that is also one of our
-    column names gets the suffix " (input)"."""
+    column names gets the suffix " (input)" (`_exported_names` makes the result unique)."""
     frame = _flattened(cells)
     phone = normalise_header(data.phone_header)
     if data.mask_numbers:
