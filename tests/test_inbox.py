@@ -674,3 +674,44 @@ def test_one_look_takes_every_campaign_past_a_bad_file_or_folder(
     assert "inbox/pharmacy/ skipped until the next look: pharmacy/failed/ is a symbolic link" in (
         caplog.text
     )
+
+
+def test_a_failed_import_that_cannot_be_moved_stays_claimed_and_says_so(
+    folder: InboxFolder, tmp_path: Path
+) -> None:
+    """After an import that raised, a linked failed/ (or a full disk) ended the whole run."""
+    long_name = "n" * 251 + ".csv"
+    claimed = claim_file(folder, drop(folder, long_name))
+    assert claimed is not None
+    elsewhere = linked_elsewhere(folder, "failed", tmp_path)
+    line = inbox_module.settle_failed_import(
+        claimed, f"ValueError: bad row in {claimed.path}", for_good=True
+    )
+    assert line == (
+        f"shop/{long_name} stays in processing/ until its claim is stale, its import failed "
+        f"(ValueError: bad row in {long_name}) and it could not be moved: shop/failed/ is a "
+        "symbolic link, not a folder: the inbox writes only into real folders, never where a "
+        "link points; make it a folder"
+    )
+    assert claimed.path.exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_failed_import_goes_to_failed_for_good_or_back_for_now(folder: InboxFolder) -> None:
+    for_good = claim_file(folder, drop(folder, "a.csv"))
+    for_now = claim_file(folder, drop(folder, "b.csv"))
+    assert for_good is not None
+    assert for_now is not None
+    assert inbox_module.settle_failed_import(
+        for_good, "ValueError: token=abc123", for_good=True
+    ) == ("shop/a.csv moved to failed/: the import failed: ValueError: token=***")
+    assert inbox_module.settle_failed_import(
+        for_now, "OperationalError: unable to open database file", for_good=False
+    ) == (
+        "shop/b.csv put back into the inbox, its import failed: "
+        "OperationalError: unable to open database file"
+    )
+    assert [path.name for path in waiting_files(folder)] == ["b.csv"]
+    assert [path.name for path in folder.failed.iterdir() if path.suffix == ".csv"] == [
+        for_good.path.name
+    ]

@@ -87,6 +87,7 @@ __all__ = [
     "refused_files",
     "release_claim",
     "release_stale_claims",
+    "settle_failed_import",
     "settled_files",
     "take_files",
     "waiting_files",
@@ -630,6 +631,30 @@ def process_claimed_file(
         put_back = release_claim(claimed) or claimed.folder.root
         return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
     return FileOutcome(campaign, claimed.original_name, finish_file(claimed), summary=summary)
+
+
+def settle_failed_import(claimed: ClaimedFile, error: str, *, for_good: bool) -> str:
+    """Move a file whose import raised `error`: into `failed/` when importing it again would fail
+    the same way (`for_good`), else back into the inbox for the next look. Returns the line to
+    log, naming the file as it was dropped.
+
+    A file that cannot be moved either (a linked `failed/`, a full disk) stays claimed, to be put
+    back once its claim is stale, and the line says so: the other files go on.
+    """
+    dropped = f"{claimed.folder.campaign}/{claimed.original_name}"
+    try:
+        if for_good:
+            reason = claimed.in_users_words(f"the import failed: {error}")
+            fail_file(claimed, reason)
+            return f"{dropped} moved to failed/: {reason}"
+        release_claim(claimed)
+    except OSError as move_error:
+        return (
+            f"{dropped} stays in processing/ until its claim is stale, its import failed "
+            f"({claimed.in_users_words(error)}) and it could not be moved: "
+            f"{describe_os_error(move_error)}"
+        )
+    return f"{dropped} put back into the inbox, its import failed: {claimed.in_users_words(error)}"
 
 
 def refuse_file(folder: InboxFolder, path: Path, why: str) -> FileOutcome | None:
