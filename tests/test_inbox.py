@@ -715,3 +715,56 @@ def test_a_failed_import_goes_to_failed_for_good_or_back_for_now(folder: InboxFo
     assert [path.name for path in folder.failed.iterdir() if path.suffix == ".csv"] == [
         for_good.path.name
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("the file has 'RETELL_API_KEY=key_abc123', 'x'", "the file has 'RETELL_API_KEY=***', 'x'"),
+        ('export RETELL_API_KEY="key_abc123"', 'export RETELL_API_KEY=***"'),
+        ("api_key: key_abc123; next", "api_key: ***; next"),
+        ("header 'key_abc123'", "header 'key_***'"),
+        ("Password = hunter2, then", "Password = ***, then"),
+        ("campaigns/typo.yaml: no such campaign file", None),
+        ("a.csv: column 'phone' not found; the file has 'name'", None),
+    ],
+)
+def test_a_reason_shows_no_secret_and_leaves_the_rest_alone(text: str, shown: str | None) -> None:
+    assert inbox_module.masked_excerpt(text) == (shown or text)
+
+
+def test_a_long_reason_is_cut_short_once() -> None:
+    excerpt = inbox_module.masked_excerpt("x" * 5000)
+    assert len(excerpt) == 1000
+    assert excerpt.endswith("… (cut short)")
+    assert inbox_module.masked_excerpt(excerpt) == excerpt
+
+
+def test_a_link_swapped_in_after_the_look_is_refused_by_its_descriptor(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`lstat` saw a regular file; by the time it is opened, a link to a secret is there."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(DOTENV)
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    regular_status = os.lstat(claimed.path)
+    claimed.path.unlink()
+    claimed.path.symlink_to(dotenv)
+    real_lstat = os.lstat
+
+    def lstat_before_the_swap(path: str | Path) -> os.stat_result:
+        return regular_status if Path(path) == claimed.path else real_lstat(path)
+
+    monkeypatch.setattr(os, "lstat", lstat_before_the_swap)
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.error is not None
+    assert outcome.error.startswith("a.csv: a symbolic link")
+    assert DOTENV_KEY not in outcome.error
+    assert count(engine, SourceFile) == 0

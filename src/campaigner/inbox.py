@@ -120,6 +120,7 @@ _NOT_REGULAR_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
     (stat.S_ISDIR, "a folder"),
 )
 _EXCERPT_CHARS = 1000
+_CUT_SHORT = "… (cut short)"
 # What an error quoting a dropped file may carry of a secret: `NAME=value` lines of a .env file,
 # `api_key: value` and the like, and Retell keys (`key_…`). The value is masked, the name kept.
 _SECRET_VALUES = re.compile(
@@ -213,7 +214,8 @@ def masked_excerpt(text: str) -> str:
     masked = _SECRET_VALUES.sub(lambda match: f"{match['name']}***", text)
     if len(masked) <= _EXCERPT_CHARS:
         return masked
-    return masked[:_EXCERPT_CHARS] + "… (cut short)"
+    # Cut to the limit, marker included: an excerpt of an excerpt is the same text.
+    return masked[: _EXCERPT_CHARS - len(_CUT_SHORT)] + _CUT_SHORT
 
 
 def describe_os_error(error: OSError) -> str:
