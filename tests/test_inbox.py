@@ -768,3 +768,17 @@ def test_a_link_swapped_in_after_the_look_is_refused_by_its_descriptor(
     assert outcome.error.startswith("a.csv: a symbolic link")
     assert DOTENV_KEY not in outcome.error
     assert count(engine, SourceFile) == 0
+
+
+def test_a_pipe_left_claimed_by_a_watcher_that_died_goes_back_to_be_refused(
+    folder: InboxFolder,
+) -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    os.mkfifo(folder.root / "pipe.csv")
+    claimed = claim_file(folder, folder.root / "pipe.csv", now=now - timedelta(hours=2))
+    assert claimed is not None
+    (folder.processing / "20260501T090000Z-0123abcd-a folder.csv").mkdir()  # not a claim
+    assert release_stale_claims(folder, older_than=timedelta(hours=1), now=now) == [
+        folder.root / "pipe.csv"
+    ]
+    assert list(inbox_module.refused_files(folder)) == [folder.root / "pipe.csv"]

@@ -476,7 +476,9 @@ def release_stale_claims(
     released = []
     for path in sorted(processing.iterdir()):
         match = _CLAIMED_NAME.match(path.name)
-        if match is None or not path.is_file():
+        # Not only regular files: a link or pipe claimed by a watcher that died before refusing
+        # it goes back too, to be refused by the next one.
+        if match is None or (path.is_dir() and not path.is_symlink()):
             continue
         claimed_at = datetime.strptime(match["stamp"], _CLAIM_STAMP).replace(tzinfo=UTC)
         if claimed_at > cutoff:
