@@ -22,14 +22,10 @@ from pydantic import Field
 from campaigner.inbox import (
     ClaimedFile,
     FileOutcome,
-    campaign_folders,
-    claim_file,
-    fail_file,
+    InboxLook,
     process_claimed_file,
-    release_claim,
-    release_stale_claims,
-    settled_files,
-    waiting_files,
+    settle_failed_import,
+    take_files,
 )
 from campaigner.settings import get_settings
 from flows.resources import FILE_TASK_RETRIES, imports_dir, is_transient, store_engine
@@ -40,20 +36,10 @@ RUN_CAMPAIGN_DEPLOYMENT = "run-campaign/{campaign}"
 
 
 @task(name="claim-inbox-files")
-def claim_inbox_files(
-    inbox: Path, quiet_seconds: float, stale_after: timedelta
-) -> list[ClaimedFile]:
-    """Put stale claims back, then claim every settled file of every campaign folder."""
-    folders = campaign_folders(inbox)
-    for folder in folders:
-        release_stale_claims(folder, older_than=stale_after)
-    waiting = {path: folder for folder in folders for path in waiting_files(folder)}
-    claims = []
-    for path in settled_files(list(waiting), quiet_seconds=quiet_seconds):
-        claimed = claim_file(waiting[path], path)
-        if claimed is not None:
-            claims.append(claimed)
-    return claims
+def claim_inbox_files(inbox: Path, quiet_seconds: float, stale_after: timedelta) -> InboxLook:
+    """Put stale claims back, refuse links and special files (into failed/), then claim every
+    settled file of every campaign folder; a file or folder that raises is skipped, not the rest."""
+    return take_files(inbox, quiet_seconds=quiet_seconds, stale_after=stale_after)
 
 
 @task(name="import-inbox-file", **FILE_TASK_RETRIES)
@@ -138,9 +124,9 @@ def watch_inbox(
     """
     logger = get_run_logger()
     root = Path(inbox) if inbox else get_settings().inbox
-    claims = claim_inbox_files(root, quiet_seconds, timedelta(minutes=stale_after_minutes))
-    outcomes = []
-    for claimed in claims:
+    look = claim_inbox_files(root, quiet_seconds, timedelta(minutes=stale_after_minutes))
+    outcomes = list(look.refused)
+    for claimed in look.claims:
         state = import_inbox_file(claimed, return_state=True)
         if state.is_completed():
             outcomes.append(state.result())
@@ -148,20 +134,12 @@ def watch_inbox(
         error = state.result(raise_on_failure=False)
         if isinstance(error, BaseException) and not is_transient(error):
             # Trying again next minute would fail the same way, forever: failed/, with the reason.
-            fail_file(claimed, f"the import failed: {type(error).__name__}: {error}")
-            logger.warning(
-                "%s/%s moved to failed/: %s", claimed.folder.campaign, claimed.original_name, error
-            )
-            continue
-        # Still failing after its retries (the store down, say): back into the inbox for the
-        # next run, rather than held in processing/ until the claim goes stale.
-        release_claim(claimed)
-        logger.warning(
-            "%s/%s put back into the inbox, its import failed: %s",
-            claimed.folder.campaign,
-            claimed.original_name,
-            state.message,
-        )
+            line = settle_failed_import(claimed, f"{type(error).__name__}: {error}", for_good=True)
+        else:
+            # Still failing after its retries (the store down, say): back into the inbox for the
+            # next run, rather than held in processing/ until the claim goes stale.
+            line = settle_failed_import(claimed, str(state.message), for_good=False)
+        logger.warning("%s", line)
     for outcome in outcomes:
         logger.info(
             "%s", " | ".join(f"{key}: {value}" for key, value in _outcome_row(outcome).items())

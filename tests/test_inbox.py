@@ -24,6 +24,7 @@ from campaigner.inbox import (
     campaign_folders,
     claim_file,
     fail_file,
+    finish_file,
     import_claimed_file,
     load_named_campaign,
     process_claimed_file,
@@ -128,8 +129,11 @@ def test_a_file_touched_just_now_is_not_settled_even_if_unchanged_since(
     path = drop(folder, "fresh.csv", age_s=0)
     os.utime(path, (clock.now, clock.now))
     assert settled_files([path], quiet_seconds=5, clock=clock) == [path]
-    os.utime(path, (clock.now + 5 - 1, clock.now + 5 - 1))
-    assert settled_files([path], quiet_seconds=5, clock=FakeFileClock()) == []
+    # Touched 1 s before the second look of a new clock (which starts at the real time): the
+    # first clock has moved 5 s ahead, and a time past the second look is a future one.
+    later = FakeFileClock()
+    os.utime(path, (later.now + 5 - 1, later.now + 5 - 1))
+    assert settled_files([path], quiet_seconds=5, clock=later) == []
 
 
 def test_a_file_taken_by_another_watcher_meanwhile_is_left_out(folder: InboxFolder) -> None:
@@ -470,3 +474,311 @@ def test_a_claim_another_watcher_put_back_mid_import_is_left_to_it(
     assert outcome.moved_to == folder.root
     assert waiting_files(folder) == [folder.root / "slow.csv"]
     assert count(engine, Contact) == 5
+
+
+DOTENV_KEY = "key_0123456789abcdef0123456789ab"
+DOTENV = f"RETELL_API_KEY={DOTENV_KEY}\nCAMPAIGNER_DATABASE_URL=sqlite:///x.db\n"
+
+
+def test_a_symlink_to_a_secret_is_refused_without_reading_its_target(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """Issue 19 row 1: the import read the link's target and echoed its first line."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(DOTENV)
+    link = folder.root / "contacts.csv"
+    link.symlink_to(dotenv)
+    claimed = claim_file(folder, link)
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.error is not None
+    assert "contacts.csv: a symbolic link" in outcome.error
+    assert outcome.moved_to.parent == folder.failed
+    assert outcome.moved_to.is_symlink()  # the link moved, its target left where it was
+    assert dotenv.read_text() == DOTENV
+    (error_file,) = folder.failed.glob("*.error.txt")
+    assert "only regular files" in error_file.read_text()
+    assert DOTENV_KEY not in error_file.read_text() + outcome.error
+    assert count(engine, SourceFile) == 0
+
+
+def linked_elsewhere(folder: InboxFolder, working_folder: str, tmp_path: Path) -> Path:
+    """Make `working_folder` a link to an outside folder, and return that folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder.root / working_folder).symlink_to(elsewhere, target_is_directory=True)
+    return elsewhere
+
+
+def test_a_symlinked_processing_folder_is_refused_and_nothing_is_claimed_through_it(
+    folder: InboxFolder, tmp_path: Path
+) -> None:
+    """Issue 19 row 1: a symlinked working folder redirected the inbox's writes."""
+    elsewhere = linked_elsewhere(folder, "processing", tmp_path)
+    path = drop(folder, "a.csv")
+    with pytest.raises(inbox_module.InboxFolderError, match="shop/processing/ is a symbolic link"):
+        claim_file(folder, path)
+    assert path.exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+MOVES: dict[str, Callable[[ClaimedFile], Path]] = {
+    "archive": finish_file,
+    "failed": lambda claimed: fail_file(claimed, "no phone column"),
+}
+
+
+@pytest.mark.parametrize("working_folder", list(MOVES))
+def test_a_symlinked_archive_or_failed_folder_is_refused_and_nothing_is_written_through_it(
+    folder: InboxFolder, tmp_path: Path, working_folder: str
+) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    elsewhere = linked_elsewhere(folder, working_folder, tmp_path)
+    with pytest.raises(inbox_module.InboxFolderError, match=f"shop/{working_folder}/ is a symb"):
+        MOVES[working_folder](claimed)
+    assert claimed.path.exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_fifo_is_refused_without_being_opened(folder: InboxFolder, tmp_path: Path) -> None:
+    """A named pipe nobody writes to would block a reader for good: it is never opened."""
+    os.mkfifo(folder.root / "pipe.csv")
+    drop(folder, "a.csv")
+    assert waiting_files(folder) == [folder.root / "a.csv"]
+    assert inbox_module.refused_files(folder) == {
+        folder.root / "pipe.csv": "a named pipe (FIFO): the inbox takes only regular files; "
+        "copy the file itself into the folder"
+    }
+
+
+LONG_NAMES = ["n" * 251 + ".csv", "n" * 216 + ".csv"]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES, ids=["255 bytes", "220 bytes"])
+def test_a_file_with_a_long_name_is_claimed_imported_and_failed_under_a_short_one(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path, name: str
+) -> None:
+    """Issue 19 row 2: claimed names longer than 255 bytes (the name, a stamp and more)."""
+    imported = claim_file(folder, drop(folder, name))
+    assert imported is not None
+    assert imported.original_name == name
+    assert len(imported.path.name) < 100
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=imported, out_dir=tmp_path / "out"
+    )
+    assert outcome.summary is not None
+    assert outcome.summary.accepted == 5
+    assert outcome.moved_to.parent == folder.archive
+
+    unusable = claim_file(folder, drop(folder, name, text="name\nAda\n"))
+    assert unusable is not None
+    failed = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=unusable, out_dir=tmp_path / "out"
+    )
+    assert failed.error is not None
+    assert failed.error.startswith(f"{name}: column 'phone' not found")
+    assert unusable.path.name not in failed.error
+    (error_file,) = folder.failed.glob("*.error.txt")
+    assert f"{name} could not be imported" in error_file.read_text()
+
+
+def test_a_file_modified_in_the_future_settles_once_it_stops_changing(
+    folder: InboxFolder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19 row 13: clock skew on a network share put the modification time ahead."""
+    clock = FakeFileClock()
+    path = drop(folder, "skewed.csv")
+    an_hour_ahead = clock.now + 3600
+    os.utime(path, (an_hour_ahead, an_hour_ahead))
+    with caplog.at_level("WARNING", logger="campaigner.inbox"):
+        assert settled_files([path], quiet_seconds=5, clock=clock) == [path]
+    assert "shop/skewed.csv" in caplog.text
+    assert "3595 s in the future" in caplog.text
+
+
+def test_a_file_modified_in_the_future_and_still_changing_is_left_alone(
+    folder: InboxFolder,
+) -> None:
+    path = drop(folder, "skewed.csv")
+
+    def the_copy_goes_on() -> None:
+        with path.open("a") as handle:
+            handle.write("+12125550199\n")
+        os.utime(path, (time.time() + 3600, time.time() + 3600))
+
+    clock = FakeFileClock(during_sleep=the_copy_goes_on)
+    os.utime(path, (clock.now + 3600, clock.now + 3600))
+    assert settled_files([path], quiet_seconds=5, clock=clock) == []
+
+
+def test_an_error_quoting_a_dropped_secret_masks_it(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """A copy of a .env file (a regular file) fails: the header it quotes comes back masked."""
+    claimed = claim_file(folder, drop(folder, "settings.csv", text=DOTENV))
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.error is not None
+    assert "settings.csv: column 'phone' not found; the file has 'RETELL_API_KEY=***'" in (
+        outcome.error
+    )
+    (error_file,) = folder.failed.glob("*.error.txt")
+    assert DOTENV_KEY not in error_file.read_text() + outcome.error
+
+
+def test_one_look_takes_every_campaign_past_a_bad_file_or_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the file system refuses to move, or a campaign with a linked failed/ folder,
+    stops nothing but itself."""
+    inbox = tmp_path / "inbox"
+    shop, pharmacy, clinic = (InboxFolder(inbox / name) for name in ("shop", "pharmacy", "clinic"))
+    for folder in (shop, pharmacy, clinic):
+        folder.root.mkdir(parents=True)
+        drop(folder, "a.csv")
+    drop(shop, "stuck.csv")
+    os.mkfifo(shop.root / "pipe.csv")
+    elsewhere = linked_elsewhere(pharmacy, "failed", tmp_path)
+    real_rename = os.rename
+
+    def rename_refusing_stuck(source: str | Path, target: str | Path) -> None:
+        if Path(source).name == "stuck.csv":
+            raise OSError(errno.EIO, "Input/output error", str(source))
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename_refusing_stuck)
+    with caplog.at_level("WARNING", logger="campaigner.inbox"):
+        look = inbox_module.take_files(
+            inbox, quiet_seconds=0, stale_after=MINUTE, clock=FakeFileClock()
+        )
+    assert sorted(f"{c.folder.campaign}/{c.original_name}" for c in look.claims) == [
+        "clinic/a.csv",
+        "shop/a.csv",
+    ]
+    (refused,) = look.refused
+    assert refused.file == "pipe.csv"
+    assert refused.error == (
+        "pipe.csv: a named pipe (FIFO): the inbox takes only regular files; "
+        "copy the file itself into the folder"
+    )
+    assert refused.moved_to.parent == shop.failed
+    assert (shop.root / "stuck.csv").exists()
+    assert (pharmacy.root / "a.csv").exists()
+    assert list(elsewhere.iterdir()) == []
+    assert "shop/stuck.csv skipped until the next look: Input/output error" in caplog.text
+    assert "inbox/pharmacy/ skipped until the next look: pharmacy/failed/ is a symbolic link" in (
+        caplog.text
+    )
+
+
+def test_a_failed_import_that_cannot_be_moved_stays_claimed_and_says_so(
+    folder: InboxFolder, tmp_path: Path
+) -> None:
+    """After an import that raised, a linked failed/ (or a full disk) ended the whole run."""
+    long_name = "n" * 251 + ".csv"
+    claimed = claim_file(folder, drop(folder, long_name))
+    assert claimed is not None
+    elsewhere = linked_elsewhere(folder, "failed", tmp_path)
+    line = inbox_module.settle_failed_import(
+        claimed, f"ValueError: bad row in {claimed.path}", for_good=True
+    )
+    assert line == (
+        f"shop/{long_name} stays in processing/ until its claim is stale, its import failed "
+        f"(ValueError: bad row in {long_name}) and it could not be moved: shop/failed/ is a "
+        "symbolic link, not a folder: the inbox writes only into real folders, never where a "
+        "link points; make it a folder"
+    )
+    assert claimed.path.exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_failed_import_goes_to_failed_for_good_or_back_for_now(folder: InboxFolder) -> None:
+    for_good = claim_file(folder, drop(folder, "a.csv"))
+    for_now = claim_file(folder, drop(folder, "b.csv"))
+    assert for_good is not None
+    assert for_now is not None
+    assert inbox_module.settle_failed_import(
+        for_good, "ValueError: token=abc123", for_good=True
+    ) == ("shop/a.csv moved to failed/: the import failed: ValueError: token=***")
+    assert inbox_module.settle_failed_import(
+        for_now, "OperationalError: unable to open database file", for_good=False
+    ) == (
+        "shop/b.csv put back into the inbox, its import failed: "
+        "OperationalError: unable to open database file"
+    )
+    assert [path.name for path in waiting_files(folder)] == ["b.csv"]
+    assert [path.name for path in folder.failed.iterdir() if path.suffix == ".csv"] == [
+        for_good.path.name
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("the file has 'RETELL_API_KEY=key_abc123', 'x'", "the file has 'RETELL_API_KEY=***', 'x'"),
+        ('export RETELL_API_KEY="key_abc123"', 'export RETELL_API_KEY=***"'),
+        ("api_key: key_abc123; next", "api_key: ***; next"),
+        ("header 'key_abc123'", "header 'key_***'"),
+        ("Password = hunter2, then", "Password = ***, then"),
+        ("campaigns/typo.yaml: no such campaign file", None),
+        ("a.csv: column 'phone' not found; the file has 'name'", None),
+    ],
+)
+def test_a_reason_shows_no_secret_and_leaves_the_rest_alone(text: str, shown: str | None) -> None:
+    assert inbox_module.masked_excerpt(text) == (shown or text)
+
+
+def test_a_long_reason_is_cut_short_once() -> None:
+    excerpt = inbox_module.masked_excerpt("x" * 5000)
+    assert len(excerpt) == 1000
+    assert excerpt.endswith("… (cut short)")
+    assert inbox_module.masked_excerpt(excerpt) == excerpt
+
+
+def test_a_link_swapped_in_after_the_look_is_refused_by_its_descriptor(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`lstat` saw a regular file; by the time it is opened, a link to a secret is there."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(DOTENV)
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    regular_status = os.lstat(claimed.path)
+    claimed.path.unlink()
+    claimed.path.symlink_to(dotenv)
+    real_lstat = os.lstat
+
+    def lstat_before_the_swap(path: str | Path) -> os.stat_result:
+        return regular_status if Path(path) == claimed.path else real_lstat(path)
+
+    monkeypatch.setattr(os, "lstat", lstat_before_the_swap)
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.error is not None
+    assert outcome.error.startswith("a.csv: a symbolic link")
+    assert DOTENV_KEY not in outcome.error
+    assert count(engine, SourceFile) == 0
+
+
+def test_a_pipe_left_claimed_by_a_watcher_that_died_goes_back_to_be_refused(
+    folder: InboxFolder,
+) -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    os.mkfifo(folder.root / "pipe.csv")
+    claimed = claim_file(folder, folder.root / "pipe.csv", now=now - timedelta(hours=2))
+    assert claimed is not None
+    (folder.processing / "20260501T090000Z-0123abcd-a folder.csv").mkdir()  # not a claim
+    assert release_stale_claims(folder, older_than=timedelta(hours=1), now=now) == [
+        folder.root / "pipe.csv"
+    ]
+    assert list(inbox_module.refused_files(folder)) == [folder.root / "pipe.csv"]

@@ -23,21 +23,33 @@ Exactly once, even with several watchers on one folder:
    A file that changed while it was imported (a copy that stalled past the quiet period, then
    went on) goes back into the inbox too: its next import adds the rows the first one missed.
    Nothing put back ever replaces a file dropped under the same name meanwhile.
+5. **Regular files only.** A symbolic link, a named pipe or any other special file is never opened:
+   it is moved to `failed/` beside the reason (`refused_files`). A working folder
+   (`processing/`, `archive/`, `failed/`) that is a link stops its campaign's folder, never the
+   others (`check_working_folders`): the inbox writes nothing where a link points.
+6. **One bad file stops nothing else.** An `OSError` on one file (or one campaign folder) is
+   logged and that file is left for the next look (`take_files`). Claimed names stay short
+   whatever the dropped name's length, and every message names the file as it was dropped,
+   with anything that looks like a secret masked (`ClaimedFile.in_users_words`).
 
 Nothing here imports Prefect: the `watch-inbox` flow composes these functions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
+import logging
 import os
 import re
+import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 from uuid import uuid4
 
 from campaigner.campaign import CampaignConfig, CampaignFileError, load_campaign
@@ -57,25 +69,64 @@ __all__ = [
     "FileClock",
     "FileOutcome",
     "InboxFolder",
+    "InboxFolderError",
+    "InboxLook",
     "SystemFileClock",
     "campaign_folders",
     "changed_since_claim",
+    "check_working_folders",
     "claim_file",
+    "describe_os_error",
     "fail_file",
     "finish_file",
     "import_claimed_file",
     "load_named_campaign",
+    "masked_excerpt",
     "process_claimed_file",
+    "refuse_file",
+    "refused_files",
     "release_claim",
     "release_stale_claims",
+    "settle_failed_import",
     "settled_files",
+    "take_files",
     "waiting_files",
 ]
+
+log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
+_Params = ParamSpec("_Params")
 
 PROCESSING = "processing"
 ARCHIVE = "archive"
 FAILED = "failed"
+WORKING_FOLDERS = (PROCESSING, ARCHIVE, FAILED)
 ERROR_SUFFIX = ".error.txt"
+KEPT_NAME_BYTES = 100
+"""A dropped name longer than this (in bytes) is claimed as a hash of it and its suffix: file
+systems allow 255 bytes per name, and the claimed name grows a stamp, then `.error.txt` in
+`failed/` and the import's `.rejected.csv` (which names the claimed file)."""
+_KEPT_SUFFIX_BYTES = 16  # longer than any contact file's suffix: such a file fails for its type
+# Where the platform has them (not on Windows): open a file itself, never what a link points to,
+# and never wait for a writer on a named pipe.
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NO_BLOCK = getattr(os, "O_NONBLOCK", 0)
+_NOT_REGULAR_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+_EXCERPT_CHARS = 1000
+_CUT_SHORT = "… (cut short)"
+# What an error quoting a dropped file may carry of a secret: `NAME=value` lines of a .env file,
+# `api_key: value` and the like, and Retell keys (`key_…`). The value is masked, the name kept.
+_SECRET_VALUES = re.compile(
+    r"(?P<name>\b[A-Z][A-Z0-9_]*=|(?i:\b\w*(?:key|secret|token|passw(?:or)?d)\w*\s*[:=]\s*)"
+    r"|\bkey_)['\"]?[^\s'\",;]+"
+)
 # Names that editors, browsers and copy tools give files they have not finished writing.
 _UNFINISHED_PREFIXES = (".", "~$", "~")
 _UNFINISHED_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart")
@@ -99,6 +150,15 @@ class SystemFileClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class InboxFolderError(OSError):
+    """A working folder of a campaign (`processing/`, `archive/`, `failed/`) is not a folder: a
+    link there would send the inbox's files, and what it writes, wherever it points."""
+
+
+class NotARegularFile(Exception):
+    """A claimed file is a link, a pipe or another special file: it is never opened or read."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +198,30 @@ class ClaimedFile:
     claimed_at: datetime
     stat_at_claim: tuple[int, int] | None = None
 
+    def in_users_words(self, text: str) -> str:
+        """`text` (an error) naming the file as it was dropped rather than by its claimed path,
+        as a masked excerpt: it goes to logs, artifacts and `failed/`."""
+        dropped = text.replace(str(self.path), self.original_name)
+        return masked_excerpt(dropped.replace(self.path.name, self.original_name))
+
+
+def masked_excerpt(text: str) -> str:
+    """`text` cut to a length fit for a log line, with every value that looks like a secret masked.
+
+    Errors about a dropped file quote its header; a `.env` dropped by mistake must not put its
+    key into the logs.
+    """
+    masked = _SECRET_VALUES.sub(lambda match: f"{match['name']}***", text)
+    if len(masked) <= _EXCERPT_CHARS:
+        return masked
+    # Cut to the limit, marker included: an excerpt of an excerpt is the same text.
+    return masked[: _EXCERPT_CHARS - len(_CUT_SHORT)] + _CUT_SHORT
+
+
+def describe_os_error(error: OSError) -> str:
+    """What went wrong, without the paths an `OSError` names (claimed names, not the user's)."""
+    return error.strerror or str(error) or type(error).__name__
+
 
 def campaign_folders(inbox: Path) -> list[InboxFolder]:
     """The campaign folders of the inbox (hidden folders left out), by name."""
@@ -150,31 +234,99 @@ def campaign_folders(inbox: Path) -> list[InboxFolder]:
     ]
 
 
-def waiting_files(folder: InboxFolder) -> list[Path]:
-    """Files dropped into the folder and not yet claimed, oldest first.
+def check_working_folders(folder: InboxFolder) -> None:
+    """Raise `InboxFolderError` when `processing/`, `archive/` or `failed/` is there but is not a
+    folder (a symbolic link, say): nothing of the campaign is taken until it is one."""
+    for name in WORKING_FOLDERS:
+        _checked_working_folder(folder, name)
 
-    Hidden files and the temporary names of unfinished downloads and Office lock files are not
-    contact files (yet).
+
+def _checked_working_folder(folder: InboxFolder, name: str) -> Path:
+    path = folder.root / name
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return path
+    if not stat.S_ISDIR(mode):
+        raise InboxFolderError(
+            f"{folder.campaign}/{name}/ is {_kind(mode)}, not a folder: the inbox writes only "
+            "into real folders, never where a link points; make it a folder"
+        )
+    return path
+
+
+def _working_folder(folder: InboxFolder, name: str) -> Path:
+    """The working folder `name`, made if missing; `InboxFolderError` when it is not a folder."""
+    path = folder.root / name
+    # Not mkdir(exist_ok=True): that accepts a link to a folder.
+    with contextlib.suppress(FileExistsError):
+        path.mkdir()
+    return _checked_working_folder(folder, name)
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    return next((kind for is_kind, kind in _NOT_REGULAR_KINDS if is_kind(mode)), "a special file")
+
+
+def _refusal(mode: int) -> str:
+    return (
+        f"{_kind(mode)}: the inbox takes only regular files; copy the file itself into the folder"
+    )
+
+
+def _dropped_entries(folder: InboxFolder) -> list[tuple[Path, os.stat_result]]:
+    """What was dropped into the folder, with its own status (links not followed).
+
+    Hidden files, the temporary names of unfinished downloads and Office lock files, and the
+    working folders are not dropped files (yet). An entry that cannot be looked at is logged and
+    left out: the others go on.
     """
     if not folder.root.is_dir():
         return []
-    files = [
-        path
-        for path in folder.root.iterdir()
-        if path.is_file()
-        and not path.name.startswith(_UNFINISHED_PREFIXES)
-        and not path.name.lower().endswith(_UNFINISHED_SUFFIXES)
+    entries = []
+    with os.scandir(folder.root) as scan:
+        for entry in scan:
+            name = entry.name
+            if (
+                name in WORKING_FOLDERS
+                or name.startswith(_UNFINISHED_PREFIXES)
+                or name.lower().endswith(_UNFINISHED_SUFFIXES)
+            ):
+                continue
+            status = _or_warning(f"{folder.campaign}/{name}", entry.stat, follow_symlinks=False)
+            if status is not None:
+                entries.append((Path(entry.path), status))
+    return entries
+
+
+def waiting_files(folder: InboxFolder) -> list[Path]:
+    """The regular files dropped into the folder and not yet claimed, oldest first."""
+    regular = [
+        (path, status) for path, status in _dropped_entries(folder) if stat.S_ISREG(status.st_mode)
     ]
-    return sorted(files, key=lambda path: (_stat_or_none(path) or (0, 0), path.name))
+    regular.sort(key=lambda entry: (entry[1].st_mtime_ns, entry[1].st_size, entry[0].name))
+    return [path for path, _ in regular]
+
+
+def refused_files(folder: InboxFolder) -> dict[Path, str]:
+    """The links, pipes and other special files dropped into the folder, each with why it is
+    refused. (Folders dropped in are left alone: they are not files.)"""
+    return {
+        path: _refusal(status.st_mode)
+        for path, status in _dropped_entries(folder)
+        if not stat.S_ISREG(status.st_mode) and not stat.S_ISDIR(status.st_mode)
+    }
 
 
 def _stat_or_none(path: Path) -> tuple[int, int] | None:
-    """(modification time in ns, size), or None when the file is gone."""
+    """(modification time in ns, size) of the file itself (a link is not followed), or None when
+    it is gone or cannot be looked at any more."""
     try:
-        stat = path.stat()
-    except FileNotFoundError:
+        status = os.lstat(path)
+    except OSError:
         return None
-    return stat.st_mtime_ns, stat.st_size
+    return status.st_mtime_ns, status.st_size
 
 
 def settled_files(
@@ -184,7 +336,9 @@ def settled_files(
 
     Looks at every file twice, `quiet_seconds` apart (one sleep for all of them), and keeps those
     unchanged and last modified at least `quiet_seconds` ago: a file still being copied grows or
-    is touched in between. Files that vanish meanwhile (another watcher claimed them) are left out.
+    is touched in between. A file modified in the future (a network share whose clock is ahead)
+    would never be that old: it is kept once it is unchanged over `quiet_seconds`, with a
+    warning. Files that vanish meanwhile (another watcher claimed them) are left out.
     """
     if not paths:
         return []
@@ -197,18 +351,42 @@ def settled_files(
         after = _stat_or_none(path)
         if after is None or after != before[path]:
             continue
-        if now_ns - after[0] >= quiet_seconds * 1e9:
+        modified_ns = after[0]
+        if modified_ns > now_ns:
+            log.warning(
+                "%s/%s: modified %.0f s in the future (is the clock of its share ahead?); "
+                "taken, since it did not change over %g s",
+                path.parent.name,
+                path.name,
+                (modified_ns - now_ns) / 1e9,
+                quiet_seconds,
+            )
+            settled.append(path)
+        elif now_ns - modified_ns >= quiet_seconds * 1e9:
             settled.append(path)
     return settled
+
+
+def _claimed_name(name: str, claimed_at: datetime) -> str:
+    """A name no other claim has: dated, unique, and short, whatever the length of `name`."""
+    encoded = os.fsencode(name)
+    if len(encoded) > KEPT_NAME_BYTES:
+        suffix = Path(name).suffix
+        if len(os.fsencode(suffix)) > _KEPT_SUFFIX_BYTES:
+            suffix = ""
+        name = hashlib.sha256(encoded).hexdigest()[:16] + suffix
+    return f"{claimed_at:{_CLAIM_STAMP}}-{uuid4().hex[:8]}-{name}"
 
 
 def claim_file(
     folder: InboxFolder, path: Path, *, now: datetime | None = None
 ) -> ClaimedFile | None:
-    """Take `path` by renaming it into `processing/`; None if another watcher took it first."""
+    """Take `path` by renaming it into `processing/`; None if another watcher took it first.
+
+    A link is renamed, not followed: claiming never touches what it points to.
+    """
     claimed_at = now or datetime.now(UTC)
-    folder.processing.mkdir(parents=True, exist_ok=True)
-    target = folder.processing / f"{claimed_at:{_CLAIM_STAMP}}-{uuid4().hex[:8]}-{path.name}"
+    target = _working_folder(folder, PROCESSING) / _claimed_name(path.name, claimed_at)
     try:
         # Atomic within one file system: exactly one of several renames of one file succeeds.
         os.rename(path, target)
@@ -230,32 +408,54 @@ def changed_since_claim(claimed: ClaimedFile) -> bool:
 
 def finish_file(claimed: ClaimedFile) -> Path:
     """Move an imported file into `archive/` (keeping its claimed name, unique and dated)."""
-    return _move(claimed.path, claimed.folder.archive)
+    return _move(claimed, ARCHIVE)
 
 
 def fail_file(claimed: ClaimedFile, reason: str) -> Path:
     """Move a file that could not be imported into `failed/`, beside an error file saying why.
 
     The reason is written first: a crash in between leaves the file claimed (it is tried again
-    once the claim is stale), never a failed file without its reason.
+    once the claim is stale), never a failed file without its reason. It names the file as it was
+    dropped, and anything in it that looks like a secret is masked.
     """
-    claimed.folder.failed.mkdir(parents=True, exist_ok=True)
-    error_file = claimed.folder.failed / (claimed.path.name + ERROR_SUFFIX)
-    error_file.write_text(
+    error_file = _working_folder(claimed.folder, FAILED) / (claimed.path.name + ERROR_SUFFIX)
+    _write_text_not_following(
+        error_file,
         f"{claimed.original_name} could not be imported into campaign {claimed.folder.campaign}.\n"
         f"Claimed at {claimed.claimed_at:%Y-%m-%d %H:%M:%S} UTC.\n\n"
-        f"{reason.rstrip()}\n\n"
+        f"{claimed.in_users_words(reason).rstrip()}\n\n"
         "Fix the file and drop it into the inbox again.\n",
-        encoding="utf-8",
     )
-    return _move(claimed.path, claimed.folder.failed)
+    return _move(claimed, FAILED)
 
 
-def _move(path: Path, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / path.name
-    os.rename(path, target)
+def _write_text_not_following(path: Path, text: str) -> None:
+    """Write `path`, refusing (ELOOP) a link planted under its name rather than writing through."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o644)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _move(claimed: ClaimedFile, working_folder: str) -> Path:
+    target = _working_folder(claimed.folder, working_folder) / claimed.path.name
+    os.rename(claimed.path, target)
     return target
+
+
+def _or_warning(
+    what: str,
+    action: Callable[_Params, _Result],
+    /,
+    *args: _Params.args,
+    **kwargs: _Params.kwargs,
+) -> _Result | None:
+    """`action(...)`, or None when it raised an `OSError`: logged, naming `what`, and left for
+    the next look, so that one file (or one campaign folder) never stops the others."""
+    try:
+        return action(*args, **kwargs)
+    except OSError as error:
+        log.warning("%s skipped until the next look: %s", what, describe_os_error(error))
+        return None
 
 
 def release_stale_claims(
@@ -265,20 +465,27 @@ def release_stale_claims(
 
     A watcher that dies between claiming a file and archiving it leaves the file in
     `processing/`; released, it is imported by the next watcher, or found imported already (the
-    store knows its content hash). Returns where the files went back to.
+    store knows its content hash). Returns where the files went back to. A name longer than
+    `KEPT_NAME_BYTES` goes back as it was claimed (a hash and its suffix): the claim kept no more.
+    `InboxFolderError` when `processing/` is a link: what it points to is not the inbox's.
     """
-    if not folder.processing.is_dir():
+    processing = _checked_working_folder(folder, PROCESSING)
+    if not processing.is_dir():
         return []
     cutoff = (now or datetime.now(UTC)) - older_than
     released = []
-    for path in sorted(folder.processing.iterdir()):
+    for path in sorted(processing.iterdir()):
         match = _CLAIMED_NAME.match(path.name)
-        if match is None or not path.is_file():
+        # Not only regular files: a link or pipe claimed by a watcher that died before refusing
+        # it goes back too, to be refused by the next one.
+        if match is None or (path.is_dir() and not path.is_symlink()):
             continue
         claimed_at = datetime.strptime(match["stamp"], _CLAIM_STAMP).replace(tzinfo=UTC)
         if claimed_at > cutoff:
             continue
-        target = _put_back(path, folder, match["name"])
+        target = _or_warning(
+            f"{folder.campaign}/{match['name']}", _put_back, path, folder, match["name"]
+        )
         if target is None:
             continue  # another watcher released it first
         released.append(target)
@@ -356,7 +563,7 @@ def _ingest(engine: Engine, config: CampaignConfig, path: Path, out_dir: Path) -
         return ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
 
 
-_UNUSABLE_FILE_ERRORS = (CampaignFileError, ContactFileError, IngestConflict)
+_UNUSABLE_FILE_ERRORS = (CampaignFileError, ContactFileError, IngestConflict, NotARegularFile)
 """Errors that say the file (or its campaign file) cannot be imported as it is: importing the same
 bytes again cannot help, so the file goes to `failed/`. Anything else (the store unreachable, a
 full disk) leaves the file claimed, for a retry or, after `stale_after`, the next watcher."""
@@ -376,20 +583,51 @@ class FileOutcome:
     put_back: bool = False
 
 
+def _require_regular_file(path: Path) -> None:
+    """Raise `NotARegularFile` unless `path` is a regular file.
+
+    Looked at with `lstat` (a link is not followed, a pipe not opened), then once more through a
+    descriptor opened without following a link or waiting on a pipe: a link or pipe swapped in
+    since is refused too. The import opens the file by its path once more (the contacts reader
+    takes a path); a swap in the moment between the two is left to the permissions on the inbox.
+    """
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        try:
+            descriptor = os.open(path, os.O_RDONLY | _NO_FOLLOW | _NO_BLOCK)
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            mode = stat.S_IFLNK
+        else:
+            try:
+                mode = os.fstat(descriptor).st_mode
+            finally:
+                os.close(descriptor)
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(f"{path.name}: {_refusal(mode)}")
+
+
+def _failed(claimed: ClaimedFile, reason: str) -> FileOutcome:
+    """Fail a claimed file with `reason` (in the user's words): the outcome saying so."""
+    in_users_words = claimed.in_users_words(reason)
+    moved = fail_file(claimed, in_users_words)
+    return FileOutcome(claimed.folder.campaign, claimed.original_name, moved, error=in_users_words)
+
+
 def process_claimed_file(
     *, engine: Engine, campaigns_dir: Path, claimed: ClaimedFile, out_dir: Path
 ) -> FileOutcome:
     """Import a claimed file into its folder's campaign, then archive it, or fail it with why."""
     campaign = claimed.folder.campaign
     try:
+        _require_regular_file(claimed.path)
         config = load_named_campaign(campaigns_dir, campaign)
         summary = import_claimed_file(
             engine=engine, config=config, claimed=claimed, out_dir=out_dir
         )
     except _UNUSABLE_FILE_ERRORS as error:
-        reason = str(error) or type(error).__name__
-        moved = fail_file(claimed, reason)
-        return FileOutcome(campaign, claimed.original_name, moved, error=reason)
+        return _failed(claimed, str(error) or type(error).__name__)
     if changed_since_claim(claimed):
         # Still being written: what was read is imported; the whole file, once settled, is
         # imported again as a new file and adds only the contacts this import did not have.
@@ -397,3 +635,90 @@ def process_claimed_file(
         put_back = release_claim(claimed) or claimed.folder.root
         return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
     return FileOutcome(campaign, claimed.original_name, finish_file(claimed), summary=summary)
+
+
+def settle_failed_import(claimed: ClaimedFile, error: str, *, for_good: bool) -> str:
+    """Move a file whose import raised `error`: into `failed/` when importing it again would fail
+    the same way (`for_good`), else back into the inbox for the next look. Returns the line to
+    log, naming the file as it was dropped.
+
+    A file that cannot be moved either (a linked `failed/`, a full disk) stays claimed, to be put
+    back once its claim is stale, and the line says so: the other files go on.
+    """
+    dropped = f"{claimed.folder.campaign}/{claimed.original_name}"
+    try:
+        if for_good:
+            reason = claimed.in_users_words(f"the import failed: {error}")
+            fail_file(claimed, reason)
+            return f"{dropped} moved to failed/: {reason}"
+        release_claim(claimed)
+    except OSError as move_error:
+        return (
+            f"{dropped} stays in processing/ until its claim is stale, its import failed "
+            f"({claimed.in_users_words(error)}) and it could not be moved: "
+            f"{describe_os_error(move_error)}"
+        )
+    return f"{dropped} put back into the inbox, its import failed: {claimed.in_users_words(error)}"
+
+
+def refuse_file(folder: InboxFolder, path: Path, why: str) -> FileOutcome | None:
+    """Claim a link or special file and move it to `failed/` beside `why`, never opening it (nor
+    what a link points to); None if another watcher took it first.
+
+    Moved rather than left in place: left, it would be refused again every minute, and the
+    reason would be a log line instead of a file beside it.
+    """
+    claimed = claim_file(folder, path)
+    if claimed is None:
+        return None
+    return _failed(claimed, f"{claimed.original_name}: {why}")
+
+
+@dataclass(frozen=True)
+class InboxLook:
+    """What one look at the inbox took: the files claimed for import, and the links and special
+    files refused (already in `failed/`)."""
+
+    claims: list[ClaimedFile]
+    refused: list[FileOutcome]
+
+
+def take_files(
+    inbox: Path,
+    *,
+    quiet_seconds: float,
+    stale_after: timedelta,
+    clock: FileClock | None = None,
+) -> InboxLook:
+    """Put stale claims back, refuse what is not a regular file, and claim every settled file,
+    in every campaign folder.
+
+    An `OSError` (a name the file system refuses, a folder that cannot be read, a working folder
+    that is a link) is logged and skips that file, or that campaign's folder: never the others.
+    """
+    waiting: dict[Path, InboxFolder] = {}
+    refused: list[FileOutcome] = []
+    for folder in campaign_folders(inbox):
+        looked = _or_warning(f"inbox/{folder.campaign}/", _look_into, folder, stale_after)
+        if looked is not None:
+            waiting.update(dict.fromkeys(looked[0], folder))
+            refused += looked[1]
+    claims = []
+    for path in settled_files(list(waiting), quiet_seconds=quiet_seconds, clock=clock):
+        claimed = _or_warning(f"{path.parent.name}/{path.name}", claim_file, waiting[path], path)
+        if claimed is not None:
+            claims.append(claimed)
+    return InboxLook(claims=claims, refused=refused)
+
+
+def _look_into(folder: InboxFolder, stale_after: timedelta) -> tuple[list[Path], list[FileOutcome]]:
+    """One campaign's folder: stale claims put back, links and special files refused; its
+    waiting files and the refusals."""
+    check_working_folders(folder)
+    release_stale_claims(folder, older_than=stale_after)
+    refused = []
+    for path, why in refused_files(folder).items():
+        outcome = _or_warning(f"{folder.campaign}/{path.name}", refuse_file, folder, path, why)
+        if outcome is not None:
+            refused.append(outcome)
+    return waiting_files(folder), refused

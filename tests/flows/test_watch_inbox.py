@@ -221,3 +221,37 @@ def test_a_file_whose_import_fails_for_good_lands_in_failed_instead_of_looping(
     assert list((workspace.inbox / "shop" / "processing").iterdir()) == []
     (reason,) = (workspace.inbox / "shop" / "failed").glob("*.error.txt")
     assert "ValueError: row counts do not add up" in reason.read_text()
+
+
+def test_a_link_a_long_name_and_a_linked_folder_stop_nothing_and_leak_no_key(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19 rows 1 and 2: a symlink to a .env file had its key quoted in the error file, the
+    artifact and the log; a long name, or a linked failed/, ended the whole run."""
+    for campaign in ("shop", "pharmacy", "clinic"):
+        workspace.add_campaign(campaign)
+    dotenv = workspace.root / ".env"
+    dotenv.write_text(f"RETELL_API_KEY={workspace.sim.api_key}\n")
+    (workspace.inbox / "shop" / "leak.csv").symlink_to(dotenv)
+    long_name = "n" * 251 + ".csv"
+    workspace.drop("shop", long_name, contacts_csv(3))
+    elsewhere = workspace.root / "elsewhere"
+    elsewhere.mkdir()
+    (workspace.inbox / "pharmacy" / "failed").symlink_to(elsewhere, target_is_directory=True)
+    workspace.drop("pharmacy", "no phones.csv", "name\nAda\n")
+    workspace.drop("clinic", "a.csv", contacts_csv(2, first=10))
+    with caplog.at_level("WARNING"):
+        outcomes = {o.file: o for o in watch_inbox(quiet_seconds=0.1, start_runs=False)}
+
+    assert set(outcomes) == {"leak.csv", long_name, "a.csv"}
+    assert (outcomes["leak.csv"].error or "").startswith("leak.csv: a symbolic link")
+    assert outcomes["leak.csv"].moved_to.parent == workspace.inbox / "shop" / "failed"
+    assert [outcomes[name].summary.accepted for name in (long_name, "a.csv")] == [3, 2]
+    assert (workspace.inbox / "pharmacy" / "no phones.csv").exists()
+    assert list(elsewhere.iterdir()) == []
+    assert "pharmacy/failed/ is a symbolic link" in caplog.text
+    (table,) = artifacts_by_key("watch-inbox-files").values()
+    assert "leak.csv: a symbolic link" in str(table["data"])
+    (error_file,) = (workspace.inbox / "shop" / "failed").glob("*.error.txt")
+    shown = f"{table['data']} {table['description']} {caplog.text} {error_file.read_text()}"
+    assert workspace.sim.api_key not in shown
