@@ -26,7 +26,7 @@ KEY = SecretStr("key_webhook_test")
 
 
 async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         body = json.dumps(
             {"event": "call_ended", "call": {"call_id": "c1", "call_status": "ended"}},
             separators=(",", ":"),
@@ -54,7 +54,7 @@ async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
 
 
 async def test_only_posts_to_the_webhook_path_are_taken() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         wrong_method = await http.get(inbox.url)
         wrong_path = await http.post(inbox.url.replace("/retell/webhook", "/other"), content="{}")
     assert (wrong_method.status_code, wrong_path.status_code) == (405, 404)
@@ -71,7 +71,7 @@ async def test_only_posts_to_the_webhook_path_are_taken() -> None:
     ],
 )
 async def test_forged_deliveries_are_refused_not_errors(body: bytes, signature: str) -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.post(inbox.url, content=body, headers={"x-retell-signature": signature})
     assert answer.status_code == 401
     assert inbox.counters.rejected == 1
@@ -84,7 +84,7 @@ async def test_a_websocket_upgrade_is_not_taken_for_a_webhook() -> None:
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
         "sec-websocket-version": "13",
     }
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.get(inbox.url, headers=upgrade)
     assert answer.status_code < 500
     assert inbox.counters.received == 0
@@ -95,7 +95,7 @@ async def test_a_body_far_larger_than_any_call_is_refused_unread(
 ) -> None:
     monkeypatch.setattr(webhook_inbox, "MAX_BODY_BYTES", 1000)
     body = json.dumps({"event": "call_ended", "call": {"call_id": "c1", "padding": "x" * 2000}})
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.post(
             inbox.url, content=body, headers={"x-retell-signature": sign_webhook(body, KEY)}
         )
@@ -104,7 +104,7 @@ async def test_a_body_far_larger_than_any_call_is_refused_unread(
 
 
 async def test_events_without_results_are_dropped_before_their_call_is_validated() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         # A call_started whose call would not validate (no call_status): never parsed.
         started = json.dumps({"event": "call_started", "call": {"call_id": "c1"}})
         ended = json.dumps({"event": "call_ended", "call": {"call_id": "c1"}})
@@ -138,7 +138,7 @@ async def test_a_call_out_of_range_is_refused_alone_and_logged_without_its_value
 ) -> None:
     secret_number = "+12125550199"
     call = {"call_id": "c1", "call_status": "ended", "to_number": secret_number}
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         statuses = await post_signed(
             inbox,
             # Year 318,857: a 64-bit integer still, but no call's end.
@@ -157,7 +157,7 @@ async def test_metadata_of_any_json_is_taken() -> None:
     metadata = {"campaign": "t", "attempt": "3", "score": 0.5, "tags": ["x"], "nested": {"a": 1}}
     call = {"call_id": "c1", "call_status": "ended", "metadata": metadata}
     odd = {"call_id": "c2", "call_status": "ended", "metadata": ["not", "an", "object"]}
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         statuses = await post_signed(
             inbox, {"event": "call_ended", "call": call}, {"event": "call_ended", "call": odd}
         )
@@ -177,7 +177,7 @@ async def run_with_webhooks(
     `every_call_ends` is the disconnection reason forced on every call."""
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade_database(engine)
-    async with serve_webhook_inbox(api_key=SecretStr("key_campaigner_simulator")) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=SecretStr("key_campaigner_simulator")) as inbox:
         config = SimulatorConfig(
             speed=400,
             concurrency_limit=5,
