@@ -48,19 +48,20 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 # Signed deliveries refused in a row, with none accepted between, before the operator is told what
-# to check. Retell tries a refused delivery four times (once and three retries), so one stray or
-# forged post cannot reach five; a key that does not match reaches it with the first call or two.
+# to check. Retell tries a refused delivery four times (once and three retries), so neither one
+# delivery refused nor a stray post reaches five; a key that does not match reaches it with the
+# run's first call or two.
 SIGNATURE_FAILURES_BEFORE_ADVICE = 5
 
+# Words for whoever runs the campaign; never a key (the run's or the one Retell signed with).
 SIGNATURE_ADVICE = (
-    "Retell's webhooks are being refused: the last %d deliveries to %s were signed with a key "
-    "other than the one this run checks them with. No result is lost: they come by polling "
-    "Retell instead, later (every few seconds rather than at each call's end). To fix it, set "
-    "RETELL_WEBHOOK_API_KEY to the workspace's webhook key: the API key marked with the webhook "
-    "badge in Retell's dashboard (API Keys), which need not be the key in RETELL_API_KEY; unset, "
-    "the API key is used. Check too that only agents of this workspace have their webhook URL "
-    "pointed at this address, and that this machine's clock is right (a signature is accepted "
-    "for five minutes)."
+    "Retell's webhooks are being refused: the last %d deliveries to %s failed the signature "
+    "check. No result is lost: results come by polling Retell instead, only later (every few "
+    "seconds rather than at each call's end). Check that RETELL_WEBHOOK_API_KEY holds the "
+    "workspace's webhook key: the API key marked with the webhook badge in Retell's dashboard "
+    "(API Keys), which need not be the key in RETELL_API_KEY (unset, RETELL_API_KEY is used). "
+    "Check too that only agents of this workspace send their webhooks to this address, and that "
+    "this machine's clock is right (a signature is good for five minutes)."
 )
 
 
@@ -74,10 +75,10 @@ class SignatureFailures:
     """Signed deliveries refused since the last one accepted, and whether that run of failures
     has been explained to the operator.
 
-    The advice is given once per run of failures: a delivery accepted after it shows the key was
-    fixed or the refusals were stray posts, so a new run of failures after that (the webhook key
-    rotated in the dashboard mid-run, say) is a new problem worth a new warning; while nothing is
-    accepted, one warning says all there is to say."""
+    The advice is given once per run of failures: a delivery accepted after it shows the run's key
+    is right and the refusals came from elsewhere (stray posts, another workspace), so a new run
+    of failures after that (the webhook key rotated in the dashboard mid-run, say) is a new
+    problem worth a new warning; while nothing is accepted, one warning says all there is."""
 
     def __init__(self) -> None:
         self._in_a_row = 0
@@ -104,7 +105,7 @@ class WebhookInbox:
         self._webhook_api_key = webhook_api_key
         self.calls: asyncio.Queue[Call] = asyncio.Queue()
         self.counters = WebhookCounters()
-        self.signature_failures = SignatureFailures()
+        self._signature_failures = SignatureFailures()
         self.url = ""
         # Told of each call queued (the runner decides whether it must wake for it).
         self.notify: Callable[[Call], None] | None = None
@@ -135,7 +136,7 @@ class WebhookInbox:
         if not verify_webhook(body, self._webhook_api_key, signature):
             self._refuse_signature()
             return 401
-        self.signature_failures.accepted()
+        self._signature_failures.accepted()
         try:
             payload = read_webhook_payload(body)
             kind = payload.get("event")
@@ -160,8 +161,8 @@ class WebhookInbox:
         them. Once explained, each further refusal is only a debug line: with a wrong key every
         webhook of the run is refused, and a warning each would bury the advice."""
         self.counters.rejected += 1
-        calls_for_advice = self.signature_failures.refused()
-        level = logging.DEBUG if self.signature_failures.explained else logging.WARNING
+        calls_for_advice = self._signature_failures.refused()
+        level = logging.DEBUG if self._signature_failures.explained else logging.WARNING
         log.log(level, "webhook with an invalid signature rejected")
         if calls_for_advice:
             log.warning(SIGNATURE_ADVICE, SIGNATURE_FAILURES_BEFORE_ADVICE, self.url)
