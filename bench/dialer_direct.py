@@ -261,7 +261,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
             calls = await run_naive(args, port, transport)
         elif webhook_port:
             key = SecretStr(DEFAULT_API_KEY)
-            async with serve_webhook_inbox(api_key=key, port=webhook_port) as inbox:
+            async with serve_webhook_inbox(webhook_api_key=key, port=webhook_port) as inbox:
                 calls = await run_campaigner(args, config, engine, port, inbox, transport)
         else:
             calls = await run_campaigner(args, config, engine, port, None, transport)

@@ -97,7 +97,7 @@ async def measure_raw(base_url: str, count: int) -> float:
 
 
 async def measure_webhooks(count: int) -> float:
-    async with serve_webhook_inbox(api_key=SecretStr(DEFAULT_API_KEY)) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=SecretStr(DEFAULT_API_KEY)) as inbox:
         poster = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _POSTER, inbox.url, DEFAULT_API_KEY, str(count)
         )

@@ -20,6 +20,7 @@ __all__ = [
     "KEY_SETTING",
     "OUT_DIR",
     "RETELL_SECRET_BLOCK",
+    "RETELL_WEBHOOK_SECRET_BLOCK",
     "CampaignName",
     "artifact_key",
     "imports_dir",
@@ -32,6 +33,11 @@ __all__ = [
 
 RETELL_SECRET_BLOCK = "retell-api-key"  # noqa: S105 -- the block's name, not a key
 """The Prefect Secret block holding the Retell API key; without it the environment's key is used."""
+
+RETELL_WEBHOOK_SECRET_BLOCK = "retell-webhook-api-key"  # noqa: S105 -- the block's name, not a key
+"""The Prefect Secret block holding the workspace's webhook key (the API key with the webhook badge
+in Retell's dashboard, the one that signs webhooks); without it RETELL_WEBHOOK_API_KEY, else the
+API key."""
 
 KEY_SETTING = f"the {RETELL_SECRET_BLOCK!r} Secret block (or, without one, RETELL_API_KEY)"
 """Where a run's API key comes from, as a failed key check names it."""
@@ -79,13 +85,24 @@ def store_engine() -> Iterator[Engine]:
 
 
 async def retell_settings() -> Settings:
-    """The settings, with the API key of the `retell-api-key` Secret block when there is one."""
-    settings = get_settings()
+    """The settings, with the keys of the `retell-api-key` and `retell-webhook-api-key` Secret
+    blocks where they exist (each block missing: the environment's key, as `Settings` resolves
+    it)."""
+    keys = {
+        "retell_api_key": await _secret_block_value(RETELL_SECRET_BLOCK),
+        "retell_webhook_api_key": await _secret_block_value(RETELL_WEBHOOK_SECRET_BLOCK),
+    }
+    found = {field: key for field, key in keys.items() if key is not None}
+    return get_settings().model_copy(update=found)
+
+
+async def _secret_block_value(name: str) -> SecretStr | None:
+    """The value of the Secret block `name`, or None when there is no such block."""
     try:
-        block = cast("Secret[str]", await Secret.aload(RETELL_SECRET_BLOCK))
-    except ValueError:  # no such block: the environment's key (or the simulator's) it is
-        return settings
-    return settings.model_copy(update={"retell_api_key": SecretStr(str(block.get()))})
+        block = cast("Secret[str]", await Secret.aload(name))
+    except ValueError:  # no such block
+        return None
+    return SecretStr(str(block.get()))
 
 
 def is_transient(error: BaseException) -> bool:

@@ -15,6 +15,7 @@ from campaigner.settings import (
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "RETELL_API_KEY",
+        "RETELL_WEBHOOK_API_KEY",
         "RETELL_BASE_URL",
         "CAMPAIGNER_DATABASE_URL",
     ):
@@ -52,3 +53,24 @@ def test_base_url_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_database_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
     assert Settings().database_url == "postgresql://postgres@127.0.0.1/test"
+
+
+def test_webhooks_are_checked_with_the_api_key_unless_a_webhook_key_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().resolved_webhook_api_key().get_secret_value() == SIMULATOR_DEMO_API_KEY
+    monkeypatch.setenv("RETELL_API_KEY", "key_real_secret")
+    assert Settings().resolved_webhook_api_key().get_secret_value() == "key_real_secret"
+
+
+def test_the_webhook_key_is_its_own_setting_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RETELL_API_KEY", "key_real_secret")
+    monkeypatch.setenv("RETELL_WEBHOOK_API_KEY", "key_webhook_badge_secret")
+    settings = Settings()
+    assert settings.resolved_webhook_api_key().get_secret_value() == "key_webhook_badge_secret"
+    # API calls keep the API key.
+    assert settings.resolved_api_key().get_secret_value() == "key_real_secret"
+    assert "key_webhook_badge_secret" not in repr(settings)
+    assert "key_webhook_badge_secret" not in str(settings.model_dump())

@@ -427,8 +427,10 @@ def run_campaign(
                         return await runner.run()
 
             async def dial_with_webhooks(port: int) -> RunSummary:
-                key = settings.resolved_api_key()
-                async with serve_webhook_inbox(api_key=key, host=webhook_host, port=port) as inbox:
+                key = settings.resolved_webhook_api_key()
+                async with serve_webhook_inbox(
+                    webhook_api_key=key, host=webhook_host, port=port
+                ) as inbox:
                     if not as_json:
                         typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
                     return await dial(inbox)

@@ -2,6 +2,8 @@
 
 Without `RETELL_API_KEY` and `RETELL_BASE_URL`, campaigner talks to the local Retell simulator with
 its demo key; with `RETELL_API_KEY` set and no base-URL override, it talks to the real Retell API.
+Retell signs webhooks with the workspace's webhook key, which need not be the API key:
+`RETELL_WEBHOOK_API_KEY` when they differ.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ class Settings(BaseSettings):
 
     retell_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("RETELL_API_KEY", "retell_api_key")
+    )
+    # Retell signs webhooks only with the key marked with the webhook badge in its dashboard, which
+    # need not be the key API calls use; unset, it is taken to be the API key.
+    retell_webhook_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RETELL_WEBHOOK_API_KEY", "retell_webhook_api_key"),
     )
     retell_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("RETELL_BASE_URL", "retell_base_url")
@@ -59,6 +67,10 @@ class Settings(BaseSettings):
     def resolved_api_key(self) -> SecretStr:
         """The key to send: the configured one, else the simulator's demo key."""
         return self.retell_api_key or SecretStr(SIMULATOR_DEMO_API_KEY)
+
+    def resolved_webhook_api_key(self) -> SecretStr:
+        """The key webhooks are checked with: the workspace's webhook key, else the API key."""
+        return self.retell_webhook_api_key or self.resolved_api_key()
 
 
 class SettingsError(ValueError):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from pydantic import SecretStr
+from typer.testing import CliRunner, Result
 
 from campaigner.cli import app
 from campaigner.settings import get_settings
@@ -128,33 +132,81 @@ def test_wrong_key_is_reported_without_the_key(
     assert "key_wrong_secret_value" not in result.output
 
 
-def test_run_with_a_webhook_port_receives_results(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+# The key with the webhook badge in the simulated workspace's dashboard: not the API key.
+WEBHOOK_BADGE_KEY = "key_webhook_badge_secret"
+
+
+@dataclass
+class WebhookRun:
+    result: Result
+    stats: dict[str, Any]
+    api_key: str
+    port: int
+
+
+def run_with_a_webhook_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str, webhook_key_setting: str | None
+) -> WebhookRun:
+    """`campaigner run --webhook-port` on two contacts, the simulator signing its webhooks with
+    its webhook-badge key, and RETELL_WEBHOOK_API_KEY set to `webhook_key_setting` (None:
+    unset)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = SimulatorConfig(
-        speed=500, cps=100, seed=2, account_webhook_url=f"http://127.0.0.1:{port}/retell/webhook"
+        speed=500,
+        cps=100,
+        seed=2,
+        account_webhook_url=f"http://127.0.0.1:{port}/retell/webhook",
+        webhook_api_key=SecretStr(WEBHOOK_BADGE_KEY),
     )
     with run_simulator(config) as sim:
         monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
         monkeypatch.setenv("RETELL_BASE_URL", sim.base_url)
         monkeypatch.setenv("RETELL_API_KEY", sim.api_key)
+        if webhook_key_setting is None:
+            monkeypatch.delenv("RETELL_WEBHOOK_API_KEY", raising=False)
+        else:
+            monkeypatch.setenv("RETELL_WEBHOOK_API_KEY", webhook_key_setting)
         monkeypatch.chdir(tmp_path)
         (tmp_path / "cli.yaml").write_text(CAMPAIGN)
         (tmp_path / "contacts.csv").write_text("phone\n+12125550100\n+12125550101\n")
         get_settings.cache_clear()
-        result = CliRunner().invoke(
-            app, ["run", "cli.yaml", "--contacts", "contacts.csv", "--webhook-port", str(port)]
-        )
+        command = ["run", "cli.yaml", "--contacts", "contacts.csv", "--webhook-port", str(port)]
+        result = CliRunner().invoke(app, [*command, *args])
         get_settings.cache_clear()
-        stats = sim.stats()
-    assert result.exit_code == 0, result.output
-    assert f"Receiving Retell webhooks at http://127.0.0.1:{port}/retell/webhook" in result.output
-    assert stats["webhook_events"] > 0
-    assert stats["webhook_deliveries"] == stats["webhook_events"]
-    assert stats["webhook_failures"] == 0
+        return WebhookRun(result=result, stats=sim.stats(), api_key=sim.api_key, port=port)
+
+
+def test_run_with_a_webhook_port_receives_results_signed_with_the_webhook_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = run_with_a_webhook_port(tmp_path, monkeypatch, webhook_key_setting=WEBHOOK_BADGE_KEY)
+    assert run.result.exit_code == 0, run.result.output
+    url = f"http://127.0.0.1:{run.port}/retell/webhook"
+    assert f"Receiving Retell webhooks at {url}" in run.result.output
+    assert run.stats["webhook_events"] > 0
+    assert run.stats["webhook_deliveries"] == run.stats["webhook_events"]
+    assert run.stats["webhook_failures"] == 0
+
+
+@pytest.mark.slow
+def test_run_without_the_webhook_key_settles_by_polling_and_says_what_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's default polling (every 10 s beside webhooks) brings every result home."""
+    caplog.set_level(logging.DEBUG)
+    run = run_with_a_webhook_port(tmp_path, monkeypatch, "--json", webhook_key_setting=None)
+    assert run.result.exit_code == 0, run.result.output
+    summary = json.loads(run.result.stdout)
+    assert summary["calls_finished"] == 2
+    assert "dialing" not in summary["counts"]["contacts_by_status"]
+    assert run.stats["webhook_deliveries"] == 0
+    advice = [r for r in caplog.records if "RETELL_WEBHOOK_API_KEY" in r.getMessage()]
+    assert len(advice) == 1
+    for key in (run.api_key, WEBHOOK_BADGE_KEY):
+        assert key not in run.result.output
+        assert key not in caplog.text
 
 
 def test_batch_mode_runs_through_the_cli_and_status_shows_its_batches(

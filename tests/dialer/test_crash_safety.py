@@ -513,7 +513,7 @@ async def test_a_run_cancelled_as_it_is_woken_stops(rig: Rig) -> None:
     a result arrives in the same instant."""
     config = rig.campaign(name="cancel")
     rig.ingest(config, numbers(10))
-    inbox = WebhookInbox(api_key=SecretStr(rig.sim.api_key))
+    inbox = WebhookInbox(webhook_api_key=SecretStr(rig.sim.api_key))
     reports: list[tuple[int, int]] = []
     # Slow polls and reads: between wake-ups the run waits in its idle wait, nowhere else.
     options = RunOptions(poll_interval=30, concurrency_refresh=60, status_refresh=60)

@@ -266,7 +266,7 @@ def test_pushed_calls_are_ours_by_their_campaign_whatever_else_metadata_holds(
     engine: Engine,
 ) -> None:
     sync, _, _ = follow(engine, FakeClock())
-    inbox = WebhookInbox(api_key=SecretStr("key_unused"))
+    inbox = WebhookInbox(webhook_api_key=SecretStr("key_unused"))
     ours = ended("user_hangup").model_copy(
         update={"metadata": {"campaign": CONFIG.name, "score": 0.5, "tags": ["vip"]}}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,26 @@ from sqlmodel import Session, select
 from campaigner.campaign import parse_campaign
 from campaigner.dialer import webhook_inbox
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunSummary
-from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
+from campaigner.dialer.webhook_inbox import (
+    SIGNATURE_ADVICE,
+    SIGNATURE_FAILURES_BEFORE_ADVICE,
+    WebhookInbox,
+    serve_webhook_inbox,
+)
 from campaigner.retell import sign_webhook
+from campaigner.settings import Settings
 from campaigner.store import CallAttempt, make_engine, upgrade_database
 from retell_sim import DEMO_AGENT_B_ID, DEMO_AGENT_ID, SimulatorConfig, run_simulator
 from tests.dialer.conftest import CAMPAIGN_YAML, Rig, numbers
 
 KEY = SecretStr("key_webhook_test")
+SIMULATOR_KEY = SecretStr("key_campaigner_simulator")
+# The key with the webhook badge in the simulated workspace's dashboard: not the API key.
+WEBHOOK_BADGE_KEY = SecretStr("key_webhook_badge_secret")
 
 
 async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         body = json.dumps(
             {"event": "call_ended", "call": {"call_id": "c1", "call_status": "ended"}},
             separators=(",", ":"),
@@ -54,7 +64,7 @@ async def test_bad_signatures_are_refused_and_good_ones_queued() -> None:
 
 
 async def test_only_posts_to_the_webhook_path_are_taken() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         wrong_method = await http.get(inbox.url)
         wrong_path = await http.post(inbox.url.replace("/retell/webhook", "/other"), content="{}")
     assert (wrong_method.status_code, wrong_path.status_code) == (405, 404)
@@ -71,7 +81,7 @@ async def test_only_posts_to_the_webhook_path_are_taken() -> None:
     ],
 )
 async def test_forged_deliveries_are_refused_not_errors(body: bytes, signature: str) -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.post(inbox.url, content=body, headers={"x-retell-signature": signature})
     assert answer.status_code == 401
     assert inbox.counters.rejected == 1
@@ -84,7 +94,7 @@ async def test_a_websocket_upgrade_is_not_taken_for_a_webhook() -> None:
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
         "sec-websocket-version": "13",
     }
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.get(inbox.url, headers=upgrade)
     assert answer.status_code < 500
     assert inbox.counters.received == 0
@@ -95,7 +105,7 @@ async def test_a_body_far_larger_than_any_call_is_refused_unread(
 ) -> None:
     monkeypatch.setattr(webhook_inbox, "MAX_BODY_BYTES", 1000)
     body = json.dumps({"event": "call_ended", "call": {"call_id": "c1", "padding": "x" * 2000}})
-    async with serve_webhook_inbox(api_key=KEY) as inbox, httpx.AsyncClient() as http:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox, httpx.AsyncClient() as http:
         answer = await http.post(
             inbox.url, content=body, headers={"x-retell-signature": sign_webhook(body, KEY)}
         )
@@ -104,7 +114,7 @@ async def test_a_body_far_larger_than_any_call_is_refused_unread(
 
 
 async def test_events_without_results_are_dropped_before_their_call_is_validated() -> None:
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         # A call_started whose call would not validate (no call_status): never parsed.
         started = json.dumps({"event": "call_started", "call": {"call_id": "c1"}})
         ended = json.dumps({"event": "call_ended", "call": {"call_id": "c1"}})
@@ -119,13 +129,15 @@ async def test_events_without_results_are_dropped_before_their_call_is_validated
     assert inbox.drain() == []
 
 
-async def post_signed(inbox: WebhookInbox, *payloads: dict[str, Any]) -> list[int]:
-    """Deliver each payload, signed with the key; the statuses answered."""
+async def post_signed(
+    inbox: WebhookInbox, *payloads: dict[str, Any], key: SecretStr = KEY
+) -> list[int]:
+    """Deliver each payload, signed with `key`; the statuses answered."""
     statuses = []
     async with httpx.AsyncClient() as http:
         for payload in payloads:
             body = json.dumps(payload)
-            signature = sign_webhook(body, KEY)
+            signature = sign_webhook(body, key)
             answer = await http.post(
                 inbox.url, content=body, headers={"x-retell-signature": signature}
             )
@@ -133,12 +145,49 @@ async def post_signed(inbox: WebhookInbox, *payloads: dict[str, Any]) -> list[in
     return statuses
 
 
+def advice_given(caplog: pytest.LogCaptureFixture) -> int:
+    """How many times the run told the operator what to check about refused signatures."""
+    return sum(record.msg == SIGNATURE_ADVICE for record in caplog.records)
+
+
+async def test_the_advice_on_refused_signatures_comes_once_per_run_of_refusals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = {"event": "call_started", "call": {"call_id": "c1", "call_status": "ongoing"}}
+    other_key = SecretStr("key_of_another_workspace")
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
+        before_the_last = SIGNATURE_FAILURES_BEFORE_ADVICE - 1
+        await post_signed(inbox, *[started] * before_the_last, key=other_key)
+        async with httpx.AsyncClient() as http:
+            # Unsigned: not Retell at all, so no sign of a wrong key.
+            await http.post(inbox.url, content=json.dumps(started))
+        assert advice_given(caplog) == 0
+        await post_signed(inbox, started, key=other_key)
+        assert advice_given(caplog) == 1
+        await post_signed(inbox, *[started] * 3, key=other_key)
+        assert advice_given(caplog) == 1
+        # One delivery taken ends the run of refusals; a new one is told again.
+        assert await post_signed(inbox, started) == [204]
+        await post_signed(inbox, *[started] * SIGNATURE_FAILURES_BEFORE_ADVICE, key=other_key)
+        assert advice_given(caplog) == 2
+    advice = next(record for record in caplog.records if record.msg == SIGNATURE_ADVICE)
+    assert "RETELL_WEBHOOK_API_KEY" in advice.getMessage()
+    assert inbox.url in advice.getMessage()
+    # Past the advice, each refusal is no longer a warning of its own.
+    refusal_warnings = [
+        record
+        for record in caplog.records
+        if record.levelno == logging.WARNING and "invalid signature rejected" in record.getMessage()
+    ]
+    assert len(refusal_warnings) == 2 * SIGNATURE_FAILURES_BEFORE_ADVICE
+
+
 async def test_a_call_out_of_range_is_refused_alone_and_logged_without_its_values(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     secret_number = "+12125550199"
     call = {"call_id": "c1", "call_status": "ended", "to_number": secret_number}
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         statuses = await post_signed(
             inbox,
             # Year 318,857: a 64-bit integer still, but no call's end.
@@ -157,7 +206,7 @@ async def test_metadata_of_any_json_is_taken() -> None:
     metadata = {"campaign": "t", "attempt": "3", "score": 0.5, "tags": ["x"], "nested": {"a": 1}}
     call = {"call_id": "c1", "call_status": "ended", "metadata": metadata}
     odd = {"call_id": "c2", "call_status": "ended", "metadata": ["not", "an", "object"]}
-    async with serve_webhook_inbox(api_key=KEY) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
         statuses = await post_signed(
             inbox, {"event": "call_ended", "call": call}, {"event": "call_ended", "call": odd}
         )
@@ -171,20 +220,27 @@ async def run_with_webhooks(
     events: list[str] | None = None,
     agents: str | None = None,
     every_call_ends: str | None = None,
+    *,
+    signing_key: SecretStr | None = None,
+    checking_key: SecretStr = SIMULATOR_KEY,
+    polls_every: float = 60,
 ) -> tuple[RunSummary, dict[str, Any], WebhookInbox, Engine]:
-    """A run whose results come by webhook only (polls far too slow to matter): its summary,
-    the simulator's stats, the inbox and the store. `agents` replaces the campaign's agent ids;
-    `every_call_ends` is the disconnection reason forced on every call."""
+    """A run whose results come by webhook only (polls far too slow to matter, unless
+    `polls_every` says otherwise): its summary, the simulator's stats, the inbox and the
+    store. `agents` replaces the campaign's agent ids; `every_call_ends` is the disconnection
+    reason forced on every call. The simulator signs webhooks with `signing_key` (None: its API
+    key) and the run checks them with `checking_key`."""
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade_database(engine)
-    async with serve_webhook_inbox(api_key=SecretStr("key_campaigner_simulator")) as inbox:
+    async with serve_webhook_inbox(webhook_api_key=checking_key) as inbox:
         config = SimulatorConfig(
             speed=400,
             concurrency_limit=5,
             cps=100,
             seed=4,
             analysis_delay_s=2,
-            api_key=SecretStr("key_campaigner_simulator"),
+            api_key=SIMULATOR_KEY,
+            webhook_api_key=signing_key,
             account_webhook_url=inbox.url,
         )
         with run_simulator(config) as sim:
@@ -205,7 +261,11 @@ async def run_with_webhooks(
                     CAMPAIGN_YAML.format(name="t", extra="").replace(DEMO_AGENT_ID, agents)
                 )
             rig.ingest(campaign, phones)
-            options = RunOptions(poll_interval=60, webhook_poll_interval=60, reconcile_interval=0.1)
+            options = RunOptions(
+                poll_interval=polls_every,
+                webhook_poll_interval=polls_every,
+                reconcile_interval=0.1,
+            )
             async with rig.client() as client:
                 runner = CampaignRunner(
                     config=campaign, engine=engine, client=client, options=options, webhooks=inbox
@@ -214,16 +274,21 @@ async def run_with_webhooks(
             return summary, sim.stats(), inbox, engine
 
 
+def analyses_recorded(engine: Engine) -> list[bool]:
+    """For each call that connected, whether its analysis is recorded. Their outcome waits for
+    it (the others are settled at their end, their analysis recorded only if it comes while the
+    run goes on)."""
+    with Session(engine) as session:
+        return [
+            a.analysis_at is not None for a in session.exec(select(CallAttempt)) if a.duration_ms
+        ]
+
+
 # Retell's default subscription, and the one docs/dialer.md recommends (call_started unused).
 @pytest.mark.parametrize("events", [None, ["call_ended", "call_analyzed"]])
 async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[str] | None) -> None:
     summary, stats, inbox, engine = await run_with_webhooks(tmp_path, numbers(20), events)
-    with Session(engine) as session:
-        # The calls that connected: their outcome waits for the analysis (the others are settled
-        # at their end, their analysis recorded only if it comes while the run goes on).
-        analysed = [
-            a.analysis_at is not None for a in session.exec(select(CallAttempt)) if a.duration_ms
-        ]
+    analysed = analyses_recorded(engine)
     engine.dispose()
     assert summary.stop_reason == "nothing is due now"
     assert summary.calls_finished == 20
@@ -238,6 +303,62 @@ async def test_runner_settles_calls_from_webhooks(tmp_path: Path, events: list[s
     requests = stats["requests_by_endpoint"]
     assert isinstance(requests, dict)
     assert not any("list-calls" in endpoint for endpoint in requests)
+
+
+def checked_with(webhook_api_key: SecretStr | None) -> SecretStr:
+    """The key a run checks webhooks with when RETELL_WEBHOOK_API_KEY is `webhook_api_key`
+    (None: unset) and RETELL_API_KEY is the simulator's."""
+    settings = Settings(retell_api_key=SIMULATOR_KEY, retell_webhook_api_key=webhook_api_key)
+    return settings.resolved_webhook_api_key()
+
+
+async def test_webhooks_signed_with_the_workspace_webhook_key_are_taken(tmp_path: Path) -> None:
+    summary, stats, inbox, engine = await run_with_webhooks(
+        tmp_path,
+        numbers(10),
+        ["call_ended", "call_analyzed"],
+        signing_key=WEBHOOK_BADGE_KEY,
+        checking_key=checked_with(WEBHOOK_BADGE_KEY),
+    )
+    analysed = analyses_recorded(engine)
+    engine.dispose()
+    assert summary.calls_finished == 10
+    # Every analysis came home by webhook (polling was too slow to bring any).
+    assert analysed
+    assert all(analysed)
+    assert inbox.counters.rejected == 0
+    assert inbox.counters.received == stats["webhook_events"] == 20
+
+
+async def test_webhooks_signed_with_another_key_are_refused_and_results_come_by_polling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RETELL_WEBHOOK_API_KEY unset while the workspace signs with its webhook-badge key: every
+    webhook is refused, the operator is told once what to check (never a key), and every call
+    still settles, its analysis included, by polling."""
+    caplog.set_level(logging.DEBUG)
+    summary, _, inbox, engine = await run_with_webhooks(
+        tmp_path,
+        numbers(10),
+        ["call_ended", "call_analyzed"],
+        signing_key=WEBHOOK_BADGE_KEY,
+        checking_key=checked_with(None),
+        polls_every=0.5,
+    )
+    analysed = analyses_recorded(engine)
+    with Session(engine) as session:
+        unsettled = [a.id for a in session.exec(select(CallAttempt)) if not a.finalized]
+    engine.dispose()
+    assert summary.stop_reason == "nothing is due now"
+    assert summary.calls_finished == 10
+    assert unsettled == []
+    assert analysed
+    assert all(analysed)
+    assert inbox.counters.received == 0
+    assert inbox.counters.rejected > SIGNATURE_FAILURES_BEFORE_ADVICE
+    assert advice_given(caplog) == 1
+    for key in (SIMULATOR_KEY, WEBHOOK_BADGE_KEY):
+        assert key.get_secret_value() not in caplog.text
 
 
 async def test_a_refusal_that_pauses_stops_the_refills_of_freed_slots(tmp_path: Path) -> None:

@@ -8,12 +8,18 @@ from collections.abc import AsyncIterator
 import pytest
 from flows.campaign import run_campaign, sync_results
 from flows.ingest import ingest_contacts
-from flows.resources import RETELL_SECRET_BLOCK, retry_if_transient
+from flows.resources import (
+    RETELL_SECRET_BLOCK,
+    RETELL_WEBHOOK_SECRET_BLOCK,
+    retell_settings,
+    retry_if_transient,
+)
 from prefect.blocks.system import Secret
 from prefect.states import Failed
 
 from campaigner.preflight import PreflightFailed
 from campaigner.retell import AuthenticationFailed, ServerError, TransportError
+from campaigner.settings import get_settings
 from tests.flows.conftest import Workspace, contacts_csv
 from tests.flows.test_watch_inbox import artifacts_by_key
 
@@ -44,6 +50,24 @@ async def test_the_api_key_comes_from_the_secret_block_when_there_is_one(
     ingest(workspace, "secret", 3)
     summary = await run_campaign("secret")
     assert summary.calls_placed == 3
+
+
+async def test_the_webhook_key_comes_from_its_secret_block_else_the_api_key(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RETELL_WEBHOOK_API_KEY", raising=False)
+    get_settings.cache_clear()
+    without_block = await retell_settings()
+    webhook_key = "key_webhook_badge_secret"
+    await Secret(value=webhook_key).asave(RETELL_WEBHOOK_SECRET_BLOCK, overwrite=True)
+    try:
+        with_block = await retell_settings()
+    finally:
+        await Secret.adelete(RETELL_WEBHOOK_SECRET_BLOCK)
+    assert without_block.resolved_webhook_api_key().get_secret_value() == workspace.sim.api_key
+    assert with_block.resolved_webhook_api_key().get_secret_value() == webhook_key
+    # API calls keep the API key.
+    assert with_block.resolved_api_key().get_secret_value() == workspace.sim.api_key
 
 
 async def test_a_refused_key_fails_the_run_with_the_checklist_and_is_never_shown(

@@ -1,13 +1,16 @@
 """The push path for results: an HTTP endpoint for Retell's webhooks.
 
 Point the agent's `webhook_url` (or the workspace's) at `http://<host>:<port>/retell/webhook`.
-Every delivery is checked against `x-retell-signature` with the API key and a five-minute
-tolerance, answered 204 at once, and the call it carries is queued for the runner, which settles it
-through the same `apply_calls` path as polling. Only `call_ended` and `call_analyzed` carry results:
-other events (`call_started`, transcript updates) are answered and dropped before their call is
-validated, so subscribing the agent to those two alone (`webhook_events`) only saves work. A bad
-signature is answered 401 and dropped; deliveries Retell repeats are harmless because `apply_calls`
-is idempotent. Polling stays on as the safety net, at a slower pace.
+Every delivery is checked against `x-retell-signature` with the workspace's webhook key (Retell
+signs with the key marked with the webhook badge in its dashboard: `RETELL_WEBHOOK_API_KEY`, by
+default the API key) and a five-minute tolerance, answered 204 at once, and the call it carries is
+queued for the runner, which settles it through the same `apply_calls` path as polling. Only
+`call_ended` and `call_analyzed` carry results: other events (`call_started`, transcript updates)
+are answered and dropped before their call is validated, so subscribing the agent to those two
+alone (`webhook_events`) only saves work. A bad signature is answered 401 and dropped; after a run
+of them the operator is told, once per run of failures, what to check (`SignatureFailures`).
+Deliveries Retell repeats are harmless because `apply_calls` is idempotent. Polling stays on as the
+safety net, at a slower pace: refused webhooks delay results, they do not lose them.
 """
 
 from __future__ import annotations
@@ -44,19 +47,65 @@ _SIGNATURE_KEY = SIGNATURE_HEADER.encode()
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
+# Signed deliveries refused in a row, with none accepted between, before the operator is told what
+# to check. Retell tries a refused delivery four times (once and three retries), so neither one
+# delivery refused nor a stray post reaches five; a key that does not match reaches it with the
+# run's first call or two.
+SIGNATURE_FAILURES_BEFORE_ADVICE = 5
+
+# Words for whoever runs the campaign; never a key (the run's or the one Retell signed with).
+SIGNATURE_ADVICE = (
+    "Retell's webhooks are being refused: the last %d deliveries to %s failed the signature "
+    "check. No result is lost: results come by polling Retell instead, only later (every few "
+    "seconds rather than at each call's end). Check that RETELL_WEBHOOK_API_KEY holds the "
+    "workspace's webhook key: the API key marked with the webhook badge in Retell's dashboard "
+    "(API Keys), which need not be the key in RETELL_API_KEY (unset, RETELL_API_KEY is used). "
+    "Check too that only agents of this workspace send their webhooks to this address, and that "
+    "this machine's clock is right (a signature is good for five minutes)."
+)
+
+
 @dataclass
 class WebhookCounters:
     received: int = 0
     rejected: int = 0
 
 
+class SignatureFailures:
+    """Signed deliveries refused since the last one accepted, and whether that run of failures
+    has been explained to the operator.
+
+    The advice is given once per run of failures: a delivery accepted after it shows the run's key
+    is right and the refusals came from elsewhere (stray posts, another workspace), so a new run
+    of failures after that (the webhook key rotated in the dashboard mid-run, say) is a new
+    problem worth a new warning; while nothing is accepted, one warning says all there is."""
+
+    def __init__(self) -> None:
+        self._in_a_row = 0
+
+    def refused(self) -> bool:
+        """Count a refused delivery; True when it is the one that calls for the advice."""
+        self._in_a_row += 1
+        return self._in_a_row == SIGNATURE_FAILURES_BEFORE_ADVICE
+
+    @property
+    def explained(self) -> bool:
+        """Whether the operator has been told about this run of failures already."""
+        return self._in_a_row > SIGNATURE_FAILURES_BEFORE_ADVICE
+
+    def accepted(self) -> None:
+        """A delivery passed the check: the run of failures is over."""
+        self._in_a_row = 0
+
+
 class WebhookInbox:
     """Verified webhook deliveries, as calls waiting to be applied."""
 
-    def __init__(self, *, api_key: SecretStr) -> None:
-        self._api_key = api_key
+    def __init__(self, *, webhook_api_key: SecretStr) -> None:
+        self._webhook_api_key = webhook_api_key
         self.calls: asyncio.Queue[Call] = asyncio.Queue()
         self.counters = WebhookCounters()
+        self._signature_failures = SignatureFailures()
         self.url = ""
         # Told of each call queued (the runner decides whether it must wake for it).
         self.notify: Callable[[Call], None] | None = None
@@ -84,10 +133,10 @@ class WebhookInbox:
 
     def _take(self, body: bytes, signature: str | None) -> int:
         """Check and queue one delivery; the HTTP status to answer with."""
-        if not verify_webhook(body, self._api_key, signature):
-            self.counters.rejected += 1
-            log.warning("webhook with a missing or invalid signature rejected")
+        if not verify_webhook(body, self._webhook_api_key, signature):
+            self._refuse_signature()
             return 401
+        self._signature_failures.accepted()
         try:
             payload = read_webhook_payload(body)
             kind = payload.get("event")
@@ -106,6 +155,17 @@ class WebhookInbox:
             if self.notify is not None:
                 self.notify(event.call)
         return 204
+
+    def _refuse_signature(self) -> None:
+        """Count a signed delivery the key does not verify, and say what to check after a run of
+        them. Once explained, each further refusal is only a debug line: with a wrong key every
+        webhook of the run is refused, and a warning each would bury the advice."""
+        self.counters.rejected += 1
+        calls_for_advice = self._signature_failures.refused()
+        level = logging.DEBUG if self._signature_failures.explained else logging.WARNING
+        log.log(level, "webhook with an invalid signature rejected")
+        if calls_for_advice:
+            log.warning(SIGNATURE_ADVICE, SIGNATURE_FAILURES_BEFORE_ADVICE, self.url)
 
     def drain(self) -> list[Call]:
         """Every call queued so far, without waiting."""
@@ -139,10 +199,12 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 @asynccontextmanager
 async def serve_webhook_inbox(
-    *, api_key: SecretStr, host: str = "127.0.0.1", port: int = 0
+    *, webhook_api_key: SecretStr, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[WebhookInbox]:
-    """Serve a `WebhookInbox` on the running event loop for the duration of the block."""
-    inbox = WebhookInbox(api_key=api_key)
+    """Serve a `WebhookInbox` checking signatures with `webhook_api_key` (the workspace's webhook
+    key, `Settings.resolved_webhook_api_key`) on the running event loop for the duration of the
+    block."""
+    inbox = WebhookInbox(webhook_api_key=webhook_api_key)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

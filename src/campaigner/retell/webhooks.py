@@ -1,8 +1,10 @@
 """Retell webhook signatures (`x-retell-signature`) and payloads.
 
-The header is `v=<timestamp_ms>,d=<hex>` where hex is HMAC-SHA256, keyed with the API key, over the
-raw body followed by the timestamp's decimal digits. A signature is accepted only within five
-minutes of its timestamp and is compared in constant time -- exactly as Retell's SDK verifies it.
+The header is `v=<timestamp_ms>,d=<hex>` where hex is HMAC-SHA256, keyed with the workspace's
+webhook key (the API key marked with the webhook badge in Retell's dashboard, which need not be the
+key API calls use), over the raw body followed by the timestamp's decimal digits. A signature is
+accepted only within five minutes of its timestamp and is compared in constant time -- exactly as
+Retell's SDK verifies it.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
 _SIGNATURE = re.compile(r"v=(\d{1,16}),d=([0-9a-f]{64})")
 
 
-def _key_bytes(api_key: SecretStr | str) -> bytes:
-    raw = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-    return raw.encode()
+def _key_bytes(webhook_api_key: SecretStr | str) -> bytes:
+    if isinstance(webhook_api_key, SecretStr):
+        return webhook_api_key.get_secret_value().encode()
+    return webhook_api_key.encode()
 
 
 def _as_bytes(body: bytes | str) -> bytes:
@@ -47,28 +50,29 @@ def _as_bytes(body: bytes | str) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-def _digest(api_key: SecretStr | str, body: bytes, timestamp_ms: int) -> str:
+def _digest(webhook_api_key: SecretStr | str, body: bytes, timestamp_ms: int) -> str:
     message = body + str(timestamp_ms).encode()
-    return hmac.new(_key_bytes(api_key), message, hashlib.sha256).hexdigest()
+    return hmac.new(_key_bytes(webhook_api_key), message, hashlib.sha256).hexdigest()
 
 
 def sign_webhook(
-    body: bytes | str, api_key: SecretStr | str, *, timestamp_ms: int | None = None
+    body: bytes | str, webhook_api_key: SecretStr | str, *, timestamp_ms: int | None = None
 ) -> str:
     """The `x-retell-signature` value Retell would send with this body."""
     stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    return f"v={stamp},d={_digest(api_key, _as_bytes(body), stamp)}"
+    return f"v={stamp},d={_digest(webhook_api_key, _as_bytes(body), stamp)}"
 
 
 def verify_webhook(
     body: bytes | str,
-    api_key: SecretStr | str,
+    webhook_api_key: SecretStr | str,
     signature: str | None,
     *,
     now_ms: int | None = None,
     tolerance_ms: int = SIGNATURE_TOLERANCE_MS,
 ) -> bool:
-    """True when `signature` was made with `api_key` over `body` less than five minutes ago."""
+    """True when `signature` was made with `webhook_api_key` over `body` less than five minutes
+    ago."""
     if not signature:
         return False
     match = _SIGNATURE.fullmatch(signature)
@@ -78,7 +82,7 @@ def verify_webhook(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - stamp) > tolerance_ms:
         return False
-    return hmac.compare_digest(_digest(api_key, _as_bytes(body), stamp), match.group(2))
+    return hmac.compare_digest(_digest(webhook_api_key, _as_bytes(body), stamp), match.group(2))
 
 
 class WebhookEvent(BaseModel):
