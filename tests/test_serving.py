@@ -161,6 +161,27 @@ def test_valid_files_are_served_and_an_invalid_one_is_reported_once_per_version(
     assert files.scan() == CampaignScan(frozenset({"shop", "broken"}), [], frozenset({"broken"}))
 
 
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("budget_cents: " + "9" * 5000, "budget_cents: '99999999999999999999…' (5000 characters)"),
+        ("analysis_timeout: 99999999999999999999d", "analysis_timeout: '99999999999999999999d'"),
+        ("description: " + "[" * 5000 + "]" * 5000, "nested more than 50 levels deep"),
+    ],
+)
+def test_an_absurd_file_is_reported_and_the_other_campaigns_stay_served(
+    campaigns: Path, clock: Clock, line: str, problem: str
+) -> None:
+    write(campaigns / "absurd.yaml", CAMPAIGN.format(name="absurd") + line + "\n")
+
+    scan = CampaignFiles(campaigns, clock=clock).scan()
+
+    assert scan.campaigns == {"shop"}
+    (reported,) = scan.problems
+    assert reported.startswith(f"{campaigns / 'absurd.yaml'}: ")
+    assert problem in reported
+
+
 def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_error(
     campaigns: Path, clock: Clock
 ) -> None:

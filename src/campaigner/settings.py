@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaigner.errors import CampaignerError
+
 RETELL_PRODUCTION_URL = "https://api.retellai.com"
 SIMULATOR_DEFAULT_HOST = "127.0.0.1"
 SIMULATOR_DEFAULT_PORT = 8765
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
         return self.retell_api_key or SecretStr(SIMULATOR_DEMO_API_KEY)
 
 
-class SettingsError(ValueError):
+class SettingsError(CampaignerError, ValueError):
     """An environment variable (or `.env` entry) campaigner cannot use, named in the message."""
 
 
