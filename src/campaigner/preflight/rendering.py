@@ -3,6 +3,7 @@ model's own `model_dump_json`)."""
 
 from __future__ import annotations
 
+from campaigner.display_text import for_markdown
 from campaigner.preflight.checklist import Check, Checklist
 
 __all__ = ["checklist_lines", "checklist_markdown"]
@@ -26,8 +27,9 @@ def checklist_lines(checklist: Checklist) -> list[str]:
 
 
 def _markdown_row(check: Check) -> str:
+    # What a check found may quote Retell's answers (an agent's name, an error message).
     cells = (check.mark.symbol, check.topic, check.found, check.fix or "")
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(for_markdown(cell) for cell in cells) + " |"
 
 
 def checklist_markdown(checklist: Checklist) -> str:
