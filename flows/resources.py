@@ -11,7 +11,7 @@ from prefect.blocks.system import Secret
 from pydantic import Field, SecretStr
 
 from campaigner.retell import RateLimited, ServerError, TransportError
-from campaigner.settings import Settings, get_settings
+from campaigner.settings import Settings, SettingsError, api_key_problem, get_settings
 from campaigner.store import Engine, OperationalError, make_engine, upgrade_database
 
 __all__ = [
@@ -85,7 +85,11 @@ async def retell_settings() -> Settings:
         block = cast("Secret[str]", await Secret.aload(RETELL_SECRET_BLOCK))
     except ValueError:  # no such block: the environment's key (or the simulator's) it is
         return settings
-    return settings.model_copy(update={"retell_api_key": SecretStr(str(block.get()))})
+    key = SecretStr(str(block.get()))
+    problem = api_key_problem(key)
+    if problem is not None:
+        raise SettingsError(f"the {RETELL_SECRET_BLOCK!r} Secret block {problem}")
+    return settings.model_copy(update={"retell_api_key": key})
 
 
 def is_transient(error: BaseException) -> bool:
