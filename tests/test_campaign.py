@@ -549,6 +549,29 @@ def test_nesting_too_deep_is_an_error_with_its_place(nested: str, where: str) ->
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a" * 1_000_001,
+            "x.yaml: 1,000,001 characters is too long for a campaign file (at most 1,000,000)",
+        ),
+        (
+            f"{MINIMAL_YAML}window: {{days: !!set {{mon: null}}}}\n",
+            "x.yaml: line 8, column 16: the tag tag:yaml.org,2002:set is not allowed in a "
+            "campaign file",
+        ),
+        (
+            f'{MINIMAL_YAML}window: {{"\\r\\n[red]": 1}}\n',
+            "x.yaml: window['\\r\\n[red]']: unknown key (expected one of: days, start, end, "
+            "allow_outside_federal_hours, holidays, holiday_calendar)",
+        ),
+    ],
+)
+def test_huge_files_tags_and_made_up_keys_are_one_line_errors(text: str, message: str) -> None:
+    assert parse_error(text) == message
+
+
 def test_variant_weights_must_add_up_to_a_finite_number() -> None:
     data = {k: v for k, v in MINIMAL.items() if k != "agent"}
     text = yaml.safe_dump(data, sort_keys=False) + (
