@@ -272,6 +272,7 @@ def dnc_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from campaigner.display_text import for_rich
     from campaigner.store import suppression
 
     with _store_transaction() as session:
@@ -281,8 +282,12 @@ def dnc_list() -> None:
         return
     table = Table("number", "reason", "source", "added (UTC)")
     for entry in entries:
+        # The reason and the source (a file's name) are as people wrote them.
         table.add_row(
-            entry.phone_e164, entry.reason, entry.source, f"{entry.created_at:%Y-%m-%d %H:%M}"
+            entry.phone_e164,
+            for_rich(entry.reason),
+            for_rich(entry.source),
+            f"{entry.created_at:%Y-%m-%d %H:%M}",
         )
     Console().print(table)
 
