@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flows.serve import _say_skipped
 from flows.serve import main as serve_main
 from typer.testing import CliRunner
 
@@ -180,6 +181,17 @@ def test_an_absurd_file_is_reported_and_the_other_campaigns_stay_served(
     (reported,) = scan.problems
     assert reported.startswith(f"{campaigns / 'absurd.yaml'}: ")
     assert problem in reported
+
+
+def test_a_skipped_file_is_reported_with_nothing_a_terminal_acts_on(
+    campaigns: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(campaigns / "\x1b]0;title\x07x\x1b[2J.yaml", "name: [")
+
+    _say_skipped(CampaignFiles(campaigns, clock=clock).scan().problems)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"skipped: {campaigns / 'x.yaml'}: line 1, column 8: ")
 
 
 def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_error(

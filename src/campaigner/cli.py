@@ -64,10 +64,9 @@ def version() -> None:
 def _fail(message: object) -> NoReturn:
     """One clear message on stderr, exit code 2, no traceback. A message quotes file names,
     Retell's answers and what people wrote: nothing in it may act on the terminal."""
-    from campaigner.display_text import printable
+    from campaigner.display_text import printable_lines
 
-    shown = "\n".join(printable(line) for line in str(message).splitlines())
-    typer.echo(f"error: {shown}", err=True)
+    typer.echo(f"error: {printable_lines(str(message))}", err=True)
     raise typer.Exit(2)
 
 

@@ -16,7 +16,7 @@ import re
 
 from rich.markup import escape
 
-__all__ = ["for_markdown", "for_rich", "printable"]
+__all__ = ["for_markdown", "for_rich", "printable", "printable_lines"]
 
 _ESCAPE_SEQUENCE_RE = re.compile(
     r"\x1b(?:"
@@ -40,6 +40,11 @@ def printable(text: str) -> str:
     line break or tab becomes a space."""
     without_sequences = _ESCAPE_SEQUENCE_RE.sub("", text)
     return _CONTROL_RE.sub(lambda found: " " if found[0] in "\t\n\r" else "", without_sequences)
+
+
+def printable_lines(text: str) -> str:
+    """Each line of the text printable, the line breaks kept (a message of several problems)."""
+    return "\n".join(printable(line) for line in text.splitlines())
 
 
 def for_rich(text: str) -> str:
