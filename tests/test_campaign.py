@@ -523,6 +523,11 @@ def parse_error(text: str) -> str:
             "the longest duration a campaign file may give",
         ),
         (
+            "caps: {99999999999999999999: 1}",
+            "x.yaml: caps: '99999999999999999999' is too large a number "
+            "(the largest is 9223372036854775807)",
+        ),
+        (
             "window: {holidays: [2026-02-30]}",
             "x.yaml: window.holidays[0]: '2026-02-30' cannot be read: "
             "day is out of range for month",

@@ -481,8 +481,9 @@ recurses once per level, so a file of 5,000 brackets would otherwise exhaust Pyt
 LARGEST_WHOLE_NUMBER = 2**63 - 1
 """The store's integers are 64-bit: no count, cap or amount of cents is larger."""
 
-_LONGEST_WHOLE_NUMBER_TEXT = len(f"+{LARGEST_WHOLE_NUMBER:,}")
-"""Longer text is refused unread: Python converts no more than 4,300 digits (a `ValueError`)."""
+_LONGEST_WHOLE_NUMBER_TEXT = len(f"-{LARGEST_WHOLE_NUMBER}")
+"""A sign and 19 digits. Longer text is refused unread: Python converts no more than 4,300
+digits (a `ValueError` without a word about the key)."""
 
 LONGEST_FILE = 1_000_000
 """Characters in a campaign file, at most: a real one has a few thousand."""
@@ -548,7 +549,12 @@ class _YamlLoader(yaml.SafeLoader):
             # Python's own int(), float() and date() refused a scalar; a child's error was
             # caught at the child, so this one is about this node.
             text = node.value if isinstance(node, yaml.ScalarNode) else node.tag
-            return _UnreadableScalar(text, _problem_of(error))
+            unreadable = _UnreadableScalar(text, _problem_of(error))
+            # As if constructed: a key is constructed twice (by construct_mapping here, then by
+            # SafeLoader's), and a node left marked as under construction reads as recursive.
+            self.recursive_objects.pop(node, None)
+            self.constructed_objects[node] = unreadable
+            return unreadable
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         if len(node.value) <= _LONGEST_WHOLE_NUMBER_TEXT:
@@ -654,10 +660,10 @@ def parse_campaign(text: str, *, source: str = "<campaign>") -> CampaignConfig:
 
 
 def _describe_error(detail: ErrorDetails) -> str:
+    if isinstance(detail["input"], _UnreadableScalar):
+        return _unreadable_at(detail["loc"], detail["input"])
     location = _format_location(detail["loc"])
     prefix = f"{location}: " if location else ""
-    if isinstance(detail["input"], _UnreadableScalar):
-        return f"{prefix}{detail['input']}"
     kind = detail["type"]
     if kind == "extra_forbidden":
         return f"{prefix}unknown key{_key_hint(detail['loc'])}"
@@ -669,6 +675,12 @@ def _describe_error(detail: ErrorDetails) -> str:
     got = _shown(value) if isinstance(value, str) else repr(value)
     shown = f" (got {got})" if isinstance(value, str | int | float | bool) else ""
     return f"{prefix}{detail['msg'][:1].lower()}{detail['msg'][1:]}{shown}"
+
+
+def _unreadable_at(location: tuple[int | str, ...], scalar: _UnreadableScalar) -> str:
+    # An unreadable key is in pydantic's path as its repr: left out, as the problem quotes it.
+    path = _format_location(tuple(part for part in location if part != repr(scalar)))
+    return f"{path}: {scalar}" if path else str(scalar)
 
 
 def _format_location(location: tuple[int | str, ...]) -> str:
