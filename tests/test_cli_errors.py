@@ -5,6 +5,7 @@ the API key) and exit 2; never a traceback on the terminal."""
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,21 @@ def test_an_unexpected_error_is_one_line_and_a_traceback_file_without_the_key(
         assert written.stat().st_mode & 0o077 == 0  # readable by its owner only
     finally:
         written.unlink()
+
+
+def test_an_unexpected_error_is_one_line_even_when_its_traceback_cannot_be_written(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def broken(**_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(status, "campaign_overviews", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+
+    result = runner.invoke(app, ["status"])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: unexpected RuntimeError: a bug "
+        "(its traceback could not be written: No such file or directory)"
+    ]

@@ -92,11 +92,16 @@ def _unexpected(error: Exception) -> str:
     import tempfile
     import traceback
 
-    written, path = tempfile.mkstemp(prefix="campaigner-traceback-", suffix=".txt")
-    with os.fdopen(written, "w", encoding="utf-8") as file:
-        file.write(_without_api_key("".join(traceback.format_exception(error))))
     message = " ".join(_without_api_key(str(error)).split())
-    return f"unexpected {type(error).__name__}: {message} (the full traceback is in {path})"
+    try:
+        written, path = tempfile.mkstemp(prefix="campaigner-traceback-", suffix=".txt")
+        with os.fdopen(written, "w", encoding="utf-8") as file:
+            file.write(_without_api_key("".join(traceback.format_exception(error))))
+    except OSError as unwritable:  # a full or read-only temp folder: the one line still says it
+        where = f"its traceback could not be written: {unwritable.strerror}"
+    else:
+        where = f"the full traceback is in {path}"
+    return f"unexpected {type(error).__name__}: {message} ({where})"
 
 
 def _without_api_key(text: str) -> str:
