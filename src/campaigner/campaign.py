@@ -479,7 +479,8 @@ MOST_NESTED = 50
 recurses once per level, so a file of 5,000 brackets would otherwise exhaust Python's stack."""
 
 LARGEST_WHOLE_NUMBER = 2**63 - 1
-"""The store's integers are 64-bit: no count, cap or amount of cents is larger."""
+"""The largest 64-bit integer, what databases and APIs hold: no count, cap or amount of cents a
+campaign means is larger, so a larger number is a slip of the keyboard."""
 
 _LONGEST_WHOLE_NUMBER_TEXT = len(f"-{LARGEST_WHOLE_NUMBER}")
 """A sign and 19 digits. Longer text is refused unread: Python converts no more than 4,300
