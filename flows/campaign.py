@@ -35,6 +35,7 @@ from campaigner.dialer.progress import (
     summary_markdown,
 )
 from campaigner.dialer.runner import CampaignRunner, RunOptions, RunProgress, RunSummary
+from campaigner.display_text import for_markdown
 from campaigner.inbox import load_named_campaign
 from campaigner.preflight import (
     Checklist,
@@ -104,7 +105,9 @@ class _ProgressArtifact:
         await aupdate_progress_artifact(
             self._artifact_id,
             percent_done(summary.counts),
-            description=f"{summary.campaign}: {summary.status}, {summary.stop_reason}",
+            # Shown as markdown; the reason may quote Retell's error text or a person's.
+            description=f"{summary.campaign}: {summary.status}, "
+            f"{for_markdown(summary.stop_reason)}",
         )
 
 

@@ -11,7 +11,7 @@ from prefect.blocks.system import Secret
 from pydantic import Field, SecretStr
 
 from campaigner.retell import RateLimited, ServerError, TransportError
-from campaigner.settings import Settings, get_settings
+from campaigner.settings import Settings, SettingsError, api_key_problem, get_settings
 from campaigner.store import Engine, OperationalError, make_engine, upgrade_database
 
 __all__ = [
@@ -102,7 +102,11 @@ async def _secret_block_value(name: str) -> SecretStr | None:
         block = cast("Secret[str]", await Secret.aload(name))
     except ValueError:  # no such block
         return None
-    return SecretStr(str(block.get()))
+    key = SecretStr(str(block.get()))
+    problem = api_key_problem(key)
+    if problem is not None:
+        raise SettingsError(f"the {name!r} Secret block {problem}")
+    return key
 
 
 def is_transient(error: BaseException) -> bool:

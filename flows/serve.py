@@ -53,6 +53,7 @@ from prefect.runner import Runner
 from prefect.types.entrypoint import EntrypointType
 
 from campaigner.campaign import CampaignFileError
+from campaigner.display_text import printable_lines
 from campaigner.preflight import checklist_lines
 from campaigner.retell import RetellError
 from campaigner.serving import CampaignFiles, CampaignScan
@@ -161,6 +162,13 @@ async def campaign_deployments(campaign: str) -> list[RunnerDeployment]:
     ]
 
 
+def _say_skipped(problems: list[str]) -> None:
+    """The campaign files not served, each with its problem, on stderr. A problem quotes a file's
+    name and values: nothing in them may act on a terminal."""
+    for problem in problems:
+        print(f"skipped: {printable_lines(problem)}", file=sys.stderr, flush=True)
+
+
 class ServedCampaigns:
     """Keeps the deployments a running `Runner` serves in line with the campaign files.
 
@@ -181,8 +189,7 @@ class ServedCampaigns:
     async def follow(self, scan: CampaignScan) -> None:
         """Report the scan's new problems, serve its new campaigns, pause the ones gone, and
         check the new and changed ones against Retell."""
-        for problem in scan.problems:
-            print(f"skipped: {problem}", file=sys.stderr, flush=True)
+        _say_skipped(scan.problems)
         for campaign in sorted(scan.campaigns - self._deployment_ids.keys()):
             await self._change(campaign, self._serve)
         for campaign in sorted(self._deployment_ids.keys() - scan.campaigns):
@@ -204,7 +211,8 @@ class ServedCampaigns:
             httpx.HTTPError,
             PrefectException,
         ) as error:
-            print(f"campaign {campaign}: not checked ({error})", file=sys.stderr, flush=True)
+            shown = printable_lines(str(error))
+            print(f"campaign {campaign}: not checked ({shown})", file=sys.stderr, flush=True)
             return
         where = sys.stdout if checklist.ok else sys.stderr
         print("\n".join(checklist_lines(checklist)), file=where, flush=True)
@@ -318,8 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.work_pool:
         # Registered once, now: a file written a moment ago is no copy in progress to wait for.
         scan = CampaignFiles(settings.campaigns_dir, quiet_seconds=0).scan()
-        for problem in scan.problems:
-            print(f"skipped: {problem}", file=sys.stderr)
+        _say_skipped(scan.problems)
         asyncio.run(
             register_for_work_pool(
                 inbox=inbox,

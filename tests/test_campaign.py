@@ -486,3 +486,191 @@ def test_a_window_outside_federal_hours_is_allowed_when_asked() -> None:
 
     assert config.window.allows(datetime(2026, 3, 3, 23, 58, tzinfo=ZoneInfo("UTC")))
     assert config.window.allows(datetime(2026, 3, 3, 0, 0, tzinfo=ZoneInfo("UTC")))
+
+
+# --- absurd and hostile files (issue 19): every one is a CampaignFileError naming the key ---------
+
+MINIMAL_YAML = yaml.safe_dump(MINIMAL, sort_keys=False)
+
+
+def parse_error(text: str) -> str:
+    with pytest.raises(CampaignFileError) as raised:
+        parse_campaign(text, source="x.yaml")
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "caps: {max_calls_per_number_per_24h: " + "9" * 5000 + "}",
+            "x.yaml: caps.max_calls_per_number_per_24h: '99999999999999999999…' (5000 characters) "
+            "is too large a number (the largest is 9223372036854775807)",
+        ),
+        (
+            "budget_cents: 99999999999999999999",
+            "x.yaml: budget_cents: '99999999999999999999' is too large a number "
+            "(the largest is 9223372036854775807)",
+        ),
+        (
+            "analysis_timeout: 99999999999999999999d",
+            "x.yaml: analysis_timeout: '99999999999999999999d' is longer than 3650d, "
+            "the longest duration a campaign file may give",
+        ),
+        (
+            "retry: {busy: {delay: 3651d}}",
+            "x.yaml: retry.busy.delay: '3651d' is longer than 3650d, "
+            "the longest duration a campaign file may give",
+        ),
+        (
+            "caps: {99999999999999999999: 1}",
+            "x.yaml: caps: '99999999999999999999' is too large a number "
+            "(the largest is 9223372036854775807)",
+        ),
+        (
+            "window: {holidays: [2026-02-30]}",
+            "x.yaml: window.holidays[0]: '2026-02-30' cannot be read: "
+            "day is out of range for month",
+        ),
+    ],
+)
+def test_numbers_durations_and_dates_out_of_range_name_their_key(line: str, message: str) -> None:
+    assert parse_error(f"{MINIMAL_YAML}{line}\n") == message
+
+
+@pytest.mark.parametrize(
+    ("nested", "where"),
+    [
+        ("description: " + "[" * 5000 + "]" * 5000, "line 8, column 63"),
+        (
+            "description:\n" + "".join(f"{'  ' * depth}- \n" for depth in range(300)),
+            "line 58, column 99",
+        ),
+    ],
+)
+def test_nesting_too_deep_is_an_error_with_its_place(nested: str, where: str) -> None:
+    assert parse_error(f"{MINIMAL_YAML}{nested}\n") == (
+        f"x.yaml: {where}: nested more than 50 levels deep"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a" * 1_000_001,
+            "x.yaml: 1,000,001 characters is too long for a campaign file (at most 1,000,000)",
+        ),
+        (
+            f"{MINIMAL_YAML}window: {{days: !!set {{mon: null}}}}\n",
+            "x.yaml: line 8, column 16: the tag tag:yaml.org,2002:set is not allowed in a "
+            "campaign file",
+        ),
+        (
+            f'{MINIMAL_YAML}window: {{"\\r\\n[red]": 1}}\n',
+            "x.yaml: window['\\r\\n[red]']: unknown key (expected one of: days, start, end, "
+            "allow_outside_federal_hours, holidays, holiday_calendar)",
+        ),
+    ],
+)
+def test_huge_files_tags_and_made_up_keys_are_one_line_errors(text: str, message: str) -> None:
+    assert parse_error(text) == message
+
+
+def test_variant_weights_must_add_up_to_a_finite_number() -> None:
+    data = {k: v for k, v in MINIMAL.items() if k != "agent"}
+    text = yaml.safe_dump(data, sort_keys=False) + (
+        "variants:\n"
+        "  - {name: A, agent_id: agent_a, weight: 1e308}\n"
+        "  - {name: B, agent_id: agent_b, weight: 1e308}\n"
+    )
+
+    assert parse_error(text) == (
+        "x.yaml: variants: the weights add up to more than the largest number (1e+308 and 1e+308)"
+    )
+
+
+# --- fuzzing the parser: whatever the text, only a CampaignFileError comes out -------------------
+
+_KEYS = st.sampled_from(
+    [
+        *CampaignConfig.model_fields,
+        "agent_id",
+        "version",
+        "weight",
+        "size",
+        "phone",
+        "days",
+        "start",
+        "holidays",
+        "no_answer",
+        "delay",
+        "max_attempts",
+        "max_calls_per_number_per_24h",
+        "calls_per_second",
+    ]
+)
+_AWKWARD_SCALARS = st.sampled_from(
+    [
+        "9" * 5000,
+        "99999999999999999999d",
+        "1e308",
+        "-1e999",
+        ".nan",
+        "2026-02-30",
+        "25:00",
+        "\x1b]0;title\x07",
+        "\u202e",
+        "+1415",
+        "0x" + "f" * 40,
+    ]
+)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), _AWKWARD_SCALARS
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(_KEYS | st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_YAML_TOKENS = st.sampled_from(
+    [
+        *("[", "]", "{", "}", ": ", "- ", "\n", "  ", ", ", "&a ", "*a ", "? ", "'", '"', "#"),
+        *("!!int ", "!!float ", "!!timestamp ", "!!set ", "!!binary ", "!!python/tuple ", "<<: "),
+        *("name", "caps", "variants", "weight", "9" * 30, "2026-02-30", "1e999", "1h", "\x00"),
+    ]
+)
+
+
+def problems_parsing(text: str) -> list[str]:
+    """The lines of the CampaignFileError the text raises (none if it is a valid campaign);
+    any other exception fails the test."""
+    try:
+        parse_campaign(text, source="fuzz.yaml")
+    except CampaignFileError as error:
+        return str(error).splitlines()
+    return []
+
+
+def assert_parses_or_says_why(text: str) -> None:
+    assert all(line.startswith("fuzz.yaml: ") for line in problems_parsing(text))
+
+
+@given(st.text() | st.binary().map(lambda data: data.decode("utf-8", errors="replace")))
+def test_any_text_parses_or_is_a_campaign_file_error(text: str) -> None:
+    assert_parses_or_says_why(text)
+
+
+@given(st.lists(_YAML_TOKENS, max_size=60).map("".join))
+def test_yaml_token_soup_parses_or_is_a_campaign_file_error(text: str) -> None:
+    assert_parses_or_says_why(text)
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=5))
+def test_campaigns_with_random_values_parse_or_are_a_campaign_file_error(
+    changes: dict[str, Any],
+) -> None:
+    assert_parses_or_says_why(yaml.safe_dump(with_changes(**changes), allow_unicode=True))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from campaigner.campaign import CampaignConfig, parse_campaign
-from campaigner.preflight import Mark
+from campaigner.preflight import Check, Checklist, Mark, checklist_lines, checklist_markdown
 from campaigner.preflight.checks import (
     agent_check,
     api_key_check,
@@ -120,3 +120,27 @@ def test_retries_are_said_in_words_with_their_limits() -> None:
     assert "voicemail after 1d (at most 1 such attempts)" in found
     assert "no answer after 4h," in found
     assert "busy" not in found
+
+
+def test_what_a_check_found_is_shown_as_text_on_a_terminal_and_in_markdown() -> None:
+    checklist = Checklist(
+        campaign="spring",
+        base_url="https://api.retellai.com",
+        checked_at=datetime(2026, 12, 6, tzinfo=UTC),
+        checks=[
+            Check(
+                topic="agent",
+                mark=Mark.FAILED,
+                found="Retell answered 404: [red]**gone**[/red]\x1b]0;title\x07",
+                fix="\x1b[2Jpublish it | again",
+            )
+        ],
+    )
+
+    assert checklist_lines(checklist)[1:] == [
+        "✗ agent: Retell answered 404: [red]**gone**[/red]",
+        "    fix: publish it | again",
+    ]
+    assert checklist_markdown(checklist).splitlines()[-1] == (
+        r"| ✗ | agent | Retell answered 404: \[red\]\*\*gone\*\*\[/red\] | publish it \| again |"
+    )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flows.serve import _say_skipped
 from flows.serve import main as serve_main
 from typer.testing import CliRunner
 
@@ -159,6 +160,38 @@ def test_valid_files_are_served_and_an_invalid_one_is_reported_once_per_version(
     assert len(files.scan().problems) == 1
     write(campaigns / "broken.yaml", CAMPAIGN.format(name="broken"), at=clock.now - 30)
     assert files.scan() == CampaignScan(frozenset({"shop", "broken"}), [], frozenset({"broken"}))
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("budget_cents: " + "9" * 5000, "budget_cents: '99999999999999999999…' (5000 characters)"),
+        ("analysis_timeout: 99999999999999999999d", "analysis_timeout: '99999999999999999999d'"),
+        ("description: " + "[" * 5000 + "]" * 5000, "nested more than 50 levels deep"),
+    ],
+)
+def test_an_absurd_file_is_reported_and_the_other_campaigns_stay_served(
+    campaigns: Path, clock: Clock, line: str, problem: str
+) -> None:
+    write(campaigns / "absurd.yaml", CAMPAIGN.format(name="absurd") + line + "\n")
+
+    scan = CampaignFiles(campaigns, clock=clock).scan()
+
+    assert scan.campaigns == {"shop"}
+    (reported,) = scan.problems
+    assert reported.startswith(f"{campaigns / 'absurd.yaml'}: ")
+    assert problem in reported
+
+
+def test_a_skipped_file_is_reported_with_nothing_a_terminal_acts_on(
+    campaigns: Path, clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(campaigns / "\x1b]0;title\x07x\x1b[2J.yaml", "name: [")
+
+    _say_skipped(CampaignFiles(campaigns, clock=clock).scan().problems)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"skipped: {campaigns / 'x.yaml'}: line 1, column 8: ")
 
 
 def test_a_new_file_is_read_once_it_has_been_quiet_so_a_copy_in_progress_is_no_error(

@@ -170,3 +170,33 @@ def test_a_terminal_gets_tables(store_url: str) -> None:
     assert "campaign spring: active" in text
     assert "batches" in text
     assert "America/New_York" in text
+
+
+# Rich markup (colour, a link), an OSC window-title change, a screen clear and a bidi override.
+HOSTILE_REASON = (
+    "[bold red]refused[/bold red] [link=https://evil.example]see[/link]"
+    "\x1b]0;pwned\x07\x1b[2J\x1bc\u202eokay\x9b31m"
+)
+SHOWN_REASON = "[bold red]refused[/bold red] [link=https://evil.example]see[/link]okay31m"
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_pause_reason_is_shown_as_text_and_never_acted_on(
+    runner: CliRunner, store_url: str, terminal: bool
+) -> None:
+    paused = runner.invoke(app, ["pause", "spring", "--reason", HOSTILE_REASON])
+    assert paused.exit_code == 0, paused.output
+    engine = make_engine(store_url)
+    with Session(engine) as session:
+        overviews = campaign_overviews(session=session, name="spring", now=datetime.now(UTC))
+    engine.dispose()
+    out = io.StringIO()
+
+    # No colours: any escape sequence in the output would be the reason's own.
+    console = Console(file=out, force_terminal=terminal, color_system=None, width=300)
+    print_overviews(overviews, console)
+
+    text = out.getvalue()
+    # A table's title wraps to the table's width, even inside a word.
+    assert "".join(SHOWN_REASON.split()) in "".join(text.split())
+    assert not {"\x1b", "\x07", "\u202e", "\x9b"} & set(text)

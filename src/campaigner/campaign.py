@@ -17,9 +17,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -44,6 +46,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from campaigner.durations import Duration, format_duration, parse_duration
+from campaigner.errors import CampaignerError
 from campaigner.outcomes import FINAL_OUTCOMES, OUTCOMES, OutcomeClass, RetryRule
 
 __all__ = [
@@ -78,7 +81,7 @@ FEDERAL_LATEST = time(21, 0)
 """47 CFR 64.1200(c)(1): telemarketing calls only 08:00-21:00 at the called party's location."""
 
 
-class CampaignFileError(Exception):
+class CampaignFileError(CampaignerError):
     """A campaign file is missing, is not valid YAML, or does not describe a valid campaign.
 
     The message has one line per problem, each `<file>: <field path>: <what is wrong>`.
@@ -424,6 +427,16 @@ class CampaignConfig(_Section):
             raise ValueError(f"variant names must be unique: {', '.join(duplicates)} repeated")
         return value
 
+    @field_validator("variants")
+    @classmethod
+    def _finite_total_weight(cls, value: list[AgentVariant] | None) -> list[AgentVariant] | None:
+        # Each weight is finite, but two of 1e308 add up to infinity, and every share to 0.
+        weights = [variant.weight for variant in value or []]
+        if not math.isfinite(sum(weights)):
+            listed = " and ".join(f"{weight:g}" for weight in weights)
+            raise ValueError(f"the weights add up to more than the largest number ({listed})")
+        return value
+
     @model_validator(mode="after")
     def _one_agent_source(self) -> CampaignConfig:
         if (self.agent is None) == (self.variants is None):
@@ -463,17 +476,102 @@ class CampaignConfig(_Section):
 # --- reading files --------------------------------------------------------------------------------
 
 
+MOST_NESTED = 50
+"""Deepest nesting of lists and mappings a campaign file may have (it needs 4); the YAML reader
+recurses once per level, so a file of 5,000 brackets would otherwise exhaust Python's stack."""
+
+LARGEST_WHOLE_NUMBER = 2**63 - 1
+"""The largest 64-bit integer, what databases and APIs hold: no count, cap or amount of cents a
+campaign means is larger, so a larger number is a slip of the keyboard."""
+
+_LONGEST_WHOLE_NUMBER_TEXT = len(f"-{LARGEST_WHOLE_NUMBER}")
+"""A sign and 19 digits. Longer text is refused unread: Python converts no more than 4,300
+digits (a `ValueError` without a word about the key)."""
+
+LONGEST_FILE = 1_000_000
+"""Characters in a campaign file, at most: a real one has a few thousand."""
+
+
+@dataclass(frozen=True)
+class _UnreadableScalar:
+    """A scalar YAML cannot turn into a value (a 30-digit number, the date 2026-02-30).
+
+    Kept in the data in place of the value, so that the field it was written for rejects it and
+    the error names that field, instead of the whole file failing without a key.
+    """
+
+    text: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{_shown(self.text)} {self.problem}"
+
+
+def _shown(text: str) -> str:
+    """A value quoted in an error message, cut short so that the message stays one short line."""
+    if len(text) <= _LONGEST_SHOWN:
+        return repr(text)
+    return f"{text[:_LONGEST_SHOWN]!r}… ({len(text)} characters)".replace("'…", "…'")
+
+
+_LONGEST_SHOWN = 20
+
+
 class _YamlLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 scalars, so `no` (Norway) stays a string and `9:30` is not 570.
 
     PyYAML follows YAML 1.1, where `yes/no/on/off` are booleans and `H:MM` is a base-60 number;
-    both would turn campaign values into something else without a word. Duplicate keys are errors.
+    both would turn campaign values into something else without a word. Duplicate keys are errors,
+    and so is nesting deeper than `MOST_NESTED`. A scalar that cannot be read as the type YAML
+    gives it becomes an `_UnreadableScalar`.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        # An explicit tag (`!!set`, `!!timestamp`) reaches PyYAML constructors that crash on odd
+        # input (IndexError, AttributeError); a campaign file needs none.
+        tag = getattr(event, "tag", None)
+        if tag not in {None, "!"}:
+            raise _file_error_at(event, f"the tag {tag} is not allowed in a campaign file")
+        self._depth += 1
+        try:
+            if self._depth > MOST_NESTED:
+                raise _file_error_at(event, f"nested more than {MOST_NESTED} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as error:
+            # Python's own int(), float() and date() refused a scalar; a child's error was
+            # caught at the child, so this one is about this node.
+            text = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+            unreadable = _UnreadableScalar(text, _problem_of(error))
+            # As if constructed: a key is constructed twice (by construct_mapping here, then by
+            # SafeLoader's), and a node left marked as under construction reads as recursive.
+            self.recursive_objects.pop(node, None)
+            self.constructed_objects[node] = unreadable
+            return unreadable
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) <= _LONGEST_WHOLE_NUMBER_TEXT:
+            number = super().construct_yaml_int(node)
+            if abs(number) <= LARGEST_WHOLE_NUMBER:
+                return number
+        raise _TooLarge(f"is too large a number (the largest is {LARGEST_WHOLE_NUMBER})")
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # `? [a]: b`: SafeLoader's own error says so, with its place
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -481,6 +579,22 @@ class _YamlLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+
+def _file_error_at(event: yaml.Event, problem: str) -> yaml.MarkedYAMLError:
+    # The stubs allow the C reader's Mark too; the pure-Python reader of this loader makes
+    # yaml.error.Mark only.
+    return yaml.composer.ComposerError(None, None, problem, event.start_mark)  # type: ignore[arg-type]
+
+
+class _TooLarge(ValueError):
+    """A number beyond `LARGEST_WHOLE_NUMBER`: its message is the whole problem."""
+
+
+def _problem_of(error: ValueError | OverflowError) -> str:
+    return str(error) if isinstance(error, _TooLarge) else f"cannot be read: {error}"
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:int", _YamlLoader.construct_yaml_int)
 
 _YAML11_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _YamlLoader.yaml_implicit_resolvers = {
@@ -517,12 +631,22 @@ def load_campaign(path: Path) -> CampaignConfig:
 
 def parse_campaign(text: str, *, source: str = "<campaign>") -> CampaignConfig:
     """Validate campaign YAML text; `source` names it in error messages."""
+    if len(text) > LONGEST_FILE:
+        raise CampaignFileError(
+            f"{source}: {len(text):,} characters is too long for a campaign file "
+            f"(at most {LONGEST_FILE:,})"
+        )
     try:
         data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 -- a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise CampaignFileError(f"{source}: {where}{error.problem or error}") from None
+    except yaml.reader.ReaderError as error:
+        raise CampaignFileError(
+            f"{source}: character {error.position + 1}: {error.character!r} is a control "
+            "character, which YAML does not allow"
+        ) from None
     except yaml.YAMLError as error:
         raise CampaignFileError(f"{source}: not valid YAML ({error})") from None
     if data is None:
@@ -539,6 +663,8 @@ def parse_campaign(text: str, *, source: str = "<campaign>") -> CampaignConfig:
 
 
 def _describe_error(detail: ErrorDetails) -> str:
+    if isinstance(detail["input"], _UnreadableScalar):
+        return _unreadable_at(detail["loc"], detail["input"])
     location = _format_location(detail["loc"])
     prefix = f"{location}: " if location else ""
     kind = detail["type"]
@@ -549,8 +675,15 @@ def _describe_error(detail: ErrorDetails) -> str:
     if kind == "value_error":
         return f"{prefix}{detail.get('ctx', {}).get('error', detail['msg'])}"
     value = detail["input"]
-    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    got = _shown(value) if isinstance(value, str) else repr(value)
+    shown = f" (got {got})" if isinstance(value, str | int | float | bool) else ""
     return f"{prefix}{detail['msg'][:1].lower()}{detail['msg'][1:]}{shown}"
+
+
+def _unreadable_at(location: tuple[int | str, ...], scalar: _UnreadableScalar) -> str:
+    # An unreadable key is in pydantic's path as its repr: left out, as the problem quotes it.
+    path = _format_location(tuple(part for part in location if part != repr(scalar)))
+    return f"{path}: {scalar}" if path else str(scalar)
 
 
 def _format_location(location: tuple[int | str, ...]) -> str:
@@ -558,8 +691,18 @@ def _format_location(location: tuple[int | str, ...]) -> str:
     for part in location:
         if part == _DICT_KEY:
             continue
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY_RE.fullmatch(part):
+            # A key the file made up (`"\\r"`, `"a: b"`) is quoted, so the message stays one line
+            # whose path reads unambiguously.
+            text += f"[{_shown(part)}]"
+        else:
+            text += f".{part}" if text else part
     return text
+
+
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 _DICT_KEY = "[key]"

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer._click  # typer vendors click: its Context is what TyperGroup.invoke takes
+from typer.core import TyperGroup
 
 from campaigner import __version__
 
@@ -25,7 +27,23 @@ if TYPE_CHECKING:
     from campaigner.settings import Settings
     from campaigner.store import Campaign, CampaignStatus, Session
 
+
+class _OneLineErrors(TyperGroup):
+    """The command line's one error contract, for every command (sub-commands too): an error
+    campaigner raises on purpose (`CampaignerError`) or the database's is one line on stderr,
+    anything else one line saying where its traceback was written; exit code 2 either way."""
+
+    def invoke(self, ctx: typer._click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the ends of a command and the usage errors, which typer reports itself
+        except Exception as error:
+            _fail(_explained(error))
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="campaigner",
     help="Batch outbound call campaigns for Retell AI voice agents.",
     no_args_is_help=True,
@@ -45,23 +63,62 @@ def version() -> None:
 
 
 def _fail(message: object) -> NoReturn:
-    """One clear message on stderr, exit code 2, no traceback."""
-    typer.echo(f"error: {message}", err=True)
+    """One clear message on stderr, exit code 2, no traceback. A message quotes file names,
+    Retell's answers and what people wrote: nothing in it may act on the terminal."""
+    from campaigner.display_text import printable_lines
+
+    typer.echo(f"error: {printable_lines(str(message))}", err=True)
     raise typer.Exit(2)
 
 
-@contextmanager
-def _retell_and_database_errors(settings: Settings) -> Iterator[None]:
-    """Retell's refusals and the database's failures as one line each (exit 2)."""
+def _explained(error: Exception) -> str:
+    """What went wrong, in the words of the one line a command prints."""
+    from campaigner.errors import CampaignerError
     from campaigner.retell import RetellError
     from campaigner.store import DatabaseError
 
+    if isinstance(error, RetellError):
+        return f"Retell at {_settings().resolved_base_url()}: {error}"
+    if isinstance(error, CampaignerError):
+        return str(error)
+    if isinstance(error, DatabaseError):
+        return f"the database failed: {getattr(error, 'orig', None) or error}"
+    return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> str:
+    """A bug: its message on one line, and its full traceback in a file of the user's own
+    (mode 0600), both without the API key."""
+    import os
+    import tempfile
+    import traceback
+
+    message = " ".join(_without_api_key(str(error)).split())
     try:
-        yield
-    except RetellError as error:
-        _fail(f"Retell at {settings.resolved_base_url()}: {error}")
-    except DatabaseError as error:
-        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
+        written, path = tempfile.mkstemp(prefix="campaigner-traceback-", suffix=".txt")
+        with os.fdopen(written, "w", encoding="utf-8") as file:
+            file.write(_without_api_key("".join(traceback.format_exception(error))))
+    except OSError as unwritable:  # a full or read-only temp folder: the one line still says it
+        where = f"its traceback could not be written: {unwritable.strerror}"
+    else:
+        where = f"the full traceback is in {path}"
+    return f"unexpected {type(error).__name__}: {message} ({where})"
+
+
+def _without_api_key(text: str) -> str:
+    """The text with the configured API key (as written, and as repr() escapes it) starred out."""
+    import os
+
+    from campaigner.settings import SettingsError, get_settings
+
+    try:
+        configured = get_settings().retell_api_key
+        key = configured.get_secret_value() if configured else ""
+    except SettingsError:  # the settings themselves are the problem: the key as given
+        key = os.environ.get("RETELL_API_KEY", "")
+    for written in {key, repr(key)[1:-1]} - {""}:
+        text = text.replace(written, "***")
+    return text
 
 
 def _settings() -> Settings:
@@ -106,9 +163,8 @@ def ingest(
     ] = False,
 ) -> None:
     """Import a contacts file into a campaign: every row is accepted or rejected with a reason."""
-    from campaigner.campaign import CampaignFileError, load_campaign
-    from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
-    from campaigner.store import DatabaseError, StoreError
+    from campaigner.campaign import load_campaign
+    from campaigner.contacts import ingest_contacts_file
 
     try:
         config = load_campaign(campaign_file)
@@ -119,10 +175,6 @@ def ingest(
                 path=contacts_file,
                 out_dir=out_dir or Path("out") / config.name / "imports",
             )
-    except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
-        _fail(error)
-    except DatabaseError as error:
-        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"{error.filename}: {error.strerror}")
     if as_json:
@@ -179,14 +231,10 @@ def dnc_import(
     region: Annotated[str, _REGION_OPTION] = "US",
 ) -> None:
     """Add every number of a file to the do-not-call list (exit 1 if some entries were invalid)."""
-    from campaigner.contacts import ContactFileError
     from campaigner.contacts.dnc import read_dnc_file
     from campaigner.store import suppression
 
-    try:
-        entries = read_dnc_file(file, column=column, region=_region(region))
-    except ContactFileError as error:
-        _fail(error)
+    entries = read_dnc_file(file, column=column, region=_region(region))
     with _store_transaction() as session:
         added = suppression.add(
             session=session,
@@ -229,6 +277,7 @@ def dnc_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from campaigner.display_text import for_rich
     from campaigner.store import suppression
 
     with _store_transaction() as session:
@@ -238,8 +287,12 @@ def dnc_list() -> None:
         return
     table = Table("number", "reason", "source", "added (UTC)")
     for entry in entries:
+        # The reason and the source (a file's name) are as people wrote them.
         table.add_row(
-            entry.phone_e164, entry.reason, entry.source, f"{entry.created_at:%Y-%m-%d %H:%M}"
+            entry.phone_e164,
+            for_rich(entry.reason),
+            for_rich(entry.source),
+            f"{entry.created_at:%Y-%m-%d %H:%M}",
         )
     Console().print(table)
 
@@ -312,7 +365,7 @@ def check(
     Exit 0 when nothing blocks a run, 2 when something does (each with its fix).
     """
     from campaigner import eventloop
-    from campaigner.campaign import CampaignFileError, load_campaign
+    from campaigner.campaign import load_campaign
     from campaigner.dialer.clock import SystemClock
     from campaigner.preflight import check_and_remember
     from campaigner.retell import RetellClient
@@ -325,15 +378,12 @@ def check(
         async with RetellClient.from_settings(settings) as client:
             return await check_and_remember(config, client, engine, SystemClock())
 
-    with _retell_and_database_errors(settings):
-        try:
-            config = load_campaign(campaign_file)
-            upgrade_database(engine)
-            checklist = eventloop.run(checklist_of(config))
-        except CampaignFileError as error:
-            _fail(error)
-        finally:
-            engine.dispose()
+    try:
+        config = load_campaign(campaign_file)
+        upgrade_database(engine)
+        checklist = eventloop.run(checklist_of(config))
+    finally:
+        engine.dispose()
     _print_checklist(checklist, as_json=as_json)
     if not checklist.ok:
         raise typer.Exit(2)
@@ -379,73 +429,63 @@ def run_campaign(
     checklist and exits 2 without dialing anyone.
     """
     from campaigner import eventloop
-    from campaigner.campaign import CampaignFileError, load_campaign
+    from campaigner.campaign import load_campaign
     from campaigner.console import ProgressDisplay, print_run_summary
-    from campaigner.contacts import ContactFileError, IngestConflict, ingest_contacts_file
+    from campaigner.contacts import ingest_contacts_file
     from campaigner.dialer.clock import SystemClock
     from campaigner.dialer.runner import CampaignRunner
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.preflight import PreflightFailed, checked_before_dial
     from campaigner.retell import RetellClient
-    from campaigner.store import (
-        StoreError,
-        make_engine,
-        transaction,
-        upgrade_database,
-    )
+    from campaigner.store import make_engine, transaction, upgrade_database
 
     settings = _settings()
     engine = make_engine(settings.database_url)
-    with _retell_and_database_errors(settings):
-        try:
-            config = load_campaign(campaign_file)
-            upgrade_database(engine)
-            if contacts is not None:
-                with transaction(engine) as session:
-                    imported = ingest_contacts_file(
-                        session=session,
+    try:
+        config = load_campaign(campaign_file)
+        upgrade_database(engine)
+        if contacts is not None:
+            with transaction(engine) as session:
+                imported = ingest_contacts_file(
+                    session=session,
+                    config=config,
+                    path=contacts,
+                    out_dir=Path("out") / config.name / "imports",
+                )
+            if not as_json:
+                _print_ingest_summary(imported)
+
+        async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
+            async with RetellClient.from_settings(settings) as client:
+                await checked_before_dial(config, client, engine, SystemClock(), recheck=recheck)
+                with ProgressDisplay() as display:
+                    runner = CampaignRunner(
                         config=config,
-                        path=contacts,
-                        out_dir=Path("out") / config.name / "imports",
+                        engine=engine,
+                        client=client,
+                        on_progress=None if as_json else display,
+                        webhooks=webhooks,
                     )
+                    return await runner.run()
+
+        async def dial_with_webhooks(port: int) -> RunSummary:
+            key = settings.resolved_webhook_api_key()
+            async with serve_webhook_inbox(
+                webhook_api_key=key, host=webhook_host, port=port
+            ) as inbox:
                 if not as_json:
-                    _print_ingest_summary(imported)
+                    typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
+                return await dial(inbox)
 
-            async def dial(webhooks: WebhookInbox | None = None) -> RunSummary:
-                async with RetellClient.from_settings(settings) as client:
-                    await checked_before_dial(
-                        config, client, engine, SystemClock(), recheck=recheck
-                    )
-                    with ProgressDisplay() as display:
-                        runner = CampaignRunner(
-                            config=config,
-                            engine=engine,
-                            client=client,
-                            on_progress=None if as_json else display,
-                            webhooks=webhooks,
-                        )
-                        return await runner.run()
-
-            async def dial_with_webhooks(port: int) -> RunSummary:
-                key = settings.resolved_webhook_api_key()
-                async with serve_webhook_inbox(
-                    webhook_api_key=key, host=webhook_host, port=port
-                ) as inbox:
-                    if not as_json:
-                        typer.echo(f"Receiving Retell webhooks at {inbox.url}", err=True)
-                    return await dial(inbox)
-
-            dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
-            summary = eventloop.run(dialing)
-        except PreflightFailed as failed:
-            _print_checklist(failed.checklist, as_json=as_json)
-            raise typer.Exit(2) from None
-        except (CampaignFileError, ContactFileError, IngestConflict, StoreError) as error:
-            _fail(error)
-        except OSError as error:
-            _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
-        finally:
-            engine.dispose()
+        dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
+        summary = eventloop.run(dialing)
+    except PreflightFailed as failed:
+        _print_checklist(failed.checklist, as_json=as_json)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        _fail(f"cannot receive webhooks on {webhook_host}:{webhook_port}: {error}")
+    finally:
+        engine.dispose()
     if as_json:
         typer.echo(summary.model_dump_json())
     else:
@@ -467,8 +507,8 @@ def report(
     ] = None,
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
-    from campaigner.reports import ReportError, ReportFormat, export_report
-    from campaigner.store import DatabaseError, StoreError, make_engine, upgrade_database
+    from campaigner.reports import ReportFormat, export_report
+    from campaigner.store import make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
     unknown = [given for given in formats or [] if given.lower() not in known]
@@ -480,10 +520,6 @@ def report(
     try:
         upgrade_database(engine)
         exported = export_report(engine, name, out_dir, chosen)
-    except (ReportError, StoreError) as error:
-        _fail(error)
-    except DatabaseError as error:
-        _fail(f"the database failed: {getattr(error, 'orig', None) or error}")
     except OSError as error:
         _fail(f"cannot write the report to {out_dir}: {error.strerror}")
     finally:
@@ -520,7 +556,7 @@ def serve(
     """
     import os
 
-    from campaigner.serving import ServeError, serve_deployments
+    from campaigner.serving import serve_deployments
 
     _settings()  # an invalid setting is one error here, not a traceback from the child process
     env = dict(os.environ)
@@ -529,10 +565,7 @@ def serve(
         args += ["--inbox", str(inbox.resolve())]
     # The dialer's own warnings (a sync that failed, a breaker that tripped) in the flow run logs.
     env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "campaigner")
-    try:
-        code = serve_deployments(env=env, args=args, host=host, port=port, say=typer.echo)
-    except ServeError as error:
-        _fail(error)
+    code = serve_deployments(env=env, args=args, host=host, port=port, say=typer.echo)
     raise typer.Exit(code)
 
 
@@ -656,13 +689,10 @@ def status(
     from rich.console import Console
 
     from campaigner.status import campaign_overviews, print_overviews
-    from campaigner.store import StoreError, utcnow
+    from campaigner.store import utcnow
 
-    try:
-        with _store_transaction() as session:
-            overviews = campaign_overviews(session=session, name=name, now=utcnow())
-    except StoreError as error:
-        _fail(error)
+    with _store_transaction() as session:
+        overviews = campaign_overviews(session=session, name=name, now=utcnow())
     if as_json:
         campaigns = [overview.model_dump(mode="json") for overview in overviews]
         typer.echo(json.dumps({"campaigns": campaigns}))
@@ -682,7 +712,7 @@ def audit(
     from campaigner import eventloop
     from campaigner.dialer.call_audit import audit_calls
     from campaigner.retell import RetellClient
-    from campaigner.store import StoreError, make_engine, upgrade_database
+    from campaigner.store import make_engine, upgrade_database
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -692,11 +722,8 @@ def audit(
             return await audit_calls(client=client, engine=engine, campaign=name)
 
     try:
-        with _retell_and_database_errors(settings):
-            upgrade_database(engine)
-            result = eventloop.run(compare())
-    except StoreError as error:
-        _fail(error)
+        upgrade_database(engine)
+        result = eventloop.run(compare())
     finally:
         engine.dispose()
     if as_json:

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from campaigner.dialer.runner import RunProgress, RunSummary
+from campaigner.display_text import for_rich
 from campaigner.store import CampaignCounts
 
 __all__ = ["ProgressDisplay", "add_count_rows", "print_run_summary", "progress_line"]
@@ -101,7 +102,8 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     table = Table(title=f"campaign {summary.campaign}: {summary.status}", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("stopped because", summary.stop_reason)
+    # The reason may quote Retell's error text or a person's pause reason.
+    table.add_row("stopped because", for_rich(summary.stop_reason))
     table.add_row("calls placed this run", str(summary.calls_placed))
     add_count_rows(table, summary.counts)
     if summary.next_callable_at is not None:

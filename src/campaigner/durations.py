@@ -14,10 +14,15 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-__all__ = ["Duration", "format_duration", "parse_duration"]
+__all__ = ["LONGEST_DURATION", "Duration", "format_duration", "parse_duration"]
+
+LONGEST_DURATION = timedelta(days=3650)
+"""Ten years: longer than any delay or timeout means, and short enough that a time computed from
+it never leaves the calendar (`now + delay` overflows beyond the year 9999)."""
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+_MOST_DIGITS = 12
 
 
 def parse_duration(value: object) -> timedelta:
@@ -30,8 +35,22 @@ def parse_duration(value: object) -> timedelta:
     match = _DURATION_RE.fullmatch(text)
     if not text or match is None:
         raise ValueError(f"{value!r} is not a duration like '30m', '4h', '1d' or '1h30m'")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    seconds = sum(
+        _count(part) * unit for part, (_, unit) in zip(match.groups(), _DURATION_UNITS, strict=True)
+    )
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise ValueError(
+            f"{value!r} is longer than {format_duration(LONGEST_DURATION)}, "
+            "the longest duration a campaign file may give"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _count(digits: str | None) -> int:
+    """A count of one unit; a count with more digits than any duration up to the longest has
+    stands for more than that (and Python converts at most 4,300 digits)."""
+    significant = (digits or "0").lstrip("0") or "0"
+    return int(significant) if len(significant) <= _MOST_DIGITS else 10**_MOST_DIGITS
 
 
 def format_duration(value: timedelta) -> str:

@@ -26,6 +26,7 @@ from types import FrameType
 import httpx
 
 from campaigner.campaign import CampaignFileError
+from campaigner.errors import CampaignerError
 from campaigner.inbox import load_named_campaign
 
 __all__ = [
@@ -41,7 +42,7 @@ STOP_TIMEOUT_S = 20.0
 CAMPAIGN_FILE_QUIET_S = 2.0
 
 
-class ServeError(Exception):
+class ServeError(CampaignerError):
     """The local Prefect server could not be started (the message says why)."""
 
 

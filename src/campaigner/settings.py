@@ -8,11 +8,14 @@ Retell signs webhooks with the workspace's webhook key, which need not be the AP
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from campaigner.errors import CampaignerError
 
 RETELL_PRODUCTION_URL = "https://api.retellai.com"
 SIMULATOR_DEFAULT_HOST = "127.0.0.1"
@@ -20,6 +23,22 @@ SIMULATOR_DEFAULT_PORT = 8765
 SIMULATOR_DEFAULT_URL = f"http://{SIMULATOR_DEFAULT_HOST}:{SIMULATOR_DEFAULT_PORT}"
 # Not a secret: the simulator accepts it by default so the demo needs no configuration.
 SIMULATOR_DEMO_API_KEY = "key_campaigner_simulator"
+
+
+_HEADER_VALUE_RE = re.compile(r"[!-~]+")
+"""Printable ASCII without spaces: what an API key sent in a header may hold."""
+
+
+def api_key_problem(key: SecretStr) -> str | None:
+    """Why a key cannot be sent, in words that never show it; None when it can."""
+    # The key is sent in an HTTP header, which httpx encodes as ASCII: a key with a stray
+    # character pasted along would fail every request with a UnicodeEncodeError.
+    if _HEADER_VALUE_RE.fullmatch(key.get_secret_value()):
+        return None
+    return (
+        "is not printable ASCII (the characters Retell's keys are made of): "
+        "look for a character pasted with it"
+    )
 
 
 class Settings(BaseSettings):
@@ -51,6 +70,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CAMPAIGNER_CAMPAIGNS_DIR", "campaigns_dir"),
     )
 
+    @field_validator("retell_api_key")
+    @classmethod
+    def _key_fits_a_header(cls, key: SecretStr | None) -> SecretStr | None:
+        problem = api_key_problem(key) if key is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return key
+
     @property
     def uses_simulator(self) -> bool:
         """True when no real key is configured and no explicit endpoint was chosen."""
@@ -73,7 +100,7 @@ class Settings(BaseSettings):
         return self.retell_webhook_api_key or self.resolved_api_key()
 
 
-class SettingsError(ValueError):
+class SettingsError(CampaignerError, ValueError):
     """An environment variable (or `.env` entry) campaigner cannot use, named in the message."""
 
 

@@ -10,6 +10,7 @@ with its tasks submitted, dialed, connected and finished.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +21,7 @@ from campaigner import store
 from campaigner.campaign import CampaignConfig
 from campaigner.console import add_count_rows
 from campaigner.dialer.groups import next_callable_time
+from campaigner.display_text import for_rich, printable
 from campaigner.store import (
     BatchProgress,
     Campaign,
@@ -100,12 +102,19 @@ def _next_callable(overview: CampaignOverview) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "none"
 
 
+def _status_with_reason(overview: CampaignOverview, shown: Callable[[str], str]) -> str:
+    """`paused (why)`; the reason was written by a person or by Retell, so it goes through
+    `shown` (one of display_text's) before it reaches a terminal."""
+    reason = f" ({shown(overview.status_reason)})" if overview.status_reason else ""
+    return f"{overview.status}{reason}"
+
+
 def overview_lines(overview: CampaignOverview) -> list[str]:
-    """The overview as plain lines (logs, pipes, cron mail)."""
+    """The overview as plain lines (logs, pipes, cron mail), with nothing a terminal acts on."""
     counts = overview.counts
-    reason = f" ({overview.status_reason})" if overview.status_reason else ""
     lines = [
-        f"campaign {overview.name}: {overview.status}{reason}, {overview.mode} mode",
+        f"campaign {overview.name}: {_status_with_reason(overview, printable)}, "
+        f"{overview.mode} mode",
         f"  contacts {counts['contacts']}: {_joined(counts['contacts_by_status'])}",
         f"  final outcomes: {_joined(counts['final_outcomes'])}",
         f"  attempts {counts['attempts']}: {_joined(counts['attempts_by_outcome'])}",
@@ -117,8 +126,8 @@ def overview_lines(overview: CampaignOverview) -> list[str]:
 
 
 def _overview_table(overview: CampaignOverview) -> Table:
-    reason = f" ({overview.status_reason})" if overview.status_reason else ""
-    table = Table(title=f"campaign {overview.name}: {overview.status}{reason}", show_header=False)
+    title = f"campaign {overview.name}: {_status_with_reason(overview, for_rich)}"
+    table = Table(title=title, show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("mode", overview.mode)
@@ -152,7 +161,8 @@ def print_overviews(overviews: list[CampaignOverview], console: Console) -> None
         console.print("no campaigns yet", highlight=False)
     for overview in overviews:
         if not console.is_terminal:
-            console.print("\n".join(overview_lines(overview)), highlight=False, soft_wrap=True)
+            lines = "\n".join(overview_lines(overview))
+            console.print(lines, markup=False, highlight=False, soft_wrap=True)
             continue
         console.print(_overview_table(overview))
         if overview.batches:

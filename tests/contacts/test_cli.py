@@ -138,6 +138,17 @@ def test_dnc_add_list_remove(runner: CliRunner) -> None:
     assert "was not on the do-not-call list" in gone.stderr
 
 
+def test_dnc_list_shows_a_reason_as_written(runner: CliRunner) -> None:
+    # Short enough for the table's column: markup, a window title and a screen clear.
+    reason = "[red]no[/red]\x1b]0;t\x07\x1b[2J"
+    runner.invoke(app, ["dnc", "add", "(415) 555-0177", "--reason", reason])
+
+    listing = runner.invoke(app, ["dnc", "list"]).stdout
+
+    assert "[red]no[/red]" in listing
+    assert "\x1b" not in listing
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
+from rich.console import Console
+
+from campaigner.console import print_run_summary
 from campaigner.dialer.progress import (
     ThrottledProgress,
     outcome_rows,
@@ -12,6 +16,13 @@ from campaigner.dialer.progress import (
 )
 from campaigner.dialer.runner import RunProgress, RunSummary
 from campaigner.store import CampaignCounts
+
+# What Retell's error text (quoted in an automatic pause) could hold: markdown, HTML, Rich markup,
+# a screen clear.
+HOSTILE_REASON = (
+    "Retell answered 400: <img src=x onerror=alert(1)> [click](https://evil.example) **now** "
+    "[link=https://evil.example]here[/link]\x1b[2J"
+)
 
 
 def counts(by_status: dict[str, int]) -> CampaignCounts:
@@ -71,3 +82,38 @@ def test_summary_markdown_says_why_the_run_stopped_and_what_is_next() -> None:
     assert "- contacts: 8 (done 4, waiting_retry 4), 50.0% done" in text
     assert "cost $12.34" in text
     assert "- next callable: 2026-05-01 13:00 UTC" in text
+
+
+def summary_of_a_run_stopped_because(reason: str) -> RunSummary:
+    return RunSummary(
+        campaign="spring",
+        status="paused",
+        stop_reason=reason,
+        calls_placed=1,
+        calls_finished=1,
+        counts=counts({"done": 1}),
+        next_callable_at=None,
+    )
+
+
+def test_summary_markdown_shows_a_reason_as_text() -> None:
+    text = summary_markdown(summary_of_a_run_stopped_because(HOSTILE_REASON))
+
+    (line,) = [line for line in text.splitlines() if line.startswith("- stopped because: ")]
+    assert line == (
+        r"- stopped because: Retell answered 400: \<img src=x onerror=alert\(1\)\> "
+        r"\[click\]\(https://evil\.example\) \*\*now\*\* "
+        r"\[link=https://evil\.example\]here\[/link\]"
+    )
+
+
+def test_the_run_summary_on_a_terminal_shows_a_reason_as_text() -> None:
+    out = io.StringIO()
+
+    # No colours: any escape sequence in the output would be the reason's own.
+    console = Console(file=out, force_terminal=True, color_system=None, width=400)
+    print_run_summary(summary_of_a_run_stopped_because(HOSTILE_REASON), console)
+
+    text = out.getvalue()
+    assert "[link=https://evil.example]here[/link]" in text
+    assert "\x1b" not in text

@@ -19,7 +19,7 @@ from prefect.states import Failed
 
 from campaigner.preflight import PreflightFailed
 from campaigner.retell import AuthenticationFailed, ServerError, TransportError
-from campaigner.settings import get_settings
+from campaigner.settings import SettingsError, get_settings
 from tests.flows.conftest import Workspace, contacts_csv
 from tests.flows.test_watch_inbox import artifacts_by_key
 
@@ -87,6 +87,23 @@ async def test_a_refused_key_fails_the_run_with_the_checklist_and_is_never_shown
     assert refused not in str(raised.value)
     (artifact,) = artifacts_by_key("campaign-refused-preflight").values()
     assert artifact["data"].startswith("# Preflight of refused: 1 problem to fix")
+    assert workspace.sim.stats()["calls_created"] == 0
+
+
+async def test_a_non_ascii_key_in_the_secret_block_fails_the_run_naming_the_block_not_the_key(
+    workspace: Workspace,
+) -> None:
+    key = "key_pasted_with_a_smart_quote’"
+    await Secret(value=key).asave(RETELL_SECRET_BLOCK, overwrite=True)
+    try:
+        ingest(workspace, "pasted", 1)
+        state = await run_campaign.with_options(retries=0)("pasted", return_state=True)
+    finally:
+        await Secret.adelete(RETELL_SECRET_BLOCK)
+    with pytest.raises(SettingsError) as raised:
+        await state.aresult()
+    assert str(raised.value).startswith("the 'retell-api-key' Secret block is not printable ASCII")
+    assert key not in str(raised.value)
     assert workspace.sim.stats()["calls_created"] == 0
 
 

@@ -9,8 +9,10 @@ rest of the file is accepted.
 
 from __future__ import annotations
 
+from campaigner.errors import CampaignerError
+
 __all__ = ["ContactFileError"]
 
 
-class ContactFileError(Exception):
+class ContactFileError(CampaignerError):
     """A contacts (or do-not-call) file cannot be used; the message says why in one line."""

@@ -51,6 +51,7 @@ from campaigner.contacts.reading import ContactTable, read_contact_table, read_f
 from campaigner.contacts.reasons import RejectReason
 from campaigner.contacts.variants import assign_variants
 from campaigner.csvsafe import neutralise_cell, neutralise_frame
+from campaigner.errors import CampaignerError
 from campaigner.store import (
     Campaign,
     JSONText,
@@ -76,7 +77,7 @@ _DNC_READ_WHOLE_RATIO = 50
 _CAMPAIGN_READ_WHOLE_RATIO = 5
 
 
-class IngestConflict(Exception):
+class IngestConflict(CampaignerError):
     """Another import added some of the same numbers to the campaign at the same moment."""
 
 

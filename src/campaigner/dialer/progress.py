@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from campaigner.dialer.runner import RunProgress, RunSummary
+from campaigner.display_text import for_markdown
 from campaigner.store import CampaignCounts, ContactStatus
 from campaigner.store.models import CLAIMABLE_STATUSES
 
@@ -77,7 +78,7 @@ def summary_markdown(summary: RunSummary) -> str:
         [
             f"# Campaign {summary.campaign}: {summary.status}",
             "",
-            f"- stopped because: {summary.stop_reason or 'the run ended'}",
+            f"- stopped because: {for_markdown(summary.stop_reason) or 'the run ended'}",
             f"- calls placed this run: {summary.calls_placed}, finished: {summary.calls_finished}",
             f"- contacts: {counts['contacts']} ({statuses or 'none'}), "
             f"{percent_done(counts):.1f}% done",

@@ -3,6 +3,7 @@ model's own `model_dump_json`)."""
 
 from __future__ import annotations
 
+from campaigner.display_text import for_markdown, printable
 from campaigner.preflight.checklist import Check, Checklist
 
 __all__ = ["checklist_lines", "checklist_markdown"]
@@ -16,18 +17,20 @@ def _verdict(checklist: Checklist) -> str:
 
 
 def checklist_lines(checklist: Checklist) -> list[str]:
-    """One line per check, its fix indented below it, under a heading with the verdict."""
+    """One line per check, its fix indented below it, under a heading with the verdict; what a
+    check found may quote Retell's answers, so nothing in a line acts on a terminal."""
     lines = [f"campaign {checklist.campaign} at {checklist.base_url}: {_verdict(checklist)}"]
     for check in checklist.checks:
-        lines.append(f"{check.mark.symbol} {check.topic}: {check.found}")
+        lines.append(f"{check.mark.symbol} {check.topic}: {printable(check.found)}")
         if check.fix:
-            lines.append(f"    fix: {check.fix}")
+            lines.append(f"    fix: {printable(check.fix)}")
     return lines
 
 
 def _markdown_row(check: Check) -> str:
+    # What a check found may quote Retell's answers (an agent's name, an error message).
     cells = (check.mark.symbol, check.topic, check.found, check.fix or "")
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(for_markdown(cell) for cell in cells) + " |"
 
 
 def checklist_markdown(checklist: Checklist) -> str:

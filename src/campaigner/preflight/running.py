@@ -21,6 +21,7 @@ from campaigner import store
 from campaigner.campaign import AgentVariant, CampaignConfig
 from campaigner.dialer.clock import Clock
 from campaigner.dialer.windows import earliest_callable_at, is_callable_at
+from campaigner.errors import CampaignerError
 from campaigner.preflight.checklist import Check, Checklist, Mark
 from campaigner.preflight.checks import (
     agent_check,
@@ -59,7 +60,7 @@ DEFAULT_KEY_SETTING = "RETELL_API_KEY"
 T = TypeVar("T")
 
 
-class PreflightFailed(Exception):
+class PreflightFailed(CampaignerError):
     """A blocker failed: the campaign may not dial. The message is the checklist, line by line."""
 
     def __init__(self, checklist: Checklist) -> None:

@@ -6,12 +6,13 @@ ReportError
 
 from __future__ import annotations
 
+from campaigner.errors import CampaignerError
 from campaigner.store import CampaignNotFound
 
 __all__ = ["ReportError", "UnknownCampaign"]
 
 
-class ReportError(Exception):
+class ReportError(CampaignerError):
     """Base of the reports' own errors; the message says what is wrong."""
 
 

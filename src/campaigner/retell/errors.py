@@ -25,6 +25,8 @@ No error message or repr ever contains the API key: messages are built from the 
 
 from __future__ import annotations
 
+from campaigner.errors import CampaignerError
+
 __all__ = [
     "AmbiguousCreate",
     "AuthenticationFailed",
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 
-class RetellError(Exception):
+class RetellError(CampaignerError):
     """Base class of every error raised by `campaigner.retell`."""
 
 

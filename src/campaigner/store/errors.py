@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sqlalchemy.exc
 
+from campaigner.errors import CampaignerError
+
 __all__ = [
     "CampaignNotFound",
     "DatabaseError",
@@ -32,7 +34,7 @@ IntegrityError = sqlalchemy.exc.IntegrityError
 OperationalError = sqlalchemy.exc.OperationalError
 
 
-class StoreError(Exception):
+class StoreError(CampaignerError):
     """Base of the store's own errors; the message says what is wrong."""
 
 
