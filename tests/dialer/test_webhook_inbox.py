@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -386,3 +387,70 @@ async def test_failed_dials_pushed_by_webhook_trip_the_breaker_without_waiting_f
     assert "failed to connect" in summary.stop_reason
     # The ten failures that trip it, and the calls already up in the five slots.
     assert stats["calls_created"] <= 10 + 5
+
+
+async def test_a_stale_or_misshapen_signature_is_refused_before_the_body_is_read() -> None:
+    inbox = WebhookInbox(webhook_api_key=KEY)
+    reads = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 1_000_000, "more_body": True}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    ten_minutes_ago = int(time.time() * 1000) - 600_000
+    for signature in (f"v={ten_minutes_ago},d={'0' * 64}", "v=1,d=short", "garbage"):
+        scope = {
+            "type": "http",
+            "path": "/retell/webhook",
+            "method": "POST",
+            "headers": [(b"x-retell-signature", signature.encode())],
+        }
+        await inbox.app(scope, receive, send)
+    assert reads == 0
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [401] * 3
+    assert inbox.counters.rejected == 3
+
+
+async def send_slowly(url: str, *, body_bytes: int) -> bytes:
+    """A delivery with a fresh, well-formed signature whose body never comes: the answer."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    signature = f"v={int(time.time() * 1000)},d={'0' * 64}"
+    writer.write(
+        f"POST /retell/webhook HTTP/1.1\r\nhost: {host}\r\ncontent-length: {body_bytes}\r\n"
+        f"x-retell-signature: {signature}\r\n\r\n".encode()
+        + b"{"
+    )
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(200), timeout=10)
+    finally:
+        writer.close()
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhook_inbox, "BODY_READ_SECONDS", 0.3)
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
+        answer = await send_slowly(inbox.url, body_bytes=1000)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert inbox.counters.rejected == 1
+
+
+async def test_deliveries_received_at_once_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhook_inbox, "MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(webhook_inbox, "BODY_READ_SECONDS", 2.0)
+    async with serve_webhook_inbox(webhook_api_key=KEY) as inbox:
+        answers = await asyncio.gather(*(send_slowly(inbox.url, body_bytes=1000) for _ in range(4)))
+    statuses = [answer.split(b" ")[1] for answer in answers]
+    # Beyond two connections at once, deliveries are turned away without being read; those read
+    # time out.
+    assert statuses.count(b"503") >= 2
+    assert set(statuses) <= {b"408", b"503"}

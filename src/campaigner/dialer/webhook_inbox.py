@@ -30,6 +30,7 @@ from campaigner.retell import (
     SIGNATURE_HEADER,
     Call,
     ResponseFormatError,
+    fresh_signature,
     read_webhook_payload,
     verify_webhook,
     webhook_event_from_payload,
@@ -43,8 +44,16 @@ WEBHOOK_PATH = "/retell/webhook"
 # Events that carry a call's result; `call_started` only says it connected.
 RESULT_EVENTS = frozenset({"call_ended", "call_analyzed"})
 _SIGNATURE_KEY = SIGNATURE_HEADER.encode()
-# A call with a long transcript is some hundreds of kB; anything far past that is not Retell.
-MAX_BODY_BYTES = 16 * 1024 * 1024
+# A call with a long transcript is some hundreds of kB (its words' timings included); anything
+# far past that is not Retell.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+# Deliveries being received at once: Retell sends a few per call, a few calls a second; more is
+# not Retell, and each holds up to MAX_BODY_BYTES (beyond it, uvicorn answers 503 at once).
+MAX_CONNECTIONS = 32
+# A body that takes longer to arrive is not Retell's (which sends a few hundred kB at once).
+BODY_READ_SECONDS = 10.0
+# An idle kept-alive connection is closed after this long.
+KEEP_ALIVE_SECONDS = 5
 
 
 # Signed deliveries refused in a row, with none accepted between, before the operator is told what
@@ -120,13 +129,23 @@ class WebhookInbox:
             status = 404
         elif scope["method"] != "POST":
             status = 405
-        elif (signature := _signature(scope)) is None:
-            # Unsigned: refused before its body is read.
-            self.counters.rejected += 1
+        elif fresh_signature(signature := _signature(scope)) is None:
+            # Unsigned, or a signature of the wrong shape or age: refused before the body is read
+            # (an unsigned post is no sign of a wrong key: it counts toward no advice).
+            if signature is None:
+                self.counters.rejected += 1
+            else:
+                self._refuse_signature()
             status = 401
         else:
-            body = await _read_body(receive)
-            status = 413 if body is None else self._take(body, signature)
+            try:
+                async with asyncio.timeout(BODY_READ_SECONDS):
+                    body = await _read_body(receive)
+            except TimeoutError:
+                self.counters.rejected += 1
+                status = 408
+            else:
+                status = 413 if body is None else self._take(body, signature)
         headers = [(b"content-length", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -220,6 +239,8 @@ async def serve_webhook_inbox(
             lifespan="off",
             # Webhooks are plain POSTs: an upgrade request is answered by uvicorn, not the app.
             ws="none",
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     )
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

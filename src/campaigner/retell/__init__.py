@@ -45,6 +45,7 @@ from campaigner.retell.server_clock import ServerClock
 from campaigner.retell.webhooks import (
     SIGNATURE_HEADER,
     WebhookEvent,
+    fresh_signature,
     parse_webhook_event,
     read_webhook_payload,
     sign_webhook,
@@ -92,6 +93,7 @@ __all__ = [
     "WebCall",
     "WebhookEvent",
     "call_filter",
+    "fresh_signature",
     "metadata_equals",
     "parse_webhook_event",
     "read_webhook_payload",

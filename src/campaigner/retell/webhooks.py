@@ -25,6 +25,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "SIGNATURE_TOLERANCE_MS",
     "WebhookEvent",
+    "fresh_signature",
     "parse_webhook_event",
     "read_webhook_payload",
     "sign_webhook",
@@ -73,16 +74,31 @@ def verify_webhook(
 ) -> bool:
     """True when `signature` was made with `webhook_api_key` over `body` less than five minutes
     ago."""
-    if not signature:
+    fresh = fresh_signature(signature, now_ms=now_ms, tolerance_ms=tolerance_ms)
+    if fresh is None:
         return False
+    stamp, digest = fresh
+    return hmac.compare_digest(_digest(webhook_api_key, _as_bytes(body), stamp), digest)
+
+
+def fresh_signature(
+    signature: str | None,
+    *,
+    now_ms: int | None = None,
+    tolerance_ms: int = SIGNATURE_TOLERANCE_MS,
+) -> tuple[int, str] | None:
+    """The timestamp and digest of a well-formed `x-retell-signature` made less than five minutes
+    ago (None otherwise): what can be checked before the body is read."""
+    if not signature:
+        return None
     match = _SIGNATURE.fullmatch(signature)
     if match is None:
-        return False
+        return None
     stamp = int(match.group(1))
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now - stamp) > tolerance_ms:
-        return False
-    return hmac.compare_digest(_digest(webhook_api_key, _as_bytes(body), stamp), match.group(2))
+        return None
+    return stamp, match.group(2)
 
 
 class WebhookEvent(BaseModel):
