@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from campaigner.dialer.hang_up import HangUps
     from campaigner.dialer.runner import RunSummary
     from campaigner.preflight import Checklist
+    from campaigner.retell import Call
     from campaigner.settings import Settings
     from campaigner.store import Campaign, CampaignStatus, Session
 
@@ -490,6 +491,102 @@ def run_campaign(
         typer.echo(summary.model_dump_json())
     else:
         print_run_summary(summary)
+
+
+@app.command("test-call")
+def call_yourself(
+    campaign_file: Annotated[Path, typer.Argument(help="The campaign file (YAML).")],
+    to: Annotated[str, typer.Option("--to", help="Your own phone number, to be called.")],
+    contact: Annotated[
+        int | None,
+        typer.Option(
+            help="The stored contact whose details the call carries (default: the first)."
+        ),
+    ] = None,
+    region: Annotated[
+        str, typer.Option(help="Region for a --to number without a country code.")
+    ] = "US",
+    wait: Annotated[
+        bool, typer.Option(help="Wait for the call to end and print how it went.")
+    ] = True,
+) -> None:
+    """Call your own phone as the campaign would call one of its contacts: the contact's dynamic
+    variables, its variant's agent and the campaign's first caller ID. Outside the campaign:
+    nothing is counted, and no run or audit takes it for one of the campaign's calls."""
+    from campaigner import eventloop
+    from campaigner.campaign import load_campaign
+    from campaigner.dialer.clock import SystemClock
+    from campaigner.dialer.test_call import place_test_call, wait_for_end
+    from campaigner.preflight import PreflightFailed, checked_before_dial
+    from campaigner.retell import RetellClient
+    from campaigner.store import campaigns, contacts, make_engine, transaction, upgrade_database
+
+    to_number = _e164(to, region)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        config = load_campaign(campaign_file)
+        upgrade_database(engine)
+        with transaction(engine) as session:
+            found = campaigns.get_by_name(session=session, name=config.name)
+            chosen = (
+                None
+                if found is None or found.id is None
+                else contacts.get(session=session, contact_id=contact)
+                if contact is not None
+                else contacts.first_of_campaign(session=session, campaign_id=found.id)
+            )
+        if found is None or chosen is None or chosen.campaign_id != found.id:
+            _fail(
+                f"campaign {config.name} has no contact {contact}"
+                if contact is not None
+                else f"campaign {config.name} has no contacts yet: import some first"
+            )
+
+        async def call_and_wait() -> tuple[Call, Call | None]:
+            async with RetellClient.from_settings(settings) as client:
+                clock = SystemClock()
+                await checked_before_dial(config, client, engine, clock)
+                placed = await place_test_call(
+                    config=config, client=client, contact=chosen, to_number=to_number
+                )
+                typer.echo(
+                    f"calling {to_number} from {config.from_numbers[0]} as contact "
+                    f"{chosen.id} of {config.name} (call {placed.call_id})"
+                )
+                if not wait:
+                    return placed, None
+                return placed, await wait_for_end(
+                    client=client, clock=clock, call_id=placed.call_id, timeout=TEST_CALL_WAIT
+                )
+
+        placed, ended = eventloop.run(call_and_wait())
+    except PreflightFailed as failed:
+        _print_checklist(failed.checklist, as_json=False)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if wait:
+        typer.echo(_test_call_outcome(placed.call_id, ended))
+
+
+TEST_CALL_WAIT = 15 * 60.0
+"""Seconds `test-call` waits for the call to end and its analysis to come."""
+
+
+def _test_call_outcome(call_id: str, ended: Call | None) -> str:
+    from campaigner.display_text import printable
+
+    if ended is None:
+        return f"call {call_id} had not ended after {TEST_CALL_WAIT / 60:.0f} minutes"
+    analysis = ended.call_analysis
+    verdict = (
+        ""
+        if analysis is None
+        else f"; successful: {'yes' if analysis.call_successful else 'no'}"
+        + (f"; summary: {printable(analysis.call_summary)}" if analysis.call_summary else "")
+    )
+    return f"call {call_id} ended: {ended.disconnection_reason or ended.call_status}{verdict}"
 
 
 @app.command("report")

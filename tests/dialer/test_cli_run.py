@@ -35,6 +35,7 @@ window: {days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "23:59"
          allow_outside_federal_hours: true}
 caps: {calls_per_second: 100}
 """
+NAMED_COLUMNS = "columns: {phone: phone, dynamic_variables: {first_name: first_name}}"
 
 
 @pytest.fixture
@@ -357,3 +358,39 @@ def test_a_hang_up_that_fails_is_one_line_and_the_campaign_is_cancelled_all_the_
     assert "Retell at http://127.0.0.1:9: POST /v2/stop-call/call_1 failed" in line
     status = json.loads(runner.invoke(app, ["status", "cli", "--json"]).stdout)
     assert status["campaigns"][0]["status"] == "cancelled"
+
+
+def test_a_test_call_rings_your_phone_as_a_contact_and_counts_for_nothing(
+    runner: CliRunner, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    (tmp_path / "named.csv").write_text("phone,first_name\n+12125550111,Ada\n+12125550112,Grace\n")
+    named = CAMPAIGN.replace("columns: {phone: phone}", NAMED_COLUMNS)
+    (tmp_path / "cli.yaml").write_text(named)
+    ingested = runner.invoke(app, ["ingest", "cli.yaml", "named.csv"])
+    assert ingested.exit_code == 0, ingested.output
+    order = ForcedOutcome(
+        to_number="+14155550123", disconnection_reason="agent_hangup", call_successful=True
+    )
+    sim.call(lambda simulator: simulator.force(order))
+
+    called = runner.invoke(app, ["test-call", "cli.yaml", "--to", "(415) 555-0123"])
+
+    assert called.exit_code == 0, called.output
+    assert "calling +14155550123 from +14155550100 as contact 1 of cli" in called.stdout
+    assert "ended: agent_hangup; successful: yes" in called.stdout
+    with httpx.Client(
+        base_url=sim.base_url, headers={"Authorization": f"Bearer {sim.api_key}"}
+    ) as http:
+        (call,) = http.post("/v3/list-calls", json={}).json()["items"]
+    assert call["retell_llm_dynamic_variables"]["first_name"] == "Ada"
+    assert "campaign" not in call["metadata"]
+    with closing(sqlite3.connect(tmp_path / "cli.db")) as db:
+        assert db.execute("SELECT count(*) FROM call_attempt").fetchone() == (0,)
+    audited = runner.invoke(app, ["audit", "cli", "--json"])
+    assert audited.exit_code == 0, audited.output
+
+
+def test_a_test_call_for_a_campaign_without_contacts_is_one_line(runner: CliRunner) -> None:
+    called = runner.invoke(app, ["test-call", "cli.yaml", "--to", "+14155550123"])
+    assert called.exit_code == 2
+    assert "has no contacts yet" in called.output

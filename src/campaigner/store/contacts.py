@@ -20,6 +20,7 @@ __all__ = [
     "INSERT_BATCH_SIZE",
     "count",
     "existing_numbers",
+    "first_of_campaign",
     "get",
     "insert",
     "insert_column_chunks",
@@ -207,6 +208,13 @@ def numbers(*, session: Session, campaign_id: int) -> set[str]:
         .execute(sa.select(contacts.phone_e164).where(contacts.campaign_id == campaign_id))
         .scalars()
     )
+
+
+def first_of_campaign(*, session: Session, campaign_id: int) -> Contact | None:
+    """The campaign's first contact in file order (None: it has none)."""
+    return session.exec(
+        select(Contact).where(Contact.campaign_id == campaign_id).order_by(col(Contact.id))
+    ).first()
 
 
 def get(*, session: Session, contact_id: int) -> Contact:
