@@ -272,8 +272,8 @@ def test_format_duration_round_trips_whole_seconds(value: timedelta) -> None:
         (
             with_changes(speed="fast"),
             "x.yaml: speed: unknown key (expected one of: name, description, agent, variants, "
-            "from_numbers, mode, batch, columns, numbers, window, retry, caps, budget_cents, "
-            "fetch_transcripts, mask_numbers_in_exports, analysis_timeout)",
+            "from_numbers, mode, batch, columns, numbers, window, retry, caps, priority, "
+            "budget_cents, fetch_transcripts, mask_numbers_in_exports, analysis_timeout)",
         ),
         ({k: v for k, v in MINIMAL.items() if k != "columns"}, "x.yaml: columns: is required"),
         (
