@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from campaigner.store import run_leases
+from campaigner.store import RunLease, run_leases
 from campaigner.store.run_leases import CampaignDemand, allocate
 from tests.store.factories import NOW, make_campaign
 
@@ -146,3 +148,28 @@ def test_every_slot_the_campaigns_can_use_is_given_and_none_beyond(
             short_per_unit = (shares[short] + 1) / demands[short].priority
             other_per_unit = (shares[other] - 1) / demands[other].priority
             assert other_per_unit <= short_per_unit + 1e-9
+
+
+def test_rows_of_runs_long_gone_are_dropped(session: Session) -> None:
+    campaign = make_campaign(session).id or 0
+    for owner, at in (("gone", NOW - timedelta(hours=3)), ("live", NOW)):
+        run_leases.hold(
+            session=session,
+            owner=owner,
+            campaign_id=campaign,
+            workspace="w",
+            workspace_slots=4,
+            calls_in_progress=0,
+            wanted=None,
+            priority=1,
+            campaign_cap=None,
+            seconds=5,
+            now=at,
+        )
+    session.commit()
+
+    dropped = run_leases.drop_expired(session=session, before=NOW - timedelta(hours=1))
+    session.commit()
+
+    assert dropped == 1
+    assert [row.owner for row in session.exec(select(RunLease))] == ["live"]

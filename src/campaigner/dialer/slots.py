@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from campaigner.campaign import CampaignConfig
 from campaigner.dialer.capacity import CapacityGauge
@@ -27,7 +28,11 @@ from campaigner.dialer.leases import LeaseWatch, new_run_owner
 from campaigner.retell import RetellClient
 from campaigner.store import Engine, attempts, run_leases, session_factory, transaction
 
-__all__ = ["SlotLedger"]
+__all__ = ["LONG_GONE", "SlotLedger"]
+
+LONG_GONE = timedelta(hours=1)
+"""A lease row whose run said it would renew this long ago is deleted when a run starts: clocks of
+machines disagree by seconds, never by an hour, so its run is gone."""
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,10 @@ class SlotLedger:
         self.creating = 0
 
     def start(self, campaign_id: int) -> None:
+        """Begin on the campaign; the rows of runs long gone are cleared away first."""
         self._campaign_id = campaign_id
+        with transaction(self._engine) as session:
+            run_leases.drop_expired(session=session, before=self._clock.now() - LONG_GONE)
 
     def calls_at_retell(self) -> int:
         """Calls Retell may be counting for this run (see the module docstring)."""

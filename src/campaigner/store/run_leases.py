@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from campaigner.store.models import RunLease
 from campaigner.store.types import utcnow
 
-__all__ = ["CampaignDemand", "RunShare", "allocate", "drop", "hold"]
+__all__ = ["CampaignDemand", "RunShare", "allocate", "drop", "drop_expired", "hold"]
 
 
 @dataclass(frozen=True)
@@ -223,3 +223,10 @@ def _lock_key(workspace: str) -> int:
 def drop(*, session: Session, owner: str) -> None:
     """A run that ends gives its share back at once (or a dead run's is taken back)."""
     session.exec(sa.delete(RunLease).where(col(RunLease.owner) == owner))
+
+
+def drop_expired(*, session: Session, before: datetime) -> int:
+    """Delete the rows of runs that said they would renew before `before` (housekeeping: a run
+    that died while no other run dialed its workspace leaves its row). Liveness is judged by
+    beats, never by this; callers pass a time far enough back that no clock is that far off."""
+    return session.exec(sa.delete(RunLease).where(col(RunLease.expires_at) < before)).rowcount
