@@ -797,6 +797,11 @@ def test_a_failed_import_goes_to_failed_for_good_or_back_for_now(folder: InboxFo
     assert [path.name for path in folder.failed.iterdir() if path.suffix == ".csv"] == [
         for_good.path.name
     ]
+    assert [path.name for path in folder.receipts.iterdir()] == ["a.csv.txt"]
+    assert (folder.receipts / "a.csv.txt").read_text().splitlines()[:2] == [
+        "a.csv: NOT imported into campaign shop: the import failed.",
+        "Why: the import failed: ValueError: token=***",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -889,13 +889,13 @@ def advise_misplaced_files(inbox: Path, campaigns_dir: Path) -> list[Receipt]:
     and telling it again every minute would bury the receipts of the files that were imported.
     """
     root = InboxFolder(inbox)
+    entries = _or_warning("inbox/", _dropped_entries, root) or []
+    campaigns = known_campaigns(campaigns_dir)
     receipts = []
-    for path, status in _dropped_entries(root):
+    for path, status in entries:
         if stat.S_ISDIR(status.st_mode):
             continue  # a campaign's folder, or one to be failed file by file
-        text = misplaced_receipt(
-            file=path.name, where="inbox/", campaigns=known_campaigns(campaigns_dir)
-        )
+        text = misplaced_receipt(file=path.name, where="inbox/", campaigns=campaigns)
         receipt = _write_receipt(root, path.name, text, only_new=True)
         if receipt is not None:
             receipts.append(receipt)
