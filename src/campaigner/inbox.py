@@ -269,8 +269,9 @@ def known_campaigns(campaigns_dir: Path) -> list[str]:
 
 
 def check_working_folders(folder: InboxFolder) -> None:
-    """Raise `InboxFolderError` when `processing/`, `archive/` or `failed/` is there but is not a
-    folder (a symbolic link, say): nothing of the campaign is taken until it is one."""
+    """Raise `InboxFolderError` when `processing/`, `archive/`, `failed/` or `receipts/` is there
+    but is not a folder (a symbolic link, say): nothing of the campaign is taken until it is
+    one."""
     for name in WORKING_FOLDERS:
         _checked_working_folder(folder, name)
 
@@ -757,11 +758,11 @@ def _imported(
 def process_claimed_file(
     *, engine: Engine, campaigns_dir: Path, claimed: ClaimedFile, out_dir: Path
 ) -> FileOutcome:
-    """Import a claimed file into its folder's campaign, then archive it, or fail it with why."""
-    campaign = claimed.folder.campaign
+    """Import a claimed file into its folder's campaign, then archive it, or fail it with why;
+    either way with its receipt beside it."""
     try:
         _require_regular_file(claimed.path)
-        config = load_named_campaign(campaigns_dir, campaign)
+        config = load_named_campaign(campaigns_dir, claimed.folder.campaign)
         summary = import_claimed_file(
             engine=engine, config=config, claimed=claimed, out_dir=out_dir
         )
