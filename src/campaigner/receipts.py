@@ -1,5 +1,6 @@
 """Receipts: what became of a file dropped into the inbox, in plain words, for the person who
-dropped it (written beside the file by `campaigner.inbox`, shown in the `watch-inbox` artifact).
+dropped it (written beside the file by `campaigner.inbox`, shown in the `watch-inbox-receipts`
+artifact).
 
 An import's receipt counts its rows (read, accepted, rejected by reason with where the rejected
 rows are, suppressed), then says when the campaign's first calls go out in the recipients' own
