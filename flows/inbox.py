@@ -3,6 +3,7 @@
 Two watchers on one inbox each claim a file at most once between them (see `campaigner.inbox`);
 the dialing run is started through the campaign's `run-campaign` deployment with an idempotency
 key made of the imported files' content hashes, so a retried watcher does not start it twice.
+Each file's receipt, written beside it, is also in the `watch-inbox-receipts` artifact.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from pathlib import Path
 from typing import Annotated, cast
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
+from campaigner.display_text import for_markdown
 from campaigner.inbox import (
     ClaimedFile,
     FileOutcome,
     InboxLook,
+    Receipt,
+    advise_misplaced_files,
     process_claimed_file,
     settle_failed_import,
     take_files,
@@ -30,7 +34,13 @@ from campaigner.inbox import (
 from campaigner.settings import get_settings
 from flows.resources import FILE_TASK_RETRIES, imports_dir, is_transient, store_engine
 
-__all__ = ["claim_inbox_files", "import_inbox_file", "start_campaign_run", "watch_inbox"]
+__all__ = [
+    "advise_misplaced_inbox_files",
+    "claim_inbox_files",
+    "import_inbox_file",
+    "start_campaign_run",
+    "watch_inbox",
+]
 
 RUN_CAMPAIGN_DEPLOYMENT = "run-campaign/{campaign}"
 
@@ -40,6 +50,12 @@ def claim_inbox_files(inbox: Path, quiet_seconds: float, stale_after: timedelta)
     """Put stale claims back, refuse links and special files (into failed/), then claim every
     settled file of every campaign folder; a file or folder that raises is skipped, not the rest."""
     return take_files(inbox, quiet_seconds=quiet_seconds, stale_after=stale_after)
+
+
+@task(name="advise-misplaced-inbox-files")
+def advise_misplaced_inbox_files(inbox: Path) -> list[Receipt]:
+    """Tell each file dropped into the inbox itself, once, where to put it (a receipt beside it)."""
+    return advise_misplaced_files(inbox, get_settings().campaigns_dir)
 
 
 @task(name="import-inbox-file", **FILE_TASK_RETRIES)
@@ -94,6 +110,15 @@ def _outcome_row(outcome: FileOutcome) -> dict[str, str | int]:
     }
 
 
+def _receipts_markdown(receipts: list[Receipt]) -> str:
+    """Each receipt under its file's name, line by line as written beside the file."""
+    return "\n\n".join(
+        f"### {for_markdown(receipt.file)}\n\n"
+        + "  \n".join(for_markdown(line) for line in receipt.text.splitlines())
+        for receipt in receipts
+    )
+
+
 def _runs_to_start(outcomes: list[FileOutcome]) -> dict[str, str]:
     """{campaign: idempotency key} for the campaigns that gained contacts."""
     hashes: dict[str, list[str]] = {}
@@ -125,6 +150,9 @@ def watch_inbox(
     logger = get_run_logger()
     root = Path(inbox) if inbox else get_settings().inbox
     look = claim_inbox_files(root, quiet_seconds, timedelta(minutes=stale_after_minutes))
+    advised = advise_misplaced_inbox_files(root)
+    for receipt in advised:
+        logger.warning("%s is not in a campaign's folder: see %s", receipt.file, receipt.path)
     outcomes = list(look.refused)
     for claimed in look.claims:
         state = import_inbox_file(claimed, return_state=True)
@@ -149,6 +177,13 @@ def watch_inbox(
             [_outcome_row(outcome) for outcome in outcomes],
             key="watch-inbox-files",
             description=f"Files taken from {root}",
+        )
+    receipts = [outcome.receipt for outcome in outcomes if outcome.receipt is not None] + advised
+    if receipts:
+        create_markdown_artifact(
+            _receipts_markdown(receipts),
+            key="watch-inbox-receipts",
+            description="The receipts written beside the files dropped into the inbox",
         )
     if start_runs:
         for campaign, key in _runs_to_start(outcomes).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import threading
@@ -21,6 +22,7 @@ from campaigner.contacts import IngestSummary
 from campaigner.inbox import (
     ClaimedFile,
     InboxFolder,
+    advise_misplaced_files,
     campaign_folders,
     claim_file,
     fail_file,
@@ -37,6 +39,7 @@ from campaigner.store import Contact, SourceFile, make_engine
 from tests.flows.conftest import CAMPAIGN, contacts_csv
 
 CONTACTS = contacts_csv(5)
+LONG_NAME = "n" * 251 + ".csv"  # 255 bytes, the most a file system allows
 MINUTE = timedelta(minutes=1)
 
 
@@ -252,6 +255,56 @@ def test_a_file_is_imported_then_archived(
     assert count(engine, Contact) == 5
 
 
+def test_an_imported_file_gets_a_receipt_beside_it_and_its_summary_names_where_it_is(
+    folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    claimed = claim_file(folder, drop(folder, "a.csv", text=CONTACTS + "not a number\n"))
+    assert claimed is not None
+    outcome = process_claimed_file(
+        engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+    )
+    assert outcome.summary is not None
+    assert outcome.receipt is not None
+    assert outcome.receipt.path == folder.root / "receipts" / "a.csv.txt"
+    text = outcome.receipt.path.read_text()
+    assert text == outcome.receipt.text
+    assert text.startswith("a.csv: imported into campaign shop on ")
+    assert "Rows read: 6\nAccepted: 5\nRejected: 1\n  unparseable: 1\n" in text
+    rejected_file = Path(text.split("the rejected rows, each with its reason: ")[1].split("\n")[0])
+    assert rejected_file.read_text(encoding="utf-8-sig").count("not a number") == 1
+    assert "Suppressed (on the do-not-call list, among the rejected): 0\n" in text
+    # The test campaign's window is open all day: its five New York numbers are called now.
+    assert text.endswith(" New York time (5 contacts)\n")
+    assert "\n  now, " in text
+    assert outcome.summary.summary_file is not None
+    written = json.loads(Path(outcome.summary.summary_file).read_text())
+    assert written["file"] == str(outcome.moved_to) == outcome.summary.file
+    assert Path(written["file"]).parent == folder.archive
+
+
+def test_a_receipt_is_never_written_through_a_link_and_the_import_stands(
+    folder: InboxFolder,
+    campaigns_dir: Path,
+    engine: Engine,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    folder.receipts.mkdir()
+    (folder.receipts / "a.csv.txt").symlink_to(elsewhere)
+    claimed = claim_file(folder, drop(folder, "a.csv"))
+    assert claimed is not None
+    with caplog.at_level("WARNING", logger="campaigner.inbox"):
+        outcome = process_claimed_file(
+            engine=engine, campaigns_dir=campaigns_dir, claimed=claimed, out_dir=tmp_path / "out"
+        )
+    assert outcome.receipt is None
+    assert outcome.moved_to.parent == folder.archive
+    assert elsewhere.read_text() == "untouched"
+    assert "the receipt of shop/a.csv skipped until the next look" in caplog.text
+
+
 def test_the_same_bytes_under_another_name_are_imported_once(
     folder: InboxFolder, campaigns_dir: Path, engine: Engine, tmp_path: Path
 ) -> None:
@@ -321,6 +374,9 @@ def test_a_file_that_cannot_be_imported_fails_with_its_reason(
     assert outcome.moved_to.parent == folder.failed
     assert reason in (folder.failed / f"{outcome.moved_to.name}.error.txt").read_text()
     assert count(engine, SourceFile) == 0
+    receipt = (folder.receipts / f"{name}.txt").read_text()
+    assert receipt.startswith(f"{name}: NOT imported into campaign shop: the import failed.\n")
+    assert f"Why: {outcome.error.splitlines()[0]}" in receipt
 
 
 def test_a_folder_without_a_campaign_file_fails_its_files(
@@ -336,6 +392,32 @@ def test_a_folder_without_a_campaign_file_fails_its_files(
     assert outcome.error is not None
     assert "typo.yaml: no such campaign file" in outcome.error
     assert outcome.moved_to.parent == folder.failed
+    assert (folder.receipts / "a.csv.txt").read_text() == (
+        "a.csv: NOT imported: inbox/typo/ is not the folder of a campaign.\n"
+        "Put contact files into inbox/<campaign-name>/. The campaigns: shop.\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["a.csv", LONG_NAME], ids=["short", "255 bytes"])
+def test_a_file_dropped_into_the_inbox_itself_gets_one_receipt_saying_where_to_put_it(
+    tmp_path: Path, campaigns_dir: Path, name: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    dropped = inbox / name
+    dropped.write_text(CONTACTS)
+    (inbox / ".DS_Store").write_text("")
+    (receipt,) = advise_misplaced_files(inbox, campaigns_dir)
+    assert receipt.file == f"inbox/{name}"
+    assert receipt.path.parent == inbox / "receipts"
+    assert len(receipt.path.name) <= 100 + len(".txt")
+    assert receipt.path.read_text() == (
+        f"{name}: NOT imported: inbox/ is not the folder of a campaign.\n"
+        "Put contact files into inbox/<campaign-name>/. The campaigns: shop.\n"
+    )
+    assert advise_misplaced_files(inbox, campaigns_dir) == []
+    assert dropped.read_text() == CONTACTS
+    assert campaign_folders(inbox) == []
 
 
 def test_a_claim_released_goes_back_under_its_own_name(folder: InboxFolder) -> None:
@@ -554,7 +636,7 @@ def test_a_fifo_is_refused_without_being_opened(folder: InboxFolder, tmp_path: P
     }
 
 
-LONG_NAMES = ["n" * 251 + ".csv", "n" * 216 + ".csv"]
+LONG_NAMES = [LONG_NAME, "n" * 216 + ".csv"]
 
 
 @pytest.mark.parametrize("name", LONG_NAMES, ids=["255 bytes", "220 bytes"])
@@ -714,6 +796,11 @@ def test_a_failed_import_goes_to_failed_for_good_or_back_for_now(folder: InboxFo
     assert [path.name for path in waiting_files(folder)] == ["b.csv"]
     assert [path.name for path in folder.failed.iterdir() if path.suffix == ".csv"] == [
         for_good.path.name
+    ]
+    assert [path.name for path in folder.receipts.iterdir()] == ["a.csv.txt"]
+    assert (folder.receipts / "a.csv.txt").read_text().splitlines()[:2] == [
+        "a.csv: NOT imported into campaign shop: the import failed.",
+        "Why: the import failed: ValueError: token=***",
     ]
 
 

@@ -6,6 +6,8 @@ inbox/
     processing/        files claimed by a watcher, while they are imported
     archive/           files imported (or found to repeat an earlier import: imported once)
     failed/            files that could not be imported, each beside <name>.error.txt saying why
+    receipts/          <dropped name>.txt: what became of each file dropped, in plain words
+  receipts/            for files dropped into the inbox itself: where to put them instead
 ```
 
 Exactly once, even with several watchers on one folder:
@@ -31,6 +33,10 @@ Exactly once, even with several watchers on one folder:
    logged and that file is left for the next look (`take_files`). Claimed names stay short
    whatever the dropped name's length, and every message names the file as it was dropped,
    with anything that looks like a secret masked (`ClaimedFile.in_users_words`).
+7. **A receipt for every file dropped**, beside it in `receipts/` (`campaigner.receipts` says
+   what it holds): the counts of its import and when its campaign's first calls go out, or why it
+   failed. A file dropped into the inbox itself gets one receipt saying where to put it
+   (`advise_misplaced_files`). A receipt that cannot be written is logged; the import stands.
 
 Nothing here imports Prefect: the `watch-inbox` flow composes these functions.
 """
@@ -59,19 +65,29 @@ from campaigner.contacts import (
     IngestSummary,
     ingest_contacts_file,
 )
-from campaigner.store import Engine, IntegrityError, transaction
+from campaigner.contacts.ingest import write_summary_file
+from campaigner.receipts import (
+    failed_receipt,
+    import_receipt,
+    misplaced_receipt,
+    read_first_calls,
+)
+from campaigner.store import DatabaseError, Engine, IntegrityError, transaction
 
 __all__ = [
     "ARCHIVE",
     "FAILED",
     "PROCESSING",
+    "RECEIPTS",
     "ClaimedFile",
     "FileClock",
     "FileOutcome",
     "InboxFolder",
     "InboxFolderError",
     "InboxLook",
+    "Receipt",
     "SystemFileClock",
+    "advise_misplaced_files",
     "campaign_folders",
     "changed_since_claim",
     "check_working_folders",
@@ -80,6 +96,7 @@ __all__ = [
     "fail_file",
     "finish_file",
     "import_claimed_file",
+    "known_campaigns",
     "load_named_campaign",
     "masked_excerpt",
     "process_claimed_file",
@@ -100,7 +117,10 @@ _Params = ParamSpec("_Params")
 PROCESSING = "processing"
 ARCHIVE = "archive"
 FAILED = "failed"
-WORKING_FOLDERS = (PROCESSING, ARCHIVE, FAILED)
+RECEIPTS = "receipts"
+"""Receipts go here, in each campaign's folder and in the inbox itself (for files dropped there):
+a campaign named `receipts` has no inbox folder."""
+WORKING_FOLDERS = (PROCESSING, ARCHIVE, FAILED, RECEIPTS)
 ERROR_SUFFIX = ".error.txt"
 KEPT_NAME_BYTES = 100
 """A dropped name longer than this (in bytes) is claimed as a hash of it and its suffix: file
@@ -183,6 +203,10 @@ class InboxFolder:
     def failed(self) -> Path:
         return self.root / FAILED
 
+    @property
+    def receipts(self) -> Path:
+        return self.root / RECEIPTS
+
 
 @dataclass(frozen=True)
 class ClaimedFile:
@@ -224,19 +248,30 @@ def describe_os_error(error: OSError) -> str:
 
 
 def campaign_folders(inbox: Path) -> list[InboxFolder]:
-    """The campaign folders of the inbox (hidden folders left out), by name."""
+    """The campaign folders of the inbox (hidden folders and the inbox's receipts left out), by
+    name."""
     if not inbox.is_dir():
         return []
     return [
         InboxFolder(child)
         for child in sorted(inbox.iterdir())
-        if child.is_dir() and not child.name.startswith(".")
+        if child.is_dir() and not child.name.startswith(".") and child.name != RECEIPTS
     ]
 
 
+def known_campaigns(campaigns_dir: Path) -> list[str]:
+    """The campaigns a file may be dropped for: the names of the campaign files, sorted."""
+    if not campaigns_dir.is_dir():
+        return []
+    return sorted(
+        path.stem for path in campaigns_dir.glob("*.yaml") if not path.name.startswith(".")
+    )
+
+
 def check_working_folders(folder: InboxFolder) -> None:
-    """Raise `InboxFolderError` when `processing/`, `archive/` or `failed/` is there but is not a
-    folder (a symbolic link, say): nothing of the campaign is taken until it is one."""
+    """Raise `InboxFolderError` when `processing/`, `archive/`, `failed/` or `receipts/` is there
+    but is not a folder (a symbolic link, say): nothing of the campaign is taken until it is
+    one."""
     for name in WORKING_FOLDERS:
         _checked_working_folder(folder, name)
 
@@ -367,15 +402,21 @@ def settled_files(
     return settled
 
 
+def _short_name(name: str) -> str:
+    """`name`, or, past `KEPT_NAME_BYTES`, 16 hex digits of its SHA-256 and its suffix: the
+    names made from it grow (a stamp, `.error.txt`, `.txt`) and must stay within 255 bytes."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= KEPT_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix
+    if len(os.fsencode(suffix)) > _KEPT_SUFFIX_BYTES:
+        suffix = ""
+    return hashlib.sha256(encoded).hexdigest()[:16] + suffix
+
+
 def _claimed_name(name: str, claimed_at: datetime) -> str:
     """A name no other claim has: dated, unique, and short, whatever the length of `name`."""
-    encoded = os.fsencode(name)
-    if len(encoded) > KEPT_NAME_BYTES:
-        suffix = Path(name).suffix
-        if len(os.fsencode(suffix)) > _KEPT_SUFFIX_BYTES:
-            suffix = ""
-        name = hashlib.sha256(encoded).hexdigest()[:16] + suffix
-    return f"{claimed_at:{_CLAIM_STAMP}}-{uuid4().hex[:8]}-{name}"
+    return f"{claimed_at:{_CLAIM_STAMP}}-{uuid4().hex[:8]}-{_short_name(name)}"
 
 
 def claim_file(
@@ -429,11 +470,42 @@ def fail_file(claimed: ClaimedFile, reason: str) -> Path:
     return _move(claimed, FAILED)
 
 
-def _write_text_not_following(path: Path, text: str) -> None:
-    """Write `path`, refusing (ELOOP) a link planted under its name rather than writing through."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NO_FOLLOW, 0o644)
+def _write_text_not_following(path: Path, text: str, *, only_new: bool = False) -> None:
+    """Write `path`, refusing (ELOOP) a link planted under its name rather than writing through;
+    `only_new`: FileExistsError when `path` exists (of two writers, one writes it)."""
+    replace_or_not = os.O_EXCL if only_new else os.O_TRUNC
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | replace_or_not | _NO_FOLLOW, 0o644)
     with open(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A receipt written beside a dropped file: `file` as dropped (`shop/a.csv`), `path` where
+    the receipt is, `text` what it says."""
+
+    file: str
+    path: Path
+    text: str
+
+
+def _write_receipt(
+    folder: InboxFolder, dropped_name: str, text: str, *, only_new: bool = False
+) -> Receipt | None:
+    """Write `receipts/<dropped name>.txt` (shortened as claims are); None when it could not be
+    written (logged: the file's import stands without it) or, `only_new`, was there already."""
+    dropped = f"{folder.campaign}/{dropped_name}"
+    path = folder.receipts / f"{_short_name(dropped_name)}.txt"
+
+    def write() -> Receipt | None:
+        _working_folder(folder, RECEIPTS)
+        try:
+            _write_text_not_following(path, text, only_new=only_new)
+        except FileExistsError:
+            return None
+        return Receipt(dropped, path, text)
+
+    return _or_warning(f"the receipt of {dropped}", write)
 
 
 def _move(claimed: ClaimedFile, working_folder: str) -> Path:
@@ -581,6 +653,7 @@ class FileOutcome:
     summary: IngestSummary | None = None
     error: str | None = None
     put_back: bool = False
+    receipt: Receipt | None = None
 
 
 def _require_regular_file(path: Path) -> None:
@@ -608,33 +681,117 @@ def _require_regular_file(path: Path) -> None:
         raise NotARegularFile(f"{path.name}: {_refusal(mode)}")
 
 
-def _failed(claimed: ClaimedFile, reason: str) -> FileOutcome:
-    """Fail a claimed file with `reason` (in the user's words): the outcome saying so."""
+def _failed(claimed: ClaimedFile, reason: str, receipt_text: str | None = None) -> FileOutcome:
+    """Fail a claimed file with `reason` (in the user's words), with its receipt (saying it
+    failed and why, unless `receipt_text` says more): the outcome saying so."""
     in_users_words = claimed.in_users_words(reason)
     moved = fail_file(claimed, in_users_words)
-    return FileOutcome(claimed.folder.campaign, claimed.original_name, moved, error=in_users_words)
+    receipt = _write_receipt(
+        claimed.folder,
+        claimed.original_name,
+        receipt_text or _failed_receipt(claimed, in_users_words),
+    )
+    return FileOutcome(
+        claimed.folder.campaign,
+        claimed.original_name,
+        moved,
+        error=in_users_words,
+        receipt=receipt,
+    )
+
+
+def _failed_receipt(claimed: ClaimedFile, reason_in_users_words: str) -> str:
+    return failed_receipt(
+        file=claimed.original_name, campaign=claimed.folder.campaign, reason=reason_in_users_words
+    )
+
+
+def _first_calls(engine: Engine, config: CampaignConfig) -> list[str]:
+    """When the campaign's first calls go out (`campaigner.receipts`), read after the import."""
+    try:
+        with transaction(engine) as session:
+            return read_first_calls(session=session, config=config, now=datetime.now(UTC))
+    except DatabaseError as error:
+        # The import is committed: a receipt without its first calls beats a file imported
+        # twice, its task retried.
+        return [
+            f"When the first calls go out could not be read ({type(error).__name__}); "
+            f"`campaigner status {config.name}` says it."
+        ]
+
+
+def _imported(
+    claimed: ClaimedFile,
+    moved_to: Path,
+    summary: IngestSummary,
+    first_calls: list[str],
+    *,
+    put_back: bool = False,
+) -> FileOutcome:
+    """The outcome of an imported file now at `moved_to` (`put_back` into the inbox), with its
+    receipt; its summary.json names where the file is now, not its claim in `processing/`."""
+    moved_summary = summary.model_copy(update={"file": str(moved_to)})
+    _or_warning(f"the summary of {claimed.original_name}", write_summary_file, moved_summary)
+    note = (
+        "The file changed while it was read: the rows read are imported, and the file is back "
+        "in the inbox for the rest."
+        if put_back
+        else None
+    )
+    text = import_receipt(
+        file=claimed.original_name,
+        summary=moved_summary,
+        imported_at=claimed.claimed_at,
+        first_calls=first_calls,
+        note=note,
+    )
+    return FileOutcome(
+        claimed.folder.campaign,
+        claimed.original_name,
+        moved_to,
+        moved_summary,
+        put_back=put_back,
+        receipt=_write_receipt(claimed.folder, claimed.original_name, text),
+    )
 
 
 def process_claimed_file(
     *, engine: Engine, campaigns_dir: Path, claimed: ClaimedFile, out_dir: Path
 ) -> FileOutcome:
-    """Import a claimed file into its folder's campaign, then archive it, or fail it with why."""
-    campaign = claimed.folder.campaign
+    """Import a claimed file into its folder's campaign, then archive it, or fail it with why;
+    either way with its receipt beside it."""
     try:
         _require_regular_file(claimed.path)
-        config = load_named_campaign(campaigns_dir, campaign)
+        config = load_named_campaign(campaigns_dir, claimed.folder.campaign)
         summary = import_claimed_file(
             engine=engine, config=config, claimed=claimed, out_dir=out_dir
         )
     except _UNUSABLE_FILE_ERRORS as error:
-        return _failed(claimed, str(error) or type(error).__name__)
+        return _failed(
+            claimed,
+            str(error) or type(error).__name__,
+            _no_such_campaign_receipt(claimed, campaigns_dir),
+        )
+    first_calls = _first_calls(engine, config)
     if changed_since_claim(claimed):
         # Still being written: what was read is imported; the whole file, once settled, is
         # imported again as a new file and adds only the contacts this import did not have.
         # Or gone: another watcher took the claim for stale and put it back (found imported).
         put_back = release_claim(claimed) or claimed.folder.root
-        return FileOutcome(campaign, claimed.original_name, put_back, summary, put_back=True)
-    return FileOutcome(campaign, claimed.original_name, finish_file(claimed), summary=summary)
+        return _imported(claimed, put_back, summary, first_calls, put_back=True)
+    return _imported(claimed, finish_file(claimed), summary, first_calls)
+
+
+def _no_such_campaign_receipt(claimed: ClaimedFile, campaigns_dir: Path) -> str | None:
+    """For a file in a folder no campaign file names: where to put it instead; else None."""
+    campaign = claimed.folder.campaign
+    if (campaigns_dir / f"{campaign}.yaml").exists():
+        return None
+    return misplaced_receipt(
+        file=claimed.original_name,
+        where=f"inbox/{campaign}/",
+        campaigns=known_campaigns(campaigns_dir),
+    )
 
 
 def settle_failed_import(claimed: ClaimedFile, error: str, *, for_good: bool) -> str:
@@ -650,6 +807,7 @@ def settle_failed_import(claimed: ClaimedFile, error: str, *, for_good: bool) ->
         if for_good:
             reason = claimed.in_users_words(f"the import failed: {error}")
             fail_file(claimed, reason)
+            _write_receipt(claimed.folder, claimed.original_name, _failed_receipt(claimed, reason))
             return f"{dropped} moved to failed/: {reason}"
         release_claim(claimed)
     except OSError as move_error:
@@ -722,3 +880,24 @@ def _look_into(folder: InboxFolder, stale_after: timedelta) -> tuple[list[Path],
         if outcome is not None:
             refused.append(outcome)
     return waiting_files(folder), refused
+
+
+def advise_misplaced_files(inbox: Path, campaigns_dir: Path) -> list[Receipt]:
+    """Write, once per name, a receipt beside each file dropped into the inbox itself (not into
+    a campaign's folder) saying where to put it; returns the receipts written at this look.
+
+    Written only where none is yet (created exclusively): the file stays where it was dropped,
+    and telling it again every minute would bury the receipts of the files that were imported.
+    """
+    root = InboxFolder(inbox)
+    entries = _or_warning("inbox/", _dropped_entries, root) or []
+    campaigns = known_campaigns(campaigns_dir)
+    receipts = []
+    for path, status in entries:
+        if stat.S_ISDIR(status.st_mode):
+            continue  # a campaign's folder, or one to be failed file by file
+        text = misplaced_receipt(file=path.name, where="inbox/", campaigns=campaigns)
+        receipt = _write_receipt(root, path.name, text, only_new=True)
+        if receipt is not None:
+            receipts.append(receipt)
+    return receipts

@@ -18,6 +18,7 @@ from flows.report import export_report_flow
 from prefect.settings import PREFECT_API_URL
 
 from campaigner.dialer.progress import percent_done
+from campaigner.display_text import for_markdown
 from campaigner.inbox import FileOutcome
 from campaigner.settings import get_settings
 from campaigner.store import Contact, SourceFile
@@ -255,3 +256,28 @@ def test_a_link_a_long_name_and_a_linked_folder_stop_nothing_and_leak_no_key(
     (error_file,) = (workspace.inbox / "shop" / "failed").glob("*.error.txt")
     shown = f"{table['data']} {table['description']} {caplog.text} {error_file.read_text()}"
     assert workspace.sim.api_key not in shown
+
+
+def test_every_file_gets_its_receipt_beside_it_and_in_the_artifact_and_a_stray_one_once(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace.add_campaign("shop")
+    workspace.drop("shop", "monday.csv", contacts_csv(3) + "not a number\n")
+    stray = workspace.inbox / "stray.csv"
+    stray.write_text(contacts_csv(1))
+    with caplog.at_level("WARNING"):
+        (outcome,) = watch_inbox(quiet_seconds=0.1, start_runs=False)
+        assert watch_inbox(quiet_seconds=0.1, start_runs=False) == []
+
+    receipt = (workspace.inbox / "shop" / "receipts" / "monday.csv.txt").read_text()
+    assert outcome.receipt is not None
+    assert receipt == outcome.receipt.text
+    assert "Rows read: 4\nAccepted: 3\nRejected: 1\n" in receipt
+    stray_receipt = (workspace.inbox / "receipts" / "stray.csv.txt").read_text()
+    assert "Put contact files into inbox/<campaign-name>/. The campaigns: shop." in stray_receipt
+    assert stray.exists()
+    assert caplog.text.count("inbox/stray.csv is not in a campaign's folder") == 1
+    (artifact,) = artifacts_by_key("watch-inbox-receipts").values()
+    shown = str(artifact["data"])
+    for line in [*receipt.splitlines(), *stray_receipt.splitlines()]:
+        assert for_markdown(line) in shown

@@ -62,7 +62,13 @@ from campaigner.store import (
     suppression,
 )
 
-__all__ = ["IngestConflict", "IngestSummary", "ingest_contacts_file", "rejected_rows_columns"]
+__all__ = [
+    "IngestConflict",
+    "IngestSummary",
+    "ingest_contacts_file",
+    "rejected_rows_columns",
+    "write_summary_file",
+]
 
 DUPLICATE_REASONS = (RejectReason.DUPLICATE_IN_FILE, RejectReason.DUPLICATE_IN_CAMPAIGN)
 # Rows per chunk handed to the store, and per statement batch on SQLite: it bounds the memory of
@@ -183,8 +189,17 @@ def ingest_contacts_file(
             duplicates=summary.duplicates,
             suppressed=summary.suppressed,
         )
-        summary_file.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_summary_file(summary)
     return summary
+
+
+def write_summary_file(summary: IngestSummary) -> None:
+    """Write the summary to its `summary_file` (the inbox writes it again once the imported
+    file has moved, so that it names where the file is)."""
+    if summary.summary_file is not None:
+        Path(summary.summary_file).write_text(
+            summary.model_dump_json(indent=2) + "\n", encoding="utf-8"
+        )
 
 
 @contextmanager
