@@ -6,6 +6,7 @@ never pays for another's dependencies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from campaigner.preflight import Checklist
     from campaigner.retell import Call
     from campaigner.settings import Settings
-    from campaigner.store import Campaign, CampaignStatus, Session
+    from campaigner.store import Campaign, CampaignStatus, Engine, Session
 
 
 class _OneLineErrors(TyperGroup):
@@ -422,6 +423,13 @@ def run_campaign(
             "of it passed within the last day."
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="Dial nobody and write nothing: say who would be dialed now and next, by group "
+            "of timezones, in the recipients' local time."
+        ),
+    ] = False,
 ) -> None:
     """Dial the campaign until nothing is left to do now; show progress and a summary.
 
@@ -440,11 +448,16 @@ def run_campaign(
     from campaigner.retell import RetellClient
     from campaigner.store import make_engine, transaction, upgrade_database
 
+    if dry_run and contacts is not None:
+        _fail("--dry-run writes nothing: import the contacts with `campaigner ingest` first")
     settings = _settings()
     engine = make_engine(settings.database_url)
     try:
         config = load_campaign(campaign_file)
         upgrade_database(engine)
+        if dry_run:
+            _print_dry_run(engine, config, as_json=as_json)
+            return
         if contacts is not None:
             with transaction(engine) as session:
                 imported = ingest_contacts_file(
@@ -480,6 +493,7 @@ def run_campaign(
 
         dialing = dial() if webhook_port is None else dial_with_webhooks(webhook_port)
         summary = eventloop.run(dialing)
+        next_calls = [] if as_json else _next_calls(engine, config)
     except PreflightFailed as failed:
         _print_checklist(failed.checklist, as_json=as_json)
         raise typer.Exit(2) from None
@@ -490,7 +504,49 @@ def run_campaign(
     if as_json:
         typer.echo(summary.model_dump_json())
     else:
-        print_run_summary(summary)
+        print_run_summary(summary, next_calls=next_calls)
+
+
+def _next_calls(engine: Engine, config: CampaignConfig) -> list[str]:
+    """When the campaign's next calls go out, in the recipients' local time."""
+    from campaigner.receipts import read_first_calls
+    from campaigner.store import transaction, utcnow
+
+    with transaction(engine) as session:
+        return read_first_calls(session=session, config=config, now=utcnow())
+
+
+def _print_dry_run(engine: Engine, config: CampaignConfig, *, as_json: bool) -> None:
+    """Who `run` would dial now and next, by group of zones; nothing is written."""
+    from campaigner.dialer.groups import CallableGroup
+    from campaigner.store import campaigns, claims, transaction, utcnow
+
+    now = utcnow()
+    with transaction(engine) as session:
+        found = campaigns.get_by_name(session=session, name=config.name)
+        due = (
+            {}
+            if found is None or found.id is None
+            else claims.due_by_zone_set(session=session, campaign_id=found.id, now=now)
+        )
+    if not as_json:
+        typer.echo(f"campaign {config.name}, dry run: nobody is dialed")
+        typer.echo("\n".join(_next_calls(engine, config)))
+        return
+    groups = [
+        {
+            "zones": list(zones),
+            "due": counts.due,
+            "waiting": counts.waiting,
+            "next_callable_at": (
+                moment.isoformat()
+                if (moment := CallableGroup(zones).next_callable_at(config.window, now))
+                else None
+            ),
+        }
+        for zones, counts in sorted(due.items())
+    ]
+    typer.echo(json.dumps({"campaign": config.name, "now": now.isoformat(), "groups": groups}))
 
 
 @app.command("test-call")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -96,8 +97,11 @@ def add_count_rows(table: Table, counts: CampaignCounts) -> None:
     table.add_row("cost", f"${counts['cost_cents'] / 100:,.2f}")
 
 
-def print_run_summary(summary: RunSummary, console: Console | None = None) -> None:
-    """The end-of-run summary as a table."""
+def print_run_summary(
+    summary: RunSummary, console: Console | None = None, next_calls: Sequence[str] = ()
+) -> None:
+    """The end-of-run summary as a table; `next_calls`: when the next calls go out, in the
+    recipients' local time (`receipts.read_first_calls`)."""
     console = console or Console()
     table = Table(title=f"campaign {summary.campaign}: {summary.status}", show_header=False)
     table.add_column("what")
@@ -108,4 +112,6 @@ def print_run_summary(summary: RunSummary, console: Console | None = None) -> No
     add_count_rows(table, summary.counts)
     if summary.next_callable_at is not None:
         table.add_row("next callable", f"{summary.next_callable_at:%Y-%m-%d %H:%M} UTC")
+    if next_calls:
+        table.add_row("next calls", for_rich("\n".join(next_calls)))
     console.print(table)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -22,6 +22,7 @@ from campaigner.campaign import CampaignConfig
 from campaigner.console import add_count_rows
 from campaigner.dialer.groups import next_callable_time
 from campaigner.display_text import for_rich, printable
+from campaigner.receipts import read_first_calls
 from campaigner.store import (
     BatchProgress,
     Campaign,
@@ -44,6 +45,9 @@ class CampaignOverview(BaseModel):
     counts: CampaignCounts
     next_callable_at: datetime | None
     batches: list[BatchProgress]
+    # When the next calls go out, in the recipients' local time (`receipts.first_call_lines`);
+    # for people only: `--json` carries `next_callable_at` in UTC instead.
+    next_calls: list[str] = Field(default_factory=list, exclude=True)
 
 
 def campaign_overviews(
@@ -80,6 +84,9 @@ def _overview(session: Session, campaign: Campaign, now: datetime) -> CampaignOv
         mode=config.mode if config else "unknown",
         counts=store.campaigns.counts(session=session, campaign_id=campaign.id),
         next_callable_at=earliest,
+        next_calls=(
+            [] if config is None else read_first_calls(session=session, config=config, now=now)
+        ),
         batches=store.batches.progress(session=session, campaign_id=campaign.id),
     )
 
@@ -120,6 +127,7 @@ def overview_lines(overview: CampaignOverview) -> list[str]:
         f"  attempts {counts['attempts']}: {_joined(counts['attempts_by_outcome'])}",
         f"  cost ${counts['cost_cents'] / 100:,.2f}",
         f"  next callable {_next_callable(overview)}",
+        *(f"  {printable(line)}" for line in overview.next_calls),
     ]
     lines += [f"  {_batch_line(batch)}" for batch in overview.batches]
     return lines
@@ -133,6 +141,8 @@ def _overview_table(overview: CampaignOverview) -> Table:
     table.add_row("mode", overview.mode)
     add_count_rows(table, overview.counts)
     table.add_row("next callable", _next_callable(overview))
+    if overview.next_calls:
+        table.add_row("next calls", for_rich("\n".join(overview.next_calls)))
     return table
 
 

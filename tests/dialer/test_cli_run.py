@@ -394,3 +394,39 @@ def test_a_test_call_for_a_campaign_without_contacts_is_one_line(runner: CliRunn
     called = runner.invoke(app, ["test-call", "cli.yaml", "--to", "+14155550123"])
     assert called.exit_code == 2
     assert "has no contacts yet" in called.output
+
+
+def test_a_dry_run_says_who_would_be_dialed_by_group_and_dials_nobody(
+    runner: CliRunner, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+
+    text = runner.invoke(app, ["run", "cli.yaml", "--dry-run"])
+    as_json = runner.invoke(app, ["run", "cli.yaml", "--dry-run", "--json"])
+
+    assert text.exit_code == 0, text.output
+    assert "dry run: nobody is dialed" in text.stdout
+    assert "now, " in text.stdout
+    assert "New York time (12 contacts)" in text.stdout
+    groups = json.loads(as_json.stdout)["groups"]
+    assert [(g["zones"], g["due"]) for g in groups] == [(["America/New_York"], 12)]
+    assert sim.stats()["calls_created"] == 0
+    with closing(sqlite3.connect(tmp_path / "cli.db")) as db:
+        assert db.execute("SELECT count(*) FROM call_attempt").fetchone() == (0,)
+    refused = runner.invoke(app, ["run", "cli.yaml", "--dry-run", "--contacts", "contacts.csv"])
+    assert refused.exit_code == 2
+    assert "writes nothing" in refused.output
+
+
+def test_status_and_a_finished_run_say_when_the_next_calls_go_out(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
+    paused = runner.invoke(app, ["pause", "cli", "--reason", "waiting for the script"])
+    assert paused.exit_code == 0, paused.output
+
+    status = runner.invoke(app, ["status", "cli"])
+
+    assert "No calls go out: campaign cli is paused (waiting for the script)" in status.stdout
+    assert runner.invoke(app, ["resume", "cli"]).exit_code == 0
+    ran = runner.invoke(app, ["run", "cli.yaml"])
+    assert ran.exit_code == 0, ran.output
+    assert "next calls" in ran.stdout
