@@ -43,9 +43,12 @@ from campaigner.store.db import (
     Session,
     alembic_config,
     make_engine,
+    open_store,
     session_factory,
+    sqlite_file,
     transaction,
     upgrade_database,
+    url_for_people,
 )
 from campaigner.store.errors import (
     CampaignNotFound,
@@ -55,6 +58,8 @@ from campaigner.store.errors import (
     OperationalError,
     StatusChangeError,
     StoreError,
+    StoreMissing,
+    StoreUnreachable,
 )
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
@@ -117,6 +122,8 @@ __all__ = [
     "SourceFile",
     "StatusChangeError",
     "StoreError",
+    "StoreMissing",
+    "StoreUnreachable",
     "Suppression",
     "UTCDateTime",
     "alembic_config",
@@ -128,12 +135,15 @@ __all__ = [
     "imports",
     "json_text",
     "make_engine",
+    "open_store",
     "preflight_passes",
     "results",
     "run_leases",
     "session_factory",
+    "sqlite_file",
     "suppression",
     "transaction",
     "upgrade_database",
+    "url_for_people",
     "utcnow",
 ]
