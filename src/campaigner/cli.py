@@ -6,14 +6,15 @@ never pays for another's dependencies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import typer._click  # typer vendors click: its Context is what TyperGroup.invoke takes
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.models import CommandFunctionType
 
 from campaigner import __version__
 
@@ -43,7 +44,36 @@ class _OneLineErrors(TyperGroup):
             _fail(_explained(error))
 
 
-app = typer.Typer(
+class _PlainUsage(TyperCommand):
+    """A command whose usage line names its arguments as README does: `CAMPAIGN_FILE`, or
+    `[NAME]` when optional. typer writes a required argument as `{campaign_file}`, which reads
+    as a placeholder left unfilled."""
+
+    def collect_usage_pieces(self, ctx: typer._click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not isinstance(param, TyperArgument):
+                pieces += param.get_usage_pieces(ctx)
+                continue
+            name = str(param.name).upper() + ("..." if param.nargs != 1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class _Typer(typer.Typer):
+    """campaigner's command groups: plain help (rich's markup ate every `[default: ...]` the
+    help texts give, and showed each flag as `<bool>`), and `_PlainUsage` for every command."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(rich_markup_mode=None, **settings)
+
+    def command(
+        self, name: str | None = None, **settings: Any
+    ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=_PlainUsage, **settings)
+
+
+app = _Typer(
     cls=_OneLineErrors,
     name="campaigner",
     help="Batch outbound call campaigns for Retell AI voice agents.",
@@ -260,9 +290,7 @@ def _print_ingest_summary(summary: IngestSummary) -> None:
         typer.echo(f"Rejected rows, with the reason for each: {summary.rejected_file}")
 
 
-dnc_app = typer.Typer(
-    help="The do-not-call list: numbers no campaign ever dials.", no_args_is_help=True
-)
+dnc_app = _Typer(help="The do-not-call list: numbers no campaign ever dials.", no_args_is_help=True)
 app.add_typer(dnc_app, name="dnc")
 
 _REGION_OPTION = typer.Option(help="Region of numbers written without +country code.")
@@ -580,7 +608,7 @@ def report(
 def serve(
     inbox: Annotated[
         Path | None,
-        typer.Option(help="The inbox folder (default: $CAMPAIGNER_INBOX, else ./inbox)."),
+        typer.Option(help="The inbox folder [default: $CAMPAIGNER_INBOX, else inbox]."),
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,

@@ -345,7 +345,7 @@ def test_a_hang_up_that_fails_is_one_line_and_the_campaign_is_cancelled_all_the_
     assert refused.exit_code == 2
     (line,) = refused.output.splitlines()
     assert line.startswith("error: campaign cli is cancelled, but its calls in progress were not")
-    assert "Retell answered 401" in line
+    assert "refused the key in RETELL_API_KEY (Retell answered 401" in line
     assert line.endswith("to try again, run `campaigner cancel cli --hang-up`")
     assert "key_wrong_secret_value" not in refused.output
     monkeypatch.setenv("RETELL_BASE_URL", "http://127.0.0.1:9")
