@@ -19,6 +19,7 @@ from campaigner import status
 from campaigner.cli import app
 from campaigner.retell.retrying import RequestRetries
 from campaigner.settings import get_settings
+from campaigner.store import OperationalError
 
 KEY = "key_9f8e7d6c5b4a_do_not_show"
 CAMPAIGN = """\
@@ -220,3 +221,36 @@ def test_retell_not_listening_is_one_line_with_the_fix(
         "is the simulator running (`campaigner sim`)? is RETELL_BASE_URL right?"
     ]
     assert KEY not in result.output
+
+
+def test_a_store_in_a_folder_that_does_not_exist_is_one_line_naming_it(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-such-folder" / "campaigner.db"
+    monkeypatch.setenv("CAMPAIGNER_DATABASE_URL", f"sqlite:///{missing}")
+    get_settings.cache_clear()
+    (tmp_path / "errors.yaml").write_text(CAMPAIGN)
+
+    result = runner.invoke(app, ["ingest", "errors.yaml", "contacts.csv"])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: cannot open the store at sqlite:///{missing} (unable to open database file): "
+        "does its folder exist, and may you write there? is CAMPAIGNER_DATABASE_URL right?"
+    ]
+
+
+def test_a_database_error_while_reading_names_the_store(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(**_: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(status, "campaign_overviews", failing)
+
+    result = runner.invoke(app, ["status"])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: the store at sqlite:///{tmp_path / 'errors.db'} failed: disk I/O error"
+    ]
