@@ -2,6 +2,8 @@
 
     engine = make_engine("sqlite:///campaigner.db")     # or "postgresql://user@host/db"
     upgrade_database(engine)                             # Alembic, to the newest revision
+    engine = open_store(url, create=False)               # both, for a command: a missing SQLite
+                                                         # file and a server down are StoreErrors
     with transaction(engine) as session:                 # commits at the end, or rolls back
         ...
 
@@ -37,7 +39,6 @@ __all__ = [
     "make_engine",
     "open_store",
     "session_factory",
-    "sqlite_file",
     "transaction",
     "upgrade_database",
     "url_for_people",
@@ -97,13 +98,13 @@ def url_for_people(url: str) -> str:
         parsed = make_url(url)
     except sa.exc.ArgumentError:  # unparsed, it may hold a password in a place we cannot tell
         return "CAMPAIGNER_DATABASE_URL (not a database URL)"
-    file = sqlite_file(url)
+    file = _sqlite_file(url)
     if file is not None:
         parsed = parsed.set(database=str(file.absolute()))
     return parsed.render_as_string(hide_password=True)
 
 
-def sqlite_file(url: str) -> Path | None:
+def _sqlite_file(url: str) -> Path | None:
     """The file a `sqlite:///path` URL names; None for other databases and in-memory SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in {None, "", ":memory:"}:
@@ -121,7 +122,7 @@ def open_store(url: str, *, create: bool) -> Engine:
     """
     engine = make_engine(url)  # first: a URL that is not one is its own StoreError
     try:
-        file = sqlite_file(url)
+        file = _sqlite_file(url)
         if not create and file is not None and not file.exists():
             raise StoreMissing(
                 f"no store at {file.absolute()}; "
@@ -145,7 +146,7 @@ def _unreachable_message(url: str, error: sa.exc.OperationalError) -> str:
     reason = " ".join(str(error.orig).split())
     if password:
         reason = reason.replace(str(password), "***")
-    if sqlite_file(url) is not None:
+    if _sqlite_file(url) is not None:
         return (
             f"cannot open the store at {url_for_people(url)} ({reason}): does its folder exist, "
             "and may you write there? is CAMPAIGNER_DATABASE_URL right?"

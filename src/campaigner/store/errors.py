@@ -54,7 +54,7 @@ class LeaseLost(StoreError):
     """The contact is no longer leased by this worker: another one claimed it and will dial it."""
 
 
-class StoreMissing(StoreError, LookupError):
+class StoreMissing(StoreError):
     """A command that does not create the store found no SQLite file at the configured path."""
 
 
