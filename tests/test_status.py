@@ -123,11 +123,14 @@ def test_status_json_is_one_object_with_every_campaign(runner: CliRunner) -> Non
     assert campaigns["quiet"]["batches"] == []
 
 
-def test_status_of_one_campaign_is_plain_text_off_a_terminal(runner: CliRunner) -> None:
+def test_status_of_one_campaign_is_plain_text_off_a_terminal(
+    runner: CliRunner, store_url: str
+) -> None:
     result = runner.invoke(app, ["status", "spring"])
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
+        f"store: {store_url}",
         "campaign spring: active, batch mode",
         "  contacts 3: dialing 1, done 1, waiting_retry 1",
         "  final outcomes: success 1",

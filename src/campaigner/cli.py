@@ -7,14 +7,15 @@ never pays for another's dependencies.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import typer._click  # typer vendors click: its Context is what TyperGroup.invoke takes
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.models import CommandFunctionType
 
 from campaigner import __version__
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from campaigner.dialer.hang_up import HangUps
     from campaigner.dialer.runner import RunSummary
     from campaigner.preflight import Checklist
-    from campaigner.retell import Call
+    from campaigner.retell import Call, RetellError
     from campaigner.settings import Settings
     from campaigner.store import Campaign, CampaignStatus, Engine, Session
 
@@ -44,7 +45,36 @@ class _OneLineErrors(TyperGroup):
             _fail(_explained(error))
 
 
-app = typer.Typer(
+class _PlainUsage(TyperCommand):
+    """A command whose usage line names its arguments as README does: `CAMPAIGN_FILE`, or
+    `[NAME]` when optional. typer writes a required argument as `{campaign_file}`, which reads
+    as a placeholder left unfilled."""
+
+    def collect_usage_pieces(self, ctx: typer._click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not isinstance(param, TyperArgument):
+                pieces += param.get_usage_pieces(ctx)
+                continue
+            name = str(param.name).upper() + ("..." if param.nargs != 1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class _Typer(typer.Typer):
+    """campaigner's command groups: plain help (rich's markup ate every `[default: ...]` the
+    help texts give, and showed each flag as `<bool>`), and `_PlainUsage` for every command."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(rich_markup_mode=None, **settings)
+
+    def command(
+        self, name: str | None = None, **settings: Any
+    ) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=_PlainUsage, **settings)
+
+
+app = _Typer(
     cls=_OneLineErrors,
     name="campaigner",
     help="Batch outbound call campaigns for Retell AI voice agents.",
@@ -77,15 +107,55 @@ def _explained(error: Exception) -> str:
     """What went wrong, in the words of the one line a command prints."""
     from campaigner.errors import CampaignerError
     from campaigner.retell import RetellError
-    from campaigner.store import DatabaseError
+    from campaigner.store import CampaignNotFound, DatabaseError
 
     if isinstance(error, RetellError):
-        return f"Retell at {_settings().resolved_base_url()}: {error}"
+        return _retell_problem(error, _settings())
+    if isinstance(error, CampaignNotFound):
+        return f"{error} in the store at {_store_for_people()}"
     if isinstance(error, CampaignerError):
         return str(error)
     if isinstance(error, DatabaseError):
-        return f"the database failed: {getattr(error, 'orig', None) or error}"
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())
+        return f"the store at {_store_for_people()} failed: {reason}"
     return _unexpected(error)
+
+
+def _retell_problem(error: RetellError, settings: Settings) -> str:
+    """A Retell error in one line, with the likely fix where the error tells it."""
+    from campaigner.retell import AuthenticationFailed, TransportError
+    from campaigner.settings import RETELL_PRODUCTION_URL
+
+    base_url = settings.resolved_base_url()
+    if isinstance(error, TransportError):
+        # Anywhere but production, an endpoint that does not answer is most often the simulator
+        # not started (the default without a key).
+        check_first = (
+            "is this machine online (behind a proxy, is HTTPS_PROXY set)?"
+            if base_url == RETELL_PRODUCTION_URL
+            else "is the simulator running (`campaigner sim`)?"
+        )
+        return (
+            f"cannot reach Retell at {base_url} ({error}): {check_first} is RETELL_BASE_URL right?"
+        )
+    if isinstance(error, AuthenticationFailed):
+        key = (
+            "the key in RETELL_API_KEY"
+            if settings.retell_api_key is not None
+            else "the simulator's demo key (RETELL_API_KEY is not set)"
+        )
+        return (
+            f"Retell at {base_url} refused {key} ({error}): set RETELL_API_KEY to an API key of "
+            "this workspace; is RETELL_BASE_URL right?"
+        )
+    return f"Retell at {base_url}: {error}"
+
+
+def _store_for_people() -> str:
+    """The configured store as messages name it (absolute path, no password)."""
+    from campaigner.store import url_for_people
+
+    return url_for_people(_settings().database_url)
 
 
 def _unexpected(error: Exception) -> str:
@@ -133,15 +203,22 @@ def _settings() -> Settings:
         _fail(f"invalid setting: {error}")
 
 
-@contextmanager
-def _store_transaction() -> Iterator[Session]:
-    """One unit of work (`store.transaction`) on the store at CAMPAIGNER_DATABASE_URL, migrated
-    to the newest schema: committed when the block ends, rolled back if it raises."""
-    from campaigner.store import make_engine, transaction, upgrade_database
+def _open_store(*, create: bool) -> Engine:
+    """The store at CAMPAIGNER_DATABASE_URL, migrated to the newest schema; only the commands
+    that start a project's work (`ingest`, `run`, `check`) may `create` a SQLite file."""
+    from campaigner.store import open_store
 
-    engine = make_engine(_settings().database_url)
+    return open_store(_settings().database_url, create=create)
+
+
+@contextmanager
+def _store_transaction(*, create: bool = False) -> Iterator[Session]:
+    """One unit of work (`store.transaction`) on the store (`_open_store`): committed when the
+    block ends, rolled back if it raises."""
+    from campaigner.store import transaction
+
+    engine = _open_store(create=create)
     try:
-        upgrade_database(engine)
         with transaction(engine) as session:
             yield session
     finally:
@@ -170,7 +247,7 @@ def ingest(
 
     try:
         config = load_campaign(campaign_file)
-        with _store_transaction() as session:
+        with _store_transaction(create=True) as session:
             summary = ingest_contacts_file(
                 session=session,
                 config=config,
@@ -214,9 +291,7 @@ def _print_ingest_summary(summary: IngestSummary) -> None:
         typer.echo(f"Rejected rows, with the reason for each: {summary.rejected_file}")
 
 
-dnc_app = typer.Typer(
-    help="The do-not-call list: numbers no campaign ever dials.", no_args_is_help=True
-)
+dnc_app = _Typer(help="The do-not-call list: numbers no campaign ever dials.", no_args_is_help=True)
 app.add_typer(dnc_app, name="dnc")
 
 _REGION_OPTION = typer.Option(help="Region of numbers written without +country code.")
@@ -371,18 +446,16 @@ def check(
     from campaigner.dialer.clock import SystemClock
     from campaigner.preflight import check_and_remember
     from campaigner.retell import RetellClient
-    from campaigner.store import make_engine, upgrade_database
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    config = load_campaign(campaign_file)
+    engine = _open_store(create=True)
 
     async def checklist_of(config: CampaignConfig) -> Checklist:
         async with RetellClient.from_settings(settings) as client:
             return await check_and_remember(config, client, engine, SystemClock())
 
     try:
-        config = load_campaign(campaign_file)
-        upgrade_database(engine)
         checklist = eventloop.run(checklist_of(config))
     finally:
         engine.dispose()
@@ -446,15 +519,15 @@ def run_campaign(
     from campaigner.dialer.webhook_inbox import WebhookInbox, serve_webhook_inbox
     from campaigner.preflight import PreflightFailed, checked_before_dial
     from campaigner.retell import RetellClient
-    from campaigner.store import make_engine, transaction, upgrade_database
+    from campaigner.store import transaction
 
     if dry_run and contacts is not None:
         _fail("--dry-run writes nothing: import the contacts with `campaigner ingest` first")
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    config = load_campaign(campaign_file)
+    # A dry run writes nothing: not even a new store.
+    engine = _open_store(create=not dry_run)
     try:
-        config = load_campaign(campaign_file)
-        upgrade_database(engine)
         if dry_run:
             _print_dry_run(engine, config, as_json=as_json)
             return
@@ -575,14 +648,14 @@ def call_yourself(
     from campaigner.dialer.test_call import place_test_call, wait_for_end
     from campaigner.preflight import PreflightFailed, checked_before_dial
     from campaigner.retell import RetellClient
-    from campaigner.store import campaigns, contacts, make_engine, transaction, upgrade_database
+    from campaigner.store import campaigns, contacts, transaction
 
     to_number = _e164(to, region)
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    config = load_campaign(campaign_file)
+    # The contact comes from the store: a test call never creates one.
+    engine = _open_store(create=False)
     try:
-        config = load_campaign(campaign_file)
-        upgrade_database(engine)
         with transaction(engine) as session:
             found = campaigns.get_by_name(session=session, name=config.name)
             chosen = (
@@ -661,7 +734,6 @@ def report(
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
     from campaigner.reports import ReportFormat, export_report
-    from campaigner.store import make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
     unknown = [given for given in formats or [] if given.lower() not in known]
@@ -669,9 +741,8 @@ def report(
         _fail(f"--format {unknown[0]!r} is not one of {', '.join(known)}")
     chosen = [ReportFormat(given.lower()) for given in formats or known]
     out_dir = out or Path("reports") / name
-    engine = make_engine(_settings().database_url)
+    engine = _open_store(create=False)
     try:
-        upgrade_database(engine)
         exported = export_report(engine, name, out_dir, chosen)
     except OSError as error:
         _fail(f"cannot write the report to {out_dir}: {error.strerror}")
@@ -690,7 +761,7 @@ def report(
 def serve(
     inbox: Annotated[
         Path | None,
-        typer.Option(help="The inbox folder (default: $CAMPAIGNER_INBOX, else ./inbox)."),
+        typer.Option(help="The inbox folder [default: $CAMPAIGNER_INBOX, else inbox]."),
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
@@ -727,18 +798,14 @@ def _status_change(
     name: str, status: CampaignStatus, reason: str | None
 ) -> Iterator[tuple[Session, Campaign]]:
     """Change a campaign's status in a unit of work the block may add to (committed when it
-    ends); an unknown campaign or a change not allowed is one clear error."""
+    ends)."""
     from campaigner import store
-    from campaigner.store import StoreError
 
-    try:
-        with _store_transaction() as session:
-            campaign = store.campaigns.set_status(
-                session=session, name=name, status=status, reason=reason
-            )
-            yield session, campaign
-    except StoreError as error:
-        _fail(error)
+    with _store_transaction() as session:
+        campaign = store.campaigns.set_status(
+            session=session, name=name, status=status, reason=reason
+        )
+        yield session, campaign
 
 
 def _set_status(name: str, status: CampaignStatus, reason: str | None) -> None:
@@ -819,7 +886,7 @@ def _hang_up(name: str, call_ids: Sequence[str]) -> HangUps:
     except RetellError as error:
         _fail(
             f"campaign {name} is cancelled, but its calls in progress were not all hung up: "
-            f"Retell at {settings.resolved_base_url()}: {error}; to try again, run "
+            f"{_retell_problem(error, settings)}; to try again, run "
             f"`campaigner cancel {name} --hang-up`"
         )
 
@@ -830,7 +897,8 @@ def status(
         str | None, typer.Argument(help="One campaign's name; every campaign if left out.")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help='Print one JSON object: {"campaigns": [...]}.')
+        bool,
+        typer.Option("--json", help="Print one JSON object: the store read and its campaigns."),
     ] = False,
 ) -> None:
     """Where each campaign stands: contacts, outcomes, attempts, cost, next callable time.
@@ -846,10 +914,13 @@ def status(
 
     with _store_transaction() as session:
         overviews = campaign_overviews(session=session, name=name, now=utcnow())
+    # Which store was read: the default is a file of the folder the command runs from.
+    store = _store_for_people()
     if as_json:
         campaigns = [overview.model_dump(mode="json") for overview in overviews]
-        typer.echo(json.dumps({"campaigns": campaigns}))
+        typer.echo(json.dumps({"store": store, "campaigns": campaigns}))
     else:
+        typer.echo(f"store: {store}")
         print_overviews(overviews, Console())
 
 
@@ -865,17 +936,15 @@ def audit(
     from campaigner import eventloop
     from campaigner.dialer.call_audit import audit_calls
     from campaigner.retell import RetellClient
-    from campaigner.store import make_engine, upgrade_database
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    engine = _open_store(create=False)
 
     async def compare() -> CallAudit:
         async with RetellClient.from_settings(settings) as client:
             return await audit_calls(client=client, engine=engine, campaign=name)
 
     try:
-        upgrade_database(engine)
         result = eventloop.run(compare())
     finally:
         engine.dispose()

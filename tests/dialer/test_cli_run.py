@@ -109,6 +109,7 @@ def test_cancel_is_final(runner: CliRunner) -> None:
 def test_unknown_campaign_and_unreachable_retell_are_clear_errors(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert runner.invoke(app, ["ingest", "cli.yaml", "contacts.csv"]).exit_code == 0
     missing = runner.invoke(app, ["pause", "nope"])
     assert missing.exit_code == 2
     assert "no campaign named 'nope'" in missing.output
@@ -345,7 +346,7 @@ def test_a_hang_up_that_fails_is_one_line_and_the_campaign_is_cancelled_all_the_
     assert refused.exit_code == 2
     (line,) = refused.output.splitlines()
     assert line.startswith("error: campaign cli is cancelled, but its calls in progress were not")
-    assert "Retell answered 401" in line
+    assert "refused the key in RETELL_API_KEY (Retell answered 401" in line
     assert line.endswith("to try again, run `campaigner cancel cli --hang-up`")
     assert "key_wrong_secret_value" not in refused.output
     monkeypatch.setenv("RETELL_BASE_URL", "http://127.0.0.1:9")
@@ -355,7 +356,7 @@ def test_a_hang_up_that_fails_is_one_line_and_the_campaign_is_cancelled_all_the_
 
     assert down.exit_code == 2
     (line,) = down.output.splitlines()
-    assert "Retell at http://127.0.0.1:9: POST /v2/stop-call/call_1 failed" in line
+    assert "cannot reach Retell at http://127.0.0.1:9 (POST /v2/stop-call/call_1 failed" in line
     status = json.loads(runner.invoke(app, ["status", "cli", "--json"]).stdout)
     assert status["campaigns"][0]["status"] == "cancelled"
 

@@ -43,9 +43,11 @@ from campaigner.store.db import (
     Session,
     alembic_config,
     make_engine,
+    open_store,
     session_factory,
     transaction,
     upgrade_database,
+    url_for_people,
 )
 from campaigner.store.errors import (
     CampaignNotFound,
@@ -55,6 +57,8 @@ from campaigner.store.errors import (
     OperationalError,
     StatusChangeError,
     StoreError,
+    StoreMissing,
+    StoreUnreachable,
 )
 from campaigner.store.models import (
     LIVE_ATTEMPT_STATES,
@@ -117,6 +121,8 @@ __all__ = [
     "SourceFile",
     "StatusChangeError",
     "StoreError",
+    "StoreMissing",
+    "StoreUnreachable",
     "Suppression",
     "UTCDateTime",
     "alembic_config",
@@ -128,6 +134,7 @@ __all__ = [
     "imports",
     "json_text",
     "make_engine",
+    "open_store",
     "preflight_passes",
     "results",
     "run_leases",
@@ -135,5 +142,6 @@ __all__ = [
     "suppression",
     "transaction",
     "upgrade_database",
+    "url_for_people",
     "utcnow",
 ]

@@ -2,6 +2,8 @@
 
     engine = make_engine("sqlite:///campaigner.db")     # or "postgresql://user@host/db"
     upgrade_database(engine)                             # Alembic, to the newest revision
+    engine = open_store(url, create=False)               # both, for a command: a missing SQLite
+                                                         # file and a server down are StoreErrors
     with transaction(engine) as session:                 # commits at the end, or rolls back
         ...
 
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from campaigner.store.errors import StoreError
+from campaigner.store.errors import StoreError, StoreMissing, StoreUnreachable
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -34,9 +37,11 @@ __all__ = [
     "Session",
     "alembic_config",
     "make_engine",
+    "open_store",
     "session_factory",
     "transaction",
     "upgrade_database",
+    "url_for_people",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 300_000
@@ -83,6 +88,73 @@ def make_engine(url: str) -> Engine:
         return sa.create_engine(psycopg_url, pool_pre_ping=True)
     shown = parsed.render_as_string(hide_password=True)
     raise StoreError(f"unsupported database {shown!r}: use sqlite:///file.db or postgresql://...")
+
+
+def url_for_people(url: str) -> str:
+    """A database URL as messages show it: a SQLite file by its absolute path (a relative one
+    depends on the folder a command ran from, which is what people need to see), any password
+    starred out."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:  # unparsed, it may hold a password in a place we cannot tell
+        return "CAMPAIGNER_DATABASE_URL (not a database URL)"
+    file = _sqlite_file(url)
+    if file is not None:
+        parsed = parsed.set(database=str(file.absolute()))
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:///path` URL names; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in {None, "", ":memory:"}:
+        return None
+    return Path(str(parsed.database))
+
+
+def open_store(url: str, *, create: bool) -> Engine:
+    """An engine on the store at `url`, connected once and migrated to the newest schema.
+
+    Without `create`, a SQLite file that does not exist is `StoreMissing`: SQLite would create an
+    empty one, and a command run from another folder would then report an empty store (or keep a
+    do-not-call entry where no run looks) instead of saying it found none. A database that cannot
+    be connected to is `StoreUnreachable`, naming it.
+    """
+    engine = make_engine(url)  # first: a URL that is not one is its own StoreError
+    try:
+        file = _sqlite_file(url)
+        if not create and file is not None and not file.exists():
+            raise StoreMissing(
+                f"no store at {file.absolute()}; "
+                "run from the project folder or set CAMPAIGNER_DATABASE_URL"
+            )
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.OperationalError as error:
+            raise StoreUnreachable(_unreachable_message(url, error)) from None
+        upgrade_database(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _unreachable_message(url: str, error: sa.exc.OperationalError) -> str:
+    """One line: the store, the driver's reason (without the password) and the likely fix."""
+    password = make_url(url).password
+    reason = " ".join(str(error.orig).split())
+    if password:
+        reason = reason.replace(str(password), "***")
+    if _sqlite_file(url) is not None:
+        return (
+            f"cannot open the store at {url_for_people(url)} ({reason}): does its folder exist, "
+            "and may you write there? is CAMPAIGNER_DATABASE_URL right?"
+        )
+    return (
+        f"cannot reach the store at {url_for_people(url)} ({reason}): "
+        "is PostgreSQL running? is CAMPAIGNER_DATABASE_URL right?"
+    )
 
 
 def _use_wal(cursor: Any) -> None:

@@ -3,6 +3,8 @@
 StoreError
 ├── CampaignNotFound      no campaign with that name
 ├── StatusChangeError     a status change the campaign's lifecycle does not allow
+├── StoreMissing          a command that only reads found no SQLite file where the URL points
+├── StoreUnreachable      the database could not be connected to (server down, wrong URL)
 └── LeaseLost             a contact's lease passed to another worker before it was dialed
 
 Errors of the database and its driver pass through unchanged; callers catch them by the names
@@ -27,6 +29,8 @@ __all__ = [
     "OperationalError",
     "StatusChangeError",
     "StoreError",
+    "StoreMissing",
+    "StoreUnreachable",
 ]
 
 DatabaseError = sqlalchemy.exc.SQLAlchemyError
@@ -48,3 +52,11 @@ class StatusChangeError(StoreError):
 
 class LeaseLost(StoreError):
     """The contact is no longer leased by this worker: another one claimed it and will dial it."""
+
+
+class StoreMissing(StoreError):
+    """A command that does not create the store found no SQLite file at the configured path."""
+
+
+class StoreUnreachable(StoreError):
+    """The store could not be connected to; the message names it (password starred out)."""
