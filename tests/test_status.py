@@ -137,6 +137,8 @@ def test_status_of_one_campaign_is_plain_text_off_a_terminal(
         "  attempts 3: no_answer 1, success 1",
         "  cost $1.25",
         f"  next callable {RETRY_AT:%Y-%m-%d %H:%M} UTC",
+        "  No calls go out: no contact of the campaign is due (all called, or waiting for a "
+        "retry).",
         f"  batch 1 (sent, America/New_York, variant default, from "
         f"{NOW + timedelta(hours=1):%Y-%m-%d %H:%M} UTC): submitted 3, dialed 2, connected 1, "
         "finished 2",

@@ -18,9 +18,17 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner, Result
 
+from campaigner.campaign import parse_campaign
 from campaigner.cli import app
 from campaigner.settings import get_settings
-from campaigner.store import campaigns, make_engine, session_factory, utcnow
+from campaigner.store import (
+    campaigns,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade_database,
+    utcnow,
+)
 from retell_sim import ForcedOutcome, SimulatorConfig, SimulatorHandle, run_simulator
 from tests.dialer.processes import RUN_TIMEOUT, Processes, base_env, wait_for
 from tests.store.factories import claim, mark_attempt_sent, write_attempt
@@ -391,7 +399,14 @@ def test_a_test_call_rings_your_phone_as_a_contact_and_counts_for_nothing(
     assert audited.exit_code == 0, audited.output
 
 
-def test_a_test_call_for_a_campaign_without_contacts_is_one_line(runner: CliRunner) -> None:
+def test_a_test_call_for_a_campaign_without_contacts_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade_database(engine)
+    with transaction(engine) as session:
+        campaigns.upsert(session=session, config=parse_campaign(CAMPAIGN))
+    engine.dispose()
     called = runner.invoke(app, ["test-call", "cli.yaml", "--to", "+14155550123"])
     assert called.exit_code == 2
     assert "has no contacts yet" in called.output
