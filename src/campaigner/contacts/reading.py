@@ -3,8 +3,9 @@
 Rules (docs/ingest.md explains them to campaign managers):
 
 - Text files: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), else
-  Windows-1252. The delimiter is sniffed among `,` `;` tab `|` from the header line. Quoted cells
-  may hold delimiters, quotes and line breaks.
+  Windows-1252 when the file holds no UTF-8 character; every byte is held to the encoding chosen
+  (`campaigner.contacts.encodings`). The delimiter is sniffed among `,` `;` tab `|` from the
+  header line. Quoted cells may hold delimiters, quotes and line breaks.
 - XLSX: the first sheet, through calamine. Cells become the text a person sees: whole numbers
   without `.0`, dates as `YYYY-MM-DD` (with the time when it is not midnight), TRUE/FALSE.
 - Every cell is a string; nothing is turned into a number, so leading zeros and long ids survive.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from python_calamine import CalamineError
 
+from campaigner.contacts.encodings import decode_text
 from campaigner.contacts.errors import ContactFileError
 
 __all__ = [
@@ -147,27 +149,14 @@ def read_contact_table(path: Path, data: bytes | None = None) -> ContactTable:
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    """The file's text and the encoding it was read with."""
-    if data.startswith(codecs.BOM_UTF8):
-        encodings: Sequence[str] = ("utf-8-sig",)
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings = ("utf-16",)
-    else:
-        encodings = ("utf-8", "cp1252")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" in text:
-            raise ContactFileError(
-                f"{path.name}: contains NUL characters; it is not a text file "
-                "(or UTF-16 without a byte-order mark: save it as CSV UTF-8)"
-            )
-        return text, encoding
-    raise ContactFileError(
-        f"{path.name}: is neither UTF-8, UTF-16 nor Windows-1252 text; save it as CSV UTF-8"
-    )
+    """The file's text and the encoding it was read with (`campaigner.contacts.encodings`)."""
+    text, encoding = decode_text(path.name, data)
+    if "\x00" in text:
+        raise ContactFileError(
+            f"{path.name}: contains NUL characters; it is not a text file "
+            "(or UTF-16 without a byte-order mark: save it as CSV UTF-8)"
+        )
+    return text, encoding
 
 
 def _utf8_without_bom(data: bytes, text: str, encoding: str) -> bytes:

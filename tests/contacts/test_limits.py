@@ -1,0 +1,148 @@
+"""Contact files that would exhaust the machine or be misread are refused with one clear line.
+
+Issue 19: a far-away XLSX cell, a row of 100,000 delimiters, one stray Windows-1252 byte in a
+UTF-8 file. Each is refused as a `ContactFileError` naming the file and where it went wrong.
+"""
+
+from __future__ import annotations
+
+import codecs
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from campaigner.contacts.errors import ContactFileError
+from campaigner.contacts.limits import MAX_CELL_CHARS, MAX_COLUMNS
+from campaigner.contacts.reading import read_contact_table
+
+# The XLSX is read in a child process: on a reader that allocates the whole sheet, the child
+# aborts (SIGABRT) instead of the test run. Its address space is capped, so a reader that tries
+# to allocate gigabytes fails at once instead of using the machine's memory.
+_READ_IN_CHILD = textwrap.dedent(
+    """
+    import resource, sys
+    from pathlib import Path
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+    from campaigner.contacts.errors import ContactFileError
+    from campaigner.contacts.reading import read_contact_table
+    try:
+        read_contact_table(Path(sys.argv[1]))
+    except ContactFileError as error:
+        print(error)
+        sys.exit(3)
+    """
+)
+
+
+def read_in_child(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _READ_IN_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("phone_in_a1", [False, True])
+def test_an_xlsx_cell_at_the_sheets_far_corner_is_refused_before_it_is_loaded(
+    tmp_path: Path, phone_in_a1: bool
+) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    if phone_in_a1:
+        sheet.append(["Phone"])
+        sheet.append(["4155550100"])
+    sheet["XFD1048576"] = "x"
+    path = tmp_path / "far corner.xlsx"
+    workbook.save(path)
+    assert path.stat().st_size < 8_000
+
+    child = read_in_child(path)
+
+    assert (child.returncode, child.stderr) == (3, "")
+    assert child.stdout.startswith("far corner.xlsx: the first sheet reaches cell XFD1048576")
+    assert len(child.stdout.splitlines()) == 1
+
+
+def delimited_row(path: Path, *, cell: str) -> Path:
+    path.write_text(f"Name,Phone,Note\nAnn,4155550100,ok\nBob,4155550101,{cell}\n")
+    return path
+
+
+def test_a_row_of_a_hundred_thousand_delimiters_is_refused_with_its_row_number(
+    tmp_path: Path,
+) -> None:
+    path = delimited_row(tmp_path / "wide.csv", cell="," * 100_000)
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path)
+    assert str(refused.value) == (
+        f"wide.csv: row 3 has 100,003 cells; a contact file has at most {MAX_COLUMNS:,} columns"
+    )
+
+
+def test_a_quoted_cell_full_of_delimiters_is_a_long_cell(tmp_path: Path) -> None:
+    path = delimited_row(tmp_path / "long.csv", cell='"' + "," * 100_000 + '"')
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path)
+    assert str(refused.value) == (
+        "long.csv: row 3, column 3 ('Note') holds 100,000 characters "
+        f"(',,,,,,,,…'); a cell has at most {MAX_CELL_CHARS:,}"
+    )
+
+
+def test_cells_and_columns_up_to_the_limits_are_read(tmp_path: Path) -> None:
+    path = delimited_row(tmp_path / "edge.csv", cell='"' + "," * (MAX_CELL_CHARS - 1) + '"')
+    assert read_contact_table(path).rows["Note"].str.len().max() == MAX_CELL_CHARS - 1
+    wide = tmp_path / "wide.csv"
+    wide.write_text("Phone" + "," * (MAX_COLUMNS - 1) + "\n4155550100\n")
+    assert read_contact_table(wide).headers == ("Phone",)  # empty columns dropped, none refused
+
+
+def test_one_windows_1252_byte_in_a_utf8_file_is_refused_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("Name,Phone\nJosé,4155550100\n".encode() + b"Ren\xe9,4155550101\n")
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path)
+    assert str(refused.value) == (
+        "mixed.csv: line 3 (byte 31) is not UTF-8 (byte 0xE9), though the rest of the file is: "
+        "save it as CSV UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            codecs.BOM_UTF8 + b"Name,Phone\nAnn,1\n\xff,2\n",
+            r"line 3 \(byte 20\) is not UTF-8 \(byte 0xFF\): save it as CSV UTF-8",
+        ),
+        (
+            "Name,Phone\nAnn,1\n".encode("utf-16") + b"\x00\xd8,\x00",
+            r"line 3 \(byte 36\) is not UTF-16 \(byte 0x00\): save it as CSV UTF-8",
+        ),
+        (
+            b"Name,Phone\nRen\xe9,1\n\x81,2\n",
+            r"line 3 \(byte 18\) is not Windows-1252 \(byte 0x81\): save it as CSV UTF-8",
+        ),
+    ],
+)
+def test_a_byte_invalid_in_the_files_encoding_is_refused_where_it_is(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(ContactFileError, match=f"^bad.csv: {message}"):
+        read_contact_table(path)
+
+
+def test_a_file_entirely_in_windows_1252_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.csv"
+    path.write_bytes("Name,Phone\nRené,4155550100\nZoë,4155550101\n".encode("cp1252"))
+    table = read_contact_table(path)
+    assert (table.encoding, table.rows["Name"].tolist()) == ("cp1252", ["René", "Zoë"])
