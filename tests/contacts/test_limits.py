@@ -7,9 +7,11 @@ UTF-8 file. Each is refused as a `ContactFileError` naming the file and where it
 from __future__ import annotations
 
 import codecs
+import io
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -18,6 +20,7 @@ import pytest
 from campaigner.contacts.errors import ContactFileError
 from campaigner.contacts.limits import MAX_CELL_CHARS, MAX_COLUMNS
 from campaigner.contacts.reading import read_contact_table
+from campaigner.contacts.xlsx_extent import SheetExtent, check_first_sheet_extent
 
 # The XLSX is read in a child process: on a reader that allocates the whole sheet, the child
 # aborts (SIGABRT) instead of the test run. Its address space is capped, so a reader that tries
@@ -100,8 +103,9 @@ def test_cells_and_columns_up_to_the_limits_are_read(tmp_path: Path) -> None:
     path = delimited_row(tmp_path / "edge.csv", cell='"' + "," * (MAX_CELL_CHARS - 1) + '"')
     assert read_contact_table(path).rows["Note"].str.len().max() == MAX_CELL_CHARS - 1
     wide = tmp_path / "wide.csv"
-    wide.write_text("Phone" + "," * (MAX_COLUMNS - 1) + "\n4155550100\n")
-    assert read_contact_table(wide).headers == ("Phone",)  # empty columns dropped, none refused
+    headers = [f"c{index}" for index in range(MAX_COLUMNS)]
+    wide.write_text(",".join(headers) + "\n4155550100\n")
+    assert read_contact_table(wide).headers == tuple(headers)
 
 
 def test_one_windows_1252_byte_in_a_utf8_file_is_refused_where_it_is(tmp_path: Path) -> None:
@@ -146,3 +150,70 @@ def test_a_file_entirely_in_windows_1252_is_still_read(tmp_path: Path) -> None:
     path.write_bytes("Name,Phone\nRené,4155550100\nZoë,4155550101\n".encode("cp1252"))
     table = read_contact_table(path)
     assert (table.encoding, table.rows["Name"].tolist()) == ("cp1252", ["René", "Zoë"])
+
+
+_SHEET = "xl/worksheets/sheet1.xml"
+
+
+def workbook_with_sheet_data(path: Path, sheet_data: str, *, prefix: str = "") -> Path:
+    """An XLSX file (made by openpyxl) whose first sheet's XML holds `sheet_data` as written."""
+    made = io.BytesIO()
+    openpyxl.Workbook().save(made)
+    namespace = f"xmlns{':' + prefix if prefix else ''}={_MAIN!r}"
+    tag = f"{prefix}:" if prefix else ""
+    sheet = (
+        f'<?xml version="1.0"?><{tag}worksheet {namespace}><{tag}sheetData>{sheet_data}'
+        f"</{tag}sheetData></{tag}worksheet>"
+    )
+    with zipfile.ZipFile(made) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            content = sheet.encode() if member.filename == _SHEET else source.read(member)
+            target.writestr(member, content)
+    return path
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+@pytest.mark.parametrize(
+    ("sheet_data", "prefix", "farthest"),
+    [
+        # Cells without a reference follow the previous cell: XFC, then XFD, then one too far.
+        ('<row r="1"><c r="XFC1"/><c/><c/></row>', "", "XFE1"),
+        # Rows without one follow the previous row.
+        ('<row r="1048576"/><row/><row><c r="A1"/></row>', "", "A1048578"),
+        # Prefixed tags, single quotes and spaces around `=`.
+        ("<x:row r='9'><x:c r = 'XFD1048576'/></x:row>", "x", "XFD1048576"),
+        # A `>` inside an attribute value before the reference.
+        ('<row r="1"><c s=">" r="XFD1048576"/></row>', "", "XFD1048576"),
+    ],
+)
+def test_the_sheets_extent_counts_every_cell_however_it_is_written(
+    tmp_path: Path, sheet_data: str, prefix: str, farthest: str
+) -> None:
+    path = workbook_with_sheet_data(tmp_path / "odd.xlsx", sheet_data, prefix=prefix)
+    with pytest.raises(
+        ContactFileError, match=f"^odd.xlsx: the first sheet reaches cell {farthest} "
+    ):
+        check_first_sheet_extent(path.name, path.read_bytes())
+
+
+def test_cells_without_references_are_placed_as_calamine_places_them(tmp_path: Path) -> None:
+    sheet_data = (
+        '<row><c t="inlineStr"><is><t>Phone</t></is></c><c t="inlineStr"><is><t>Name</t></is></c>'
+        '</row><row><c><v>4155550100</v></c><c t="inlineStr"><is><t>Ann</t></is></c></row>'
+        '<row r="4"><c r="B4" t="inlineStr"><is><t>Bob</t></is></c></row>'
+    )
+    path = workbook_with_sheet_data(tmp_path / "plain.xlsx", sheet_data)
+    assert check_first_sheet_extent(path.name, path.read_bytes()) == SheetExtent(rows=4, columns=2)
+    table = read_contact_table(path)
+    assert table.rows.to_numpy().tolist() == [["4155550100", "Ann"], ["", "Bob"]]
+    assert list(table.row_numbers) == [2, 4]
+
+
+def test_an_archive_without_a_workbook_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(ContactFileError, match=r"^empty.xlsx: cannot be read as an XLSX file \("):
+        read_contact_table(path)

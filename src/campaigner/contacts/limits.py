@@ -17,8 +17,76 @@ number, and errors end up in logs.
 
 from __future__ import annotations
 
-__all__ = ["MAX_CELL_CHARS", "MAX_COLUMNS", "MAX_GRID_CELLS"]
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from campaigner.contacts.errors import ContactFileError
+
+__all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_COLUMNS",
+    "MAX_GRID_CELLS",
+    "cell_excerpt",
+    "check_cell_lengths",
+    "check_grid_size",
+    "refuse_wide_row",
+]
 
 MAX_COLUMNS = 16_384
 MAX_CELL_CHARS = 32_767
 MAX_GRID_CELLS = 50_000_000
+
+# Characters of a cell shown in a message.
+_EXCERPT_CHARS = 8
+
+
+def cell_excerpt(text: str) -> str:
+    """The first characters of a cell, quoted, digits masked (`#`), control characters as `?`."""
+    shown = "".join(
+        "#" if char.isdigit() else char if char.isprintable() else "?"
+        for char in text[:_EXCERPT_CHARS]
+    )
+    return f"'{shown}{'…' if len(text) > _EXCERPT_CHARS else ''}'"
+
+
+def refuse_wide_row(name: str, row_number: int, cells: int) -> ContactFileError:
+    """The refusal of a file with a row wider than `MAX_COLUMNS`."""
+    return ContactFileError(
+        f"{name}: row {row_number} has {cells:,} cells; "
+        f"a contact file has at most {MAX_COLUMNS:,} columns"
+    )
+
+
+def check_grid_size(name: str, rows: int, columns: int) -> None:
+    """Refuse a file whose rows × columns (padded to the widest) exceed `MAX_GRID_CELLS`."""
+    if columns > MAX_COLUMNS:
+        raise ContactFileError(
+            f"{name}: {columns:,} columns; a contact file has at most {MAX_COLUMNS:,}"
+        )
+    if rows * columns > MAX_GRID_CELLS:
+        raise ContactFileError(
+            f"{name}: {rows:,} rows × {columns:,} columns is {rows * columns:,} cells; "
+            f"a contact file has at most {MAX_GRID_CELLS:,}"
+        )
+
+
+def check_cell_lengths(name: str, grid: pd.DataFrame, header_position: int) -> None:
+    """Refuse a grid of strings holding a cell longer than `MAX_CELL_CHARS`.
+
+    The first such cell (by column, then row) is named by its spreadsheet row (grid position + 1),
+    its column number and the header cell above it. Lengths are counted by pyarrow on the
+    columns' own arrays: pandas' string methods cost ten times more per column, which a file of
+    thousands of columns would feel.
+    """
+    for column_position, column in enumerate(grid.columns):
+        lengths = pc.utf8_length(pa.array(grid[column], type=pa.large_string()))
+        too_long = pc.index(pc.greater(lengths, MAX_CELL_CHARS), True).as_py()
+        if too_long >= 0:
+            header = cell_excerpt(str(grid.iat[header_position, column_position]))
+            cell = str(grid.iat[too_long, column_position])
+            raise ContactFileError(
+                f"{name}: row {too_long + 1}, column {column_position + 1} ({header}) holds "
+                f"{len(cell):,} characters ({cell_excerpt(cell)}); "
+                f"a cell has at most {MAX_CELL_CHARS:,}"
+            )
