@@ -217,3 +217,19 @@ def test_an_archive_without_a_workbook_is_refused(tmp_path: Path) -> None:
         archive.writestr("hello.txt", "hi")
     with pytest.raises(ContactFileError, match=r"^empty.xlsx: cannot be read as an XLSX file \("):
         read_contact_table(path)
+
+
+def test_messages_show_header_cells_as_short_masked_excerpts(tmp_path: Path) -> None:
+    path = tmp_path / "no header.csv"
+    cells = ["Ann", "4155550100", "x" * 40, *(f"c{index}" for index in range(27))]
+    path.write_text(",".join(cells) + "\n" + ",".join(cells) + "\n")
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path).require_columns(["Phone"])
+    assert str(refused.value) == (
+        "no header.csv: column 'Phone' not found; the file has 'Ann', '##########', "
+        f"'{'x' * 32}…', "
+        + ", ".join("'c#'" for _ in range(10))
+        + ", "
+        + ", ".join("'c##'" for _ in range(7))
+        + " and 10 more"
+    )

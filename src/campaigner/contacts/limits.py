@@ -17,6 +17,8 @@ number, and errors end up in logs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +32,7 @@ __all__ = [
     "cell_excerpt",
     "check_cell_lengths",
     "check_grid_size",
+    "header_list",
     "refuse_wide_row",
 ]
 
@@ -37,17 +40,28 @@ MAX_COLUMNS = 16_384
 MAX_CELL_CHARS = 32_767
 MAX_GRID_CELLS = 50_000_000
 
-# Characters of a cell shown in a message.
+# Characters of a cell shown in a message; of a header cell (a column's name, usually); and how
+# many header cells a message lists.
 _EXCERPT_CHARS = 8
+_HEADER_EXCERPT_CHARS = 32
+_LISTED_HEADERS = 20
 
 
-def cell_excerpt(text: str) -> str:
-    """The first characters of a cell, quoted, digits masked (`#`), control characters as `?`."""
+def cell_excerpt(text: str, chars: int = _EXCERPT_CHARS) -> str:
+    """The first `chars` characters of a cell, quoted, digits masked (`#`), control characters
+    as `?`."""
     shown = "".join(
-        "#" if char.isdigit() else char if char.isprintable() else "?"
-        for char in text[:_EXCERPT_CHARS]
+        "#" if char.isdigit() else char if char.isprintable() else "?" for char in text[:chars]
     )
-    return f"'{shown}{'…' if len(text) > _EXCERPT_CHARS else ''}'"
+    return f"'{shown}{'…' if len(text) > chars else ''}'"
+
+
+def header_list(cells: Sequence[str]) -> str:
+    """Header cells for a message: the first `_LISTED_HEADERS`, each as a longer excerpt (the
+    "header" may be a row of contact data in a file that has none)."""
+    listed = [cell_excerpt(cell, _HEADER_EXCERPT_CHARS) for cell in cells[:_LISTED_HEADERS]]
+    more = len(cells) - _LISTED_HEADERS
+    return ", ".join(listed) + (f" and {more:,} more" if more > 0 else "")
 
 
 def refuse_wide_row(name: str, row_number: int, cells: int) -> ContactFileError:

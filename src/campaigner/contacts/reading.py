@@ -40,6 +40,7 @@ from campaigner.contacts.limits import (
     MAX_COLUMNS,
     check_cell_lengths,
     check_grid_size,
+    header_list,
     refuse_wide_row,
 )
 from campaigner.contacts.xlsx_extent import check_first_sheet_extent
@@ -113,7 +114,7 @@ class ContactTable:
                 found[name] = header
         if missing:
             listed = ", ".join(repr(name) for name in missing)
-            present = ", ".join(repr(cell) for cell in self.header_cells)
+            present = header_list(self.header_cells)
             raise ContactFileError(
                 f"{self.path.name}: column{'s' if len(missing) > 1 else ''} {listed} not found; "
                 f"the file has {present}"
