@@ -46,6 +46,7 @@ from campaigner.store.db import (
     session_factory,
     transaction,
     upgrade_database,
+    when_transaction_ends,
 )
 from campaigner.store.errors import (
     CampaignNotFound,
@@ -136,4 +137,5 @@ __all__ = [
     "transaction",
     "upgrade_database",
     "utcnow",
+    "when_transaction_ends",
 ]
