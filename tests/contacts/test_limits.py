@@ -233,3 +233,13 @@ def test_messages_show_header_cells_as_short_masked_excerpts(tmp_path: Path) -> 
         + ", ".join("'c##'" for _ in range(7))
         + " and 10 more"
     )
+
+
+def test_a_far_cell_after_megabytes_of_text_without_a_tag_is_found(tmp_path: Path) -> None:
+    text = "x" * (3 << 20)  # three chunks of the scan without a `<`
+    sheet_data = (
+        f'<row r="1"><c r="A1" t="inlineStr"><is><t>{text}</t></is></c><c r="XFD1048576"/></row>'
+    )
+    path = workbook_with_sheet_data(tmp_path / "long text.xlsx", sheet_data)
+    with pytest.raises(ContactFileError, match="reaches cell XFD1048576 "):
+        check_first_sheet_extent(path.name, path.read_bytes())

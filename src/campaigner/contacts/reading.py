@@ -61,8 +61,10 @@ TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 XLSX_SUFFIXES = frozenset({".xlsx"})
 _SNIFF_CHARS = 65_536
 _SNIFF_LINES = 20
-# The longest row a text file may have (bytes): two Excel-sized cells of 4-byte characters
-# would need more than 256 KiB, and pyarrow's reader holds a block this large per row it reads.
+# The longest row (record) a text file may have, in bytes. pyarrow reads a file in blocks and
+# cannot read a row longer than one, so the block is this large when rows are counted (the fast
+# reader keeps its 1 MiB blocks and leaves longer rows to the count). A contact row is a few
+# hundred bytes; 64 MiB is a thousand cells of the longest kind (32,767 characters of 2 bytes).
 _MAX_ROW_BYTES = 64 << 20
 
 
@@ -224,6 +226,7 @@ def _parse_text(path: Path, text: str, delimiter: str, utf8: bytes) -> pd.DataFr
     if not text.strip():
         raise ContactFileError(f"{path.name}: the file is empty")
     first_line = next(line for line in text[:_SNIFF_CHARS].splitlines() if line.strip())
+    # A header wider than the limit fails the fast reader at that width; the count then names it.
     width = min(_count_unquoted(first_line, delimiter) + 1, MAX_COLUMNS)
     grid = _read_csv_arrow(utf8, delimiter, width)
     if grid is not None:
@@ -259,7 +262,8 @@ class _RowWidths:
 
     def __call__(self, row: pa_csv.InvalidRow) -> str:
         if row.actual_columns > MAX_COLUMNS:
-            self.too_wide = (row.number or self.rows + 1, row.actual_columns)
+            assert row.number is not None  # pyarrow numbers the rows when it reads on one thread
+            self.too_wide = (row.number, row.actual_columns)
             return "error"
         self.widest = max(self.widest, row.actual_columns)
         self.rows += 1

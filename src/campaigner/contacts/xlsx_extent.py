@@ -31,8 +31,9 @@ from campaigner.contacts.limits import MAX_COLUMNS, MAX_GRID_CELLS
 
 __all__ = ["SheetExtent", "check_first_sheet_extent", "column_name"]
 
-# Decompressed bytes scanned at a time.
+# Decompressed bytes scanned at a time; the bytes of a tag-less chunk carried over to the next.
 _CHUNK_BYTES = 1 << 20
+_REFERENCE_TAIL = 64
 # workbook.xml and its relationships name the sheets; a real one is kilobytes.
 _MAX_INDEX_BYTES = 16 << 20
 _MAX_ROWS = 1_048_576  # the format's own limit, row 1,048,576
@@ -74,7 +75,15 @@ def check_first_sheet_extent(name: str, data: bytes) -> SheetExtent:
             extent, every_tag_referenced = _referenced_extent(_chunks(archive, member))
             if not every_tag_referenced:
                 extent = extent.farthest(_placed_extent(_chunks(archive, member)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError, ValueError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        KeyError,  # a part that is not in the archive
+        EOFError,
+        ValueError,  # a reference of more digits than int() takes
+        RuntimeError,  # an encrypted part
+        NotImplementedError,  # a compression method zipfile lacks
+    ) as error:
         raise ContactFileError(f"{name}: cannot be read as an XLSX file ({error})") from None
     if (
         extent.columns > MAX_COLUMNS
@@ -127,13 +136,20 @@ def _index_part(name: str, archive: zipfile.ZipFile, member: str) -> bytes:
 
 
 def _chunks(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
-    """The member decompressed in chunks that each end after a complete tag (a tag cut by the
-    chunk's end is carried over to the next one)."""
+    """The member decompressed in chunks that each end before the last tag they begin (a tag cut
+    by the chunk's end is carried over to the next one).
+
+    What is carried stays under a chunk: a chunk without a `<` (a text of megabytes) carries only
+    its last `_REFERENCE_TAIL` bytes, enough for a reference cut in two, so that a file of one
+    endless tag cannot make the carried bytes grow with it.
+    """
     carried = b""
     with archive.open(member) as stream:
         while block := stream.read(_CHUNK_BYTES):
             text = carried + block
-            cut = text.rfind(b"<")
+            cut = text.rfind(b"<", max(len(text) - _CHUNK_BYTES, 0))
+            if cut < 0:
+                cut = max(len(text) - _REFERENCE_TAIL, 0)
             carried, text = text[cut:], text[:cut]
             yield text
     yield carried
