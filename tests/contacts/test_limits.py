@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 
 from campaigner.contacts.errors import ContactFileError
-from campaigner.contacts.limits import MAX_CELL_CHARS, MAX_COLUMNS
+from campaigner.contacts.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_GRID_CELLS
 from campaigner.contacts.reading import read_contact_table
 from campaigner.contacts.xlsx_extent import SheetExtent, check_first_sheet_extent
 
@@ -180,8 +180,9 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     [
         # Cells without a reference follow the previous cell: XFC, then XFD, then one too far.
         ('<row r="1"><c r="XFC1"/><c/><c/></row>', "", "XFE1"),
-        # Rows without one follow the previous row.
-        ('<row r="1048576"/><row/><row><c r="A1"/></row>', "", "A1048578"),
+        # Rows without one follow the previous row: 15,301 of them after row 1,048,576, in a
+        # sheet 47 columns wide (AU), make 50,002,219 cells.
+        ('<row r="1048576"><c r="AU1"/></row>' + "<row/>" * 15_301, "", "AU1063877"),
         # Prefixed tags, single quotes and spaces around `=`.
         ("<x:row r='9'><x:c r = 'XFD1048576'/></x:row>", "x", "XFD1048576"),
         # A `>` inside an attribute value before the reference.
@@ -243,3 +244,15 @@ def test_a_far_cell_after_megabytes_of_text_without_a_tag_is_found(tmp_path: Pat
     path = workbook_with_sheet_data(tmp_path / "long text.xlsx", sheet_data)
     with pytest.raises(ContactFileError, match="reaches cell XFD1048576 "):
         check_first_sheet_extent(path.name, path.read_bytes())
+
+
+def test_a_grid_of_more_cells_than_the_limit_is_refused_before_it_is_made(tmp_path: Path) -> None:
+    # 5,002 rows, one of them 10,001 cells wide: 30 KB that pandas would pad to 50 million cells.
+    path = tmp_path / "grid.csv"
+    path.write_text("Phone\n" + "4155550100\n" * 5_000 + "," * 10_000 + "\n")
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path)
+    assert str(refused.value) == (
+        f"grid.csv: 5,002 rows × 10,001 columns is 50,025,002 cells; "
+        f"a contact file has at most {MAX_GRID_CELLS:,}"
+    )

@@ -12,9 +12,9 @@ from campaigner.store import Campaign, session_factory, when_transaction_ends
 
 
 def follow(session: Session) -> list[str]:
-    """The outcomes reported for the session's current transaction, as they come."""
+    """The outcomes reported for the session's transaction (begun here: none was), as they
+    come."""
     ends: list[str] = []
-    session.exec(select(func.count()).select_from(Campaign)).one()  # begins the transaction
     when_transaction_ends(
         session,
         committed=lambda: ends.append("committed"),

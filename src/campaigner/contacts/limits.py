@@ -73,11 +73,7 @@ def refuse_wide_row(name: str, row_number: int, cells: int) -> ContactFileError:
 
 
 def check_grid_size(name: str, rows: int, columns: int) -> None:
-    """Refuse a file whose rows × columns (padded to the widest) exceed `MAX_GRID_CELLS`."""
-    if columns > MAX_COLUMNS:
-        raise ContactFileError(
-            f"{name}: {columns:,} columns; a contact file has at most {MAX_COLUMNS:,}"
-        )
+    """Refuse a file whose rows × columns (padded to the widest row) exceed `MAX_GRID_CELLS`."""
     if rows * columns > MAX_GRID_CELLS:
         raise ContactFileError(
             f"{name}: {rows:,} rows × {columns:,} columns is {rows * columns:,} cells; "

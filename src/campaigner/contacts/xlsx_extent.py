@@ -36,7 +36,6 @@ _CHUNK_BYTES = 1 << 20
 _REFERENCE_TAIL = 64
 # workbook.xml and its relationships name the sheets; a real one is kilobytes.
 _MAX_INDEX_BYTES = 16 << 20
-_MAX_ROWS = 1_048_576  # the format's own limit, row 1,048,576
 
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 _FIRST_SHEET_ID = re.compile(rb"<" + _PREFIX + rb"sheet\s[^>]*?\b" + _PREFIX + rb'id="([^"]+)"')
@@ -85,11 +84,7 @@ def check_first_sheet_extent(name: str, data: bytes) -> SheetExtent:
         NotImplementedError,  # a compression method zipfile lacks
     ) as error:
         raise ContactFileError(f"{name}: cannot be read as an XLSX file ({error})") from None
-    if (
-        extent.columns > MAX_COLUMNS
-        or extent.rows > _MAX_ROWS
-        or extent.rows * extent.columns > MAX_GRID_CELLS
-    ):
+    if extent.columns > MAX_COLUMNS or extent.rows * extent.columns > MAX_GRID_CELLS:
         raise ContactFileError(
             f"{name}: the first sheet reaches cell {column_name(extent.columns)}{extent.rows} "
             f"({extent.rows:,} rows × {extent.columns:,} columns from A1); a contact file has "
