@@ -17,6 +17,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from campaigner.contacts import reading
 from campaigner.contacts.errors import ContactFileError
 from campaigner.contacts.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_GRID_CELLS
 from campaigner.contacts.reading import read_contact_table
@@ -256,3 +257,15 @@ def test_a_grid_of_more_cells_than_the_limit_is_refused_before_it_is_made(tmp_pa
         f"grid.csv: 5,002 rows × 10,001 columns is 50,025,002 cells; "
         f"a contact file has at most {MAX_GRID_CELLS:,}"
     )
+
+
+def test_a_row_longer_than_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit is 64 MiB; a smaller one shows the same path without writing 64 MiB.
+    monkeypatch.setattr(reading, "_MAX_ROW_BYTES", 4_096)
+    path = tmp_path / "long row.csv"
+    path.write_text("Phone,Note\n4155550100," + "x" * 10_000 + "\n4155550101\n")
+    with pytest.raises(ContactFileError) as refused:
+        read_contact_table(path)
+    assert str(refused.value) == "long row.csv: a row is longer than 4,096 bytes"

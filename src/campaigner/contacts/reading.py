@@ -62,9 +62,9 @@ XLSX_SUFFIXES = frozenset({".xlsx"})
 _SNIFF_CHARS = 65_536
 _SNIFF_LINES = 20
 # The longest row (record) a text file may have, in bytes. pyarrow reads a file in blocks and
-# cannot read a row longer than one, so the block is this large when rows are counted (the fast
-# reader keeps its 1 MiB blocks and leaves longer rows to the count). A contact row is a few
-# hundred bytes; 64 MiB is a thousand cells of the longest kind (32,767 characters of 2 bytes).
+# cannot read a row that spans more than two, so the block is this large when rows are counted
+# (the fast reader keeps its 1 MiB blocks and leaves longer rows to the count). A contact row is
+# a few hundred bytes; 64 MiB is a thousand cells of the longest kind (32,767 2-byte characters).
 _MAX_ROW_BYTES = 64 << 20
 
 
@@ -297,7 +297,7 @@ def _survey_records(path: Path, utf8: bytes, delimiter: str, width: int) -> tupl
             raise refuse_wide_row(path.name, *widths.too_wide) from None
         if "straddling" in str(error):
             raise ContactFileError(
-                f"{path.name}: a row is longer than {_MAX_ROW_BYTES >> 20} MiB"
+                f"{path.name}: a row is longer than {_MAX_ROW_BYTES:,} bytes"
             ) from None
         raise ContactFileError(f"{path.name}: cannot be read as CSV") from None
     return table.num_rows + widths.rows, max(widths.widest, width)
