@@ -101,8 +101,8 @@ def test_a_quoted_cell_full_of_delimiters_is_a_long_cell(tmp_path: Path) -> None
 
 
 def test_cells_and_columns_up_to_the_limits_are_read(tmp_path: Path) -> None:
-    path = delimited_row(tmp_path / "edge.csv", cell='"' + "," * (MAX_CELL_CHARS - 1) + '"')
-    assert read_contact_table(path).rows["Note"].str.len().max() == MAX_CELL_CHARS - 1
+    path = delimited_row(tmp_path / "edge.csv", cell='"' + "," * MAX_CELL_CHARS + '"')
+    assert read_contact_table(path).rows["Note"].str.len().max() == MAX_CELL_CHARS
     wide = tmp_path / "wide.csv"
     headers = [f"c{index}" for index in range(MAX_COLUMNS)]
     wide.write_text(",".join(headers) + "\n4155550100\n")
