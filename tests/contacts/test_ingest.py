@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from campaigner import store
@@ -374,3 +376,41 @@ def test_a_concurrent_import_of_the_same_numbers_rolls_back(
     assert session.exec(select(func.count()).select_from(Contact)).one() == 1
     # The rejected-rows file is written while the store inserts; a failed import removes it.
     assert not list(tmp_path.glob("b-*"))
+
+
+def import_and_commit(
+    engine: Engine, config: CampaignConfig, path: Path, out_dir: Path
+) -> IngestSummary:
+    """An import as the command line and the inbox make it: in `store.transaction`."""
+    with store.transaction(engine) as session:
+        return ingest_contacts_file(session=session, config=config, path=path, out_dir=out_dir)
+
+
+def test_an_import_whose_commit_fails_leaves_no_summary_of_accepted_rows(
+    engine: Engine, demo_campaign: CampaignConfig, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "b.csv", HEADER + "A,,212-555-0101,,,,,,\nB,,not a number,,,,,,\n")
+    out_dir = tmp_path / "out"
+
+    def fail_the_commit(_connection: Connection) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    # The store fails as it commits the import (a full disk, say): nothing was imported.
+    event.listen(engine, "commit", fail_the_commit)
+    with pytest.raises(sqlite3.OperationalError):
+        import_and_commit(engine, demo_campaign, path, out_dir)
+    event.remove(engine, "commit", fail_the_commit)
+
+    assert list(out_dir.iterdir()) == []
+    with store.transaction(engine) as session:
+        assert session.exec(select(func.count()).select_from(Contact)).one() == 0
+    again = import_and_commit(engine, demo_campaign, path, out_dir)
+    assert (again.accepted, again.rejected, again.already_ingested) == (
+        1,
+        {"unparseable": 1},
+        False,
+    )
+    assert sorted(file.name for file in out_dir.iterdir()) == [
+        f"b-{again.sha256[:8]}.rejected.csv",
+        f"b-{again.sha256[:8]}.summary.json",
+    ]

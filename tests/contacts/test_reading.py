@@ -185,7 +185,7 @@ def test_xlsx_first_sheet_as_displayed_text(tmp_path: Path) -> None:
         (
             "latin.csv",
             b"Name\r\n\x81\x8d\x8f\x90\x9d\r\n",
-            "neither UTF-8, UTF-16 nor Windows-1252",
+            r"line 2 \(byte 6\) is not Windows-1252 \(byte 0x81\): save it as CSV UTF-8",
         ),
         ("fake.xlsx", b"Name,Phone\r\nAnn,1\r\n", "cannot be read as an XLSX file"),
         ("contacts.pdf", b"%PDF", "unknown file type '.pdf'"),
@@ -215,8 +215,9 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 _HEADER_ALPHABET = st.characters(
     codec="utf-8", exclude_characters=',;\t|"\r\n\x00', exclude_categories=["Cs", "Zs", "Cc"]
 )
-# Windows-1252 text is recognised by failing UTF-8; characters whose cp1252 byte is a UTF-8
-# continuation byte (0x80-0xBF) could form valid UTF-8 by accident, so they are left out here.
+# Windows-1252 text is recognised by failing UTF-8 and holding no UTF-8 character; characters
+# whose cp1252 byte is a UTF-8 continuation byte (0x80-0xBF) could form one by accident (a file
+# that does is refused), so they are left out here.
 _CP1252_SAFE = "".join(chr(code) for code in range(32, 127)) + bytes(range(0xC0, 0x100)).decode(
     "cp1252"
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from campaigner.contacts.errors import ContactFileError
+from campaigner.contacts.limits import cell_excerpt, header_list
 from campaigner.contacts.phone_column import normalise_numbers
 from campaigner.contacts.phones import normalise_number
 from campaigner.contacts.reading import ContactTable, read_contact_table
@@ -49,7 +50,7 @@ def read_dnc_file(path: Path, *, column: str | None, region: str) -> DncEntries:
     first_cell = table.header_cells[table.headers.index(header)]
     if normalise_number(first_cell, region).e164 is not None:
         raise ContactFileError(
-            f"{path.name}: the first row holds a phone number ({first_cell!r}); "
+            f"{path.name}: the first row holds a phone number ({cell_excerpt(first_cell)}); "
             "the file needs a header row, e.g. 'phone'"
         )
     results = normalise_numbers(table.rows[header], region).frame
@@ -80,7 +81,7 @@ def _phone_column(table: ContactTable, column: str | None) -> str:
             return header
     if len(table.headers) == 1:
         return table.headers[0]
-    present = ", ".join(repr(cell) for cell in table.header_cells)
+    present = header_list(table.header_cells)
     raise ContactFileError(
         f"{table.path.name}: no phone column (looked for {', '.join(PHONE_COLUMN_NAMES)}); "
         f"the file has {present}: name one with --column"

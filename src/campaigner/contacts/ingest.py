@@ -9,7 +9,9 @@ Blank rows are not input rows (see `campaigner.contacts.reading`); they are coun
 
 The import is all-or-nothing: nothing is written to the store before the file has been read and
 every mapped column found, and the store's changes are one unit of work, committed once by the
-caller's `store.transaction` after the rejected-rows file and the summary have been written. The
+caller's `store.transaction`. The rejected-rows file and the summary are written before, under
+pending names, and take their own names only when that commit succeeds: an import that fails,
+at the commit too, leaves neither (the caller reports why it failed). The
 same bytes imported again into the same campaign (under any file name) change nothing and say so
 (`already_ingested`).
 
@@ -27,6 +29,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,15 +171,18 @@ def ingest_contacts_file(
         rejected_file = out_dir / f"{stem}.rejected.csv"
         summary_file = out_dir / f"{stem}.summary.json"
         out_dir.mkdir(parents=True, exist_ok=True)
+        files = _FilesOfTheCommit((rejected_file, summary_file))
+        store.when_transaction_ends(session, committed=files.publish, abandoned=files.discard)
         # The file is written while the store inserts (SQLite works without the GIL); the
-        # outcomes are final here and only read from now on. A failed import leaves no file.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejected-file") as files:
-            written = files.submit(_write_rejected_file, rejected_file, table, outcomes)
+        # outcomes are final here and only read from now on.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rejected-file") as writer:
+            written = writer.submit(
+                _write_rejected_file, files.pending(rejected_file), table, outcomes
+            )
             try:
                 _store_rows(session, config, table_cells, columns, outcomes, variants, source, now)
             except BaseException:
-                wait([written])
-                rejected_file.unlink(missing_ok=True)
+                wait([written])  # before the rollback removes the file
                 raise
             written.result()
         summary = _summary(config, path, sha256, table, outcomes, rejected_file, summary_file)
@@ -189,8 +195,32 @@ def ingest_contacts_file(
             duplicates=summary.duplicates,
             suppressed=summary.suppressed,
         )
-        write_summary_file(summary)
+        files.pending(summary_file).write_text(
+            summary.model_dump_json(indent=2) + "\n", encoding="utf-8"
+        )
     return summary
+
+
+@dataclass(frozen=True, slots=True)
+class _FilesOfTheCommit:
+    """An import's files, written under a pending name and given theirs only once the import
+    commits; removed when it does not. The summary says which rows were accepted: a summary
+    of an import the store then failed to commit would claim rows that are not there."""
+
+    targets: tuple[Path, ...]
+
+    @staticmethod
+    def pending(target: Path) -> Path:
+        """Where `target` is written until the commit."""
+        return target.with_name(f".{target.name}.pending")
+
+    def publish(self) -> None:
+        for target in self.targets:
+            self.pending(target).replace(target)
+
+    def discard(self) -> None:
+        for target in self.targets:
+            self.pending(target).unlink(missing_ok=True)
 
 
 def write_summary_file(summary: IngestSummary) -> None:

@@ -3,8 +3,9 @@
 Rules (docs/ingest.md explains them to campaign managers):
 
 - Text files: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), else
-  Windows-1252. The delimiter is sniffed among `,` `;` tab `|` from the header line. Quoted cells
-  may hold delimiters, quotes and line breaks.
+  Windows-1252 when the file holds no UTF-8 character; every byte is held to the encoding chosen
+  (`campaigner.contacts.encodings`). The delimiter is sniffed among `,` `;` tab `|` from the
+  header line. Quoted cells may hold delimiters, quotes and line breaks.
 - XLSX: the first sheet, through calamine. Cells become the text a person sees: whole numbers
   without `.0`, dates as `YYYY-MM-DD` (with the time when it is not midnight), TRUE/FALSE.
 - Every cell is a string; nothing is turned into a number, so leading zeros and long ids survive.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -33,7 +34,16 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from python_calamine import CalamineError
 
+from campaigner.contacts.encodings import decode_text
 from campaigner.contacts.errors import ContactFileError
+from campaigner.contacts.limits import (
+    MAX_COLUMNS,
+    check_cell_lengths,
+    check_grid_size,
+    header_list,
+    refuse_wide_row,
+)
+from campaigner.contacts.xlsx_extent import check_first_sheet_extent
 
 __all__ = [
     "DELIMITERS",
@@ -51,6 +61,11 @@ TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 XLSX_SUFFIXES = frozenset({".xlsx"})
 _SNIFF_CHARS = 65_536
 _SNIFF_LINES = 20
+# The longest row (record) a text file may have, in bytes. pyarrow reads a file in blocks and
+# cannot read a row that spans more than two, so the block is this large when rows are counted
+# (the fast reader keeps its 1 MiB blocks and leaves longer rows to the count). A contact row is
+# a few hundred bytes; 64 MiB is a thousand cells of the longest kind (32,767 2-byte characters).
+_MAX_ROW_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +116,7 @@ class ContactTable:
                 found[name] = header
         if missing:
             listed = ", ".join(repr(name) for name in missing)
-            present = ", ".join(repr(cell) for cell in self.header_cells)
+            present = header_list(self.header_cells)
             raise ContactFileError(
                 f"{self.path.name}: column{'s' if len(missing) > 1 else ''} {listed} not found; "
                 f"the file has {present}"
@@ -147,27 +162,14 @@ def read_contact_table(path: Path, data: bytes | None = None) -> ContactTable:
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    """The file's text and the encoding it was read with."""
-    if data.startswith(codecs.BOM_UTF8):
-        encodings: Sequence[str] = ("utf-8-sig",)
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings = ("utf-16",)
-    else:
-        encodings = ("utf-8", "cp1252")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" in text:
-            raise ContactFileError(
-                f"{path.name}: contains NUL characters; it is not a text file "
-                "(or UTF-16 without a byte-order mark: save it as CSV UTF-8)"
-            )
-        return text, encoding
-    raise ContactFileError(
-        f"{path.name}: is neither UTF-8, UTF-16 nor Windows-1252 text; save it as CSV UTF-8"
-    )
+    """The file's text and the encoding it was read with (`campaigner.contacts.encodings`)."""
+    text, encoding = decode_text(path.name, data)
+    if "\x00" in text:
+        raise ContactFileError(
+            f"{path.name}: contains NUL characters; it is not a text file "
+            "(or UTF-16 without a byte-order mark: save it as CSV UTF-8)"
+        )
+    return text, encoding
 
 
 def _utf8_without_bom(data: bytes, text: str, encoding: str) -> bytes:
@@ -218,20 +220,87 @@ def _parse_text(path: Path, text: str, delimiter: str, utf8: bytes) -> pd.DataFr
 
     pyarrow's multi-threaded reader takes files whose rows all have the header's width (much
     faster than pandas' parser: bench/README.md); a file with a wider or narrower row goes to
-    pandas, read with room for every cell.
+    pandas, read with room for every cell once pyarrow has counted the cells of every row
+    (outside quotes) and the grid they make is known to be within the limits.
     """
     if not text.strip():
         raise ContactFileError(f"{path.name}: the file is empty")
     first_line = next(line for line in text[:_SNIFF_CHARS].splitlines() if line.strip())
-    width = _count_unquoted(first_line, delimiter) + 1
+    # A header wider than the limit fails the fast reader at that width; the count then names it.
+    width = min(_count_unquoted(first_line, delimiter) + 1, MAX_COLUMNS)
     grid = _read_csv_arrow(utf8, delimiter, width)
     if grid is not None:
+        check_grid_size(path.name, *grid.shape)
         return grid
-    widest = max(line.count(delimiter) for line in text.splitlines()) + 1
+    records, widest = _survey_records(path, utf8, delimiter, width)
+    check_grid_size(path.name, records, widest)
     try:
         return _read_csv(text, delimiter, width=widest)
     except pd.errors.ParserError as error:
         raise ContactFileError(f"{path.name}: cannot be read as CSV ({error})") from None
+
+
+def _parse_options(delimiter: str, on_invalid_row: _RowWidths | None = None) -> pa_csv.ParseOptions:
+    return pa_csv.ParseOptions(
+        delimiter=delimiter,
+        quote_char='"',
+        double_quote=True,
+        newlines_in_values=True,
+        ignore_empty_lines=False,
+        invalid_row_handler=on_invalid_row,
+    )
+
+
+class _RowWidths:
+    """pyarrow's handler of rows that do not have the expected width: it keeps the widest, counts
+    them, and stops the reading at the first row wider than `MAX_COLUMNS`."""
+
+    def __init__(self) -> None:
+        self.widest = 0
+        self.rows = 0
+        self.too_wide: tuple[int, int] | None = None  # (row number, cells)
+
+    def __call__(self, row: pa_csv.InvalidRow) -> str:
+        if row.actual_columns > MAX_COLUMNS:
+            assert row.number is not None  # pyarrow numbers the rows when it reads on one thread
+            self.too_wide = (row.number, row.actual_columns)
+            return "error"
+        self.widest = max(self.widest, row.actual_columns)
+        self.rows += 1
+        return "skip"
+
+
+def _survey_records(path: Path, utf8: bytes, delimiter: str, width: int) -> tuple[int, int]:
+    """How many records the file has and how many cells its widest has, counted by pyarrow
+    (quote-aware, in compiled code, in memory proportional to the file, whatever its rows).
+
+    Single-threaded, so that pyarrow knows each row's number; in blocks as large as the longest
+    row `_MAX_ROW_BYTES` allows (pyarrow cannot read a row longer than its block).
+    """
+    widths = _RowWidths()
+    names = [str(index) for index in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pa_csv.ReadOptions(
+                column_names=names, use_threads=False, block_size=_MAX_ROW_BYTES
+            ),
+            parse_options=_parse_options(delimiter, widths),
+            # Only the rows are counted: the cells are converted for one column.
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=names[:1], column_types={names[0]: pa.string()}
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        # pyarrow's message would show the row's text: only its number and width are shown.
+        if widths.too_wide is not None:
+            raise refuse_wide_row(path.name, *widths.too_wide) from None
+        if "straddling" in str(error):
+            raise ContactFileError(
+                f"{path.name}: a row is longer than {_MAX_ROW_BYTES:,} bytes"
+            ) from None
+        raise ContactFileError(f"{path.name}: cannot be read as CSV") from None
+    return table.num_rows + widths.rows, max(widths.widest, width)
 
 
 def _read_csv_arrow(utf8: bytes, delimiter: str, width: int) -> pd.DataFrame | None:
@@ -241,13 +310,7 @@ def _read_csv_arrow(utf8: bytes, delimiter: str, width: int) -> pd.DataFrame | N
         table = pa_csv.read_csv(
             io.BytesIO(utf8),
             read_options=pa_csv.ReadOptions(column_names=names),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                quote_char='"',
-                double_quote=True,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-            ),
+            parse_options=_parse_options(delimiter),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
@@ -280,6 +343,9 @@ def _read_csv(text: str, delimiter: str, width: int) -> pd.DataFrame:
 
 
 def _read_xlsx(path: Path, data: bytes) -> pd.DataFrame:
+    """The first sheet as a grid of strings, once its extent is known to be within the limits
+    (calamine allocates the whole extent first: `campaigner.contacts.xlsx_extent`)."""
+    check_first_sheet_extent(path.name, data)
     try:
         grid = pd.read_excel(
             io.BytesIO(data),
@@ -322,6 +388,7 @@ def _table_from_grid(
     if not len(filled):
         raise ContactFileError(f"{path.name}: the file is empty")
     header_position = int(filled[0])
+    check_cell_lengths(path.name, grid, header_position)
     data_positions = filled[1:]
     if not len(data_positions):
         raise ContactFileError(f"{path.name}: has a header row but no contact rows")

@@ -48,6 +48,7 @@ from campaigner.store.db import (
     transaction,
     upgrade_database,
     url_for_people,
+    when_transaction_ends,
 )
 from campaigner.store.errors import (
     CampaignNotFound,
@@ -144,4 +145,5 @@ __all__ = [
     "upgrade_database",
     "url_for_people",
     "utcnow",
+    "when_transaction_ends",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlmodel import Session
 
 from campaigner.store.errors import StoreError, StoreMissing, StoreUnreachable
@@ -42,6 +42,7 @@ __all__ = [
     "transaction",
     "upgrade_database",
     "url_for_people",
+    "when_transaction_ends",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 300_000
@@ -207,6 +208,36 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def when_transaction_ends(
+    session: Session, *, committed: Callable[[], None], abandoned: Callable[[], None]
+) -> None:
+    """Call `committed` once the session's current transaction has committed, or `abandoned`
+    once it ends without committing (rolled back, or its session closed); one of them, once.
+
+    For work outside the database that must follow the unit of work's fate, such as files
+    that report what it stored: the caller owns the commit (the transaction rule), so the code
+    that wrote them cannot know it.
+    """
+    root = session.get_transaction() or session.begin()
+    outcome = {"committed": False}
+
+    def after_commit(_session: Session) -> None:
+        # SQLAlchemy reports a savepoint's release as a commit too.
+        if session.get_nested_transaction() is None:
+            outcome["committed"] = True
+
+    def after_transaction_end(_session: Session, transaction: SessionTransaction) -> None:
+        # Only the end of this transaction: not a savepoint's, nor a later transaction's of the
+        # same session (the listener stays, inert: SQLAlchemy forbids removing it while it runs).
+        if transaction is not root:
+            return
+        sa.event.remove(session, "after_commit", after_commit)
+        (committed if outcome["committed"] else abandoned)()
+
+    sa.event.listen(session, "after_commit", after_commit)
+    sa.event.listen(session, "after_transaction_end", after_transaction_end)
 
 
 def alembic_config(engine: Engine) -> Config:
