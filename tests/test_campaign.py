@@ -414,7 +414,15 @@ def test_format_duration_round_trips_whole_seconds(value: timedelta) -> None:
         ),
         (
             with_changes(columns={"phone": " "}),
-            "x.yaml: columns.phone: string should match pattern '\\S' (got ' ')",
+            "x.yaml: columns.phone: ' ' is not a column header",
+        ),
+        (
+            with_changes(columns={"phone": ["Mobile", 7]}),
+            "x.yaml: columns.phone: 7 is not a column header",
+        ),
+        (
+            with_changes(columns={"phone": []}),
+            "x.yaml: columns.phone: an empty list names no phone column; give at least one header",
         ),
         (
             with_changes(mode="turbo"),
