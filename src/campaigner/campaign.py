@@ -233,7 +233,8 @@ class ColumnMapping(_Section):
     """Which columns of a contacts file hold what (header names; matched ignoring case/spaces)."""
 
     phone: PhoneColumns
-    """One header, or several tried in order: a row's number comes from the first that has one."""
+    """One header, or several tried in order: a row's number comes from the first column holding
+    one the campaign accepts (`campaigner.contacts.classify`)."""
     timezone: str | None = None
     external_id: str | None = None
     dynamic_variables: dict[str, str] = Field(default_factory=dict)
