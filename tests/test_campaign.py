@@ -199,6 +199,21 @@ def test_days_accept_full_names_in_any_case() -> None:
     assert config.window.days == [Weekday.MON, Weekday.SAT]
 
 
+def test_phone_takes_one_header_or_a_list_tried_in_order(tmp_path: Path) -> None:
+    one = load_campaign(write_campaign(tmp_path, MINIMAL))
+    several = load_campaign(
+        write_campaign(
+            tmp_path,
+            with_changes(columns={"phone": ["Mobile Phone Number", "Phone Number"]}),
+            name="several.yaml",
+        )
+    )
+
+    assert (one.columns.phone, one.columns.phone_columns) == ("Phone", ("Phone",))
+    assert several.columns.phone_columns == ("Mobile Phone Number", "Phone Number")
+    assert CampaignConfig.model_validate(several.model_dump(mode="json")) == several
+
+
 def test_stored_config_round_trips_and_its_fingerprint_ignores_comments(tmp_path: Path) -> None:
     text = (CAMPAIGNS / "example-dental-reminders.yaml").read_text(encoding="utf-8")
     config = parse_campaign(text)
@@ -414,7 +429,15 @@ def test_format_duration_round_trips_whole_seconds(value: timedelta) -> None:
         ),
         (
             with_changes(columns={"phone": " "}),
-            "x.yaml: columns.phone: string should match pattern '\\S' (got ' ')",
+            "x.yaml: columns.phone: ' ' is not a column header",
+        ),
+        (
+            with_changes(columns={"phone": ["Mobile", 7]}),
+            "x.yaml: columns.phone: 7 is not a column header",
+        ),
+        (
+            with_changes(columns={"phone": []}),
+            "x.yaml: columns.phone: an empty list names no phone column; give at least one header",
         ),
         (
             with_changes(mode="turbo"),

@@ -174,6 +174,26 @@ RegionCode = Annotated[str, BeforeValidator(_parse_region)]
 _NON_BLANK = Field(min_length=1, pattern=r"\S")
 
 
+def _parse_phone_columns(value: object) -> str | list[str]:
+    """One phone header, or a non-empty list of them (tried in order for each row)."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an empty list names no phone column; give at least one header")
+        return [_parse_phone_header(header) for header in value]
+    return _parse_phone_header(value)
+
+
+def _parse_phone_header(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a column header")
+    return value
+
+
+# A PlainValidator, not a union of the two types: pydantic would report a bad value once per
+# type it tried, under paths such as `columns.phone.list[str]`.
+PhoneColumns = Annotated[str | list[str], PlainValidator(_parse_phone_columns)]
+
+
 # --- the campaign model ---------------------------------------------------------------------------
 
 
@@ -212,7 +232,9 @@ class BatchSettings(_Section):
 class ColumnMapping(_Section):
     """Which columns of a contacts file hold what (header names; matched ignoring case/spaces)."""
 
-    phone: str = _NON_BLANK
+    phone: PhoneColumns
+    """One header, or several tried in order: a row's number comes from the first column holding
+    one the campaign accepts (`campaigner.contacts.classify`)."""
     timezone: str | None = None
     external_id: str | None = None
     dynamic_variables: dict[str, str] = Field(default_factory=dict)
@@ -227,6 +249,11 @@ class ColumnMapping(_Section):
             if not header.strip():
                 raise ValueError(f"variable {variable!r} maps to an empty column header")
         return value
+
+    @property
+    def phone_columns(self) -> tuple[str, ...]:
+        """The phone headers in the order they are tried (one for the single-header form)."""
+        return (self.phone,) if isinstance(self.phone, str) else tuple(self.phone)
 
 
 class NumberRules(_Section):

@@ -88,6 +88,7 @@ def test_contact_rows_match_the_store(report: ExportedReport, campaign: RunCampa
         assert int(row["attempts"]) == by_contact[contact.id or 0]
         assert float(row["cost_cents"]) == pytest.approx(cost[contact.id or 0])
         assert row["timezone"] == contact.timezone_key
+        assert row["phone_column"] == contact.phone_column == "Phone"
 
 
 def test_attempt_rows_match_the_store(report: ExportedReport, campaign: RunCampaign) -> None:

@@ -206,6 +206,44 @@ def test_threads_of_one_process_migrate_one_at_a_time(tmp_path: Path) -> None:
     assert versions == [(head,)]
 
 
+def _insert_contact_as_of_old(connection: sa.Connection, at: datetime, **columns: object) -> int:
+    """A campaign with one contact written with SQL, as an older revision's store holds them
+    (`columns` are the contact's columns that revision adds); returns the campaign's id."""
+    campaign_id: int = connection.execute(
+        sa.text(
+            "INSERT INTO campaign (name, config, config_sha256, status, created_at, updated_at)"
+            " VALUES ('old', '{}', 'x', 'active', :at, :at) RETURNING id"
+        ),
+        {"at": at},
+    ).scalar_one()
+    source_id = connection.execute(
+        sa.text(
+            "INSERT INTO source_file (campaign_id, path, sha256, rows_read, accepted, rejected,"
+            " duplicates, suppressed, created_at) VALUES (:c, 'a.csv', 'y', 1, 1, 0, 0, 0, :at)"
+            " RETURNING id"
+        ),
+        {"c": campaign_id, "at": at},
+    ).scalar_one()
+    contact = {
+        "campaign_id": campaign_id,
+        "source_file_id": source_id,
+        "row_number": 2,
+        "phone_e164": "+12125550100",
+        "timezones": '["America/New_York"]',
+        "timezone_key": "America/New_York",
+        "dynamic_variables": "{}",
+        "extra_metadata": "{}",
+        "original": "{}",
+        "status": "pending",
+        "attempts_made": 0,
+        "created_at": at,
+        "updated_at": at,
+        **columns,
+    }
+    connection.execute(sa.insert(sa.table("contact", *map(sa.column, contact))).values(contact))
+    return campaign_id
+
+
 def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
     empty_database_url: str,
 ) -> None:
@@ -215,31 +253,7 @@ def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
     # Written as UTCDateTime would: naive UTC text on SQLite, timestamptz on PostgreSQL.
     at = created.replace(tzinfo=None) if engine.dialect.name == "sqlite" else created
     with engine.begin() as connection:
-        campaign_id = connection.execute(
-            sa.text(
-                "INSERT INTO campaign (name, config, config_sha256, status, created_at, updated_at)"
-                " VALUES ('old', '{}', 'x', 'active', :at, :at) RETURNING id"
-            ),
-            {"at": at},
-        ).scalar_one()
-        source_id = connection.execute(
-            sa.text(
-                "INSERT INTO source_file (campaign_id, path, sha256, rows_read, accepted, rejected,"
-                " duplicates, suppressed, created_at) VALUES (:c, 'a.csv', 'y', 1, 1, 0, 0, 0, :at)"
-                " RETURNING id"
-            ),
-            {"c": campaign_id, "at": at},
-        ).scalar_one()
-        connection.execute(
-            sa.text(
-                "INSERT INTO contact (campaign_id, source_file_id, row_number, phone_e164,"
-                " timezones, timezone_key, dynamic_variables, extra_metadata, original, status,"
-                " attempts_made, created_at, updated_at) VALUES (:c, :s, 2, '+12125550100',"
-                " '[\"America/New_York\"]', 'America/New_York', '{}', '{}', '{}', 'pending', 0,"
-                " :at, :at)"
-            ),
-            {"c": campaign_id, "s": source_id, "at": at},
-        )
+        campaign_id = _insert_contact_as_of_old(connection, at)
 
     upgrade_database(engine)
     with session_factory(engine)() as session:
@@ -250,6 +264,26 @@ def test_migration_0002_gives_every_contact_a_due_time_and_can_be_undone(
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()
+
+
+def test_migration_0010_leaves_the_phone_column_of_earlier_contacts_null_and_can_be_undone(
+    empty_database_url: str,
+) -> None:
+    engine = make_engine(empty_database_url)
+    upgrade_database(engine, "0009_workspace_ledger")
+    at = datetime(2026, 3, 1, 12, 0)
+    with engine.begin() as connection:
+        _insert_contact_as_of_old(connection, at, next_attempt_at=at)
+
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT phone_column FROM contact")).all()
+    command.downgrade(alembic_config(engine), "0009_workspace_ledger")
+    with engine.connect() as connection:
+        columns = [column["name"] for column in sa.inspect(connection).get_columns("contact")]
+    engine.dispose()
+    assert stored == [(None,)]
+    assert "phone_column" not in columns
 
 
 def test_a_new_sqlite_store_gets_large_pages_and_an_existing_one_keeps_its_own(

@@ -33,6 +33,21 @@ def test_contacts_come_in_chunks_with_their_columns(engine: Engine, session: Ses
     assert contacts["status"].tolist() == ["pending"] * 5
 
 
+def test_contacts_read_back_the_phone_column_their_number_came_from(
+    engine: Engine, session: Session
+) -> None:
+    campaign = make_campaign(session)
+    add_contacts(session, campaign, 2, phone_column="Mobile Phone Number")
+    add_contacts(session, campaign, 1, start=2)
+    with snapshot(engine) as connection:
+        contacts = pd.concat(contact_frames(connection=connection, campaign_id=campaign.id or 0))
+    assert contacts["phone_column"].fillna("(null)").tolist() == [
+        "Mobile Phone Number",
+        "Mobile Phone Number",
+        "(null)",
+    ]
+
+
 def test_a_campaign_without_attempts_reads_one_empty_frame(
     engine: Engine, session: Session
 ) -> None:

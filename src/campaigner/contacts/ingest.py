@@ -401,6 +401,7 @@ def _contact_columns(
             "country": part["region"].tolist(),
             "timezones": part["timezones"].tolist(),
             "number_type": part["number_type"].tolist(),
+            "phone_column": part["phone_column"].tolist(),
             "external_id": (
                 [cell or None for cell in cells[columns.external_id].to_pylist()]
                 if columns.external_id

@@ -55,6 +55,7 @@ def contacts_table(data: CampaignData) -> pd.DataFrame:
             "phone_e164": _numbers(data, contacts["phone_e164"]),
             "country": contacts["country"],
             "number_type": contacts["number_type"],
+            "phone_column": contacts["phone_column"],
             "timezone": contacts["timezone_key"],
             "external_id": contacts["external_id"],
             "variant": contacts["variant"],

@@ -54,6 +54,7 @@ _CONTACT_FIELDS = (
     "timezones",
     "country",
     "number_type",
+    "phone_column",
     "external_id",
     "dynamic_variables",
     "extra_metadata",
@@ -82,9 +83,10 @@ def insert(
     """Insert contacts in chunks; a number already in the campaign is skipped.
 
     Each row has campaign_id, source_file_id, row_number, phone_e164 and timezones (list of IANA
-    names), and may have country, number_type, external_id, dynamic_variables, extra_metadata,
-    original, variant and status ("pending", the default, or "suppressed"). Returns the number of
-    rows inserted. `insert_columns` takes the same fields column by column, faster.
+    names), and may have country, number_type, phone_column, external_id, dynamic_variables,
+    extra_metadata, original, variant and status ("pending", the default, or "suppressed").
+    Returns the number of rows inserted. `insert_columns` takes the same fields column by column,
+    faster.
     """
     for row in rows:
         keys = row.keys()

@@ -209,6 +209,9 @@ class Contact(SQLModel, table=True):
     timezones: list[str] = _json()
     timezone_key: str = Field(sa_type=sa.Text, nullable=False)
     number_type: str | None = Field(default=None, sa_type=sa.String(32))
+    # The header of the file's column the number was taken from (`columns.phone` may name
+    # several); NULL for contacts imported before it was recorded.
+    phone_column: str | None = Field(default=None, sa_type=sa.Text)
     external_id: str | None = Field(default=None, sa_type=sa.Text)
     dynamic_variables: dict[str, str] = _json()
     extra_metadata: dict[str, Any] = _json()

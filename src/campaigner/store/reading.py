@@ -52,6 +52,7 @@ CONTACT_COLUMNS = (
     "phone_e164",
     "country",
     "number_type",
+    "phone_column",
     "timezone_key",
     "external_id",
     "variant",
