@@ -7,8 +7,9 @@ Everything is read in bulk (`campaigner.store.reading`), then derived column by 
 
 - attempts get `placed` (Retell has a call for it), `connected` (someone answered and the
   conversation ran: success, connected without success, callback requested, do-not-call request),
-  `successful`, `local_hour` (hour of the call's start in the contact's time zone; the first zone
-  of an ambiguous number) and `zone` (that zone).
+  `successful`, `placed_at` (when campaigner sent the create: `sent_at`, else `created_at`),
+  `local_hour` (the hour of `placed_at` in the contact's time zone; the first zone of an ambiguous
+  number) and `zone` (that zone).
 - contacts get `attempts` (attempt rows), `dialed` / `connected` / `successful` (any attempt was),
   `total_duration_ms`, `cost_cents` (sums over attempts), the `deciding_attempt_id` whose analysis
   describes the contact (the last connected attempt, else the last attempt), and `result`: the
@@ -131,7 +132,7 @@ def _typed_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
     attempts = attempts.reset_index(drop=True)
     for name in ("state", "outcome_class", "variant", "user_sentiment", "retell_call_id"):
         attempts[name] = _text(attempts[name])
-    for name in ("created_at", "start_timestamp", "end_timestamp"):
+    for name in ("created_at", "sent_at", "start_timestamp", "end_timestamp"):
         attempts[name] = pd.to_datetime(attempts[name], utc=True).dt.as_unit("us")
     for name in ("duration_ms", "cost_cents", "latency_e2e_p50_ms", "latency_e2e_p90_ms"):
         attempts[name] = pd.to_numeric(attempts[name]).astype("float64")
@@ -148,16 +149,27 @@ def _with_attempt_facts(attempts: pd.DataFrame, contacts: pd.DataFrame) -> pd.Da
     attempts["successful"] = (outcome == OutcomeClass.SUCCESS).fillna(False).to_numpy()
     zones = contacts.set_index("contact_id")["timezone_key"].str.split("|").str[0]
     attempts["zone"] = lookup(attempts["contact_id"], zones).astype("string")
-    attempts["local_hour"] = _local_hours(attempts)
+    attempts["placed_at"] = _placed_at(attempts)
+    attempts["local_hour"] = _local_hours(attempts["placed_at"], attempts["zone"])
     return attempts
 
 
-def _local_hours(attempts: pd.DataFrame) -> pd.Series:
-    """The hour (0-23) at which each call started, on the clock of the contact's zone."""
-    started = attempts["start_timestamp"].fillna(attempts["created_at"])
-    hours = pd.Series(pd.NA, index=attempts.index, dtype="Int64")
-    for zone, index in attempts.groupby("zone", dropna=True).groups.items():
-        hours[index] = started[index].dt.tz_convert(str(zone)).dt.hour
+def _placed_at(attempts: pd.DataFrame) -> pd.Series:
+    """When each call was placed, on campaigner's clock: `sent_at` (Retell accepted the create),
+    else `created_at` (the row written just before the request; a create never answered).
+
+    Not Retell's `start_timestamp`, nor `key_first_sent_at` (Retell's clock, from its Date
+    headers): the simulator runs both on a clock it speeds up, so at 60x real time a day's calls
+    would spread over every hour of the recipients' day."""
+    placed: pd.Series = attempts["sent_at"].fillna(attempts["created_at"])
+    return placed
+
+
+def _local_hours(placed_at: pd.Series, zones: pd.Series) -> pd.Series:
+    """The hour (0-23) at which each call was placed, on the clock of the contact's zone."""
+    hours = pd.Series(pd.NA, index=placed_at.index, dtype="Int64")
+    for zone, index in zones.groupby(zones, dropna=True).groups.items():
+        hours[index] = placed_at[index].dt.tz_convert(str(zone)).dt.hour
     return hours
 
 

@@ -121,6 +121,7 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
             "disconnection_reason": attempts["disconnection_reason"],
             "error_detail": attempts["error_detail"],
             "created_at": attempts["created_at"],
+            "placed_at": attempts["placed_at"],
             "start_at": attempts["start_timestamp"],
             "end_at": attempts["end_timestamp"],
             "started_at": attempts["start_timestamp"].fillna(attempts["created_at"]),

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
-_TIME_COLUMNS = ("created_at", "start_timestamp", "end_timestamp")
+_TIME_COLUMNS = ("created_at", "sent_at", "start_timestamp", "end_timestamp")
 _BOOLEAN_COLUMNS = ("on_dnc_list", "call_successful", "in_voicemail")
 
 READ_CHUNK_ROWS = 20_000
@@ -78,6 +78,7 @@ ATTEMPT_COLUMNS = (
     "disconnection_reason",
     "error_detail",
     "created_at",
+    "sent_at",
     "start_timestamp",
     "end_timestamp",
     "duration_ms",
