@@ -496,18 +496,24 @@ def run_campaign(
 def report(
     name: Annotated[str, typer.Argument(help="The campaign's name (the `name:` in its file).")],
     out: Annotated[
-        Path | None, typer.Option(help="Directory for the files [default: reports/<campaign>].")
+        Path | None,
+        typer.Option(
+            help="Directory for the files, beside the campaign's imports.",
+            # As text: typer would print None. (Brackets in the help are markup, and vanish.)
+            show_default="out/<campaign>/reports",
+        ),
     ] = None,
     formats: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
-            help="csv, xlsx, parquet, html or json; repeat for several [default: all].",
+            help="csv, xlsx, parquet, html or json; repeat for several.",
+            show_default="all",
         ),
     ] = None,
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
-    from campaigner.reports import ReportFormat, export_report
+    from campaigner.reports import ReportFormat, default_report_dir, export_report
     from campaigner.store import make_engine, upgrade_database
 
     known = [report_format.value for report_format in ReportFormat]
@@ -515,7 +521,7 @@ def report(
     if unknown:
         _fail(f"--format {unknown[0]!r} is not one of {', '.join(known)}")
     chosen = [ReportFormat(given.lower()) for given in formats or known]
-    out_dir = out or Path("reports") / name
+    out_dir = out or default_report_dir(name)
     engine = make_engine(_settings().database_url)
     try:
         upgrade_database(engine)

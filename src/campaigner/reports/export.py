@@ -1,6 +1,6 @@
 """`export_report`: every file of a campaign's report, written to one directory.
 
-    report = export_report(engine, "spring-recall", Path("reports/spring-recall"))
+    report = export_report(engine, "spring-recall", default_report_dir("spring-recall"))
     report.files       # [.../contacts.csv, .../attempts.csv, .../rejected.csv, ...]
     report.headline    # the figures of summary.json
 
@@ -38,7 +38,24 @@ from campaigner.reports.staging import move_into_place, refuse_symlinks, staging
 from campaigner.reports.tables import attempts_table, contacts_table, rejected_table
 from campaigner.store import Engine
 
-__all__ = ["ExportedReport", "FormatFailure", "ReportFormat", "export_report"]
+__all__ = [
+    "REPORTS_ROOT",
+    "ExportedReport",
+    "FormatFailure",
+    "ReportFormat",
+    "default_report_dir",
+    "export_report",
+]
+
+REPORTS_ROOT = Path("out")
+"""The folder, under the working directory, of every campaign's files: `campaigner ingest` puts an
+import's rejected rows in `out/<campaign>/imports/`, and reports go beside them."""
+
+
+def default_report_dir(campaign_name: str, root: Path = REPORTS_ROOT) -> Path:
+    """Where a campaign's report goes unless told otherwise, for `campaigner report`, the
+    `export-report` flow and the demo alike: `out/<campaign>/reports/`."""
+    return root / campaign_name / "reports"
 
 
 class ReportFormat(StrEnum):
