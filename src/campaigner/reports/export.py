@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
+from campaigner.csvsafe import neutralise_frame
 from campaigner.reports.errors import ReportError
 from campaigner.reports.excel import write_workbook
 from campaigner.reports.figures import headline
@@ -176,15 +177,20 @@ def _html(report: _Report, path: Path) -> None:
 
 _FILES: dict[ReportFormat, dict[str, Callable[[_Report, Path], object]]] = {
     ReportFormat.CSV: {
-        "contacts.csv": lambda report, path: write_csv(report.contacts, path),
-        "attempts.csv": lambda report, path: write_csv(report.attempts, path),
-        "rejected.csv": lambda report, path: write_csv(report.rejected, path),
+        "contacts.csv": lambda report, path: write_csv(neutralise_frame(report.contacts), path),
+        "attempts.csv": lambda report, path: write_csv(neutralise_frame(report.attempts), path),
+        "rejected.csv": lambda report, path: write_csv(neutralise_frame(report.rejected), path),
     },
     ReportFormat.XLSX: {"report.xlsx": _workbook},
     ReportFormat.PARQUET: {
-        "attempts.parquet": lambda report, path: write_parquet(report.attempts, path)
+        "attempts.parquet": lambda report, path: write_parquet(
+            neutralise_frame(report.attempts), path
+        )
     },
     ReportFormat.HTML: {"report.html": _html},
     ReportFormat.JSON: {"summary.json": lambda report, path: write_json(report.figures, path)},
 }
-"""Each format's files, by name, and the function that writes each."""
+"""Each format's files, by name, and the function that writes each. A CSV or Parquet cell is only
+text, which a spreadsheet opening the file may run as a formula: those get the leading quote of
+`campaigner.csvsafe`. The workbook writes its text as text cells, which Excel never runs, so they
+keep their text as it is (`campaigner.reports.excel`)."""

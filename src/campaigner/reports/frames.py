@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
-from campaigner.campaign import DEFAULT_VARIANT
+from campaigner.campaign import DEFAULT_VARIANT, CampaignConfig
 from campaigner.outcomes import CONNECTED_OUTCOMES, OutcomeClass
 from campaigner.reports.errors import ReportError, UnknownCampaign
-from campaigner.store import ContactStatus, Engine, Session, campaigns
+from campaigner.store import CampaignStatus, ContactStatus, Engine, Session, campaigns
 from campaigner.store.reading import (
     attempt_frames,
     contact_frames,
@@ -48,6 +49,11 @@ class CampaignData:
 
     name: str
     config_sha256: str
+    config: CampaignConfig | None
+    """The campaign file as last run; None when stored by a version whose shape this one does not
+    read."""
+    status: CampaignStatus
+    status_reason: str | None
     variants: tuple[str, ...]
     """Variant names in the campaign file's order (`default` for a single agent)."""
     phone_header: str
@@ -79,6 +85,9 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
     return CampaignData(
         name=campaign.name,
         config_sha256=campaign.config_sha256,
+        config=_campaign_config(config),
+        status=campaign.status,
+        status_reason=campaign.status_reason,
         variants=_variant_names(config),
         phone_header=str(config["columns"]["phone"]),
         mask_numbers=bool(config.get("mask_numbers_in_exports", False)),
@@ -109,6 +118,13 @@ def _check_outcomes(outcomes: pd.Series, what: str) -> None:
 _KNOWN_OUTCOMES = frozenset(outcome.value for outcome in OutcomeClass)
 
 
+def _campaign_config(config: dict[str, Any]) -> CampaignConfig | None:
+    try:
+        return CampaignConfig.model_validate(config)
+    except ValidationError:
+        return None  # written by another version: the report still counts, without the settings
+
+
 def _variant_names(config: dict[str, Any]) -> tuple[str, ...]:
     variants = config.get("variants") or []
     return tuple(str(variant["name"]) for variant in variants) or (DEFAULT_VARIANT,)
@@ -124,6 +140,7 @@ def _typed_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
     for name in ("status", "final_outcome", "variant", "timezone_key", "phone_e164"):
         contacts[name] = _text(contacts[name])
     contacts["on_dnc_list"] = contacts["on_dnc_list"].astype(bool)
+    contacts["next_attempt_at"] = pd.to_datetime(contacts["next_attempt_at"], utc=True)
     contacts["contact_id"] = contacts["contact_id"].astype("int64")
     return contacts
 

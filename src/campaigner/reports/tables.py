@@ -2,9 +2,11 @@
 
 Columns are documented in docs/reports.md. Each custom post-call analysis field becomes its own
 column `analysis_<field>` (a nested value is written as JSON text); a contact's analysis columns
-come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Every text
-cell that a spreadsheet could run as a formula is already neutralised here, for every file, and
-column names are unique after every rename (`campaigner.reports.cells.unique_names`). With
+come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Headers a
+spreadsheet could run as a formula are neutralised here, so that every file has the same column
+names, unique after every rename (`campaigner.reports.cells.unique_names`); cells are left as they
+are, for each writer to make safe its own way (`campaigner.reports.export`: a quote in CSV and
+Parquet; text cells in the workbook). With
 `mask_numbers`, the E.164 numbers and the input's phone column are masked
 (`campaigner.reports.masking`).
 """
@@ -18,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
-from campaigner.csvsafe import neutralise_cell, neutralise_frame
+from campaigner.csvsafe import neutralise_cell
 from campaigner.reports.cells import unique_names
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
@@ -146,9 +148,9 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with its formulas neutralised (`campaigner.csvsafe`, headers too) and its column
-    names unique, and columns of Python objects that hold only text (or only booleans) as pandas
-    strings (or booleans), so that the guard and the writers work on them column-wise."""
+    """The table with its headers neutralised (`campaigner.csvsafe`) and unique, and columns of
+    Python objects that hold only text (or only booleans) as pandas strings (or booleans), so that
+    the formula guard and the writers work on them column-wise."""
     named = table.set_axis(_exported_names(table.columns), axis="columns")
     kinds = {"string": "string", "boolean": "boolean"}
     changes = {}
@@ -157,7 +159,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             kind = kinds.get(pd.api.types.infer_dtype(named[name], skipna=True))
             if kind:
                 changes[name] = kind
-    return neutralise_frame(named.astype(changes) if changes else named)
+    return named.astype(changes) if changes else named
 
 
 def _exported_names(columns: pd.Index) -> list[str]:

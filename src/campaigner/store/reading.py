@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
-_TIME_COLUMNS = ("created_at", "sent_at", "start_timestamp", "end_timestamp")
+_TIME_COLUMNS = ("created_at", "sent_at", "start_timestamp", "end_timestamp", "next_attempt_at")
 _BOOLEAN_COLUMNS = ("on_dnc_list", "call_successful", "in_voicemail")
 
 READ_CHUNK_ROWS = 20_000
@@ -58,6 +58,7 @@ CONTACT_COLUMNS = (
     "status",
     "final_outcome",
     "attempts_made",
+    "next_attempt_at",
     "original",
     "on_dnc_list",
 )
