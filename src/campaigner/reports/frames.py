@@ -35,6 +35,7 @@ from campaigner.store.reading import (
     input_row_count,
     rejected_frames,
     snapshot,
+    transcript_frames,
 )
 
 __all__ = ["CampaignData", "load_campaign_data", "lookup"]
@@ -63,6 +64,9 @@ class CampaignData:
     contacts: pd.DataFrame
     attempts: pd.DataFrame
     rejected: pd.DataFrame
+    transcripts: pd.DataFrame | None
+    """`attempt_id` and `transcript` of each attempt with one, when the campaign fetches them
+    (`fetch_transcripts: true`); else None."""
 
 
 def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
@@ -77,24 +81,31 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
         attempts = pd.concat(attempt_frames(connection=connection, campaign_id=campaign.id))
         rejected = pd.concat(rejected_frames(connection=connection, campaign_id=campaign.id))
         input_rows = input_row_count(connection=connection, campaign_id=campaign.id)
+        config = _campaign_config(campaign.config)
+        transcripts = (
+            pd.concat(transcript_frames(connection=connection, campaign_id=campaign.id))
+            if config is not None and config.fetch_transcripts
+            else None
+        )
     contacts = _typed_contacts(contacts)
     attempts = _with_attempt_facts(_typed_attempts(attempts), contacts)
     _check_outcomes(contacts["final_outcome"], "contacts' final outcomes")
     _check_outcomes(attempts["outcome_class"], "attempts' outcomes")
-    config = campaign.config
+    stored = campaign.config
     return CampaignData(
         name=campaign.name,
         config_sha256=campaign.config_sha256,
-        config=_campaign_config(config),
+        config=config,
         status=campaign.status,
         status_reason=campaign.status_reason,
-        variants=_variant_names(config),
-        phone_header=str(config["columns"]["phone"]),
-        mask_numbers=bool(config.get("mask_numbers_in_exports", False)),
+        variants=_variant_names(stored),
+        phone_header=str(stored["columns"]["phone"]),
+        mask_numbers=bool(stored.get("mask_numbers_in_exports", False)),
         input_rows=input_rows,
         contacts=_with_contact_facts(contacts, attempts),
         attempts=attempts,
         rejected=rejected.reset_index(drop=True),
+        transcripts=None if transcripts is None else transcripts.reset_index(drop=True),
     )
 
 

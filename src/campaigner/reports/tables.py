@@ -25,12 +25,32 @@ from campaigner.reports.cells import unique_names
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
-__all__ = ["ANALYSIS_PREFIX", "attempts_table", "contacts_table", "rejected_table"]
+__all__ = [
+    "ANALYSIS_PREFIX",
+    "TRANSCRIPT_COLUMNS",
+    "attempts_table",
+    "contacts_table",
+    "rejected_table",
+    "transcripts_table",
+]
 
 ANALYSIS_PREFIX = "analysis_"
 """Prefix of the columns holding custom post-call analysis fields."""
 
 _INPUT_SUFFIX = " (input)"
+
+TRANSCRIPT_COLUMNS = (
+    "attempt_id",
+    "contact_id",
+    "external_id",
+    "phone_e164",
+    "attempt_number",
+    "variant",
+    "retell_call_id",
+    "placed_at",
+    "transcript",
+)
+"""The columns of transcripts.csv: which attempt (as attempts.csv names it), then its text."""
 
 # (exported name, attempt column) of the analysis a contact row takes from its deciding attempt.
 _DECIDING_COLUMNS = (
@@ -85,6 +105,25 @@ def contacts_table(data: CampaignData) -> pd.DataFrame:
 def attempts_table(data: CampaignData) -> pd.DataFrame:
     """One row per call attempt."""
     return _typed(_attempt_columns(data).drop(columns=["started_at"]))
+
+
+def transcripts_table(data: CampaignData) -> pd.DataFrame:
+    """One row per attempt with a transcript (none unless the campaign fetches them)."""
+    attempts = _attempt_columns(data).set_index("attempt_id", drop=False)
+    transcripts = (
+        data.transcripts
+        if data.transcripts is not None
+        else pd.DataFrame(
+            {"attempt_id": pd.Series(dtype="int64"), "transcript": pd.Series(dtype="string")}
+        )
+    )
+    ids = transcripts["attempt_id"].astype("int64")
+    table = pd.DataFrame(
+        {name: lookup(ids, attempts[name]) for name in TRANSCRIPT_COLUMNS[:-1]},
+        index=transcripts.index,
+    )
+    table["transcript"] = transcripts["transcript"].astype("string")
+    return _typed(table)
 
 
 def rejected_table(data: CampaignData) -> pd.DataFrame:

@@ -36,6 +36,7 @@ __all__ = [
     "input_row_count",
     "rejected_frames",
     "snapshot",
+    "transcript_frames",
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
@@ -156,6 +157,23 @@ def attempt_frames(
         .order_by(col(CallAttempt.contact_id), col(CallAttempt.attempt_number))
     )
     return _frames(connection, statement, ATTEMPT_COLUMNS, chunk_rows)
+
+
+def transcript_frames(
+    *, connection: Connection, campaign_id: int, chunk_rows: int = READ_CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The transcripts the campaign fetched (`fetch_transcripts: true`), one per attempt that has
+    one, by attempt id; read apart from the attempts, as only a report that exports them needs
+    their text."""
+    statement: Selectable = (
+        sa.select(_raw(CallAttempt.id, "attempt_id"), _raw(CallAttempt.transcript))
+        .where(
+            col(CallAttempt.campaign_id) == campaign_id,
+            col(CallAttempt.transcript).is_not(None),
+        )
+        .order_by(col(CallAttempt.id))
+    )
+    return _frames(connection, statement, ("attempt_id", "transcript"), chunk_rows)
 
 
 def rejected_frames(
