@@ -190,6 +190,8 @@ def test_xlsx_summary_is_two_labelled_columns_with_costs_in_dollars(
     assert rows["Funnel: contacts"].number_format == "General"
     assert rows["Standing: status"].value == "active"  # a run that ends does not complete it
     assert rows["Standing: retries"].value.startswith("at most 3 attempts per contact; ")
+    generated = report.headline.generated_at
+    assert rows["Generated at (UTC)"].value == f"{generated:%Y-%m-%d %H:%M:%S}"
 
 
 def test_workbook_has_every_sheet_with_frozen_headers_and_formats(

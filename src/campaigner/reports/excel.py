@@ -18,6 +18,7 @@ managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +118,28 @@ def _summary(figures: Headline) -> tuple[pd.DataFrame, dict[int, Format]]:
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):
             rows.append((_label(names, ""), "; ".join(value)))
         elif not isinstance(value, list):  # lists of rows have sheets of their own
-            suffix = next((end for end in _SUMMARY_FORMATS if names[-1].endswith(end)), None)
-            if suffix is None:
-                rows.append((_label(names, ""), value))
-                return
-            number_format, unit = _SUMMARY_FORMATS[suffix]
-            formats[len(rows) + 1] = Format().set_num_format(number_format)
-            shown = value / 100 if suffix == "_cents" and value is not None else value
-            rows.append((_label((*names[:-1], names[-1].removesuffix(suffix)), unit), shown))
+            label, shown, number_format = _summary_cell(names, value)
+            if number_format is not None:
+                formats[len(rows) + 1] = Format().set_num_format(number_format)
+            rows.append((label, shown))
 
     walk((), figures.model_dump(mode="json"))
     return pd.DataFrame(rows, columns=list(_SUMMARY_HEADER)), formats
+
+
+def _summary_cell(names: tuple[str, ...], value: Any) -> tuple[str, Any, str | None]:
+    """The label, value and number format of one figure: costs in dollars, durations in
+    seconds, times (ISO text in summary.json) as UTC text without the microseconds."""
+    name = names[-1]
+    suffix = next((end for end in _SUMMARY_FORMATS if name.endswith(end)), None)
+    if suffix is not None:
+        number_format, unit = _SUMMARY_FORMATS[suffix]
+        shown = value / 100 if suffix == "_cents" and value is not None else value
+        return _label((*names[:-1], name.removesuffix(suffix)), unit), shown, number_format
+    if name.endswith("_at") and isinstance(value, str):
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+        return _label(names, " (UTC)"), f"{moment:%Y-%m-%d %H:%M:%S}", None
+    return _label(names, ""), value, None
 
 
 def _label(names: tuple[str, ...], unit: str) -> str:
