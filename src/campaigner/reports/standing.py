@@ -39,7 +39,7 @@ def standing(data: CampaignData) -> Standing:
         pending=int((statuses == ContactStatus.PENDING).sum()),
         waiting_retry=int((statuses == ContactStatus.WAITING_RETRY).sum()),
         in_call=int((statuses == ContactStatus.DIALING).sum()),
-        next_due_at=None if waiting.sum() == 0 else next_due.to_pydatetime(),
+        next_due_at=next_due.to_pydatetime() if waiting.any() else None,
         final=not statuses.isin(list(REMAINING_STATUSES)).any(),
     )
 
