@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 from prefect.blocks.system import Secret
 from pydantic import Field, SecretStr
 
+from campaigner.reports import default_report_dir
 from campaigner.retell import RateLimited, ServerError, TransportError
 from campaigner.settings import Settings, SettingsError, api_key_problem, get_settings
 from campaigner.store import Engine, OperationalError, make_engine, upgrade_database
@@ -64,8 +65,8 @@ def imports_dir(campaign: str) -> Path:
 
 
 def reports_dir(campaign: str) -> Path:
-    """Where a campaign's report files go."""
-    return OUT_DIR / campaign / "reports"
+    """Where a campaign's report files go: where `campaigner report` writes them too."""
+    return default_report_dir(campaign, OUT_DIR)
 
 
 def artifact_key(campaign: str, what: str) -> str:

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -50,7 +51,7 @@ def invalid_setting(monkeypatch: pytest.MonkeyPatch) -> str:
     )
 
 
-def missing_dependency(reason: str) -> None:
+def missing_dependency(reason: str) -> NoReturn:
     """Skip locally, fail in CI."""
     if IN_CI:
         pytest.fail(f"required by CI but missing: {reason}")

@@ -722,25 +722,31 @@ def _test_call_outcome(call_id: str, ended: Call | None) -> str:
 def report(
     name: Annotated[str, typer.Argument(help="The campaign's name (the `name:` in its file).")],
     out: Annotated[
-        Path | None, typer.Option(help="Directory for the files [default: reports/<campaign>].")
+        Path | None,
+        typer.Option(
+            help="Directory for the files, beside the campaign's imports.",
+            # As text: typer would print None. (Brackets in the help are markup, and vanish.)
+            show_default="out/<campaign>/reports",
+        ),
     ] = None,
     formats: Annotated[
         list[str] | None,
         typer.Option(
             "--format",
-            help="csv, xlsx, parquet, html or json; repeat for several [default: all].",
+            help="csv, xlsx, parquet, html or json; repeat for several.",
+            show_default="all",
         ),
     ] = None,
 ) -> None:
     """Write a campaign's report: CSV/XLSX/Parquet exports, report.html and summary.json."""
-    from campaigner.reports import ReportFormat, export_report
+    from campaigner.reports import ReportFormat, default_report_dir, export_report
 
     known = [report_format.value for report_format in ReportFormat]
     unknown = [given for given in formats or [] if given.lower() not in known]
     if unknown:
         _fail(f"--format {unknown[0]!r} is not one of {', '.join(known)}")
     chosen = [ReportFormat(given.lower()) for given in formats or known]
-    out_dir = out or Path("reports") / name
+    out_dir = out or default_report_dir(name)
     engine = _open_store(create=False)
     try:
         exported = export_report(engine, name, out_dir, chosen)

@@ -2,8 +2,9 @@
 
 It starts the Retell simulator in the background (60x real time, 20 concurrent calls, 16 dials per
 second), imports `sample_data/contacts.csv` into `campaigns/demo.yaml` on a fresh SQLite store in
-`.demo/`, dials every contact with the direct-mode runner, and prints the summary. Running it again
-starts from scratch; it leaves no process behind.
+`.demo/`, dials every contact with the direct-mode runner, prints the summary and writes the report
+where `campaigner report` would (`out/demo/reports/`). Running it again starts from scratch; it
+leaves no process behind.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from campaigner.campaign import load_campaign
 from campaigner.console import ProgressDisplay, print_run_summary
 from campaigner.contacts import IngestSummary, ingest_contacts_file
 from campaigner.dialer.runner import CampaignRunner, RunSummary
+from campaigner.reports import default_report_dir, export_report
 from campaigner.retell import RetellClient
 from campaigner.store import make_engine, transaction, upgrade_database
 from retell_sim import SimulatorConfig, run_simulator
@@ -64,9 +66,14 @@ def run_demo(workdir: Path = DEMO_DIR, console: Console | None = None) -> RunSum
                         return await runner.run()
 
             summary = eventloop.run(dial())
+        report = export_report(engine, config.name, default_report_dir(config.name))
     finally:
         engine.dispose()
     print_run_summary(summary, console)
+    written = ", ".join(path.name for path in report.files)
+    console.print(f"Report files in {report.directory}/: {written}")
+    for failure in report.failures:
+        console.print(f"error: {failure}")
     console.print(f"Everything is stored in {workdir / 'campaigner.db'}.")
     return summary
 

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flows.resources import reports_dir
 from typer.testing import CliRunner
 
 from campaigner.cli import app
-from campaigner.reports import excel
+from campaigner.reports import default_report_dir, excel
 from campaigner.settings import get_settings
 from tests.reports.conftest import REPORT_FILES, RunCampaign
 
@@ -25,10 +26,12 @@ def runner(
     get_settings.cache_clear()
 
 
-def test_report_writes_every_file_to_reports_campaign(runner: CliRunner, tmp_path: Path) -> None:
+def test_report_writes_every_file_to_the_default_folder(runner: CliRunner, tmp_path: Path) -> None:
+    """Beside the campaign's imports (out/<campaign>/imports/), where the flows write it too."""
     result = runner.invoke(app, ["report", "report"])
     assert result.exit_code == 0, result.output
-    out = Path("reports") / "report"
+    out = Path("out") / "report" / "reports"
+    assert default_report_dir("report") == out
     assert f"written to {out}" in result.stdout
     written = sorted(path.name for path in (tmp_path / out).iterdir())
     assert written == sorted(REPORT_FILES)
@@ -72,8 +75,7 @@ def test_a_format_that_fails_is_one_line_and_the_others_are_written(
         "error: xlsx: not written: the Contacts sheet would have 60 rows, more than Excel's 9; "
         "use the csv or parquet format for this campaign"
     ]
-    out = Path("reports") / "report"
-    written = sorted(path.name for path in out.iterdir())
+    written = sorted(path.name for path in default_report_dir("report").iterdir())
     assert written == sorted(name for name in REPORT_FILES if name != "report.xlsx")
 
 
@@ -87,3 +89,13 @@ def test_a_symlinked_out_folder_is_one_clear_line(runner: CliRunner, tmp_path: P
         "write to a real folder, or remove the link"
     ]
     assert list((tmp_path / "target").iterdir()) == []
+
+
+def test_help_shows_the_default_folder(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert f"[default: ({default_report_dir('<campaign>')})]" in result.stdout
+    assert "[default: (all)]" in result.stdout
+
+
+def test_the_flows_write_where_the_command_does() -> None:
+    assert reports_dir("spring") == default_report_dir("spring") == Path("out/spring/reports")

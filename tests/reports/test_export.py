@@ -130,20 +130,69 @@ def test_a_formula_stays_inert_in_csv(report: ExportedReport) -> None:
         assert not [cell for cell in cells if cell.startswith(("=", "@"))], name
 
 
-def test_a_formula_stays_inert_in_xlsx(report: ExportedReport) -> None:
+def test_a_formula_stays_inert_in_xlsx_as_text_without_a_quote(report: ExportedReport) -> None:
+    """A text cell is never run as a formula: the workbook keeps the text as it is, with no
+    visible quote (the CSV needs one)."""
     workbook = openpyxl.load_workbook(report.directory / "report.xlsx")
-    formulas = [
+    cells = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
+    contacts = workbook["Contacts"]
+    header = [cell.value for cell in contacts[1]]
+    notes = [row[header.index("Notes")] for row in contacts.iter_rows(min_row=2)]
+    formula = next(cell for cell in notes if cell.value == FORMULA)
+    assert formula.data_type == "s"
+    callback_times = [
+        row[header.index("analysis_preferred_callback_time")].value
+        for row in contacts.iter_rows(min_row=2)
+    ]
+    assert "=1+2" in callback_times
+    quoted = [
         cell.coordinate
         for sheet in workbook.worksheets
-        for row in sheet.iter_rows()
+        for row in sheet.iter_rows(min_row=2)
         for cell in row
-        if cell.data_type == "f"
-        or (isinstance(cell.value, str) and cell.value.startswith(("=", "@")))
+        if isinstance(cell.value, str) and cell.value.startswith("'")
     ]
-    assert formulas == []
-    notes = [row[3].value for row in workbook["Contacts"].iter_rows(min_row=2)]
-    assert f"'{FORMULA}" in notes
-    assert workbook["Contacts"]["E1"].value == "'@Risk"
+    assert quoted == []
+    # Headers keep the names of the other files: "@Risk" is "'@Risk" everywhere.
+    assert "'@Risk" in header
+
+
+def test_phone_numbers_are_text_cells_in_xlsx(report: ExportedReport) -> None:
+    contacts = openpyxl.load_workbook(report.directory / "report.xlsx")["Contacts"]
+    header = [cell.value for cell in contacts[1]]
+    for name in ("phone_e164", "Phone"):
+        cells = [row[header.index(name)] for row in contacts.iter_rows(min_row=2)]
+        assert {cell.data_type for cell in cells} == {"s"}, name
+        assert all(str(cell.value).startswith("+1") for cell in cells), name
+
+
+def test_xlsx_data_sheets_have_filters(report: ExportedReport) -> None:
+    workbook = openpyxl.load_workbook(report.directory / "report.xlsx")
+    for sheet in workbook.worksheets[1:]:
+        width = get_column_letter(sheet.max_column)
+        assert sheet.auto_filter.ref == f"A1:{width}{sheet.max_row}", sheet.title
+    assert workbook["Summary"].auto_filter.ref is None
+
+
+def test_xlsx_summary_is_two_labelled_columns_with_costs_in_dollars(
+    report: ExportedReport,
+) -> None:
+    summary = openpyxl.load_workbook(report.directory / "report.xlsx")["Summary"]
+    rows = {row[0].value: row[1] for row in summary.iter_rows()}
+    assert summary.max_column == 2
+    assert rows["Figure"].value == "Value"
+    total = rows["Cost: total ($)"]
+    assert total.number_format == "$#,##0.00"
+    assert total.value == pytest.approx(report.headline.cost.total_cents / 100)
+    assert total.value > 0
+    assert rows["Duration: total (seconds)"].number_format == "#,##0.0"
+    assert rows["Funnel: contacts"].value == report.headline.funnel.contacts
+    assert rows["Funnel: contacts"].number_format == "General"
+    assert rows["Standing: status"].value == "active"  # a run that ends does not complete it
+    assert rows["Standing: retries"].value.startswith("at most 3 attempts per contact; ")
+    generated = report.headline.generated_at
+    assert rows["Generated at (UTC)"].value == f"{generated:%Y-%m-%d %H:%M:%S}"
 
 
 def test_workbook_has_every_sheet_with_frozen_headers_and_formats(
@@ -175,7 +224,7 @@ def test_workbook_has_every_sheet_with_frozen_headers_and_formats(
     rows = CalamineWorkbook.from_path(path).get_sheet_by_name("Attempts").to_python()
     assert len(rows) - 1 == len(stored_attempts)
     summary = dict(CalamineWorkbook.from_path(path).get_sheet_by_name("Summary").to_python()[1:])
-    assert summary["input_rows"] == campaign.input_rows
+    assert summary["Input rows"] == campaign.input_rows
 
 
 def test_no_api_key_in_any_file(report: ExportedReport, campaign: RunCampaign) -> None:

@@ -63,3 +63,16 @@ def test_masked_numbers_are_said_only_when_masked(data: CampaignData, figures: H
     masked = figures.model_copy(update={"numbers_masked": True})
     assert note in render_report(data, masked)
     assert note not in render_report(data, figures.model_copy(update={"numbers_masked": False}))
+
+
+def test_text_people_wrote_is_shown_printable_and_escaped(
+    data: CampaignData, figures: Headline
+) -> None:
+    written = "\x1b[31mpaused\u202e <b>by</b> ops"
+    standing = figures.standing.model_copy(
+        update={"status_reason": written, "description": written}
+    )
+    page = render_report(data, figures.model_copy(update={"standing": standing}))
+    assert "\x1b" not in page
+    assert "\u202e" not in page
+    assert page.count("paused &lt;b&gt;by&lt;/b&gt; ops") == 2

@@ -1,12 +1,15 @@
 """report.xlsx: the exported tables and the headline figures as one workbook.
 
-Sheets: Summary (every single figure, one per row), then the tables Contacts, Attempts and
-Rejected, then the breakdowns (A-B variants, A-B tests, By local hour, By timezone). Every sheet
-has a bold, frozen header row, column widths fitted to its content and number formats for costs,
-durations, rates and times (UTC). The tables' cells are already spreadsheet-safe
-(`campaigner.reports.tables`); the figure sheets are made safe here. A text longer than an Excel
-cell holds (32,767 characters), header or cell, is cut with a visible marker
-(`campaigner.reports.cells`).
+Sheets: Summary (every single figure as a labelled row: label, value; costs in dollars), then the
+tables Contacts, Attempts and Rejected, then the breakdowns (A-B variants, A-B tests, By local
+hour, By timezone). Every sheet has a bold, frozen header row and column widths fitted to its
+content; the tables and breakdowns have filter buttons on their header, and number formats for
+costs, durations, rates and times (UTC). A text longer than an Excel cell holds (32,767
+characters), header or cell, is cut with a visible marker (`campaigner.reports.cells`).
+
+Text is written as text cells, which Excel never runs as formulas, so a cell keeps its text as it
+is: no leading quote (which a CSV needs, `campaigner.csvsafe`), and a phone number such as
+`+14155550100` stays text, not a number, without Excel's "number stored as text" warning.
 
 Written with rustpy-xlsxwriter (Rust) in constant memory: about 1.5 M cells/s here, where openpyxl
 managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
@@ -15,6 +18,7 @@ managed 72 k, and a campaign of 100,000 contacts has some 7 M cells.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,6 @@ import pandas as pd
 from pydantic import BaseModel
 from rustpy_xlsxwriter import FastExcel, Format
 
-from campaigner.csvsafe import neutralise_frame
 from campaigner.reports.cells import cut_text, unique_names
 from campaigner.reports.errors import ReportError
 from campaigner.reports.headline import Headline
@@ -37,6 +40,10 @@ EXCEL_MAX_CELL_CHARS = 32_767
 # A header cut to a cell's length may then repeat another one and take unique_names' " (n)".
 _MAX_HEADER_CHARS = EXCEL_MAX_CELL_CHARS - len(" (16384)")
 
+_SUMMARY_HEADER = ("Figure", "Value")
+_SUMMARY_FORMATS = {"_cents": ("$#,##0.00", " ($)"), "_s": ("#,##0.0", " (seconds)")}
+"""Summary figures by the suffix of their name: the cell's number format and the label's unit.
+Costs are shown in dollars (the figures are cents)."""
 _WIDTH_SAMPLE_ROWS = 500
 _MIN_WIDTH = 8
 _MAX_WIDTH = 60
@@ -65,18 +72,17 @@ def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: Headlin
                 f"the {name} sheet would have {len(table):,} rows, more than Excel's "
                 f"{EXCEL_MAX_ROWS - 1:,}; use the csv or parquet format for this campaign"
             )
-    figure_sheets = {"Summary": _summary_rows(figures), **_breakdowns(figures)}
-    sheets = {
-        "Summary": neutralise_frame(figure_sheets.pop("Summary")),
-        **tables,
-        **{name: neutralise_frame(sheet) for name, sheet in figure_sheets.items()},
-    }
+    summary, summary_formats = _summary(figures)
     workbook = (
         FastExcel(path)
         .format(bold_headers=True, datetime_format="yyyy-mm-dd hh:mm:ss")
         .freeze(row=1)
     )
-    for name, table in sheets.items():
+    summary_cells = _cells(summary)
+    workbook.sheet(
+        "Summary", summary_cells, column_widths=_widths(summary_cells), row_formats=summary_formats
+    )
+    for name, table in {**tables, **_breakdowns(figures)}.items():
         cells = _cells(table)
         workbook.sheet(
             name,
@@ -87,24 +93,59 @@ def write_workbook(path: Path, tables: dict[str, pd.DataFrame], figures: Headlin
                 for column in cells.columns
                 if column in _NUMBER_FORMATS
             },
+            autofilter=True,
+            # Text that looks like a number (a phone number, an id) is text on purpose.
+            ignore_errors=[
+                str(column)
+                for column in cells.columns
+                if isinstance(cells[column].dtype, pd.StringDtype)
+            ],
         )
     workbook.save()
     return path
 
 
-def _summary_rows(figures: Headline) -> pd.DataFrame:
-    """Every scalar figure as a (figure, value) row; nested names joined with dots."""
+def _summary(figures: Headline) -> tuple[pd.DataFrame, dict[int, Format]]:
+    """Every single figure as a (label, value) row, nested names joined with ": "
+    (`Cost: total ($)`), and the number format of each row that has one, by sheet row."""
     rows: list[tuple[str, Any]] = []
+    formats: dict[int, Format] = {}
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(names: tuple[str, ...], value: Any) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif not isinstance(value, list):
-            rows.append((prefix, value))
+                walk((*names, str(key)), inner)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            rows.append((_label(names, ""), "; ".join(value)))
+        elif not isinstance(value, list):  # lists of rows have sheets of their own
+            label, shown, number_format = _summary_cell(names, value)
+            if number_format is not None:
+                formats[len(rows) + 1] = Format().set_num_format(number_format)
+            rows.append((label, shown))
 
-    walk("", figures.model_dump(mode="json"))
-    return pd.DataFrame(rows, columns=["figure", "value"])
+    walk((), figures.model_dump(mode="json"))
+    return pd.DataFrame(rows, columns=list(_SUMMARY_HEADER)), formats
+
+
+def _summary_cell(names: tuple[str, ...], value: Any) -> tuple[str, Any, str | None]:
+    """The label, value and number format of one figure: costs in dollars, durations in
+    seconds, times (ISO text in summary.json) as UTC text without the microseconds."""
+    name = names[-1]
+    suffix = next((end for end in _SUMMARY_FORMATS if name.endswith(end)), None)
+    if suffix is not None:
+        number_format, unit = _SUMMARY_FORMATS[suffix]
+        shown = value / 100 if suffix == "_cents" and value is not None else value
+        return _label((*names[:-1], name.removesuffix(suffix)), unit), shown, number_format
+    if name.endswith("_at") and isinstance(value, str):
+        moment = datetime.fromisoformat(value).astimezone(UTC)
+        return _label(names, " (UTC)"), f"{moment:%Y-%m-%d %H:%M:%S}", None
+    return _label(names, ""), value, None
+
+
+def _label(names: tuple[str, ...], unit: str) -> str:
+    """`("cost", "per_call")` and " ($)" as `Cost: per call ($)`."""
+    words = ": ".join(name.replace("_", " ") for name in names)
+    return f"{words[:1].upper()}{words[1:]}{unit}"
 
 
 def _breakdowns(figures: Headline) -> dict[str, pd.DataFrame]:

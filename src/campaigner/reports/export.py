@@ -1,12 +1,13 @@
 """`export_report`: every file of a campaign's report, written to one directory.
 
-    report = export_report(engine, "spring-recall", Path("reports/spring-recall"))
+    report = export_report(engine, "spring-recall", default_report_dir("spring-recall"))
     report.files       # [.../contacts.csv, .../attempts.csv, .../rejected.csv, ...]
     report.headline    # the figures of summary.json
 
 Which files each format writes:
 
-- `csv`: contacts.csv, attempts.csv, rejected.csv
+- `csv`: contacts.csv, attempts.csv, rejected.csv, and transcripts.csv when the campaign fetches
+  transcripts (`fetch_transcripts: true`)
 - `xlsx`: report.xlsx (Summary, Contacts, Attempts, Rejected sheets)
 - `parquet`: attempts.parquet
 - `html`: report.html (self-contained: styles and SVG charts inline)
@@ -27,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
+from campaigner.csvsafe import neutralise_frame
 from campaigner.reports.errors import ReportError
 from campaigner.reports.excel import write_workbook
 from campaigner.reports.figures import headline
@@ -35,10 +37,32 @@ from campaigner.reports.frames import CampaignData, load_campaign_data
 from campaigner.reports.headline import Headline
 from campaigner.reports.html import render_report
 from campaigner.reports.staging import move_into_place, refuse_symlinks, staging_folder
-from campaigner.reports.tables import attempts_table, contacts_table, rejected_table
+from campaigner.reports.tables import (
+    attempts_table,
+    contacts_table,
+    rejected_table,
+    transcripts_table,
+)
 from campaigner.store import Engine
 
-__all__ = ["ExportedReport", "FormatFailure", "ReportFormat", "export_report"]
+__all__ = [
+    "REPORTS_ROOT",
+    "ExportedReport",
+    "FormatFailure",
+    "ReportFormat",
+    "default_report_dir",
+    "export_report",
+]
+
+REPORTS_ROOT = Path("out")
+"""The folder, under the working directory, of every campaign's files: `campaigner ingest` puts an
+import's rejected rows in `out/<campaign>/imports/`, and reports go beside them."""
+
+
+def default_report_dir(campaign_name: str, root: Path = REPORTS_ROOT) -> Path:
+    """Where a campaign's report goes unless told otherwise, for `campaigner report`, the
+    `export-report` flow and the demo alike: `out/<campaign>/reports/`."""
+    return root / campaign_name / "reports"
 
 
 class ReportFormat(StrEnum):
@@ -113,7 +137,7 @@ def export_report(
     data = load_campaign_data(engine, campaign_name)
     report = _Report(data, headline(data))
     asked = [report_format for report_format in ReportFormat if report_format in formats]
-    refuse_symlinks(out_dir, [name for each in asked for name in _FILES[each]])
+    refuse_symlinks(out_dir, [name for each in asked for name in _files(report, each)])
     staged: list[Path] = []
     failures: list[FormatFailure] = []
     with staging_folder(out_dir) as staging:
@@ -132,7 +156,7 @@ def export_report(
 def _write_format(report: _Report, report_format: ReportFormat, folder: Path) -> list[Path]:
     """Write every file of one format into `folder`; returns their paths."""
     paths = []
-    for name, write in _FILES[report_format].items():
+    for name, write in _files(report, report_format).items():
         write(report, folder / name)
         paths.append(folder / name)
     return paths
@@ -157,17 +181,37 @@ def _html(report: _Report, path: Path) -> None:
     path.write_text(render_report(report.data, report.figures), encoding="utf-8")
 
 
-_FILES: dict[ReportFormat, dict[str, Callable[[_Report, Path], object]]] = {
+_Writer = Callable[[_Report, Path], object]
+_TRANSCRIPTS = "transcripts.csv"
+
+_FILES: dict[ReportFormat, dict[str, _Writer]] = {
     ReportFormat.CSV: {
-        "contacts.csv": lambda report, path: write_csv(report.contacts, path),
-        "attempts.csv": lambda report, path: write_csv(report.attempts, path),
-        "rejected.csv": lambda report, path: write_csv(report.rejected, path),
+        "contacts.csv": lambda report, path: write_csv(neutralise_frame(report.contacts), path),
+        "attempts.csv": lambda report, path: write_csv(neutralise_frame(report.attempts), path),
+        "rejected.csv": lambda report, path: write_csv(neutralise_frame(report.rejected), path),
+        _TRANSCRIPTS: lambda report, path: write_csv(
+            neutralise_frame(transcripts_table(report.data)), path
+        ),
     },
     ReportFormat.XLSX: {"report.xlsx": _workbook},
     ReportFormat.PARQUET: {
-        "attempts.parquet": lambda report, path: write_parquet(report.attempts, path)
+        "attempts.parquet": lambda report, path: write_parquet(
+            neutralise_frame(report.attempts), path
+        )
     },
     ReportFormat.HTML: {"report.html": _html},
     ReportFormat.JSON: {"summary.json": lambda report, path: write_json(report.figures, path)},
 }
-"""Each format's files, by name, and the function that writes each."""
+"""Each format's files, by name, and the function that writes each. A CSV or Parquet cell is only
+text, which a spreadsheet opening the file may run as a formula: those get the leading quote of
+`campaigner.csvsafe`. The workbook writes its text as text cells, which Excel never runs, so they
+keep their text as it is (`campaigner.reports.excel`)."""
+
+
+def _files(report: _Report, report_format: ReportFormat) -> dict[str, _Writer]:
+    """The files of one format for this report: transcripts only when the campaign fetches them
+    (they are long and personal: a campaign that asks for them says it wants them)."""
+    files = _FILES[report_format]
+    if report.data.transcripts is None:
+        return {name: write for name, write in files.items() if name != _TRANSCRIPTS}
+    return files

@@ -32,6 +32,7 @@ from campaigner.reports.headline import (
     TimezoneRow,
     VariantArm,
 )
+from campaigner.reports.standing import standing
 from campaigner.reports.stats import (
     enough_data,
     two_proportion_test,
@@ -76,11 +77,13 @@ def headline(data: CampaignData) -> Headline:
     rejected_reasons = _counts(rejected["reason"])
     connected_calls = attempts[attempts["connected"]]
     funnel = _funnel(contacts)
+    where = standing(data)
     return Headline(
         campaign=data.name,
         config_sha256=data.config_sha256,
         generated_at=utcnow(),
         numbers_masked=data.mask_numbers,
+        standing=where,
         input_rows=data.input_rows,
         rejected=len(rejected),
         rejected_by_reason=rejected_reasons,
@@ -106,7 +109,7 @@ def headline(data: CampaignData) -> Headline:
         sentiment=_counts(connected_calls["user_sentiment"]),
         by_local_hour=_by_local_hour(attempts),
         by_timezone=_by_timezone(contacts),
-        ab_test=ab_comparison(data),
+        ab_test=ab_comparison(data, provisional=not where.final),
     )
 
 
@@ -129,14 +132,19 @@ def _cost(attempts: pd.DataFrame, funnel: Funnel) -> Cost:
     )
 
 
-def ab_comparison(data: CampaignData) -> ABTest:
+def ab_comparison(data: CampaignData, *, provisional: bool) -> ABTest:
     """Connect and success rates per variant with 95 % Wilson intervals, and each variant against
-    the control (the first) with a two-proportion z test, or `enough_data: false`."""
+    the control (the first) with a two-proportion z test, or `enough_data: false`; each verdict
+    `provisional` while contacts remain to be called."""
     contacts = data.contacts
     present = contacts["variant"].dropna().unique().tolist()
     names = [*data.variants, *sorted(set(present) - set(data.variants))]
     arms = [_arm(name, contacts[contacts["variant"] == name]) for name in names]
-    comparisons = [_compare(arms[0], arm, metric) for arm in arms[1:] for metric in _RATES]
+    comparisons = [
+        _compare(arms[0], arm, metric, provisional=provisional)
+        for arm in arms[1:]
+        for metric in _RATES
+    ]
     return ABTest(
         control=names[0],
         variants=arms,
@@ -162,7 +170,9 @@ def _arm(name: str, contacts: pd.DataFrame) -> VariantArm:
     )
 
 
-def _compare(control: VariantArm, arm: VariantArm, metric: Rate) -> Comparison:
+def _compare(
+    control: VariantArm, arm: VariantArm, metric: Rate, *, provisional: bool
+) -> Comparison:
     counts = (*_trials(arm, metric), *_trials(control, metric))
     tested = enough_data(*counts)
     test = two_proportion_test(*counts) if tested else None
@@ -175,6 +185,7 @@ def _compare(control: VariantArm, arm: VariantArm, metric: Rate) -> Comparison:
         z=test.z if test is not None else None,
         p_value=test.p_value if test is not None else None,
         significant=test.p_value < SIGNIFICANCE_LEVEL if test is not None else None,
+        provisional=provisional,
     )
 
 

@@ -7,8 +7,9 @@ Everything is read in bulk (`campaigner.store.reading`), then derived column by 
 
 - attempts get `placed` (Retell has a call for it), `connected` (someone answered and the
   conversation ran: success, connected without success, callback requested, do-not-call request),
-  `successful`, `local_hour` (hour of the call's start in the contact's time zone; the first zone
-  of an ambiguous number) and `zone` (that zone).
+  `successful`, `placed_at` (when campaigner sent the create: `sent_at`, else `created_at`),
+  `local_hour` (the hour of `placed_at` in the contact's time zone; the first zone of an ambiguous
+  number) and `zone` (that zone).
 - contacts get `attempts` (attempt rows), `dialed` / `connected` / `successful` (any attempt was),
   `total_duration_ms`, `cost_cents` (sums over attempts), the `deciding_attempt_id` whose analysis
   describes the contact (the last connected attempt, else the last attempt), and `result`: the
@@ -22,17 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
-from campaigner.campaign import DEFAULT_VARIANT
+from campaigner.campaign import DEFAULT_VARIANT, CampaignConfig
 from campaigner.outcomes import CONNECTED_OUTCOMES, OutcomeClass
 from campaigner.reports.errors import ReportError, UnknownCampaign
-from campaigner.store import ContactStatus, Engine, Session, campaigns
+from campaigner.store import CampaignStatus, ContactStatus, Engine, Session, campaigns
 from campaigner.store.reading import (
     attempt_frames,
     contact_frames,
     input_row_count,
     rejected_frames,
     snapshot,
+    transcript_frames,
 )
 
 __all__ = ["CampaignData", "load_campaign_data", "lookup"]
@@ -47,6 +50,11 @@ class CampaignData:
 
     name: str
     config_sha256: str
+    config: CampaignConfig | None
+    """The campaign file as last run; None when stored by a version whose shape this one does not
+    read."""
+    status: CampaignStatus
+    status_reason: str | None
     variants: tuple[str, ...]
     """Variant names in the campaign file's order (`default` for a single agent)."""
     phone_header: str
@@ -56,6 +64,9 @@ class CampaignData:
     contacts: pd.DataFrame
     attempts: pd.DataFrame
     rejected: pd.DataFrame
+    transcripts: pd.DataFrame | None
+    """`attempt_id` and `transcript` of each attempt with one, when the campaign fetches them
+    (`fetch_transcripts: true`); else None."""
 
 
 def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
@@ -70,21 +81,31 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
         attempts = pd.concat(attempt_frames(connection=connection, campaign_id=campaign.id))
         rejected = pd.concat(rejected_frames(connection=connection, campaign_id=campaign.id))
         input_rows = input_row_count(connection=connection, campaign_id=campaign.id)
+        config = _campaign_config(campaign.config)
+        transcripts = (
+            pd.concat(transcript_frames(connection=connection, campaign_id=campaign.id))
+            if config is not None and config.fetch_transcripts
+            else None
+        )
     contacts = _typed_contacts(contacts)
     attempts = _with_attempt_facts(_typed_attempts(attempts), contacts)
     _check_outcomes(contacts["final_outcome"], "contacts' final outcomes")
     _check_outcomes(attempts["outcome_class"], "attempts' outcomes")
-    config = campaign.config
+    stored = campaign.config
     return CampaignData(
         name=campaign.name,
         config_sha256=campaign.config_sha256,
-        variants=_variant_names(config),
-        phone_header=str(config["columns"]["phone"]),
-        mask_numbers=bool(config.get("mask_numbers_in_exports", False)),
+        config=config,
+        status=campaign.status,
+        status_reason=campaign.status_reason,
+        variants=_variant_names(stored),
+        phone_header=str(stored["columns"]["phone"]),
+        mask_numbers=bool(stored.get("mask_numbers_in_exports", False)),
         input_rows=input_rows,
         contacts=_with_contact_facts(contacts, attempts),
         attempts=attempts,
         rejected=rejected.reset_index(drop=True),
+        transcripts=None if transcripts is None else transcripts.reset_index(drop=True),
     )
 
 
@@ -108,6 +129,13 @@ def _check_outcomes(outcomes: pd.Series, what: str) -> None:
 _KNOWN_OUTCOMES = frozenset(outcome.value for outcome in OutcomeClass)
 
 
+def _campaign_config(config: dict[str, Any]) -> CampaignConfig | None:
+    try:
+        return CampaignConfig.model_validate(config)
+    except ValidationError:
+        return None  # written by another version: the report still counts, without the settings
+
+
 def _variant_names(config: dict[str, Any]) -> tuple[str, ...]:
     variants = config.get("variants") or []
     return tuple(str(variant["name"]) for variant in variants) or (DEFAULT_VARIANT,)
@@ -123,6 +151,7 @@ def _typed_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
     for name in ("status", "final_outcome", "variant", "timezone_key", "phone_e164"):
         contacts[name] = _text(contacts[name])
     contacts["on_dnc_list"] = contacts["on_dnc_list"].astype(bool)
+    contacts["next_attempt_at"] = pd.to_datetime(contacts["next_attempt_at"], utc=True)
     contacts["contact_id"] = contacts["contact_id"].astype("int64")
     return contacts
 
@@ -131,7 +160,7 @@ def _typed_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
     attempts = attempts.reset_index(drop=True)
     for name in ("state", "outcome_class", "variant", "user_sentiment", "retell_call_id"):
         attempts[name] = _text(attempts[name])
-    for name in ("created_at", "start_timestamp", "end_timestamp"):
+    for name in ("created_at", "sent_at", "start_timestamp", "end_timestamp"):
         attempts[name] = pd.to_datetime(attempts[name], utc=True).dt.as_unit("us")
     for name in ("duration_ms", "cost_cents", "latency_e2e_p50_ms", "latency_e2e_p90_ms"):
         attempts[name] = pd.to_numeric(attempts[name]).astype("float64")
@@ -148,16 +177,27 @@ def _with_attempt_facts(attempts: pd.DataFrame, contacts: pd.DataFrame) -> pd.Da
     attempts["successful"] = (outcome == OutcomeClass.SUCCESS).fillna(False).to_numpy()
     zones = contacts.set_index("contact_id")["timezone_key"].str.split("|").str[0]
     attempts["zone"] = lookup(attempts["contact_id"], zones).astype("string")
-    attempts["local_hour"] = _local_hours(attempts)
+    attempts["placed_at"] = _placed_at(attempts)
+    attempts["local_hour"] = _local_hours(attempts["placed_at"], attempts["zone"])
     return attempts
 
 
-def _local_hours(attempts: pd.DataFrame) -> pd.Series:
-    """The hour (0-23) at which each call started, on the clock of the contact's zone."""
-    started = attempts["start_timestamp"].fillna(attempts["created_at"])
-    hours = pd.Series(pd.NA, index=attempts.index, dtype="Int64")
-    for zone, index in attempts.groupby("zone", dropna=True).groups.items():
-        hours[index] = started[index].dt.tz_convert(str(zone)).dt.hour
+def _placed_at(attempts: pd.DataFrame) -> pd.Series:
+    """When each call was placed, on campaigner's clock: `sent_at` (Retell accepted the create),
+    else `created_at` (the row written just before the request; a create never answered).
+
+    Not Retell's `start_timestamp`, nor `key_first_sent_at` (Retell's clock, from its Date
+    headers): the simulator runs both on a clock it speeds up, so at 60x real time a day's calls
+    would spread over every hour of the recipients' day."""
+    placed: pd.Series = attempts["sent_at"].fillna(attempts["created_at"])
+    return placed
+
+
+def _local_hours(placed_at: pd.Series, zones: pd.Series) -> pd.Series:
+    """The hour (0-23) at which each call was placed, on the clock of the contact's zone."""
+    hours = pd.Series(pd.NA, index=placed_at.index, dtype="Int64")
+    for zone, index in zones.groupby(zones, dropna=True).groups.items():
+        hours[index] = placed_at[index].dt.tz_convert(str(zone)).dt.hour
     return hours
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, model_serializer, m
 
 from campaigner.outcomes import ResultGroup
 from campaigner.reports.stats import Interval
+from campaigner.store import CampaignStatus
 
 __all__ = [
     "ABTest",
@@ -29,6 +30,7 @@ __all__ = [
     "Headline",
     "HourRow",
     "Rate",
+    "Standing",
     "Suppressed",
     "TimezoneRow",
     "VariantArm",
@@ -149,6 +151,8 @@ class Comparison(_Figures):
     z: float | None
     p_value: float | None
     significant: bool | None
+    provisional: bool
+    """Contacts remain to be called (`Standing.final` is false): the verdict may still change."""
 
 
 class ABTest(_Figures):
@@ -165,6 +169,30 @@ IsoTime = Annotated[
 ]
 
 
+class Standing(_Figures):
+    """Where the campaign stands when the report is made: its status (and why, when paused or
+    cancelled), its settings in words, and the contacts still to be called."""
+
+    status: CampaignStatus
+    status_reason: str | None
+    description: str
+    window: str
+    """When calls may start, in words."""
+    retries: list[str]
+    """The attempts cap, then each outcome class's retry rule, in words."""
+    pending: int
+    """Contacts not called yet."""
+    waiting_retry: int
+    """Contacts waiting for a retry."""
+    in_call: int
+    """Contacts in a call now."""
+    next_due_at: IsoTime | None
+    """The earliest time a waiting contact is due (the calling window may hold it later); None
+    when none waits."""
+    final: bool
+    """No contact remains to be called: every figure is final."""
+
+
 class Headline(_Figures):
     """Every figure of a campaign's report (docs/reports.md, summary.json)."""
 
@@ -172,6 +200,7 @@ class Headline(_Figures):
     config_sha256: str
     generated_at: IsoTime
     numbers_masked: bool
+    standing: Standing
     input_rows: int
     rejected: int
     rejected_by_reason: dict[str, int]

@@ -19,6 +19,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from campaigner.display_text import printable
 from campaigner.outcomes import ResultGroup
 from campaigner.reports.charts import Series, bar_rows, columns, interval_rows, one_colour_per_row
 from campaigner.reports.frames import CampaignData
@@ -73,7 +74,14 @@ def _templates() -> Environment:
         keep_trailing_newline=True,
     )
     environment.filters.update(
-        number=_number, share=_share, dollars=_dollars, seconds=_seconds, percent=_percent
+        number=_number,
+        share=_share,
+        dollars=_dollars,
+        seconds=_seconds,
+        percent=_percent,
+        # Text people wrote (a pause reason, a description): no control characters or bidi
+        # overrides, which would reorder or hide what the page shows; autoescaping does the rest.
+        printable=printable,
     )
     return environment
 

@@ -2,9 +2,11 @@
 
 Columns are documented in docs/reports.md. Each custom post-call analysis field becomes its own
 column `analysis_<field>` (a nested value is written as JSON text); a contact's analysis columns
-come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Every text
-cell that a spreadsheet could run as a formula is already neutralised here, for every file, and
-column names are unique after every rename (`campaigner.reports.cells.unique_names`). With
+come from its deciding attempt (see `campaigner.reports.frames`). Timestamps are UTC. Headers a
+spreadsheet could run as a formula are neutralised here, so that every file has the same column
+names, unique after every rename (`campaigner.reports.cells.unique_names`); cells are left as they
+are, for each writer to make safe its own way (`campaigner.reports.export`: a quote in CSV and
+Parquet; text cells in the workbook). With
 `mask_numbers`, the E.164 numbers and the input's phone column are masked
 (`campaigner.reports.masking`).
 """
@@ -18,17 +20,37 @@ from typing import Any
 import pandas as pd
 
 from campaigner.contacts.reading import normalise_header
-from campaigner.csvsafe import neutralise_cell, neutralise_frame
+from campaigner.csvsafe import neutralise_cell
 from campaigner.reports.cells import unique_names
 from campaigner.reports.frames import CampaignData, lookup
 from campaigner.reports.masking import mask_phone_numbers
 
-__all__ = ["ANALYSIS_PREFIX", "attempts_table", "contacts_table", "rejected_table"]
+__all__ = [
+    "ANALYSIS_PREFIX",
+    "TRANSCRIPT_COLUMNS",
+    "attempts_table",
+    "contacts_table",
+    "rejected_table",
+    "transcripts_table",
+]
 
 ANALYSIS_PREFIX = "analysis_"
 """Prefix of the columns holding custom post-call analysis fields."""
 
 _INPUT_SUFFIX = " (input)"
+
+TRANSCRIPT_COLUMNS = (
+    "attempt_id",
+    "contact_id",
+    "external_id",
+    "phone_e164",
+    "attempt_number",
+    "variant",
+    "retell_call_id",
+    "placed_at",
+    "transcript",
+)
+"""The columns of transcripts.csv: which attempt (as attempts.csv names it), then its text."""
 
 # (exported name, attempt column) of the analysis a contact row takes from its deciding attempt.
 _DECIDING_COLUMNS = (
@@ -86,6 +108,25 @@ def attempts_table(data: CampaignData) -> pd.DataFrame:
     return _typed(_attempt_columns(data).drop(columns=["started_at"]))
 
 
+def transcripts_table(data: CampaignData) -> pd.DataFrame:
+    """One row per attempt with a transcript (none unless the campaign fetches them)."""
+    attempts = _attempt_columns(data).set_index("attempt_id", drop=False)
+    transcripts = (
+        data.transcripts
+        if data.transcripts is not None
+        else pd.DataFrame(
+            {"attempt_id": pd.Series(dtype="int64"), "transcript": pd.Series(dtype="string")}
+        )
+    )
+    ids = transcripts["attempt_id"].astype("int64")
+    table = pd.DataFrame(
+        {name: lookup(ids, attempts[name]) for name in TRANSCRIPT_COLUMNS[:-1]},
+        index=transcripts.index,
+    )
+    table["transcript"] = transcripts["transcript"].astype("string")
+    return _typed(table)
+
+
 def rejected_table(data: CampaignData) -> pd.DataFrame:
     """One row per rejected input row: its input columns, then where it was and why."""
     rejected = data.rejected
@@ -122,6 +163,7 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
             "disconnection_reason": attempts["disconnection_reason"],
             "error_detail": attempts["error_detail"],
             "created_at": attempts["created_at"],
+            "placed_at": attempts["placed_at"],
             "start_at": attempts["start_timestamp"],
             "end_at": attempts["end_timestamp"],
             "started_at": attempts["start_timestamp"].fillna(attempts["created_at"]),
@@ -146,9 +188,9 @@ def _attempt_columns(data: CampaignData) -> pd.DataFrame:
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with its formulas neutralised (`campaigner.csvsafe`, headers too) and its column
-    names unique, and columns of Python objects that hold only text (or only booleans) as pandas
-    strings (or booleans), so that the guard and the writers work on them column-wise."""
+    """The table with its headers neutralised (`campaigner.csvsafe`) and unique, and columns of
+    Python objects that hold only text (or only booleans) as pandas strings (or booleans), so that
+    the formula guard and the writers work on them column-wise."""
     named = table.set_axis(_exported_names(table.columns), axis="columns")
     kinds = {"string": "string", "boolean": "boolean"}
     changes = {}
@@ -157,7 +199,7 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
             kind = kinds.get(pd.api.types.infer_dtype(named[name], skipna=True))
             if kind:
                 changes[name] = kind
-    return neutralise_frame(named.astype(changes) if changes else named)
+    return named.astype(changes) if changes else named
 
 
 def _exported_names(columns: pd.Index) -> list[str]:

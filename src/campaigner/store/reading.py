@@ -36,10 +36,11 @@ __all__ = [
     "input_row_count",
     "rejected_frames",
     "snapshot",
+    "transcript_frames",
 ]
 
 _JSON_COLUMNS = ("original", "custom_analysis", "raw")
-_TIME_COLUMNS = ("created_at", "start_timestamp", "end_timestamp")
+_TIME_COLUMNS = ("created_at", "sent_at", "start_timestamp", "end_timestamp", "next_attempt_at")
 _BOOLEAN_COLUMNS = ("on_dnc_list", "call_successful", "in_voicemail")
 
 READ_CHUNK_ROWS = 20_000
@@ -59,6 +60,7 @@ CONTACT_COLUMNS = (
     "status",
     "final_outcome",
     "attempts_made",
+    "next_attempt_at",
     "original",
     "on_dnc_list",
 )
@@ -79,6 +81,7 @@ ATTEMPT_COLUMNS = (
     "disconnection_reason",
     "error_detail",
     "created_at",
+    "sent_at",
     "start_timestamp",
     "end_timestamp",
     "duration_ms",
@@ -155,6 +158,23 @@ def attempt_frames(
         .order_by(col(CallAttempt.contact_id), col(CallAttempt.attempt_number))
     )
     return _frames(connection, statement, ATTEMPT_COLUMNS, chunk_rows)
+
+
+def transcript_frames(
+    *, connection: Connection, campaign_id: int, chunk_rows: int = READ_CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The transcripts the campaign fetched (`fetch_transcripts: true`), one per attempt that has
+    one, by attempt id; read apart from the attempts, as only a report that exports them needs
+    their text."""
+    statement: Selectable = (
+        sa.select(_raw(CallAttempt.id, "attempt_id"), _raw(CallAttempt.transcript))
+        .where(
+            col(CallAttempt.campaign_id) == campaign_id,
+            col(CallAttempt.transcript).is_not(None),
+        )
+        .order_by(col(CallAttempt.id))
+    )
+    return _frames(connection, statement, ("attempt_id", "transcript"), chunk_rows)
 
 
 def rejected_frames(
