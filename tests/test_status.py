@@ -140,6 +140,18 @@ def test_status_of_one_campaign_is_plain_text_off_a_terminal(runner: CliRunner) 
     ]
 
 
+def test_a_paused_campaign_has_no_next_callable_time(runner: CliRunner) -> None:
+    paused = runner.invoke(app, ["pause", "spring"])
+    assert paused.exit_code == 0, paused.output
+
+    as_json = runner.invoke(app, ["status", "spring", "--json"])
+    as_text = runner.invoke(app, ["status", "spring"])
+
+    (spring,) = json.loads(as_json.stdout)["campaigns"]
+    assert spring["next_callable_at"] is None
+    assert "  next callable none" in as_text.stdout.splitlines()
+
+
 def test_an_unknown_campaign_is_a_clear_error(runner: CliRunner) -> None:
     result = runner.invoke(app, ["status", "autumn"])
 
