@@ -27,12 +27,12 @@ from campaigner.inbox import (
     settle_failed_import,
     take_files,
 )
+from campaigner.serving import RUN_CAMPAIGN_DEPLOYMENT
 from campaigner.settings import get_settings
+from flows.notifications import emit_rows_rejected
 from flows.resources import FILE_TASK_RETRIES, imports_dir, is_transient, store_engine
 
 __all__ = ["claim_inbox_files", "import_inbox_file", "start_campaign_run", "watch_inbox"]
-
-RUN_CAMPAIGN_DEPLOYMENT = "run-campaign/{campaign}"
 
 
 @task(name="claim-inbox-files")
@@ -144,6 +144,7 @@ def watch_inbox(
         logger.info(
             "%s", " | ".join(f"{key}: {value}" for key, value in _outcome_row(outcome).items())
         )
+    emit_rows_rejected(outcomes)
     if outcomes:
         create_table_artifact(
             [_outcome_row(outcome) for outcome in outcomes],

@@ -41,7 +41,7 @@ def test_a_taken_port_starts_no_server_and_says_what_to_do(taken_port: int) -> N
     said: list[str] = []
     with (
         pytest.raises(ServeError, match=f"127.0.0.1:{taken_port} is taken.*PREFECT_API_URL"),
-        local_prefect_server(host="127.0.0.1", port=taken_port, say=said.append),
+        local_prefect_server(host="127.0.0.1", port=taken_port, say=said.append, env={}),
     ):
         pytest.fail("no server should have started")
     assert said == []
