@@ -111,16 +111,12 @@ def local_prefect_server(
 
 
 def server_env(env: dict[str, str], api_url: str) -> dict[str, str]:
-    """The environment of a local server at `api_url`: its home in the project folder (unless
-    PREFECT_HOME is set), and its UI pointed at it (unless PREFECT_UI_API_URL is set, say for a
-    proxy in front). `prefect server start --port` does not tell its UI: left alone, the UI asks
-    127.0.0.1:4200 whatever the port."""
-    return {
-        "PREFECT_HOME": str(PROJECT_PREFECT_DIR.resolve()),
-        "PREFECT_UI_API_URL": api_url,
-        **env,
-        "PREFECT_API_URL": api_url,
-    }
+    """The environment of a local server at `api_url` and of its clients: its home in the project
+    folder (unless PREFECT_HOME is set), and PREFECT_API_URL. `prefect server start --port` does
+    not tell its UI the port: the UI asks PREFECT_UI_API_URL, which defaults to PREFECT_API_URL,
+    else to 127.0.0.1:4200 whatever the port. (A PREFECT_UI_API_URL set, say for a proxy in
+    front, still wins.)"""
+    return {"PREFECT_HOME": str(PROJECT_PREFECT_DIR.resolve()), **env, "PREFECT_API_URL": api_url}
 
 
 def _port_taken(host: str, port: int) -> bool:
