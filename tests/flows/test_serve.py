@@ -3,9 +3,11 @@ files added and removed while it serves."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import pytest
 from flows.serve import RUN_CAMPAIGN_EVERY, UNRESPONSIVE_RUNS
 from sqlmodel import Session
 
+from campaigner.serving import STOP_TIMEOUT_S
 from campaigner.store import make_engine
 from retell_sim import SimulatorConfig, run_simulator
 from tests.flows.conftest import CAMPAIGN, contacts_csv
@@ -268,3 +271,57 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
     assert not (tmp_path / ".prefect" / "campaigner-serve-api-url").exists()
     # Without serve, resume says how to dial now.
     assert "campaigner run" in cli("resume", "shop")
+
+
+def test_one_sigterm_just_after_the_server_is_up_stops_serve_and_all_it_started(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """The moment the flows' process is still importing Prefect, with SIGINT ignored as a
+    background job has it: one SIGTERM stops everything, within a bound."""
+    (tmp_path / "campaigns").mkdir()
+    store = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, store)
+    port = free_port()
+    env = serve_env(store, "http://127.0.0.1:9", "key_unused")
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [CAMPAIGNER, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # What `nohup` or `cmd &` in a script gives: SIGINT ignored, and inherited by children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        wait_for(
+            (tmp_path / ".prefect" / "campaigner-serve-api-url").exists,
+            deadline=time.monotonic() + WAIT_FOR_PICKUP_S,
+            serve=serve,
+            log=tmp_path / "serve.log",
+        )
+        time.sleep(1)  # the flows' process started, and importing Prefect for seconds
+        serve.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        serve.wait(timeout=60)
+        while time.monotonic() - stopping < 60 and group_alive(serve.pid):
+            time.sleep(0.2)
+        stopped_after = time.monotonic() - stopping
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    # The flows' process takes Ctrl-C at once; the server, SIGTERM: seconds, not the 20 s a
+    # process that ignores them is given before it is killed.
+    assert stopped_after < STOP_TIMEOUT_S, output
+    assert not listening(port)
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
