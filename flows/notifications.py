@@ -15,11 +15,17 @@ from typing import Any
 from prefect.events import emit_event
 
 from campaigner import store
-from campaigner.dialer.progress import percent_done
 from campaigner.dialer.runner import RunSummary
 from campaigner.inbox import FileOutcome
 from campaigner.preflight import PreflightFailed
-from campaigner.store import CampaignStatus, Engine, transaction
+from campaigner.store import (
+    CampaignCounts,
+    CampaignStatus,
+    ContactStatus,
+    Engine,
+    transaction,
+)
+from campaigner.store.models import CLAIMABLE_STATUSES
 
 __all__ = [
     "COMPLETED",
@@ -37,8 +43,8 @@ ROWS_REJECTED = "campaigner.campaign.rows-rejected"
 PAUSED = "campaigner.campaign.paused"
 COMPLETED = "campaigner.campaign.completed"
 PREFLIGHT_FAILED = "campaigner.campaign.preflight-failed"
-_EVERY_CONTACT_SETTLED = 100.0
-"""`percent_done` of a campaign whose every contact is settled."""
+_OPEN_STATUSES = frozenset({*CLAIMABLE_STATUSES, ContactStatus.DIALING})
+"""A contact in one of these may still be called (its campaign is not finished)."""
 
 
 def campaign_resource_id(campaign: str) -> str:
@@ -68,12 +74,18 @@ def emit_run_end(status_before: str | None, summary: RunSummary) -> None:
     paused = CampaignStatus.PAUSED.value
     if summary.status == paused and status_before != paused:
         _emit(PAUSED, summary.campaign, {"reason": summary.stop_reason})
-    if summary.calls_finished and percent_done(summary.counts) == _EVERY_CONTACT_SETTLED:
+    if summary.calls_finished and _nobody_left(summary.counts):
         payload = {
             "reason": summary.stop_reason,
             "final_outcomes": summary.counts["final_outcomes"],
         }
         _emit(COMPLETED, summary.campaign, payload)
+
+
+def _nobody_left(counts: CampaignCounts) -> bool:
+    # Not percent_done() == 100: it rounds, and 1 contact left of 2000 is 100.0 %.
+    by_status = counts["contacts_by_status"]
+    return bool(counts["contacts"]) and not any(by_status.get(s, 0) for s in _OPEN_STATUSES)
 
 
 def emit_preflight_failed(campaign: str, failed: PreflightFailed) -> None:

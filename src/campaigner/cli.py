@@ -540,7 +540,12 @@ def serve(
         typer.Option(help="The inbox folder (default: $CAMPAIGNER_INBOX, else ./inbox)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port of a local Prefect server (its API and UI; the only port serve listens on)."
+        ),
+    ] = 4200,
     watch_every: Annotated[
         float,
         typer.Option(
@@ -552,7 +557,8 @@ def serve(
 
     watch-inbox every minute, run-campaign every 5 minutes per campaign file, export-report nightly.
     Campaign files added or removed while it runs are served or paused at the next look.
-    Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit.
+    Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit; its
+    database and log stay in ./.prefect/ (unless PREFECT_HOME is set).
     """
     import os
 

@@ -33,7 +33,6 @@ from campaigner.errors import CampaignerError
 from campaigner.inbox import load_named_campaign
 
 __all__ = [
-    "PROJECT_PREFECT_DIR",
     "RUN_CAMPAIGN_DEPLOYMENT",
     "CampaignFiles",
     "CampaignScan",

@@ -100,10 +100,16 @@ def run_summary(status: str, *, calls_finished: int, by_status: dict[str, int]) 
         # The last calls settled: said once, by the run that settled them.
         ("active", run_summary("active", calls_finished=2, by_status={"done": 5}), [COMPLETED]),
         ("active", run_summary("active", calls_finished=0, by_status={"done": 5}), []),
-        # Calls settled, contacts still to dial: nothing to say.
+        # Calls settled, contacts still to dial: nothing to say (also with one of 2001 left, which
+        # is 100.0 % done to one decimal).
         (
             "active",
             run_summary("active", calls_finished=2, by_status={"done": 2, "pending": 1}),
+            [],
+        ),
+        (
+            "active",
+            run_summary("active", calls_finished=2, by_status={"done": 2000, "pending": 1}),
             [],
         ),
     ],
