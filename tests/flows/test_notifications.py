@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from flows.campaign import run_campaign
 from flows.inbox import watch_inbox
+from flows.ingest import ingest_contacts
 from flows.notifications import (
     COMPLETED,
     PAUSED,
@@ -20,6 +21,8 @@ from prefect.events.worker import EventsWorker
 from prefect.testing.fixtures import asserting_events_worker  # noqa: F401 -- used by `emitted`
 
 from campaigner.dialer.runner import RunSummary
+from campaigner.store import CampaignStatus, transaction
+from campaigner.store.campaigns import set_status
 from tests.dialer.test_progress import counts
 from tests.flows.conftest import Workspace, contacts_csv
 
@@ -76,6 +79,20 @@ async def test_a_failed_check_is_an_event_with_the_checklist_and_never_the_key(
     assert event.resource.id == "campaigner.campaign.refused"
     assert "✗ API key: refused by" in event.payload["reason"]
     assert refused not in event.model_dump_json()
+
+
+async def test_a_run_of_a_campaign_paused_by_hand_says_nothing_again(
+    workspace: Workspace, emitted: CampaignEvents
+) -> None:
+    workspace.add_campaign("harbour")
+    ingest_contacts("harbour", workspace.drop("harbour", "leads.csv", contacts_csv(2)))
+    with transaction(workspace.engine) as session:
+        set_status(session=session, name="harbour", status=CampaignStatus.PAUSED, reason="by hand")
+
+    summary = await run_campaign("harbour")
+
+    assert summary.status == "paused"
+    assert emitted() == []
 
 
 def run_summary(status: str, *, calls_finished: int, by_status: dict[str, int]) -> RunSummary:
