@@ -252,7 +252,7 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
             started = re.search(r"started flow run (\S+) of run-campaign/shop", resumed)
             assert started is not None, resumed
             run = waiting(lambda: api.flow_run_named(started.group(1)))
-            picked_up = waiting(lambda: api.flow_run_named(started.group(1))["start_time"])
+            waiting(lambda: api.flow_run_named(started.group(1))["start_time"])
             picked_up_after = time.monotonic() - resumed_at
         finally:
             serve.terminate()
@@ -262,7 +262,6 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
     assert code == 0, output
     assert ui_settings["api_url"] == f"http://127.0.0.1:{port}/api"
     assert run["deployment_id"] == deployment["id"]
-    assert picked_up
     # The runner polls every 2 s here: the run is taken up at once, not in 5 minutes.
     assert picked_up_after < 30, output
     # The server's database and log stay in the project folder; the URL record goes with serve.
@@ -270,7 +269,7 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
     assert (tmp_path / ".prefect" / f"server-{port}.log").exists()
     assert not (tmp_path / ".prefect" / "campaigner-serve-api-url").exists()
     # Without serve, resume says how to dial now.
-    assert "campaigner run" in cli("resume", "shop")
+    assert "No `campaigner serve` runs here" in cli("resume", "shop")
 
 
 def test_one_sigterm_just_after_the_server_is_up_stops_serve_and_all_it_started(
