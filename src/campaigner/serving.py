@@ -14,6 +14,7 @@ PREFECT_HOME, unless one is set), its log, and the API URL being served against,
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -214,7 +215,9 @@ def start_campaign_run(api_url: str, campaign: str) -> str:
     """
     deployment = RUN_CAMPAIGN_DEPLOYMENT.format(campaign=campaign)
     try:
-        with httpx.Client(base_url=api_url, timeout=PREFECT_API_TIMEOUT_S) as client:
+        with httpx.Client(
+            base_url=api_url, timeout=PREFECT_API_TIMEOUT_S, headers=_prefect_api_auth()
+        ) as client:
             found = client.get(f"/deployments/name/{deployment}")
             if found.status_code == httpx.codes.NOT_FOUND:
                 raise ServeError(f"the Prefect server at {api_url} has no deployment {deployment}")
@@ -225,6 +228,16 @@ def start_campaign_run(api_url: str, campaign: str) -> str:
         raise ServeError(f"the Prefect server at {api_url} did not start a run: {error}") from error
     name: str = created.json()["name"]
     return name
+
+
+def _prefect_api_auth() -> dict[str, str]:
+    """The credentials Prefect's own client would send: Prefect Cloud's PREFECT_API_KEY, or a
+    self-hosted server's PREFECT_API_AUTH_STRING (`user:password`)."""
+    if api_key := os.environ.get("PREFECT_API_KEY"):
+        return {"Authorization": f"Bearer {api_key}"}
+    if auth_string := os.environ.get("PREFECT_API_AUTH_STRING"):
+        return {"Authorization": f"Basic {base64.b64encode(auth_string.encode()).decode()}"}
+    return {}
 
 
 @contextmanager
