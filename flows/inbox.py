@@ -121,6 +121,8 @@ def watch_inbox(
         quiet_seconds: A file is taken once its size and time have not changed for this long.
         stale_after_minutes: A claim older than this (its watcher died) goes back to the inbox.
         start_runs: Start each campaign's `run-campaign` deployment when it gained contacts.
+
+    A file imported with rejected rows is also a `campaigner.campaign.rows-rejected` event.
     """
     logger = get_run_logger()
     root = Path(inbox) if inbox else get_settings().inbox
