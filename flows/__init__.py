@@ -9,5 +9,6 @@
 | `watch-inbox` | `flows.inbox` | claim dropped files once, import them, start `run-campaign` |
 
 `flows.serve` serves them as deployments with their schedules (`campaigner serve`); `flows.demo` is
-`make demo`. See docs/flows.md.
+`make demo`; `flows.notifications` holds the Prefect events that `run-campaign` and `watch-inbox`
+emit for automations to notify on. See docs/flows.md.
 """

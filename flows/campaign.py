@@ -47,6 +47,7 @@ from campaigner.preflight import (
 from campaigner.retell import RetellClient
 from campaigner.settings import get_settings
 from campaigner.store import Engine
+from flows.notifications import campaign_status, emit_preflight_failed, emit_run_end
 from flows.resources import (
     DIAL_TASK_RETRIES,
     KEY_SETTING,
@@ -133,6 +134,7 @@ async def preflight(campaign: str, *, recheck: bool) -> None:
                 config, client, engine, SystemClock(), recheck=recheck, key_setting=KEY_SETTING
             )
         except PreflightFailed as failed:
+            emit_preflight_failed(campaign, failed)
             await acreate_markdown_artifact(
                 checklist_markdown(failed.checklist),
                 key=artifact_key(campaign, "preflight"),
@@ -219,8 +221,10 @@ async def run_campaign(
 
     Checks the campaign against Retell first, as `campaigner check` does (once a day per version
     of its file, endpoint and key); a failed check fails the run with the checklist. Exits at
-    once when the campaign is paused, cancelled or has nobody callable now. Deployed once per
-    campaign with a concurrency limit of one, so a campaign never has two dialing runs.
+    once when the campaign is paused, cancelled or has nobody callable now. A failed check, and
+    the campaign paused or completed by the run, are Prefect events (`flows.notifications`).
+    Deployed once per campaign with a concurrency limit of one, so a campaign never has two
+    dialing runs.
 
     Args:
         campaign: The campaign's name (campaigns/<name>.yaml).
@@ -231,8 +235,11 @@ async def run_campaign(
     """
     deadline = datetime.now(UTC) + timedelta(minutes=max_minutes) if max_minutes else None
     await preflight(campaign, recheck=recheck)
+    with store_engine() as engine:
+        status_before = campaign_status(engine, campaign)
     summary = await dial_campaign(campaign, deadline, progress_every_seconds)
     await _publish_summary(summary)
+    emit_run_end(status_before, summary)
     return summary
 
 

@@ -31,7 +31,9 @@ from campaigner.inbox import (
     settle_failed_import,
     take_files,
 )
+from campaigner.serving import RUN_CAMPAIGN_DEPLOYMENT
 from campaigner.settings import get_settings
+from flows.notifications import emit_rows_rejected
 from flows.resources import FILE_TASK_RETRIES, imports_dir, is_transient, store_engine
 
 __all__ = [
@@ -41,8 +43,6 @@ __all__ = [
     "start_campaign_run",
     "watch_inbox",
 ]
-
-RUN_CAMPAIGN_DEPLOYMENT = "run-campaign/{campaign}"
 
 
 @task(name="claim-inbox-files")
@@ -146,6 +146,8 @@ def watch_inbox(
         quiet_seconds: A file is taken once its size and time have not changed for this long.
         stale_after_minutes: A claim older than this (its watcher died) goes back to the inbox.
         start_runs: Start each campaign's `run-campaign` deployment when it gained contacts.
+
+    A file imported with rejected rows is also a `campaigner.campaign.rows-rejected` event.
     """
     logger = get_run_logger()
     root = Path(inbox) if inbox else get_settings().inbox
@@ -172,6 +174,7 @@ def watch_inbox(
         logger.info(
             "%s", " | ".join(f"{key}: {value}" for key, value in _outcome_row(outcome).items())
         )
+    emit_rows_rejected(outcomes)
     if outcomes:
         create_table_artifact(
             [_outcome_row(outcome) for outcome in outcomes],

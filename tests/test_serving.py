@@ -3,14 +3,18 @@ following the campaign files as they come and go."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from flows.serve import _say_skipped
@@ -24,6 +28,7 @@ from campaigner.serving import (
     CampaignScan,
     ServeError,
     local_prefect_server,
+    start_campaign_run,
 )
 from campaigner.settings import get_settings
 from tests.flows.conftest import CAMPAIGN
@@ -41,7 +46,7 @@ def test_a_taken_port_starts_no_server_and_says_what_to_do(taken_port: int) -> N
     said: list[str] = []
     with (
         pytest.raises(ServeError, match=f"127.0.0.1:{taken_port} is taken.*PREFECT_API_URL"),
-        local_prefect_server(host="127.0.0.1", port=taken_port, say=said.append),
+        local_prefect_server(host="127.0.0.1", port=taken_port, say=said.append, env={}),
     ):
         pytest.fail("no server should have started")
     assert said == []
@@ -301,3 +306,75 @@ def test_a_file_changed_without_a_new_modification_time_is_read_again(
 
     write(campaigns / "shop.yaml", valid)  # same inode, size and modification time
     assert files.scan().campaigns == {"shop"}
+
+
+class FakePrefectAPI(BaseHTTPRequestHandler):
+    """A Prefect API with one deployment, run-campaign/shop; it records what it is asked."""
+
+    asked: ClassVar[list[tuple[str, str, str | None]]] = []
+
+    def _answer(self, status: int, body: dict[str, str]) -> None:
+        self.asked.append((self.command, self.path, self.headers.get("Authorization")))
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/api/deployments/name/run-campaign/shop":
+            self._answer(200, {"id": "deployment-1"})
+        else:
+            self._answer(404, {"detail": "Deployment not found"})
+
+    def do_POST(self) -> None:
+        self._answer(201, {"name": "brave-otter"})
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads `asked`."""
+
+
+@pytest.fixture
+def prefect_api() -> Iterator[str]:
+    FakePrefectAPI.asked = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrefectAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "authorization"),
+    [
+        ("PREFECT_API_KEY", "pnu_cloud", "Bearer pnu_cloud"),
+        ("PREFECT_API_AUTH_STRING", "admin:pass", "Basic YWRtaW46cGFzcw=="),
+        (None, None, None),
+    ],
+)
+def test_resume_creates_a_run_of_the_campaigns_deployment_with_prefects_credentials(
+    prefect_api: str,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str | None,
+    value: str | None,
+    authorization: str | None,
+) -> None:
+    for name in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    if variable is not None and value is not None:
+        monkeypatch.setenv(variable, value)
+
+    assert start_campaign_run(prefect_api, "shop") == "brave-otter"
+
+    assert FakePrefectAPI.asked == [
+        ("GET", "/api/deployments/name/run-campaign/shop", authorization),
+        ("POST", "/api/deployments/deployment-1/create_flow_run", authorization),
+    ]
+
+
+def test_resume_without_the_campaigns_deployment_says_so(prefect_api: str) -> None:
+    with pytest.raises(ServeError, match=f"at {prefect_api} has no deployment run-campaign/quay$"):
+        start_campaign_run(prefect_api, "quay")
+    assert [method for method, _, _ in FakePrefectAPI.asked] == ["GET"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,6 +144,54 @@ def test_status_of_one_campaign_is_plain_text_off_a_terminal(
         f"{NOW + timedelta(hours=1):%Y-%m-%d %H:%M} UTC): submitted 3, dialed 2, connected 1, "
         "finished 2",
     ]
+
+
+def test_a_paused_campaign_has_no_next_callable_time(runner: CliRunner) -> None:
+    paused = runner.invoke(app, ["pause", "spring"])
+    assert paused.exit_code == 0, paused.output
+
+    as_json = runner.invoke(app, ["status", "spring", "--json"])
+    as_text = runner.invoke(app, ["status", "spring"])
+
+    (spring,) = json.loads(as_json.stdout)["campaigns"]
+    assert spring["next_callable_at"] is None
+    assert "  next callable none" in as_text.stdout.splitlines()
+
+
+def test_resume_without_a_prefect_server_says_how_to_dial_now(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no `campaigner serve` runs in this folder
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    runner.invoke(app, ["pause", "spring"])
+
+    resumed = runner.invoke(app, ["resume", "spring"])
+
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stdout.splitlines() == [
+        "campaign spring is active.",
+        "No `campaigner serve` runs here and PREFECT_API_URL is unset: "
+        "`campaigner run campaigns/spring.yaml` dials it now.",
+    ]
+
+
+def test_resume_with_a_prefect_server_out_of_reach_still_resumes_and_says_so(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    runner.invoke(app, ["pause", "spring"])
+
+    resumed = runner.invoke(app, ["resume", "spring"])
+
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stdout == "campaign spring is active.\n"
+    assert resumed.stderr.startswith(
+        f"No run started (the Prefect server at http://127.0.0.1:{port}/api did not start a run: "
+    )
+    assert "`campaigner run campaigns/spring.yaml` dials it now." in resumed.stderr
 
 
 def test_an_unknown_campaign_is_a_clear_error(runner: CliRunner) -> None:

@@ -770,7 +770,12 @@ def serve(
         typer.Option(help="The inbox folder [default: $CAMPAIGNER_INBOX, else inbox]."),
     ] = None,
     host: Annotated[str, typer.Option(help="Where a local Prefect server listens.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of a local Prefect server.")] = 4200,
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port of a local Prefect server (its API and UI; the only port serve listens on)."
+        ),
+    ] = 4200,
     watch_every: Annotated[
         float,
         typer.Option(
@@ -782,7 +787,8 @@ def serve(
 
     watch-inbox every minute, run-campaign every 5 minutes per campaign file, export-report nightly.
     Campaign files added or removed while it runs are served or paused at the next look.
-    Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit.
+    Without PREFECT_API_URL, a local Prefect server is started first and stopped on exit; its
+    database and log stay in ./.prefect/ (unless PREFECT_HOME is set).
     """
     import os
 
@@ -836,10 +842,27 @@ def pause(
 
 @app.command()
 def resume(name: Annotated[str, _NAME_ARGUMENT]) -> None:
-    """Let a paused (or completed) campaign dial again."""
+    """Let a paused (or completed) campaign dial again, starting its run at once.
+
+    Under `campaigner serve` (or with PREFECT_API_URL set), a run of its `run-campaign`
+    deployment is started now rather than at its next scheduled run (up to 5 minutes later).
+    """
+    from campaigner.serving import ServeError, served_api_url, start_campaign_run
     from campaigner.store import CampaignStatus
 
     _set_status(name, CampaignStatus.ACTIVE, None)
+    api_url = served_api_url()
+    how_to_dial = f"`campaigner run {_settings().campaigns_dir / name}.yaml` dials it now"
+    if api_url is None:
+        typer.echo(f"No `campaigner serve` runs here and PREFECT_API_URL is unset: {how_to_dial}.")
+        return
+    try:
+        run = start_campaign_run(api_url, name)
+    except ServeError as error:
+        # The campaign is active all the same: its next scheduled run dials it.
+        typer.echo(f"No run started ({error}); {how_to_dial}.", err=True)
+        return
+    typer.echo(f"started flow run {run} of run-campaign/{name}: dialing begins within seconds.")
 
 
 @app.command()

@@ -6,16 +6,20 @@ started first as a child process, waited for, and stopped (with everything it st
 The deployments themselves are served by `python -m flows.serve` in a child process, so this module
 never imports Prefect. `CampaignFiles` tells that process which campaigns the campaign files define
 as files come and go while it serves.
+
+What serve keeps stays in the project folder's `.prefect/`: a local server's database (its
+PREFECT_HOME, unless one is set), its log, and the API URL being served against, which
+`campaigner resume` reads to start the campaign's run at once (`start_campaign_run`).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -30,16 +34,25 @@ from campaigner.errors import CampaignerError
 from campaigner.inbox import load_named_campaign
 
 __all__ = [
+    "RUN_CAMPAIGN_DEPLOYMENT",
     "CampaignFiles",
     "CampaignScan",
     "ServeError",
     "local_prefect_server",
     "serve_deployments",
+    "served_api_url",
+    "start_campaign_run",
 ]
 
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 CAMPAIGN_FILE_QUIET_S = 2.0
+PROJECT_PREFECT_DIR = Path(".prefect")
+"""The project folder's own Prefect folder (relative: serve runs in the folder of campaigns/)."""
+SERVED_API_URL_FILE = PROJECT_PREFECT_DIR / "campaigner-serve-api-url"
+RUN_CAMPAIGN_DEPLOYMENT = "run-campaign/{campaign}"
+"""A campaign's dialing deployment, as `flows.serve` names it."""
+PREFECT_API_TIMEOUT_S = 10.0
 
 
 class ServeError(CampaignerError):
@@ -48,7 +61,12 @@ class ServeError(CampaignerError):
 
 @contextmanager
 def local_prefect_server(
-    *, host: str, port: int, say: Callable[[str], None], timeout: float = HEALTH_TIMEOUT_S
+    *,
+    host: str,
+    port: int,
+    say: Callable[[str], None],
+    env: dict[str, str],
+    timeout: float = HEALTH_TIMEOUT_S,
 ) -> Iterator[str]:
     """Start `prefect server start` on host:port, wait until it is healthy, yield its API URL,
     and stop it (and the processes it started) on exit."""
@@ -58,7 +76,8 @@ def local_prefect_server(
             "PREFECT_API_URL at the Prefect server already running"
         )
     api_url = f"http://{host}:{port}/api"
-    log_path = Path(tempfile.gettempdir()) / f"campaigner-prefect-server-{port}.log"
+    PROJECT_PREFECT_DIR.mkdir(exist_ok=True)
+    log_path = PROJECT_PREFECT_DIR.resolve() / f"server-{port}.log"
     say(f"PREFECT_API_URL is not set: starting a local Prefect server on {api_url}")
     say(f"(its log: {log_path}; UI at http://{host}:{port})")
     with log_path.open("wb") as log:
@@ -77,6 +96,7 @@ def local_prefect_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=server_env(env, api_url),
             # Its own process group, so it is stopped with its children, and a Ctrl-C meant for
             # the flows does not take it down before they have finished.
             start_new_session=True,
@@ -88,6 +108,15 @@ def local_prefect_server(
     finally:
         _stop_group(server)
         say("Prefect server stopped.")
+
+
+def server_env(env: dict[str, str], api_url: str) -> dict[str, str]:
+    """The environment of a local server at `api_url` and of its clients: its home in the project
+    folder (unless PREFECT_HOME is set), and PREFECT_API_URL. `prefect server start --port` does
+    not tell its UI the port: the UI asks PREFECT_UI_API_URL, which defaults to PREFECT_API_URL,
+    else to 127.0.0.1:4200 whatever the port. (A PREFECT_UI_API_URL set, say for a proxy in
+    front, still wins.)"""
+    return {"PREFECT_HOME": str(PROJECT_PREFECT_DIR.resolve()), **env, "PREFECT_API_URL": api_url}
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -144,20 +173,92 @@ def serve_deployments(
     with _stopping_signals_interrupt():
         if env.get("PREFECT_API_URL"):
             say(f"Serving against the Prefect server at {env['PREFECT_API_URL']}")
-            return _run_flows_serve(env, args)
-        with local_prefect_server(host=host, port=port, say=say) as api_url:
-            return _run_flows_serve({**env, "PREFECT_API_URL": api_url}, args)
+            with _served_api_url_recorded(env["PREFECT_API_URL"]):
+                return _run_flows_serve(env, args)
+        with (
+            local_prefect_server(host=host, port=port, say=say, env=env) as api_url,
+            _served_api_url_recorded(api_url),
+        ):
+            # The flows' client shares the server's home (its settings, results and profiles).
+            return _run_flows_serve(server_env(env, api_url), args)
+
+
+@contextmanager
+def _served_api_url_recorded(api_url: str) -> Iterator[None]:
+    """Where serving goes on, for `campaigner resume` run from another shell of this folder."""
+    PROJECT_PREFECT_DIR.mkdir(exist_ok=True)
+    SERVED_API_URL_FILE.write_text(api_url)
+    try:
+        yield
+    finally:
+        SERVED_API_URL_FILE.unlink(missing_ok=True)
+
+
+def served_api_url() -> str | None:
+    """The Prefect API to start runs on: PREFECT_API_URL, else the one a `campaigner serve` of
+    this folder serves against; None when neither is there."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        return configured
+    try:
+        return SERVED_API_URL_FILE.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def start_campaign_run(api_url: str, campaign: str) -> str:
+    """Create a run of the campaign's `run-campaign` deployment, due now; the run's name.
+
+    Through the REST API rather than Prefect's client: campaigner's commands never import Prefect
+    (seconds of imports for one request). The runner serving the deployment picks the run up at
+    its next poll. Raises ServeError when the server does not answer or has no such deployment.
+    """
+    deployment = RUN_CAMPAIGN_DEPLOYMENT.format(campaign=campaign)
+    try:
+        with httpx.Client(
+            base_url=api_url, timeout=PREFECT_API_TIMEOUT_S, headers=_prefect_api_auth()
+        ) as client:
+            found = client.get(f"/deployments/name/{deployment}")
+            if found.status_code == httpx.codes.NOT_FOUND:
+                raise ServeError(f"the Prefect server at {api_url} has no deployment {deployment}")
+            found.raise_for_status()
+            created = client.post(f"/deployments/{found.json()['id']}/create_flow_run", json={})
+            created.raise_for_status()
+    except httpx.HTTPError as error:
+        raise ServeError(f"the Prefect server at {api_url} did not start a run: {error}") from error
+    name: str = created.json()["name"]
+    return name
+
+
+def _prefect_api_auth() -> dict[str, str]:
+    """The credentials Prefect's own client would send: Prefect Cloud's PREFECT_API_KEY, or a
+    self-hosted server's PREFECT_API_AUTH_STRING (`user:password`)."""
+    if api_key := os.environ.get("PREFECT_API_KEY"):
+        return {"Authorization": f"Bearer {api_key}"}
+    if auth_string := os.environ.get("PREFECT_API_AUTH_STRING"):
+        return {"Authorization": f"Basic {base64.b64encode(auth_string.encode()).decode()}"}
+    return {}
 
 
 @contextmanager
 def _stopping_signals_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) stop serving like Ctrl-C, from the first moment: a
-    local server started in its own session would otherwise outlive us and keep its port."""
-    stopping = (signal.SIGTERM, signal.SIGHUP)
+    local server started in its own session would otherwise outlive us and keep its port.
+
+    Only the first signal interrupts: another one landing while the children are being stopped
+    would cut that short and leave them running. Ctrl-C is handled here too, which also gives the
+    children Python's own Ctrl-C handling even when we were started with it ignored (a shell's
+    background job): an ignored SIGINT is inherited, and `flows.serve` would ignore the SIGINT
+    that stops it until its imports are done."""
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {signum: signal.getsignal(signum) for signum in stopping}
+    stopped = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            raise KeyboardInterrupt
 
     for signum in stopping:
         signal.signal(signum, stop)

@@ -28,6 +28,7 @@ from campaigner.store import (
     Campaign,
     CampaignCounts,
     CampaignNotFound,
+    CampaignStatus,
     Session,
     claims,
 )
@@ -44,6 +45,7 @@ class CampaignOverview(BaseModel):
     mode: str
     counts: CampaignCounts
     next_callable_at: datetime | None
+    """None when nobody is due, and while the campaign is paused or cancelled: nobody is called."""
     batches: list[BatchProgress]
     # When the next calls go out, in the recipients' local time (`receipts.first_call_lines`);
     # for people only: `--json` carries `next_callable_at` in UTC instead.
@@ -64,26 +66,42 @@ def campaign_overviews(
     return [_overview(session, campaign, now) for campaign in campaigns]
 
 
+# No run calls anyone of these: a time shown would read as a promise that nobody keeps. (A
+# cancelled campaign's waiting contacts are cancelled with it, but a call in progress at the time
+# may still end in a retry.)
+_NOT_DIALING = frozenset({CampaignStatus.PAUSED, CampaignStatus.CANCELLED})
+
+
+def _stored_config(campaign: Campaign) -> CampaignConfig | None:
+    try:
+        return CampaignConfig.model_validate(campaign.config)
+    except ValidationError:
+        return None  # stored by a version that wrote another shape: no window to apply
+
+
+def _next_callable_at(
+    session: Session, campaign: Campaign, config: CampaignConfig | None, now: datetime
+) -> datetime | None:
+    """When a run could next call one of the campaign's contacts (windows included)."""
+    assert campaign.id is not None
+    if campaign.status in _NOT_DIALING:
+        return None
+    if config is not None:
+        return next_callable_time(session, window=config.window, campaign_id=campaign.id, now=now)
+    next_due = claims.next_due_time(session=session, campaign_id=campaign.id)
+    return max(now, next_due) if next_due else None
+
+
 def _overview(session: Session, campaign: Campaign, now: datetime) -> CampaignOverview:
     assert campaign.id is not None
-    try:
-        config: CampaignConfig | None = CampaignConfig.model_validate(campaign.config)
-    except ValidationError:
-        config = None  # stored by a version that wrote another shape: no window to apply
-    if config is not None:
-        earliest = next_callable_time(
-            session, window=config.window, campaign_id=campaign.id, now=now
-        )
-    else:
-        next_due = claims.next_due_time(session=session, campaign_id=campaign.id)
-        earliest = max(now, next_due) if next_due else None
+    config = _stored_config(campaign)
     return CampaignOverview(
         name=campaign.name,
         status=campaign.status.value,
         status_reason=campaign.status_reason,
         mode=config.mode if config else "unknown",
         counts=store.campaigns.counts(session=session, campaign_id=campaign.id),
-        next_callable_at=earliest,
+        next_callable_at=_next_callable_at(session, campaign, config, now),
         next_calls=(
             [] if config is None else read_first_calls(session=session, config=config, now=now)
         ),

@@ -3,8 +3,11 @@ files added and removed while it serves."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,9 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from flows.serve import RUN_CAMPAIGN_EVERY, UNRESPONSIVE_RUNS
+from sqlmodel import Session
 
+from campaigner.serving import STOP_TIMEOUT_S
+from campaigner.store import make_engine
 from retell_sim import SimulatorConfig, run_simulator
 from tests.flows.conftest import CAMPAIGN, contacts_csv
+from tests.store.factories import make_campaign
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -68,6 +75,28 @@ class PrefectAPI:
         )
         return runs
 
+    def flow_run_named(self, name: str) -> dict[str, Any] | None:
+        query = {"flow_runs": {"name": {"any_": [name]}}}
+        runs = httpx.post(f"{self.url}/flow_runs/filter", json=query).raise_for_status().json()
+        return runs[0] if runs else None
+
+
+def serve_env(store: Path, sim_base_url: str, sim_api_key: str) -> dict[str, str]:
+    """This environment without Prefect's API, campaigner's and Retell's settings, and a workspace's
+    own instead: serve decides for itself where its Prefect server is."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PREFECT_API_", "PREFECT_HOME", "CAMPAIGNER_", "RETELL_"))
+    }
+    return env | {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "CAMPAIGNER_DATABASE_URL": f"sqlite:///{store}",
+        "RETELL_BASE_URL": sim_base_url,
+        "RETELL_API_KEY": sim_api_key,
+    }
+
 
 def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     tmp_path: Path, sqlite_template: Path
@@ -81,19 +110,7 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     inbox = tmp_path / "dropbox"
     port = free_port()
     with run_simulator(SimulatorConfig(speed=500, cps=100, seed=3, analysis_delay_s=1)) as sim:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PREFECT_API_", "CAMPAIGNER_", "RETELL_"))
-        }
-        env |= {
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-            "CAMPAIGNER_DATABASE_URL": f"sqlite:///{store}",
-            "RETELL_BASE_URL": sim.base_url,
-            "RETELL_API_KEY": sim.api_key,
-        }
+        env = serve_env(store, sim.base_url, sim.api_key)
         log = (tmp_path / "serve.log").open("w")
         serve = subprocess.Popen(
             [CAMPAIGNER, "serve", "--inbox", str(inbox), "--port", str(port), "--watch-every", "5"],
@@ -183,3 +200,127 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
     with pytest.raises(ProcessLookupError):
         os.killpg(serve.pid, 0)
     assert not listening(port)
+
+
+def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """`serve --port P` (not 4200): its UI asks P, its files stay in the project folder, and a
+    campaign paused then resumed (from another shell: no PREFECT_API_URL) is dialed at once, not
+    at its next scheduled run."""
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "shop.yaml").write_text(CAMPAIGN.format(name="shop"))
+    store = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, store)
+    engine = make_engine(f"sqlite:///{store}")
+    with Session(engine) as session:
+        make_campaign(session, "shop")
+    engine.dispose()
+    port = free_port()
+    with run_simulator(SimulatorConfig(speed=500, cps=100, seed=3)) as sim:
+        env = serve_env(store, sim.base_url, sim.api_key)
+        log = (tmp_path / "serve.log").open("w")
+        serve = subprocess.Popen(
+            [CAMPAIGNER, "serve", "--port", str(port), "--watch-every", "5"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        api = PrefectAPI(port)
+        deadline = time.monotonic() + WAIT_FOR_PICKUP_S
+
+        def waiting(what: Callable[[], Any]) -> Any:
+            return wait_for(what, deadline=deadline, serve=serve, log=tmp_path / "serve.log")
+
+        def cli(*args: str) -> str:
+            done = subprocess.run(
+                [CAMPAIGNER, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout + done.stderr
+
+        try:
+            # Written once the server is healthy.
+            waiting((tmp_path / ".prefect" / "campaigner-serve-api-url").exists)
+            deployment = waiting(lambda: api.deployment("run-campaign/shop"))
+            ui_settings = httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()
+            cli("pause", "shop")
+            resumed = cli("resume", "shop")
+            resumed_at = time.monotonic()
+            started = re.search(r"started flow run (\S+) of run-campaign/shop", resumed)
+            assert started is not None, resumed
+            run = waiting(lambda: api.flow_run_named(started.group(1)))
+            waiting(lambda: api.flow_run_named(started.group(1))["start_time"])
+            picked_up_after = time.monotonic() - resumed_at
+        finally:
+            serve.terminate()
+            code = serve.wait(timeout=60)
+            log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert code == 0, output
+    assert ui_settings["api_url"] == f"http://127.0.0.1:{port}/api"
+    assert run["deployment_id"] == deployment["id"]
+    # The runner polls every 2 s here: the run is taken up at once, not in 5 minutes.
+    assert picked_up_after < 30, output
+    # The server's database and log stay in the project folder; the URL record goes with serve.
+    assert (tmp_path / ".prefect" / "prefect.db").exists()
+    assert (tmp_path / ".prefect" / f"server-{port}.log").exists()
+    assert not (tmp_path / ".prefect" / "campaigner-serve-api-url").exists()
+    # Without serve, resume says how to dial now.
+    assert "No `campaigner serve` runs here" in cli("resume", "shop")
+
+
+def test_one_sigterm_just_after_the_server_is_up_stops_serve_and_all_it_started(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """The moment the flows' process is still importing Prefect, with SIGINT ignored as a
+    background job has it: one SIGTERM stops everything, within a bound."""
+    (tmp_path / "campaigns").mkdir()
+    store = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, store)
+    port = free_port()
+    env = serve_env(store, "http://127.0.0.1:9", "key_unused")
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [CAMPAIGNER, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # What `nohup` or `cmd &` in a script gives: SIGINT ignored, and inherited by children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        wait_for(
+            (tmp_path / ".prefect" / "campaigner-serve-api-url").exists,
+            deadline=time.monotonic() + WAIT_FOR_PICKUP_S,
+            serve=serve,
+            log=tmp_path / "serve.log",
+        )
+        time.sleep(1)  # the flows' process started, and importing Prefect for seconds
+        serve.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        serve.wait(timeout=60)
+        while time.monotonic() - stopping < 60 and group_alive(serve.pid):
+            time.sleep(0.2)
+        stopped_after = time.monotonic() - stopping
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    # The flows' process takes Ctrl-C at once; the server, SIGTERM: seconds, not the 20 s a
+    # process that ignores them is given before it is killed.
+    assert stopped_after < STOP_TIMEOUT_S, output
+    assert not listening(port)
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
