@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -205,23 +206,31 @@ def test_serve_starts_a_server_and_a_scheduled_watch_inbox_picks_up_a_file(
 def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    """`serve --port P` (not 4200): its UI asks P, its files stay in the project folder, and a
-    campaign paused then resumed (from another shell: no PREFECT_API_URL) is dialed at once, not
-    at its next scheduled run."""
+    """`serve --port P` (not 4200): its UI asks P, its files stay in the project folder; a file
+    dropped for a campaign whose window is closed today gets a receipt naming its first call in
+    the recipients' local time; and a campaign paused then resumed (from another shell: no
+    PREFECT_API_URL) is dialed within seconds, not at its next scheduled run."""
     (tmp_path / "campaigns").mkdir()
     (tmp_path / "campaigns" / "shop.yaml").write_text(CAMPAIGN.format(name="shop"))
+    # Open only on the day after tomorrow in New York: closed now.
+    later = (datetime.now(ZoneInfo("America/New_York")) + timedelta(days=2)).strftime("%a")
+    # Doubled braces: the campaign is a template (`CAMPAIGN.format`).
+    closed_window = f'window: {{{{days: [{later.lower()}], start: "09:00", end: "20:00"}}}}'
+    closed = re.sub(r"window: \{.*?\}\n", closed_window + "\n", CAMPAIGN, flags=re.S)
+    (tmp_path / "campaigns" / "closed.yaml").write_text(closed.format(name="closed"))
     store = tmp_path / "store.db"
     shutil.copyfile(sqlite_template, store)
     engine = make_engine(f"sqlite:///{store}")
     with Session(engine) as session:
         make_campaign(session, "shop")
     engine.dispose()
+    inbox = tmp_path / "inbox"
     port = free_port()
     with run_simulator(SimulatorConfig(speed=500, cps=100, seed=3)) as sim:
         env = serve_env(store, sim.base_url, sim.api_key)
         log = (tmp_path / "serve.log").open("w")
         serve = subprocess.Popen(
-            [CAMPAIGNER, "serve", "--port", str(port), "--watch-every", "5"],
+            [CAMPAIGNER, "serve", "--inbox", str(inbox), "--port", str(port), "--watch-every", "5"],
             cwd=tmp_path,
             env=env,
             stdout=log,
@@ -241,12 +250,22 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
             assert done.returncode == 0, done.stderr
             return done.stdout + done.stderr
 
+        def receipt(campaign: str) -> str | None:
+            path = inbox / campaign / "receipts" / "leads.csv.txt"
+            return path.read_text() if path.exists() else None
+
         try:
             # Written once the server is healthy.
             waiting((tmp_path / ".prefect" / "campaigner-serve-api-url").exists)
             deployment = waiting(lambda: api.deployment("run-campaign/shop"))
             ui_settings = httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()
             cli("pause", "shop")
+            waiting((inbox / "closed").is_dir)
+            (inbox / "closed" / "leads.csv").write_text(contacts_csv(2, first=20))
+            (inbox / "shop" / "leads.csv").write_text(contacts_csv(3))
+            closed_receipt = waiting(lambda: receipt("closed"))
+            shop_receipt = waiting(lambda: receipt("shop"))
+            calls_while_paused = sim.stats()["calls_created"]
             resumed = cli("resume", "shop")
             resumed_at = time.monotonic()
             started = re.search(r"started flow run (\S+) of run-campaign/shop", resumed)
@@ -254,6 +273,8 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
             run = waiting(lambda: api.flow_run_named(started.group(1)))
             waiting(lambda: api.flow_run_named(started.group(1))["start_time"])
             picked_up_after = time.monotonic() - resumed_at
+            waiting(lambda: sim.stats()["calls_created"] >= 3)
+            dialed_after = time.monotonic() - resumed_at
         finally:
             serve.terminate()
             code = serve.wait(timeout=60)
@@ -261,9 +282,15 @@ def test_on_any_port_the_ui_finds_the_api_and_resume_starts_a_run_at_once(
     output = (tmp_path / "serve.log").read_text()
     assert code == 0, output
     assert ui_settings["api_url"] == f"http://127.0.0.1:{port}/api"
+    assert "the calling window is closed now" in closed_receipt
+    assert f"{later} " in closed_receipt
+    assert "09:00 New York time (2 contacts)" in closed_receipt
+    assert "campaign shop is paused" in shop_receipt
+    assert calls_while_paused == 0
     assert run["deployment_id"] == deployment["id"]
     # The runner polls every 2 s here: the run is taken up at once, not in 5 minutes.
     assert picked_up_after < 30, output
+    assert dialed_after < 60, output
     # The server's database and log stay in the project folder; the URL record goes with serve.
     assert (tmp_path / ".prefect" / "prefect.db").exists()
     assert (tmp_path / ".prefect" / f"server-{port}.log").exists()
