@@ -57,8 +57,9 @@ class CampaignData:
     status_reason: str | None
     variants: tuple[str, ...]
     """Variant names in the campaign file's order (`default` for a single agent)."""
-    phone_header: str
-    """The contacts files' phone column, as the campaign file names it."""
+    phone_headers: tuple[str, ...]
+    """The contacts files' phone columns, as the campaign file names them (`columns.phone`: one
+    header, or several tried in order)."""
     mask_numbers: bool
     input_rows: int
     contacts: pd.DataFrame
@@ -99,7 +100,7 @@ def load_campaign_data(engine: Engine, campaign_name: str) -> CampaignData:
         status=campaign.status,
         status_reason=campaign.status_reason,
         variants=_variant_names(stored),
-        phone_header=str(stored["columns"]["phone"]),
+        phone_headers=_phone_headers(stored["columns"]["phone"]),
         mask_numbers=bool(stored.get("mask_numbers_in_exports", False)),
         input_rows=input_rows,
         contacts=_with_contact_facts(contacts, attempts),
@@ -239,3 +240,8 @@ def _results(contacts: pd.DataFrame, latest_outcome: pd.Series) -> pd.Series:
     suppressed = (status == ContactStatus.SUPPRESSED) | (never_dialed & contacts["on_dnc_list"])
     fallback = fallback.mask(suppressed, ContactStatus.SUPPRESSED.value)
     return contacts["final_outcome"].fillna(latest_outcome).fillna(fallback).astype("string")
+
+
+def _phone_headers(phone: object) -> tuple[str, ...]:
+    """`columns.phone` as stored: one header, or a list of them."""
+    return tuple(str(header) for header in phone) if isinstance(phone, list) else (str(phone),)

@@ -228,10 +228,10 @@ def _input_columns(data: CampaignData, cells: pd.Series, *, reserved: set[str]) 
     """The input file's columns from each row's stored cells; a header that is also one of our
     column names gets the suffix " (input)" (`_exported_names` makes the result unique)."""
     frame = _flattened(cells)
-    phone = normalise_header(data.phone_header)
+    phones = {normalise_header(header) for header in data.phone_headers}
     if data.mask_numbers:
         for name in frame.columns:
-            if normalise_header(str(name)) == phone:
+            if normalise_header(str(name)) in phones:
                 frame[name] = mask_phone_numbers(frame[name])
     return frame.rename(
         columns={name: f"{name}{_INPUT_SUFFIX}" for name in frame.columns if name in reserved}
