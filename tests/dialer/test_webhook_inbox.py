@@ -225,6 +225,7 @@ async def run_with_webhooks(
     signing_key: SecretStr | None = None,
     checking_key: SecretStr = SIMULATOR_KEY,
     polls_every: float = 60,
+    webhook_polls_every: float | None = None,
 ) -> tuple[RunSummary, dict[str, Any], WebhookInbox, Engine]:
     """A run whose results come by webhook only (polls far too slow to matter, unless
     `polls_every` says otherwise): its summary, the simulator's stats, the inbox and the
@@ -264,7 +265,9 @@ async def run_with_webhooks(
             rig.ingest(campaign, phones)
             options = RunOptions(
                 poll_interval=polls_every,
-                webhook_poll_interval=polls_every,
+                webhook_poll_interval=(
+                    polls_every if webhook_polls_every is None else webhook_polls_every
+                ),
                 reconcile_interval=0.1,
             )
             async with rig.client() as client:
@@ -338,6 +341,7 @@ async def test_webhooks_signed_with_another_key_are_refused_and_results_come_by_
     webhook is refused, the operator is told once what to check (never a key), and every call
     still settles, its analysis included, by polling."""
     caplog.set_level(logging.DEBUG)
+    started = time.monotonic()
     summary, _, inbox, engine = await run_with_webhooks(
         tmp_path,
         numbers(10),
@@ -345,7 +349,10 @@ async def test_webhooks_signed_with_another_key_are_refused_and_results_come_by_
         signing_key=WEBHOOK_BADGE_KEY,
         checking_key=checked_with(None),
         polls_every=0.5,
+        # Webhooks refused: the run polls as often as one without them, not once a minute.
+        webhook_polls_every=60,
     )
+    assert time.monotonic() - started < 30
     analysed = analyses_recorded(engine)
     with Session(engine) as session:
         unsettled = [a.id for a in session.exec(select(CallAttempt)) if not a.finalized]

@@ -183,10 +183,6 @@ class CampaignRunner:
         self._webhooks = webhooks
         if webhooks is not None:
             webhooks.notify = self._on_webhook
-        # With webhooks pushing results, polling is only the safety net.
-        self._poll_interval = (
-            self.options.poll_interval if webhooks is None else self.options.webhook_poll_interval
-        )
 
     @property
     def owner(self) -> str:
@@ -261,7 +257,7 @@ class CampaignRunner:
                 self._dialer.record_sent()
                 self._sync.apply_pushed()
                 self._applied_at = now
-            if now - last_sync >= self._poll_interval:
+            if now - last_sync >= self._poll_every():
                 self._dialer.record_sent()
                 await self._sync_results()
                 last_sync = now
@@ -303,6 +299,13 @@ class CampaignRunner:
                 )
                 return
             await self._next_turn()
+
+    def _poll_every(self) -> float:
+        """Seconds between polls: with webhooks pushing results, polling is only the safety
+        net, unless their signatures are being refused (a wrong webhook key)."""
+        if self._webhooks is None or self._webhooks.refusing_signatures:
+            return self.options.poll_interval
+        return self.options.webhook_poll_interval
 
     async def _next_turn(self) -> None:
         """Wait until something wakes the loop, or the next turn is due anyway."""

@@ -98,6 +98,11 @@ class SignatureFailures:
         return self._in_a_row == SIGNATURE_FAILURES_BEFORE_ADVICE
 
     @property
+    def refusing(self) -> bool:
+        """Enough deliveries were refused in a row to call for the advice: the key is wrong."""
+        return self._in_a_row >= SIGNATURE_FAILURES_BEFORE_ADVICE
+
+    @property
     def explained(self) -> bool:
         """Whether the operator has been told about this run of failures already."""
         return self._in_a_row > SIGNATURE_FAILURES_BEFORE_ADVICE
@@ -118,6 +123,12 @@ class WebhookInbox:
         self.url = ""
         # Told of each call queued (the runner decides whether it must wake for it).
         self.notify: Callable[[Call], None] | None = None
+
+    @property
+    def refusing_signatures(self) -> bool:
+        """Signed deliveries are being refused (a run of them, none accepted since): results
+        will not come by webhook, and the run must poll as if it had none."""
+        return self._signature_failures.refusing
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI app: `POST WEBHOOK_PATH`, answered with an empty body. Plain ASGI rather
