@@ -21,6 +21,7 @@ from flows.serve import _say_skipped
 from flows.serve import main as serve_main
 from typer.testing import CliRunner
 
+from campaigner import serving
 from campaigner.cli import app
 from campaigner.serving import (
     CAMPAIGN_FILE_QUIET_S,
@@ -312,6 +313,9 @@ class FakePrefectAPI(BaseHTTPRequestHandler):
     """A Prefect API with one deployment, run-campaign/shop; it records what it is asked."""
 
     asked: ClassVar[list[tuple[str, str, str | None]]] = []
+    # Statuses for the next POSTs (then 201), and the bodies they carried.
+    busy_answers: ClassVar[list[int]] = []
+    posted: ClassVar[list[dict[str, str]]] = []
 
     def _answer(self, status: int, body: dict[str, str]) -> None:
         self.asked.append((self.command, self.path, self.headers.get("Authorization")))
@@ -329,7 +333,10 @@ class FakePrefectAPI(BaseHTTPRequestHandler):
             self._answer(404, {"detail": "Deployment not found"})
 
     def do_POST(self) -> None:
-        self._answer(201, {"name": "brave-otter"})
+        length = int(self.headers.get("Content-Length", "0"))
+        self.posted.append(json.loads(self.rfile.read(length) or b"{}"))
+        status = self.busy_answers.pop(0) if self.busy_answers else 201
+        self._answer(status, {"name": "brave-otter"} if status == 201 else {"detail": "busy"})
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads `asked`."""
@@ -338,6 +345,8 @@ class FakePrefectAPI(BaseHTTPRequestHandler):
 @pytest.fixture
 def prefect_api() -> Iterator[str]:
     FakePrefectAPI.asked = []
+    FakePrefectAPI.busy_answers = []
+    FakePrefectAPI.posted = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrefectAPI)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -378,3 +387,18 @@ def test_resume_without_the_campaigns_deployment_says_so(prefect_api: str) -> No
     with pytest.raises(ServeError, match=f"at {prefect_api} has no deployment run-campaign/quay$"):
         start_campaign_run(prefect_api, "quay")
     assert [method for method, _, _ in FakePrefectAPI.asked] == ["GET"]
+
+
+def test_resume_tries_a_busy_server_again_with_one_idempotency_key(
+    prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local server whose database is busy answers 503: the run is asked for again, and one
+    key makes sure a try that did create it leaves no second run."""
+    monkeypatch.setattr(serving.time, "sleep", lambda _: None)
+    FakePrefectAPI.busy_answers = [503, 503]
+
+    assert start_campaign_run(prefect_api, "shop") == "brave-otter"
+
+    keys = [body["idempotency_key"] for body in FakePrefectAPI.posted]
+    assert len(keys) == 3
+    assert len(set(keys)) == 1

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -222,12 +223,29 @@ def start_campaign_run(api_url: str, campaign: str) -> str:
             if found.status_code == httpx.codes.NOT_FOUND:
                 raise ServeError(f"the Prefect server at {api_url} has no deployment {deployment}")
             found.raise_for_status()
-            created = client.post(f"/deployments/{found.json()['id']}/create_flow_run", json={})
-            created.raise_for_status()
+            created = _create_flow_run(client, found.json()["id"])
     except httpx.HTTPError as error:
         raise ServeError(f"the Prefect server at {api_url} did not start a run: {error}") from error
     name: str = created.json()["name"]
     return name
+
+
+PREFECT_API_TRIES = 3
+"""Tries of a run's creation: a busy local server (its SQLite database locked) answers 503."""
+
+
+def _create_flow_run(client: httpx.Client, deployment_id: str) -> httpx.Response:
+    """Create the run, trying again on a 5xx or a lost connection; one idempotency key for every
+    try, so a try whose answer was lost does not leave a second run."""
+    path = f"/deployments/{deployment_id}/create_flow_run"
+    body = {"idempotency_key": f"campaigner-resume-{uuid.uuid4().hex}"}
+    for attempt in range(1, PREFECT_API_TRIES):
+        with suppress(httpx.TransportError):
+            created = client.post(path, json=body)
+            if not created.is_server_error:
+                return created.raise_for_status()
+        time.sleep(attempt)
+    return client.post(path, json=body).raise_for_status()
 
 
 def _prefect_api_auth() -> dict[str, str]:
