@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -18,6 +18,37 @@ def demand(
     wanted: int | None = None, cap: int | None = None, priority: int = 1, order: int = 0
 ) -> CampaignDemand:
     return CampaignDemand(wanted=wanted, cap=cap, priority=priority, order=order)
+
+
+def hold(
+    session: Session,
+    owner: str,
+    campaign_id: int,
+    *,
+    workspace: str = "w",
+    workspace_slots: int = 6,
+    calls_in_progress: int = 0,
+    wanted: int | None = None,
+    stale: dict[str, int] | None = None,
+    now: datetime = NOW,
+) -> run_leases.RunShare:
+    """Renew `owner`'s lease (priority 1, no cap, 5 s) and commit, as a run does."""
+    share = run_leases.hold(
+        session=session,
+        owner=owner,
+        campaign_id=campaign_id,
+        workspace=workspace,
+        workspace_slots=workspace_slots,
+        calls_in_progress=calls_in_progress,
+        wanted=wanted,
+        priority=1,
+        campaign_cap=None,
+        seconds=5,
+        stale=stale,
+        now=now,
+    )
+    session.commit()
+    return share
 
 
 @pytest.mark.parametrize(
@@ -52,31 +83,17 @@ def test_campaigns_of_one_workspace_share_it_and_another_workspace_is_apart(
     north = make_campaign(session, "north").id or 0
     south = make_campaign(session, "south").id or 0
 
-    def hold(owner: str, campaign: int, workspace: str = "w", **changes: object) -> int:
-        share = run_leases.hold(
-            session=session,
-            owner=owner,
-            campaign_id=campaign,
-            workspace=workspace,
-            workspace_slots=6,
-            calls_in_progress=0,
-            wanted=changes.get("wanted"),  # type: ignore[arg-type]
-            priority=changes.get("priority", 1),  # type: ignore[arg-type]
-            campaign_cap=None,
-            seconds=5,
-            now=NOW,
-        )
-        session.commit()
-        return share.slots
+    def slots(owner: str, campaign: int, workspace: str = "w", wanted: int | None = None) -> int:
+        return hold(session, owner, campaign, workspace=workspace, wanted=wanted).slots
 
-    assert hold("n", north) == 6  # alone in the workspace
-    assert hold("s", south) == 0  # north still holds all six
-    assert hold("n", north) == 3  # north shrinks to its half
-    assert hold("s", south) == 3
-    assert hold("other", north, workspace="elsewhere") == 6  # another workspace: its own pool
+    assert slots("n", north) == 6  # alone in the workspace
+    assert slots("s", south) == 0  # north still holds all six
+    assert slots("n", north) == 3  # north shrinks to its half
+    assert slots("s", south) == 3
+    assert slots("other", north, workspace="elsewhere") == 6  # another workspace: its own pool
     # South wants only one more slot than it has: north gets the rest back.
-    assert hold("s", south, wanted=1) == 1
-    assert hold("n", north) == 5
+    assert slots("s", south, wanted=1) == 1
+    assert slots("n", north) == 5
 
 
 def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stood_still(
@@ -84,38 +101,25 @@ def test_runs_split_the_slots_and_a_stale_lease_is_dropped_only_if_its_beat_stoo
 ) -> None:
     campaign_id = make_campaign(session).id or 0
 
-    def hold(owner: str, stale: dict[str, int] | None = None) -> run_leases.RunShare:
-        share = run_leases.hold(
-            session=session,
-            owner=owner,
-            campaign_id=campaign_id,
-            workspace="w",
-            workspace_slots=5,
-            calls_in_progress=1,
-            wanted=None,
-            priority=1,
-            campaign_cap=None,
-            seconds=5,
-            stale=stale,
-            now=NOW,
+    def renew(owner: str, stale: dict[str, int] | None = None) -> run_leases.RunShare:
+        return hold(
+            session, owner, campaign_id, workspace_slots=5, calls_in_progress=1, stale=stale
         )
-        session.commit()
-        return share
 
-    assert hold("a").slots == 5
-    assert hold("b").slots == 0  # a holds all five until it renews
-    assert hold("a").slots == 3  # the oldest lease takes the remainder
-    share = hold("b")
+    assert renew("a").slots == 5
+    assert renew("b").slots == 0  # a holds all five until it renews
+    assert renew("a").slots == 3  # the oldest lease takes the remainder
+    share = renew("b")
     assert (share.slots, share.beats, share.renewed) == (2, {"a": 1}, True)
     # b names a stale at beat 0, but a renewed since: a is kept.
-    assert hold("b", stale={"a": 0}).others == ("a",)
+    assert renew("b", stale={"a": 0}).others == ("a",)
     # a's beat stood still at 1: b drops it and holds everything.
-    assert hold("b", stale={"a": 1}).slots == 5
+    assert renew("b", stale={"a": 1}).slots == 5
     # a comes back (it was paused): its row is gone, so it learns it lost its lease.
-    assert not hold("a").renewed
+    assert not renew("a").renewed
     run_leases.drop(session=session, owner="b")
     session.commit()
-    assert hold("c").others == ("a",)
+    assert renew("c").others == ("a",)
 
 
 @given(
@@ -153,20 +157,7 @@ def test_every_slot_the_campaigns_can_use_is_given_and_none_beyond(
 def test_rows_of_runs_long_gone_are_dropped(session: Session) -> None:
     campaign = make_campaign(session).id or 0
     for owner, at in (("gone", NOW - timedelta(hours=3)), ("live", NOW)):
-        run_leases.hold(
-            session=session,
-            owner=owner,
-            campaign_id=campaign,
-            workspace="w",
-            workspace_slots=4,
-            calls_in_progress=0,
-            wanted=None,
-            priority=1,
-            campaign_cap=None,
-            seconds=5,
-            now=at,
-        )
-    session.commit()
+        hold(session, owner, campaign, workspace_slots=4, now=at)
 
     dropped = run_leases.drop_expired(session=session, before=NOW - timedelta(hours=1))
     session.commit()
